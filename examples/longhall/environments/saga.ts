@@ -1,0 +1,7 @@
+import { defineEnvironment, use } from "@kaupang/core";
+
+export default defineEnvironment({
+  services: {
+    store: use("saga-store", { env: { SAGA_RETENTION: "forever" } }),
+  },
+});

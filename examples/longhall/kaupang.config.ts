@@ -1,0 +1,37 @@
+import { defineConfig, definePipeline } from "@kaupang/core";
+
+// The flagship: a tiny Viking trading post. `saga` (a store) and `runes` (a
+// cache) come from the file catalog; `market` builds its image from ./market,
+// runs a one-shot migration, then starts web and worker in parallel.
+export default defineConfig({
+  environments: "./environments",
+  project: "longhall",
+  defaultBackend: "compose",
+  dockerRepository: "127.0.0.1:5000/longhall",
+  defaultPull: "missing",
+  globalEnv: { TZ: "UTC" },
+  catalog: { sources: [{ type: "file", path: "./catalog.json" }] },
+  targets: {
+    local: {},
+    vanaheim: { backend: "swarm", env: { REALM: "vanaheim" } },
+    asgard: {
+      backend: "kubernetes",
+      kubeContext: process.env.LONGHALL_KUBE_CONTEXT ?? "kaupang-a",
+      kubeconfig: process.env.LONGHALL_KUBECONFIG ?? "./kubeconfig",
+      env: { REALM: "asgard" },
+    },
+  },
+  solutions: {
+    "longhall-full": { version: "1.0.0", environments: ["market"], env: { JARL: "harald" } },
+  },
+  pipelines: {
+    voyage: definePipeline({
+      steps: {
+        build: { build: "market", push: true },
+        deploy: { up: "market", needs: "build" },
+        smoke: { wait: { http: "http://127.0.0.1:18090/", timeout: "60s" }, needs: "deploy" },
+        done: { run: "echo the longships have landed", needs: "smoke" },
+      },
+    }),
+  },
+});

@@ -1,0 +1,58 @@
+/**
+ * The kaupang command line: argument parsing, output and exit codes only.
+ * Every decision lives in @kaupang/core.
+ * Exit codes: 0 ok · 1 failure or user error · 2 bad command-line usage · 3 drift (status).
+ */
+import { Command, CommanderError, Option } from "commander";
+import { registerRun } from "./commands/run.js";
+import { registerUp } from "./commands/up.js";
+import { type Io, printError } from "./output/io.js";
+import { version } from "./version.js";
+
+export function buildProgram(io: Io): Command {
+  const program = new Command("kaupang")
+    .description("Deploy environments to Docker Compose, Docker Swarm or Kubernetes from one config.")
+    .version(version, "-V, --version")
+    .addOption(new Option("--debug", "print stack traces for unexpected errors"))
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .exitOverride();
+  registerUp(program, io);
+  registerRun(program, io);
+  for (const command of program.commands) {
+    command.exitOverride().configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+    command.showHelpAfterError("(run with --help for usage)");
+  }
+  return program;
+}
+
+export async function main(
+  argv: string[],
+  io: Io = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const debug = argv.includes("--debug");
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return io.exitCode ?? 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit "successfully"; everything else is bad usage.
+      if (
+        error.code === "commander.helpDisplayed" ||
+        error.code === "commander.version" ||
+        error.code === "commander.help"
+      ) {
+        return 0;
+      }
+      return 2;
+    }
+    return printError(io, error, debug);
+  }
+}

@@ -1,0 +1,27 @@
+import { backendNames, pullPolicies } from "@kaupang/core";
+import { type Command, Option } from "commander";
+
+/** Flags shared by commands, from one table so names and choices cannot drift from the config schema. */
+export const flags = {
+  cwd: () => new Option("--cwd <dir>", "directory holding kaupang.config.* (default: current directory)"),
+  target: () => new Option("--target <name>", "target to deploy to (default: $KAUPANG_TARGET, else local)"),
+  backend: () => new Option("-b, --backend <name>", "override the target's backend").choices(backendNames),
+  pull: () => new Option("--pull <policy>", "image pull policy for this run").choices(pullPolicies),
+  dryRun: () => new Option("--dry-run", "print the plan and commands; touch nothing"),
+  output: () =>
+    new Option("--output <format>", "text, or json on stdout").choices(["text", "json"]).default("text"),
+};
+
+export function addFlags(command: Command, names: (keyof typeof flags)[]): Command {
+  for (const name of names) command.addOption(flags[name]());
+  return command;
+}
+
+export interface CommonOptions {
+  cwd?: string;
+  target?: string;
+  backend?: (typeof backendNames)[number];
+  pull?: (typeof pullPolicies)[number];
+  dryRun?: boolean;
+  output: "text" | "json";
+}

@@ -1,0 +1,33 @@
+import { isKaupangError } from "@kaupang/core";
+
+export interface Io {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  /** Set by a command that finished without throwing but must not exit 0 (e.g. drift). */
+  exitCode?: number;
+}
+
+/** Strip terminal control sequences from text that came from users or child processes. */
+export function sanitize(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  return text.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, "").replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "");
+}
+
+/** Print an error the way users should see it; returns the exit code. */
+export function printError(io: Io, error: unknown, debug: boolean): number {
+  if (isKaupangError(error)) {
+    io.stderr.write(`error: ${sanitize(error.message)}\n`);
+    if (error.hint) io.stderr.write(`hint: ${sanitize(error.hint)}\n`);
+    if (debug) {
+      const problems = (error as { problems?: string[] }).problems;
+      if (problems && problems.length > 1) io.stderr.write(`${problems.map((p) => `  ${p}`).join("\n")}\n`);
+      if (error.cause) io.stderr.write(`cause: ${String((error.cause as Error)?.stack ?? error.cause)}\n`);
+    }
+    return error.exitCode;
+  }
+  const err = error as Error;
+  io.stderr.write(`error: internal error: ${err?.message ?? String(error)}\n`);
+  if (debug) io.stderr.write(`${err?.stack ?? ""}\n`);
+  else io.stderr.write("hint: run again with --debug for the stack trace, and report it as a bug\n");
+  return 1;
+}

@@ -1,0 +1,94 @@
+/**
+ * The normalised form of a config for one target: plain, JSON-serialisable
+ * data with every default applied and no functions. Everything downstream
+ * (plan, render, apply) is a function of this.
+ */
+import type { PortMapping } from "./ports.js";
+
+export type BackendName = "compose" | "swarm" | "kubernetes";
+export type PullPolicy = "always" | "missing" | "never";
+
+/** A literal env value, or a reference to a host variable that is never written anywhere. */
+export type EnvValue = string | { $secret: string };
+
+export interface Hook {
+  run: string;
+  /** Absolute directory the hook runs in. */
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export interface Healthcheck {
+  /** Compose form: ["CMD", …] or ["CMD-SHELL", "…"]. */
+  test: string[];
+  intervalMs?: number;
+  timeoutMs?: number;
+  retries?: number;
+  startPeriodMs?: number;
+}
+
+export interface BuildSpec {
+  /** Relative to the config root, as written. */
+  context: string;
+  dockerfile?: string;
+  args: Record<string, string>;
+  target?: string;
+}
+
+export interface Service {
+  name: string;
+  /** The image reference after `dockerRepository` prefixing. */
+  image: string;
+  /** Catalog preset the service came from, if any. */
+  preset?: string;
+  build?: BuildSpec;
+  ports: PortMapping[];
+  /** Merged by precedence: globalEnv < environment < target < solution < service. Keys sorted. */
+  env: Record<string, EnvValue>;
+  command?: string | string[];
+  entrypoint?: string | string[];
+  workingDir?: string;
+  volumes: string[];
+  healthcheck?: Healthcheck;
+  restart?: "no" | "always" | "on-failure" | "unless-stopped";
+  runOnce: boolean;
+  replicas: number;
+  labels: Record<string, string>;
+  pull?: PullPolicy;
+  dependsOn: string[];
+  resources?: { cpus?: string; memoryBytes?: number };
+  compose: Record<string, unknown>;
+  kubernetes: Record<string, unknown>;
+}
+
+export interface Environment {
+  name: string;
+  /** Path of the environment file, relative to the config root. */
+  file: string;
+  dependsOn: string[];
+  services: Record<string, Service>;
+  hooks: { beforeUp: Hook[]; afterUp: Hook[]; beforeDown: Hook[]; afterDown: Hook[] };
+}
+
+export interface Target {
+  name: string;
+  backend: BackendName;
+  dockerContext?: string;
+  kubeContext?: string;
+  /** Absolute path. */
+  kubeconfig?: string;
+  namespace: string;
+  pull: PullPolicy;
+}
+
+export interface Model {
+  project: string;
+  /** Absolute directory of the config file; relative paths in the config resolve against it. */
+  root: string;
+  /** Config file name relative to root. */
+  configFile: string;
+  /** Absolute cache directory (generated artifacts, ledger). */
+  cacheDir: string;
+  target: Target;
+  environments: Record<string, Environment>;
+}

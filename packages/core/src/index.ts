@@ -1,0 +1,23 @@
+export { type Planned, type PlanUpOptions, planRun, planUp, type TargetOptions } from "./api.js";
+export { jsonSchemas } from "./config/json-schema.js";
+export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
+export { createModel, selectTarget } from "./config/normalize.js";
+export { loadProject, Project } from "./config/project.js";
+export {
+  backendNames,
+  CatalogManifestSchema,
+  ConfigSchema,
+  EnvironmentSchema,
+  pullPolicies,
+} from "./config/schema.js";
+export type * from "./config/written.js";
+export { defineConfig, defineEnvironment, definePipeline, secret, use } from "./define.js";
+export { isKaupangError, KaupangError } from "./errors.js";
+export { formatCommand } from "./exec/format.js";
+export { type PipelinePlan, type PipelineStep, planPipeline } from "./pipeline/plan-pipeline.js";
+export { downCommands, upCommands } from "./plan/commands.js";
+export { createPlan, isDigestRef } from "./plan/create-plan.js";
+export type { EnvironmentPlan, Plan, PlanCommand, PlannedImage } from "./plan/types.js";
+export { renderCompose } from "./render/compose.js";
+export { kubernetesObjects, renderKubernetes } from "./render/kubernetes.js";
+export { renderSwarm } from "./render/swarm.js";

@@ -1,0 +1,59 @@
+import type { BackendName, Hook, PullPolicy } from "../config/model.js";
+
+/** A command kaupang runs, shown by --dry-run exactly as it will be executed. */
+export interface PlanCommand {
+  argv: string[];
+  /** Variables set for this command only (never secret values). */
+  env?: Record<string, string>;
+  /** Why it runs, or when ("only if missing"). */
+  description: string;
+}
+
+export interface PlannedImage {
+  service: string;
+  /** The reference as configured (after prefixing); a digest ref when pinned in config. */
+  ref: string;
+  /** Resolved digest (sha256:…), set once resolved; absent in a hermetic dry-run. */
+  digest?: string;
+  /** True when the deployed artifact carries a digest. */
+  pinned: boolean;
+}
+
+export interface EnvironmentPlan {
+  environment: string;
+  /** Environment file, relative to the config root. */
+  file: string;
+  dependsOn: string[];
+  /** Services grouped in start waves; a wave depends only on earlier ones. */
+  waves: string[][];
+  /** Services whose task runs once and must exit 0 (migrations). */
+  runOnce: string[];
+  images: PlannedImage[];
+  /** Host variables referenced with secret(); their values are never written. */
+  secrets: string[];
+  artifact: { path: string; content: string };
+  hooks: { beforeUp: Hook[]; afterUp: Hook[]; beforeDown: Hook[]; afterDown: Hook[] };
+  commands: PlanCommand[];
+}
+
+export interface PlanTarget {
+  name: string;
+  backend: BackendName;
+  dockerContext?: string;
+  kubeContext?: string;
+  kubeconfig?: string;
+  namespace: string;
+}
+
+export interface Plan {
+  project: string;
+  target: string;
+  backend: BackendName;
+  targetSettings: PlanTarget;
+  pull: PullPolicy;
+  /** Absolute config root; artifact paths are relative to it. */
+  root: string;
+  environmentOrder: string[];
+  environmentWaves: string[][];
+  environments: EnvironmentPlan[];
+}

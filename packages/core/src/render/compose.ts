@@ -1,0 +1,97 @@
+/** Model → compose spec YAML for one environment (`docker compose -p <project>-<env>`). */
+import type { Environment, Model, Service } from "../config/model.js";
+import { deepMerge } from "../config/normalize.js";
+import { composeProjectName, labelKeys, projectNetworkName } from "./names.js";
+import {
+  dockerEnvironment,
+  dockerHealthcheck,
+  dockerMemory,
+  dockerPort,
+  escapeCommand,
+  escapeDollars,
+  type ImageMap,
+  imageOf,
+  namedVolume,
+} from "./shared.js";
+import { toYaml } from "./yaml.js";
+
+export interface RenderOptions {
+  /** service → image ref, e.g. pinned digests; default the model's refs. */
+  images?: ImageMap;
+}
+
+export function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {
+  const out: Record<string, unknown> = { image: escapeDollars(imageOf(service, images)) };
+  if (service.build) {
+    const b = service.build;
+    out.build = {
+      context: escapeDollars(b.context),
+      ...(b.dockerfile ? { dockerfile: escapeDollars(b.dockerfile) } : {}),
+      ...(Object.keys(b.args).length > 0
+        ? { args: Object.fromEntries(Object.entries(b.args).map(([k, v]) => [k, escapeDollars(v)])) }
+        : {}),
+      ...(b.target ? { target: b.target } : {}),
+    };
+  }
+  if (service.entrypoint !== undefined) out.entrypoint = escapeCommand(service.entrypoint);
+  if (service.command !== undefined) out.command = escapeCommand(service.command);
+  if (service.workingDir !== undefined) out.working_dir = escapeDollars(service.workingDir);
+  if (Object.keys(service.env).length > 0) out.environment = dockerEnvironment(service);
+  if (service.ports.length > 0) out.ports = service.ports.map(dockerPort);
+  if (service.volumes.length > 0) out.volumes = service.volumes.map(escapeDollars);
+  if (service.healthcheck) out.healthcheck = dockerHealthcheck(service.healthcheck);
+  const restart = service.runOnce ? "no" : service.restart;
+  if (restart) out.restart = restart;
+  if (service.dependsOn.length > 0) {
+    out.depends_on = Object.fromEntries(
+      service.dependsOn.map((dep) => {
+        const d = env.services[dep]!;
+        const condition = d.runOnce
+          ? "service_completed_successfully"
+          : d.healthcheck
+            ? "service_healthy"
+            : "service_started";
+        return [dep, { condition }];
+      }),
+    );
+  }
+  if (service.pull) out.pull_policy = service.pull;
+  out.labels = {
+    ...Object.fromEntries(Object.entries(service.labels).map(([k, v]) => [k, escapeDollars(v)])),
+    [labelKeys.project]: model.project,
+    [labelKeys.environment]: env.name,
+    [labelKeys.service]: service.name,
+  };
+  const deploy: Record<string, unknown> = {};
+  if (service.replicas !== 1) deploy.replicas = service.replicas;
+  if (service.resources) deploy.resources = { limits: dockerLimits(service) };
+  if (Object.keys(deploy).length > 0) out.deploy = deploy;
+  return out;
+}
+
+export function dockerLimits(service: Service): Record<string, string> {
+  const r = service.resources ?? {};
+  return {
+    ...(r.cpus !== undefined ? { cpus: r.cpus } : {}),
+    ...(r.memoryBytes !== undefined ? { memory: dockerMemory(r.memoryBytes) } : {}),
+  };
+}
+
+export function renderCompose(model: Model, env: Environment, options: RenderOptions = {}): string {
+  const services: Record<string, unknown> = {};
+  const volumes = new Set<string>();
+  for (const service of Object.values(env.services)) {
+    services[service.name] = deepMerge(composeService(model, env, service, options.images), service.compose);
+    for (const v of service.volumes) {
+      const named = namedVolume(v);
+      if (named) volumes.add(named);
+    }
+  }
+  const doc: Record<string, unknown> = {
+    name: composeProjectName(model.project, env.name),
+    services,
+    networks: { default: { name: projectNetworkName(model.project), external: true } },
+  };
+  if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
+  return `# kaupang: ${model.project}/${env.name} for target ${model.target.name} (compose). Generated; edits are overwritten.\n${toYaml(doc)}`;
+}

@@ -1,0 +1,205 @@
+/**
+ * Model → Kubernetes manifests for one environment: the project namespace,
+ * then per service a Deployment (a Job for runOnce) and, where it has ports,
+ * a ClusterIP Service named after the service so other environments reach it
+ * by name, as they do on compose and swarm.
+ */
+import { parse as parseShell } from "shell-quote";
+import type { Environment, Model, Service } from "../config/model.js";
+import { deepMerge } from "../config/normalize.js";
+import type { RenderOptions } from "./compose.js";
+import { kubeSecretName } from "./names.js";
+import { type ImageMap, imageOf, unsupported } from "./shared.js";
+import { toYamlStream } from "./yaml.js";
+
+export const managedBy = "kaupang";
+export const environmentLabel = "kaupang.dev/environment";
+export const projectLabel = "app.kubernetes.io/part-of";
+
+/** Labels on every object kaupang creates for a service; the selector uses name + instance. */
+export function kubeLabels(model: Model, env: Environment, service?: Service): Record<string, string> {
+  return {
+    ...(service ? { "app.kubernetes.io/name": service.name } : {}),
+    "app.kubernetes.io/instance": `${model.project}-${env.name}`,
+    [projectLabel]: model.project,
+    "app.kubernetes.io/managed-by": managedBy,
+    [environmentLabel]: env.name,
+  };
+}
+
+function argv(model: Model, env: Environment, service: Service, field: "command" | "entrypoint"): string[] {
+  const value = service[field]!;
+  if (Array.isArray(value)) return value;
+  const words = parseShell(value);
+  if (!words.every((w): w is string => typeof w === "string")) {
+    throw unsupported(
+      model,
+      env,
+      service,
+      field,
+      'a shell expression (operators, globs or comments) is not available; write an array, or ["sh", "-c", "…"]',
+    );
+  }
+  return words;
+}
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+function kubeQuantity(bytes: number): string {
+  for (const [unit, size] of [
+    ["Gi", 1024 ** 3],
+    ["Mi", 1024 ** 2],
+    ["Ki", 1024],
+  ] as const) {
+    if (bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}
+
+function container(model: Model, env: Environment, service: Service, images?: ImageMap) {
+  if (service.volumes.length > 0) {
+    throw unsupported(
+      model,
+      env,
+      service,
+      "volumes",
+      "volumes are not available (use the kubernetes: escape hatch with a volume and volumeMount)",
+    );
+  }
+  const c: Record<string, unknown> = { name: service.name, image: imageOf(service, images) };
+  if (service.entrypoint !== undefined) c.command = argv(model, env, service, "entrypoint");
+  if (service.command !== undefined) c.args = argv(model, env, service, "command");
+  if (service.workingDir !== undefined) c.workingDir = service.workingDir;
+  const envEntries = Object.entries(service.env);
+  if (envEntries.length > 0) {
+    c.env = envEntries.map(([name, value]) =>
+      typeof value === "string"
+        ? { name, value }
+        : { name, valueFrom: { secretKeyRef: { name: kubeSecretName(model.project), key: value.$secret } } },
+    );
+  }
+  if (service.ports.length > 0) {
+    c.ports = service.ports.map((p) => ({ containerPort: p.target, protocol: p.protocol.toUpperCase() }));
+  }
+  const h = service.healthcheck;
+  if (h && h.test[0] !== "NONE") {
+    const command =
+      h.test[0] === "CMD-SHELL" ? ["/bin/sh", "-c", h.test.slice(1).join(" ")] : h.test.slice(1);
+    c.readinessProbe = {
+      exec: { command },
+      ...(h.intervalMs !== undefined ? { periodSeconds: seconds(h.intervalMs) } : {}),
+      ...(h.timeoutMs !== undefined ? { timeoutSeconds: seconds(h.timeoutMs) } : {}),
+      ...(h.retries !== undefined && h.retries > 0 ? { failureThreshold: h.retries } : {}),
+      ...(h.startPeriodMs !== undefined ? { initialDelaySeconds: Math.ceil(h.startPeriodMs / 1000) } : {}),
+    };
+  }
+  if (service.pull) {
+    c.imagePullPolicy = { always: "Always", missing: "IfNotPresent", never: "Never" }[service.pull];
+  }
+  if (service.resources) {
+    const r = service.resources;
+    c.resources = {
+      limits: {
+        ...(r.cpus !== undefined ? { cpu: r.cpus } : {}),
+        ...(r.memoryBytes !== undefined ? { memory: kubeQuantity(r.memoryBytes) } : {}),
+      },
+    };
+  }
+  return c;
+}
+
+function workload(model: Model, env: Environment, service: Service, images?: ImageMap) {
+  const labels = { ...service.labels, ...kubeLabels(model, env, service) };
+  const selector = {
+    "app.kubernetes.io/name": service.name,
+    "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"]!,
+  };
+  const metadata = { name: service.name, namespace: model.target.namespace, labels };
+  const podSpec = (restartPolicy: string) => ({
+    metadata: { labels },
+    spec: { restartPolicy, containers: [container(model, env, service, images)] },
+  });
+  if (service.runOnce) {
+    return {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata,
+      spec: { backoffLimit: 0, template: podSpec("Never") },
+    };
+  }
+  if (service.restart === "no" || service.restart === "on-failure") {
+    throw unsupported(
+      model,
+      env,
+      service,
+      "restart",
+      `restart "${service.restart}" is not available for a Deployment (use runOnce for a task)`,
+    );
+  }
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata,
+    spec: { replicas: service.replicas, selector: { matchLabels: selector }, template: podSpec("Always") },
+  };
+}
+
+function kubeService(model: Model, env: Environment, service: Service) {
+  const labels = { ...service.labels, ...kubeLabels(model, env, service) };
+  const seen = new Set<string>();
+  const ports = service.ports
+    .filter((p) => {
+      const key = `${p.target}/${p.protocol}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .map((p) => ({
+      name: `${p.protocol}-${p.target}`,
+      port: p.target,
+      targetPort: p.target,
+      protocol: p.protocol.toUpperCase(),
+    }));
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: service.name, namespace: model.target.namespace, labels },
+    spec: {
+      type: "ClusterIP",
+      selector: {
+        "app.kubernetes.io/name": service.name,
+        "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"]!,
+      },
+      ports,
+    },
+  };
+}
+
+/** The manifests of one environment as objects, namespace first, services in name order. */
+export function kubernetesObjects(
+  model: Model,
+  env: Environment,
+  options: RenderOptions = {},
+): Record<string, unknown>[] {
+  const docs: Record<string, unknown>[] = [
+    {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: {
+        name: model.target.namespace,
+        labels: { [projectLabel]: model.project, "app.kubernetes.io/managed-by": managedBy },
+      },
+    },
+  ];
+  for (const service of Object.values(env.services)) {
+    docs.push(
+      deepMerge(workload(model, env, service, options.images), service.kubernetes) as Record<string, unknown>,
+    );
+    if (service.ports.length > 0 && !service.runOnce) docs.push(kubeService(model, env, service));
+  }
+  return docs;
+}
+
+export function renderKubernetes(model: Model, env: Environment, options: RenderOptions = {}): string {
+  return `# kaupang: ${model.project}/${env.name} for target ${model.target.name} (kubernetes). Generated; edits are overwritten.\n${toYamlStream(kubernetesObjects(model, env, options))}`;
+}

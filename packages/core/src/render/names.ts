@@ -1,0 +1,12 @@
+/** Names kaupang gives things on the backends; one place so apply, status and down agree. */
+export const composeProjectName = (project: string, environment: string) => `${project}-${environment}`;
+export const stackName = composeProjectName;
+export const projectNetworkName = (project: string) => project;
+export const kubeSecretName = (project: string) => `${project}-secrets`;
+
+/** Labels kaupang puts on every container/service/object it creates. */
+export const labelKeys = {
+  project: "dev.kaupang.project",
+  environment: "dev.kaupang.environment",
+  service: "dev.kaupang.service",
+} as const;

@@ -1,0 +1,68 @@
+import { formatDockerDuration } from "../config/duration.js";
+import type { Environment, Healthcheck, Model, Service } from "../config/model.js";
+import type { PortMapping } from "../config/ports.js";
+import { fieldError } from "../config/validate.js";
+
+/** Compose and stack files interpolate `$`: a literal must reach the container unchanged. */
+export const escapeDollars = (value: string): string => value.replace(/\$/g, () => "$$");
+
+export function dockerEnvironment(service: Service): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(service.env)) {
+    out[key] = typeof value === "string" ? escapeDollars(value) : `\${${value.$secret}}`;
+  }
+  return out;
+}
+
+export function dockerPort(port: PortMapping): string {
+  const host =
+    port.published === undefined ? "" : `${port.hostIp ? `${port.hostIp}:` : ""}${port.published}:`;
+  return `${host}${port.target}${port.protocol === "udp" ? "/udp" : ""}`;
+}
+
+export function dockerHealthcheck(h: Healthcheck): Record<string, unknown> {
+  return {
+    test: h.test.map(escapeDollars),
+    ...(h.intervalMs !== undefined ? { interval: formatDockerDuration(h.intervalMs) } : {}),
+    ...(h.timeoutMs !== undefined ? { timeout: formatDockerDuration(h.timeoutMs) } : {}),
+    ...(h.retries !== undefined ? { retries: h.retries } : {}),
+    ...(h.startPeriodMs !== undefined ? { start_period: formatDockerDuration(h.startPeriodMs) } : {}),
+  };
+}
+
+export const escapeCommand = (value: string | string[]): string | string[] =>
+  typeof value === "string" ? escapeDollars(value) : value.map(escapeDollars);
+
+/** Docker memory limit: bytes as a compact unit string. */
+export function dockerMemory(bytes: number): string {
+  for (const [unit, size] of [
+    ["g", 1024 ** 3],
+    ["m", 1024 ** 2],
+    ["k", 1024],
+  ] as const) {
+    if (bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return `${bytes}b`;
+}
+
+/** Services in the image map override the model's refs (pinned digests). */
+export type ImageMap = Readonly<Record<string, string>>;
+
+export function imageOf(service: Service, images: ImageMap | undefined): string {
+  return images?.[service.name] ?? service.image;
+}
+
+export function unsupported(model: Model, env: Environment, service: Service, field: string, why: string) {
+  return fieldError(
+    env.file,
+    ["services", service.name, field],
+    `${why} on the ${model.target.backend} backend (target "${model.target.name}")`,
+  );
+}
+
+/** Named volumes in compose short syntax ("data:/var/lib") — not bind mounts. */
+export function namedVolume(spec: string): string | undefined {
+  const source = spec.split(":")[0] ?? "";
+  if (!spec.includes(":") || source === "" || /^[./~]/.test(source)) return undefined;
+  return source;
+}

@@ -1,0 +1,98 @@
+/** Model → stack file for `docker stack deploy` of one environment. */
+import { isAbsolute, resolve } from "node:path";
+import type { Environment, Model, Service } from "../config/model.js";
+import { deepMerge } from "../config/normalize.js";
+import type { RenderOptions } from "./compose.js";
+import { dockerLimits } from "./compose.js";
+import { labelKeys, projectNetworkName } from "./names.js";
+import {
+  dockerEnvironment,
+  dockerHealthcheck,
+  dockerPort,
+  escapeCommand,
+  escapeDollars,
+  type ImageMap,
+  imageOf,
+  namedVolume,
+  unsupported,
+} from "./shared.js";
+import { toYaml } from "./yaml.js";
+
+const restartCondition = {
+  no: "none",
+  always: "any",
+  "on-failure": "on-failure",
+  "unless-stopped": "any",
+} as const;
+
+/** Bind sources resolve against the config root: a stack file has no project directory. */
+function absoluteVolume(model: Model, spec: string): string {
+  if (namedVolume(spec) !== undefined || !spec.includes(":")) return spec;
+  const [source, ...rest] = spec.split(":");
+  const abs = isAbsolute(source!) ? source! : resolve(model.root, source!);
+  return [abs, ...rest].join(":");
+}
+
+function swarmService(model: Model, env: Environment, service: Service, images?: ImageMap) {
+  if (service.pull) {
+    throw unsupported(
+      model,
+      env,
+      service,
+      "pull",
+      "per-service pull is not available (swarm pulls per stack; set pull on the target)",
+    );
+  }
+  const network = projectNetworkName(model.project);
+  const labels = {
+    [labelKeys.project]: model.project,
+    [labelKeys.environment]: env.name,
+    [labelKeys.service]: service.name,
+  };
+  const out: Record<string, unknown> = { image: escapeDollars(imageOf(service, images)) };
+  if (service.entrypoint !== undefined) out.entrypoint = escapeCommand(service.entrypoint);
+  if (service.command !== undefined) out.command = escapeCommand(service.command);
+  if (service.workingDir !== undefined) out.working_dir = escapeDollars(service.workingDir);
+  if (Object.keys(service.env).length > 0) out.environment = dockerEnvironment(service);
+  if (service.ports.length > 0) out.ports = service.ports.map(dockerPort);
+  if (service.volumes.length > 0)
+    out.volumes = service.volumes.map((v) => escapeDollars(absoluteVolume(model, v)));
+  if (service.healthcheck) out.healthcheck = dockerHealthcheck(service.healthcheck);
+  out.labels = {
+    ...Object.fromEntries(Object.entries(service.labels).map(([k, v]) => [k, escapeDollars(v)])),
+    ...labels,
+  };
+  out.networks = [network];
+  const deploy: Record<string, unknown> = {
+    replicas: service.replicas,
+    labels,
+    restart_policy: {
+      condition: service.runOnce ? "none" : restartCondition[service.restart ?? "always"],
+    },
+  };
+  if (!service.runOnce)
+    deploy.update_config = { failure_action: "rollback", monitor: "5s", order: "stop-first" };
+  if (service.resources) deploy.resources = { limits: dockerLimits(service) };
+  out.deploy = deploy;
+  return out;
+}
+
+export function renderSwarm(model: Model, env: Environment, options: RenderOptions = {}): string {
+  const services: Record<string, unknown> = {};
+  const volumes = new Set<string>();
+  for (const service of Object.values(env.services)) {
+    services[service.name] = deepMerge(swarmService(model, env, service, options.images), service.compose);
+    for (const v of service.volumes) {
+      const named = namedVolume(v);
+      if (named) volumes.add(named);
+    }
+  }
+  const network = projectNetworkName(model.project);
+  const doc: Record<string, unknown> = {
+    version: "3.8",
+    services,
+    networks: { [network]: { external: true, name: network } },
+  };
+  if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
+  return `# kaupang: ${model.project}/${env.name} for target ${model.target.name} (swarm). Generated; edits are overwritten.\n${toYaml(doc)}`;
+}
