@@ -9,7 +9,7 @@ export default defineEnvironment({
     migrate: {
       image: base,
       runOnce: true,
-      command: ["sh", "-c", "wget -q -O /dev/null $$SAGA_URL && echo migrated"],
+      command: ["sh", "-c", "wget -q -O /dev/null $SAGA_URL && echo migrated"],
     },
     web: {
       image: `longhall-market:${process.env.LONGHALL_MARKET_TAG ?? "latest"}`,
@@ -26,7 +26,7 @@ export default defineEnvironment({
     worker: {
       image: base,
       dependsOn: "migrate",
-      command: ["sh", "-c", "while true; do wget -q -O /dev/null $$RUNES_URL; sleep 5; done"],
+      command: ["sh", "-c", "while true; do wget -q -O /dev/null $RUNES_URL; sleep 5; done"],
       resources: { cpus: 0.25, memory: "64m" },
     },
   },

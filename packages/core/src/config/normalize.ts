@@ -163,7 +163,7 @@ export async function createModel(project: Project, options: ModelOptions): Prom
         imagePrefixed: !imageFromPreset,
         env: mergeEnv(config.globalEnv, env.env, target.env, options.extraEnv, service.env),
         pin: options.pins?.[`${name}.${serviceName}`],
-        root: project.root,
+        preset,
       });
     }
     for (const service of Object.values(services)) {
@@ -254,8 +254,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Bare names (no "/" in the repository part) get the repository prefix. */
 export function prefixImage(image: string, repository: string | undefined): string {
   if (!repository) return image;
-  const name = image.split("@")[0]!.split(":")[0]!;
-  if (name.includes("/")) return image;
+  // A tag never contains "/", so any "/" before a digest means a qualified name.
+  if (image.split("@")[0]!.includes("/")) return image;
   return `${repository.replace(/\/+$/, "")}/${image}`;
 }
 
@@ -270,7 +270,7 @@ function normalizeService(input: {
   imagePrefixed: boolean;
   env: Record<string, EnvValue>;
   pin: string | undefined;
-  root: string;
+  preset: string | undefined;
 }): Service {
   const { service: s, name, file, path, config } = input;
   const writtenImage = s.image ?? (s.build !== undefined ? `${config.project}-${name}` : undefined);
@@ -293,7 +293,7 @@ function normalizeService(input: {
     compose: s.compose ?? {},
     kubernetes: s.kubernetes ?? {},
   };
-  if (s.$catalog !== undefined) out.preset = s.$catalog;
+  if (input.preset !== undefined) out.preset = input.preset;
   if (s.build !== undefined) {
     const b = typeof s.build === "string" ? { context: s.build } : s.build;
     out.build = {
