@@ -1,19 +1,89 @@
-import { stringify } from "yaml";
-
 /**
- * The one YAML serializer, with fixed options so artifacts are byte-stable.
- * YAML 1.1 output quotes strings such as "no", "on" or "0755" that YAML 1.1
- * readers (kubectl's sigs.k8s.io/yaml) would otherwise turn into booleans or
- * numbers; compose's 1.2 reader reads the quoted forms identically.
+ * The one YAML serializer for every artifact kaupang writes. Artifacts are
+ * plain JSON-shaped data, so this emits block-style YAML directly (the `yaml`
+ * library's document model made it 40% of a large dry-run; see
+ * docs/benchmarks.md). Output is byte-stable, and quoting is conservative: a
+ * string stays plain only when every YAML 1.1 and 1.2 reader (compose's
+ * go-yaml v3, kubectl's sigs.k8s.io/yaml) reads it back as the same string;
+ * anything else is written as a JSON string, which is valid double-quoted YAML.
  */
+
+// Starts with a letter, "_" or "/"; no characters that mean something in YAML.
+const plainSafe = /^[A-Za-z_/][A-Za-z0-9_./:@,=+$~ ()-]*$/;
+// Words YAML 1.1 reads as booleans or null.
+const reserved = /^(y|yes|n|no|true|false|on|off|null)$/i;
+
+function scalarString(value: string): string {
+  if (
+    plainSafe.test(value) &&
+    !reserved.test(value) &&
+    !value.includes(": ") &&
+    !value.endsWith(" ") &&
+    !value.endsWith(":")
+  ) {
+    return value;
+  }
+  return JSON.stringify(value);
+}
+
+function scalar(value: unknown): string | undefined {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "string":
+      return scalarString(value);
+    case "number":
+      if (!Number.isFinite(value)) throw new Error(`cannot write ${value} to YAML`);
+      return String(value);
+    case "boolean":
+      return String(value);
+    case "object":
+      if (Array.isArray(value) && value.length === 0) return "[]";
+      if (!Array.isArray(value) && Object.values(value).every((v) => v === undefined)) return "{}";
+      return undefined;
+    default:
+      throw new Error(`cannot write a ${typeof value} to YAML`);
+  }
+}
+
+function writeMap(map: Record<string, unknown>, pad: string, out: string[], firstPrefix?: string): void {
+  let first = true;
+  for (const [key, value] of Object.entries(map)) {
+    if (value === undefined) continue;
+    const lead = first && firstPrefix !== undefined ? firstPrefix : pad;
+    first = false;
+    const k = scalarString(key);
+    const s = scalar(value);
+    if (s !== undefined) out.push(`${lead}${k}: ${s}`);
+    else {
+      out.push(`${lead}${k}:`);
+      writeNode(value, `${pad}  `, out);
+    }
+  }
+}
+
+function writeSeq(items: readonly unknown[], pad: string, out: string[]): void {
+  for (const item of items) {
+    const s = scalar(item === undefined ? null : item);
+    if (s !== undefined) out.push(`${pad}- ${s}`);
+    else if (Array.isArray(item)) {
+      out.push(`${pad}-`);
+      writeSeq(item, `${pad}  `, out);
+    } else writeMap(item as Record<string, unknown>, `${pad}  `, out, `${pad}- `);
+  }
+}
+
+function writeNode(value: unknown, pad: string, out: string[]): void {
+  if (Array.isArray(value)) writeSeq(value, pad, out);
+  else writeMap(value as Record<string, unknown>, pad, out);
+}
+
+/** One YAML document for `document` (an object, array or scalar), ending in a newline. */
 export function toYaml(document: unknown): string {
-  return stringify(document, {
-    version: "1.1",
-    lineWidth: 0,
-    indent: 2,
-    aliasDuplicateObjects: false,
-    sortMapEntries: false,
-  });
+  const s = scalar(document);
+  if (s !== undefined) return `${s}\n`;
+  const out: string[] = [];
+  writeNode(document, "", out);
+  return `${out.join("\n")}\n`;
 }
 
 /** Multi-document YAML (`---` between documents). */
