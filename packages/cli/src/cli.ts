@@ -3,7 +3,11 @@
  * Every decision lives in @kaupang/core.
  * Exit codes: 0 ok · 1 failure or user error · 2 bad command-line usage · 3 drift (status).
  */
+
+import { stopAllChildren } from "@kaupang/core";
 import { Command, CommanderError, Option } from "commander";
+import { registerBuild } from "./commands/build.js";
+import { registerDown } from "./commands/down.js";
 import { registerRun } from "./commands/run.js";
 import { registerUp } from "./commands/up.js";
 import { type Io, printError } from "./output/io.js";
@@ -21,6 +25,8 @@ export function buildProgram(io: Io): Command {
     })
     .exitOverride();
   registerUp(program, io);
+  registerDown(program, io);
+  registerBuild(program, io);
   registerRun(program, io);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
@@ -38,6 +44,13 @@ export async function main(
 ): Promise<number> {
   const debug = argv.includes("--debug");
   const program = buildProgram(io);
+  // Ctrl-C / SIGTERM: stop the tools we started, then exit 130 / 143.
+  const onSignal = (signal: NodeJS.Signals) => {
+    io.stderr.write(`\nkaupang: ${signal}, stopping running commands…\n`);
+    void stopAllChildren().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     await program.parseAsync(argv, { from: "user" });
     return io.exitCode ?? 0;
@@ -54,5 +67,8 @@ export async function main(
       return 2;
     }
     return printError(io, error, debug);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }

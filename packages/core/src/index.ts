@@ -12,7 +12,20 @@ export {
 } from "./config/schema.js";
 export type * from "./config/written.js";
 export { defineConfig, defineEnvironment, definePipeline, secret, use } from "./define.js";
+export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/build.js";
+export { registerBackend } from "./deploy/context.js";
+export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
+export {
+  type ApplyOptions,
+  applyPlan,
+  type DeploymentSummary,
+  newDeploymentId,
+  type UpResult,
+  up,
+} from "./deploy/up.js";
 export { isKaupangError, KaupangError } from "./errors.js";
+export type { EventSink, KaupangEvent } from "./events.js";
+export { stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { type PipelinePlan, type PipelineStep, planPipeline } from "./pipeline/plan-pipeline.js";
 export { downCommands, upCommands } from "./plan/commands.js";

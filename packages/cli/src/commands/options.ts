@@ -1,5 +1,14 @@
 import { backendNames, pullPolicies } from "@kaupang/core";
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
+
+const durationPattern = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+function parseDurationFlag(value: string): number {
+  const match = durationPattern.exec(value);
+  if (!match) throw new InvalidArgumentError("use a duration such as 90s, 5m or 1h.");
+  return Math.round(Number(match[1]) * unitMs[match[2] as keyof typeof unitMs]);
+}
 
 /** Flags shared by commands, from one table so names and choices cannot drift from the config schema. */
 export const flags = {
@@ -10,6 +19,12 @@ export const flags = {
   dryRun: () => new Option("--dry-run", "print the plan and commands; touch nothing"),
   output: () =>
     new Option("--output <format>", "text, or json on stdout").choices(["text", "json"]).default("text"),
+  timeout: () =>
+    new Option(
+      "--timeout <duration>",
+      "how long each environment may take to become ready (default 5m)",
+    ).argParser(parseDurationFlag),
+  quiet: () => new Option("-q, --quiet", "show kaupang's progress but not the tools' output"),
 };
 
 export function addFlags(command: Command, names: (keyof typeof flags)[]): Command {
@@ -24,4 +39,6 @@ export interface CommonOptions {
   pull?: (typeof pullPolicies)[number];
   dryRun?: boolean;
   output: "text" | "json";
+  timeout?: number;
+  quiet?: boolean;
 }

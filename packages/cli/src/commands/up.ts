@@ -1,7 +1,8 @@
-import { planUp } from "@kaupang/core";
+import { applyPlan, planUp } from "@kaupang/core";
 import type { Command } from "commander";
 import type { Io } from "../output/io.js";
 import { formatPlan } from "../output/plan-text.js";
+import { createReporter } from "../output/reporter.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
 export function registerUp(program: Command, io: Io): void {
@@ -9,7 +10,7 @@ export function registerUp(program: Command, io: Io): void {
     .command("up")
     .description("deploy an environment and everything it depends on")
     .argument("<env>", "environment to deploy");
-  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "cwd"]);
+  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "cwd"]);
   command.action(async (env: string, options: CommonOptions) => {
     const { plan } = await planUp({
       cwd: options.cwd,
@@ -24,6 +25,10 @@ export function registerUp(program: Command, io: Io): void {
       else io.stdout.write(formatPlan(plan));
       return;
     }
-    throw new Error("deploying is not available in this build");
+    const result = await applyPlan(plan, {
+      events: createReporter(io, { verbose: !options.quiet }),
+      timeoutMs: options.timeout,
+    });
+    if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   });
 }

@@ -79,6 +79,8 @@ export interface Target {
   kubeconfig?: string;
   namespace: string;
   pull: PullPolicy;
+  /** Swarm networking; set only when the target configures it. */
+  swarm?: { portMode: "ingress" | "host"; endpointMode: "vip" | "dnsrr" };
 }
 
 export interface Model {

@@ -73,6 +73,14 @@ export function selectTarget(
     ...(written.kubeContext ? { kubeContext: written.kubeContext } : {}),
     ...(written.kubeconfig ? { kubeconfig: resolve(project.root, written.kubeconfig) } : {}),
     namespace: written.namespace ?? config.project,
+    ...(written.swarm
+      ? {
+          swarm: {
+            portMode: written.swarm.portMode ?? "ingress",
+            endpointMode: written.swarm.endpointMode ?? "vip",
+          },
+        }
+      : {}),
     pull: written.pull ?? config.defaultPull ?? "missing",
     env: written.env ?? {},
   };

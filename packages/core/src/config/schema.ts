@@ -172,6 +172,16 @@ export const TargetSchema = strict({
   kubeContext: z.string().optional().describe("kubectl --context for this target."),
   kubeconfig: z.string().optional().describe("KUBECONFIG for this target's kubectl runs."),
   namespace: z.string().optional().describe("Kubernetes namespace (default: the project name)."),
+  swarm: strict({
+    portMode: oneOf(["ingress", "host"] as const)
+      .optional()
+      .describe("ingress (routing mesh, default) or host (publish on the node running the task)."),
+    endpointMode: oneOf(["vip", "dnsrr"] as const)
+      .optional()
+      .describe("vip (default) or dnsrr: service names resolve straight to task addresses."),
+  })
+    .optional()
+    .describe("Swarm networking for hosts without IPVS, or to keep client addresses (host ports + dnsrr)."),
   pull: Pull.optional(),
   env: EnvMap.optional(),
 });

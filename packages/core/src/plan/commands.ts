@@ -57,73 +57,97 @@ export function networkCommand(ctx: CommandContext): PlanCommand {
   };
 }
 
+/** `docker compose … up` for one environment (compose waits for health and one-shot tasks itself). */
+export function composeUpCommand(
+  ctx: CommandContext,
+  env: Pick<EnvironmentPlan, "environment" | "artifact" | "waves">,
+): PlanCommand {
+  return {
+    argv: [...composeArgs(ctx, env), "up", "-d", "--wait", "--remove-orphans", "--pull", ctx.pull],
+    description: `start ${env.waves.flat().join(", ")} and wait until running and healthy`,
+  };
+}
+
+/** `docker stack deploy` of wave `index` (0-based); the last wave deploys the whole artifact and prunes. */
+export function stackDeployCommand(
+  ctx: CommandContext,
+  env: Pick<EnvironmentPlan, "environment" | "artifact" | "waves">,
+  index: number,
+): PlanCommand {
+  const staged = env.waves.length > 1;
+  const last = index === env.waves.length - 1;
+  const file = staged && !last ? waveArtifactPath(env.artifact.path, index + 1) : env.artifact.path;
+  return {
+    argv: [
+      "docker",
+      ...dockerGlobalArgs(ctx.target),
+      "stack",
+      "deploy",
+      "--with-registry-auth",
+      "--resolve-image",
+      resolveImage[ctx.pull],
+      ...(last ? ["--prune"] : []),
+      "-c",
+      file,
+      stackName(ctx.project, env.environment),
+    ],
+    description: staged
+      ? `wave ${index + 1}: ${env.waves[index]!.join(", ")}, then wait until converged`
+      : "deploy, then wait until converged",
+  };
+}
+
+/** `kubectl apply` of wave `index` (0-based). */
+export function kubeApplyCommand(
+  ctx: CommandContext,
+  env: Pick<EnvironmentPlan, "artifact" | "waves">,
+  index: number,
+): PlanCommand {
+  const file = env.waves.length > 1 ? waveArtifactPath(env.artifact.path, index + 1) : env.artifact.path;
+  return {
+    argv: [
+      "kubectl",
+      ...kubectlGlobalArgs(ctx.target),
+      "apply",
+      "--server-side",
+      "--field-manager=kaupang",
+      "--force-conflicts",
+      "-f",
+      file,
+    ],
+    ...kubectlEnv(ctx.target),
+    description: `wave ${index + 1}: ${env.waves[index]!.join(", ")}`,
+  };
+}
+
+/** Wait for one service of a wave to be rolled out (a Deployment) or completed (a runOnce Job). */
+export function kubeWaitCommand(
+  ctx: CommandContext,
+  env: Pick<EnvironmentPlan, "runOnce">,
+  service: string,
+): PlanCommand {
+  const base = ["kubectl", ...kubectlGlobalArgs(ctx.target)];
+  const job = env.runOnce.includes(service);
+  return {
+    argv: job
+      ? [...base, "wait", "-n", ctx.target.namespace, "--for=condition=complete", `job/${service}`]
+      : [...base, "rollout", "status", "-n", ctx.target.namespace, `deployment/${service}`],
+    ...kubectlEnv(ctx.target),
+    description: job ? `wait until ${service} completes` : `wait until ${service} is rolled out`,
+  };
+}
+
 export function upCommands(ctx: CommandContext, env: EnvironmentPlan): PlanCommand[] {
   switch (ctx.target.backend) {
     case "compose":
-      return [
-        networkCommand(ctx),
-        {
-          argv: [...composeArgs(ctx, env), "up", "-d", "--wait", "--remove-orphans", "--pull", ctx.pull],
-          description: `start ${env.waves.flat().join(", ")} and wait until running and healthy`,
-        },
-      ];
-    case "swarm": {
-      const stack = stackName(ctx.project, env.environment);
-      const base = ["docker", ...dockerGlobalArgs(ctx.target), "stack", "deploy", "--with-registry-auth"];
-      const staged = env.waves.length > 1;
-      const commands: PlanCommand[] = [networkCommand(ctx)];
-      env.waves.forEach((wave, i) => {
-        const last = i === env.waves.length - 1;
-        const file = staged && !last ? waveArtifactPath(env.artifact.path, i + 1) : env.artifact.path;
-        commands.push({
-          argv: [
-            ...base,
-            "--resolve-image",
-            resolveImage[ctx.pull],
-            ...(last ? ["--prune"] : []),
-            "-c",
-            file,
-            stack,
-          ],
-          description: staged
-            ? `wave ${i + 1}: ${wave.join(", ")}, then wait until converged`
-            : "deploy, then wait until converged",
-        });
-      });
-      return commands;
-    }
-    case "kubernetes": {
-      const base = ["kubectl", ...kubectlGlobalArgs(ctx.target)];
-      const commands: PlanCommand[] = [];
-      const kenv = kubectlEnv(ctx.target);
-      env.waves.forEach((wave, i) => {
-        const file = env.waves.length > 1 ? waveArtifactPath(env.artifact.path, i + 1) : env.artifact.path;
-        commands.push({
-          argv: [
-            ...base,
-            "apply",
-            "--server-side",
-            "--field-manager=kaupang",
-            "--force-conflicts",
-            "-f",
-            file,
-          ],
-          ...kenv,
-          description: `wave ${i + 1}: ${wave.join(", ")}`,
-        });
-        for (const service of wave) {
-          const job = env.runOnce.includes(service);
-          commands.push({
-            argv: job
-              ? [...base, "wait", "-n", ctx.target.namespace, "--for=condition=complete", `job/${service}`]
-              : [...base, "rollout", "status", "-n", ctx.target.namespace, `deployment/${service}`],
-            ...kenv,
-            description: job ? `wait until ${service} completes` : `wait until ${service} is rolled out`,
-          });
-        }
-      });
-      return commands;
-    }
+      return [networkCommand(ctx), composeUpCommand(ctx, env)];
+    case "swarm":
+      return [networkCommand(ctx), ...env.waves.map((_, i) => stackDeployCommand(ctx, env, i))];
+    case "kubernetes":
+      return env.waves.flatMap((wave, i) => [
+        kubeApplyCommand(ctx, env, i),
+        ...wave.map((service) => kubeWaitCommand(ctx, env, service)),
+      ]);
   }
 }
 

@@ -54,7 +54,17 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
   if (service.command !== undefined) out.command = escapeCommand(service.command);
   if (service.workingDir !== undefined) out.working_dir = escapeDollars(service.workingDir);
   if (Object.keys(service.env).length > 0) out.environment = dockerEnvironment(service);
-  if (service.ports.length > 0) out.ports = service.ports.map(dockerPort);
+  if (service.ports.length > 0) {
+    out.ports =
+      model.target.swarm?.portMode === "host"
+        ? service.ports.map((p) => ({
+            target: p.target,
+            ...(p.published !== undefined ? { published: p.published } : {}),
+            protocol: p.protocol,
+            mode: "host",
+          }))
+        : service.ports.map(dockerPort);
+  }
   if (service.volumes.length > 0)
     out.volumes = service.volumes.map((v) => escapeDollars(absoluteVolume(model, v)));
   if (service.healthcheck) out.healthcheck = dockerHealthcheck(service.healthcheck);
@@ -73,6 +83,7 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
   if (!service.runOnce)
     deploy.update_config = { failure_action: "rollback", monitor: "5s", order: "stop-first" };
   if (service.resources) deploy.resources = { limits: dockerLimits(service) };
+  if (model.target.swarm?.endpointMode === "dnsrr") deploy.endpoint_mode = "dnsrr";
   out.deploy = deploy;
   return out;
 }

@@ -1,0 +1,87 @@
+/** Docker Compose: one compose project per environment, `up -d --wait`. */
+import { KaupangError } from "../errors.js";
+import { exec, tail } from "../exec/exec.js";
+import { composeArgs, composeUpCommand, downCommands } from "../plan/commands.js";
+import type { Backend, BackendContext } from "./backend.js";
+import { ensureProjectNetwork } from "./network.js";
+
+interface ComposePsEntry {
+  Service: string;
+  State: string;
+  Health?: string;
+  ExitCode?: number;
+}
+
+/** Parse `docker compose ps --format json` (one object per line, or one array, by version). */
+export function parseComposePs(text: string): ComposePsEntry[] {
+  const trimmed = text.trim();
+  if (!trimmed) return [];
+  if (trimmed.startsWith("[")) return JSON.parse(trimmed) as ComposePsEntry[];
+  return trimmed.split("\n").map((line) => JSON.parse(line) as ComposePsEntry);
+}
+
+/** After a failed `up`, name the service that failed and show its last log lines. */
+async function diagnose(
+  ctx: BackendContext,
+  env: Parameters<Backend["apply"]>[1],
+  fallback: string,
+): Promise<KaupangError> {
+  const base = composeArgs(ctx, env);
+  const ps = await exec([...base, "ps", "-a", "--format", "json"], { cwd: ctx.root, quiet: true });
+  const entries = ps.exitCode === 0 ? parseComposePs(ps.stdout) : [];
+  const failed =
+    entries.find((e) => e.State === "exited" && (e.ExitCode ?? 0) !== 0) ??
+    entries.find((e) => e.Health === "unhealthy") ??
+    entries.find((e) => e.State !== "running" && e.State !== "exited");
+  if (!failed)
+    return new KaupangError("ERR_DEPLOY_FAILED", `${env.environment}: compose up failed: ${fallback}`);
+  const logs = await exec([...base, "logs", "--no-color", "--tail", "5", failed.Service], {
+    cwd: ctx.root,
+    quiet: true,
+  });
+  const last = tail(logs.stdout, 3) || tail(logs.stderr, 3);
+  const what =
+    failed.State === "exited"
+      ? `exited with code ${failed.ExitCode}`
+      : failed.Health === "unhealthy"
+        ? "is unhealthy (its healthcheck never passed)"
+        : `is ${failed.State}`;
+  return new KaupangError("ERR_DEPLOY_FAILED", `${env.environment}: service ${failed.Service} ${what}`, {
+    ...(last ? { hint: `last log lines: ${last}` } : {}),
+  });
+}
+
+export const composeBackend: Backend = {
+  async apply(ctx, env) {
+    await ensureProjectNetwork(ctx, env.environment);
+    const up = composeUpCommand(ctx, env);
+    const result = await exec(up.argv, {
+      cwd: ctx.root,
+      events: ctx.events,
+      scope: env.environment,
+      timeoutMs: ctx.timeoutMs,
+    });
+    if (result.exitCode !== 0) {
+      throw await diagnose(
+        ctx,
+        env,
+        result.timedOut ? "timed out" : tail(result.stderr) || `exit code ${result.exitCode}`,
+      );
+    }
+  },
+
+  async remove(ctx, env) {
+    for (const command of downCommands(ctx, env)) {
+      const result = await exec(command.argv, { cwd: ctx.root, events: ctx.events, scope: env.environment });
+      if (result.exitCode !== 0) {
+        throw new KaupangError(
+          "ERR_COMMAND_FAILED",
+          `${env.environment}: compose down failed: ${tail(result.stderr)}`,
+          {
+            hint: `command: ${result.command}`,
+          },
+        );
+      }
+    }
+  },
+};

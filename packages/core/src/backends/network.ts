@@ -1,0 +1,45 @@
+import { KaupangError } from "../errors.js";
+import { exec } from "../exec/exec.js";
+import { dockerGlobalArgs, networkCommand } from "../plan/commands.js";
+import { projectNetworkName } from "../render/names.js";
+import type { BackendContext } from "./backend.js";
+
+/**
+ * Create the project's shared network when missing, so services of one
+ * environment reach those of the environments it depends on by name.
+ */
+export async function ensureProjectNetwork(ctx: BackendContext, scope: string): Promise<void> {
+  const name = projectNetworkName(ctx.project);
+  const inspect = await exec(
+    ["docker", ...dockerGlobalArgs(ctx.target), "network", "inspect", "--format", "{{.Driver}}", name],
+    {
+      quiet: true,
+    },
+  );
+  const wanted = ctx.target.backend === "swarm" ? "overlay" : undefined;
+  if (inspect.exitCode === 0) {
+    const driver = inspect.stdout.trim();
+    if (wanted && driver !== wanted) {
+      throw new KaupangError(
+        "ERR_NETWORK_CONFLICT",
+        `network "${name}" exists with driver ${driver}, but swarm needs an attachable overlay network`,
+        {
+          hint: `remove it (docker network rm ${name}) after taking down the compose environments that use it`,
+        },
+      );
+    }
+    return;
+  }
+  const create = networkCommand(ctx);
+  const result = await exec(create.argv, { events: ctx.events, scope });
+  // Another kaupang may have created it a moment ago: that is fine.
+  if (result.exitCode !== 0 && !/already exists/.test(result.stderr)) {
+    throw new KaupangError(
+      "ERR_COMMAND_FAILED",
+      `creating network "${name}" failed: ${result.stderr.trim().split("\n").pop()}`,
+      {
+        hint: `command: ${result.command}`,
+      },
+    );
+  }
+}

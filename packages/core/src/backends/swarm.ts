@@ -1,0 +1,222 @@
+/**
+ * Docker Swarm: one stack per environment. A stack file has no start order, so
+ * kaupang deploys an environment wave by wave and waits for each wave to
+ * converge (every task running, healthy where a healthcheck exists; one-shot
+ * tasks complete) before the next. Swarm's own update rollback counts as a
+ * failed deploy.
+ */
+import { KaupangError } from "../errors.js";
+import { exec, execOk, tail } from "../exec/exec.js";
+import { dockerGlobalArgs, stackDeployCommand } from "../plan/commands.js";
+import type { EnvironmentPlan } from "../plan/types.js";
+import { stackName } from "../render/names.js";
+import type { Backend, BackendContext } from "./backend.js";
+import { ensureProjectNetwork } from "./network.js";
+
+interface SwarmService {
+  ID: string;
+  Version: { Index: number };
+  Spec: { Name: string; Mode: { Replicated?: { Replicas: number }; Global?: unknown } };
+  UpdateStatus?: { State?: string; Message?: string };
+}
+
+interface SwarmTask {
+  ID: string;
+  ServiceID: string;
+  CreatedAt: string;
+  DesiredState: string;
+  Status: { State: string; Err?: string; ContainerStatus?: { ExitCode?: number } };
+}
+
+const pollMs = 1000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function docker(ctx: BackendContext, ...args: string[]): string[] {
+  return ["docker", ...dockerGlobalArgs(ctx.target), ...args];
+}
+
+async function inspectServices(ctx: BackendContext, names: string[]): Promise<Map<string, SwarmService>> {
+  const found = new Map<string, SwarmService>();
+  if (names.length === 0) return found;
+  const result = await exec(docker(ctx, "service", "inspect", ...names), { quiet: true });
+  // Exit 1 with a partial array when some services do not exist (yet).
+  const text = result.stdout.trim();
+  if (text.startsWith("[")) {
+    for (const service of JSON.parse(text) as SwarmService[]) found.set(service.Spec.Name, service);
+  }
+  return found;
+}
+
+async function tasksOf(ctx: BackendContext, names: string[]): Promise<SwarmTask[]> {
+  const ids = await exec(docker(ctx, "service", "ps", "--no-trunc", "-q", ...names), { quiet: true });
+  const list = ids.stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  if (list.length === 0) return [];
+  const result = await exec(docker(ctx, "inspect", "--type", "task", ...new Set(list)), { quiet: true });
+  const text = result.stdout.trim();
+  return text.startsWith("[") ? (JSON.parse(text) as SwarmTask[]) : [];
+}
+
+async function lastLogs(ctx: BackendContext, service: string): Promise<string> {
+  const logs = await exec(docker(ctx, "service", "logs", "--raw", "--tail", "5", service), { quiet: true });
+  return tail(logs.stdout, 3) || tail(logs.stderr, 3);
+}
+
+interface WaveWait {
+  env: string;
+  stack: string;
+  services: string[];
+  runOnce: string[];
+  /** Task IDs that existed before this deploy: a one-shot service must run a new one. */
+  oldTasks: Set<string>;
+}
+
+/** Poll until every service of the wave converged; throw naming the first that failed or did not. */
+async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
+  const names = wait.services.map((s) => `${wait.stack}_${s}`);
+  const deadline = Date.now() + ctx.timeoutMs;
+  const status = new Map<string, string>();
+  for (;;) {
+    const services = await inspectServices(ctx, names);
+    const tasks = await tasksOf(ctx, names);
+    let pending = 0;
+    for (const short of wait.services) {
+      const name = `${wait.stack}_${short}`;
+      const service = services.get(name);
+      if (!service) {
+        pending++;
+        status.set(short, "service not created yet");
+        continue;
+      }
+      const own = tasks.filter((t) => t.ServiceID === service.ID);
+      const update = service.UpdateStatus?.State ?? "";
+      if (update.startsWith("rollback") || update === "paused") {
+        throw new KaupangError(
+          "ERR_DEPLOY_FAILED",
+          `${wait.env}: swarm rolled back service ${short} (${update}${service.UpdateStatus?.Message ? `: ${service.UpdateStatus.Message}` : ""})`,
+          { hint: "the previous version is running again; see `docker service ps --no-trunc " + name + "`" },
+        );
+      }
+      if (wait.runOnce.includes(short)) {
+        const fresh = own
+          .filter((t) => !wait.oldTasks.has(t.ID))
+          .sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt));
+        const task = fresh[0];
+        if (task?.Status.State === "complete") continue;
+        if (task && ["failed", "rejected", "shutdown", "orphaned"].includes(task.Status.State)) {
+          const code = task.Status.ContainerStatus?.ExitCode;
+          const logs = await lastLogs(ctx, name);
+          throw new KaupangError(
+            "ERR_DEPLOY_FAILED",
+            `${wait.env}: one-shot service ${short} ${code !== undefined ? `exited with code ${code}` : task.Status.State}${task.Status.Err ? ` (${task.Status.Err})` : ""}`,
+            logs ? { hint: `last log lines: ${logs}` } : {},
+          );
+        }
+        pending++;
+        status.set(short, task ? `task ${task.Status.State}` : "no task yet");
+        continue;
+      }
+      const wanted = service.Spec.Mode.Replicated?.Replicas ?? 1;
+      const desired = own.filter((t) => t.DesiredState === "running");
+      const running = desired.filter((t) => t.Status.State === "running").length;
+      const converged =
+        running >= wanted && desired.length === running && (update === "" || update === "completed");
+      if (!converged) {
+        pending++;
+        const failed = own
+          .filter((t) => t.Status.Err)
+          .sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt))[0];
+        status.set(
+          short,
+          `${running}/${wanted} tasks running${update && update !== "completed" ? `, update ${update}` : ""}${failed ? `; last task error: ${failed.Status.Err}` : ""}`,
+        );
+      }
+    }
+    if (pending === 0) return;
+    if (Date.now() > deadline) {
+      const [short, why] = [...status].find(([s]) => wait.services.includes(s)) ?? ["?", "unknown"];
+      const logs = await lastLogs(ctx, `${wait.stack}_${short}`);
+      throw new KaupangError(
+        "ERR_DEPLOY_TIMEOUT",
+        `${wait.env}: service ${short} did not converge within ${Math.round(ctx.timeoutMs / 1000)}s (${why})`,
+        logs ? { hint: `last log lines: ${logs}` } : {},
+      );
+    }
+    await sleep(pollMs);
+  }
+}
+
+async function applyEnvironment(ctx: BackendContext, env: EnvironmentPlan): Promise<void> {
+  const stack = stackName(ctx.project, env.environment);
+  for (let i = 0; i < env.waves.length; i++) {
+    const wave = env.waves[i]!;
+    const runOnce = wave.filter((s) => env.runOnce.includes(s));
+    const runOnceNames = runOnce.map((s) => `${stack}_${s}`);
+    const before = await inspectServices(ctx, runOnceNames);
+    const oldTasks = new Set((await tasksOf(ctx, [...before.keys()])).map((t) => t.ID));
+    const deploy = stackDeployCommand(ctx, env, i);
+    if (env.waves.length > 1)
+      ctx.events({ type: "stage", scope: env.environment, message: deploy.description });
+    await execOk(deploy.argv, `${env.environment}: stack deploy`, {
+      cwd: ctx.root,
+      events: ctx.events,
+      scope: env.environment,
+    });
+    // An unchanged one-shot service is not re-run by stack deploy: force a new task.
+    const after = await inspectServices(ctx, runOnceNames);
+    for (const [name, service] of after) {
+      const previous = before.get(name);
+      if (previous && previous.Version.Index === service.Version.Index) {
+        await execOk(
+          docker(ctx, "service", "update", "--force", "--detach", name),
+          `${env.environment}: re-run ${name}`,
+          {
+            events: ctx.events,
+            scope: env.environment,
+          },
+        );
+      }
+    }
+    await converge(ctx, { env: env.environment, stack, services: wave, runOnce, oldTasks });
+  }
+}
+
+/** Wait until nothing labelled with the stack is left (services, task containers, networks). */
+async function waitGone(ctx: BackendContext, envName: string, stack: string): Promise<void> {
+  const label = `label=com.docker.stack.namespace=${stack}`;
+  const deadline = Date.now() + ctx.timeoutMs;
+  for (;;) {
+    const checks = await Promise.all([
+      exec(docker(ctx, "service", "ls", "-q", "--filter", label), { quiet: true }),
+      exec(docker(ctx, "ps", "-aq", "--filter", label), { quiet: true }),
+      exec(docker(ctx, "network", "ls", "-q", "--filter", label), { quiet: true }),
+    ]);
+    if (checks.every((c) => c.stdout.trim() === "")) return;
+    if (Date.now() > deadline) {
+      throw new KaupangError(
+        "ERR_DEPLOY_TIMEOUT",
+        `${envName}: stack ${stack} was not gone within ${Math.round(ctx.timeoutMs / 1000)}s`,
+      );
+    }
+    await sleep(pollMs);
+  }
+}
+
+export const swarmBackend: Backend = {
+  async apply(ctx, env) {
+    await ensureProjectNetwork(ctx, env.environment);
+    await applyEnvironment(ctx, env);
+  },
+
+  async remove(ctx, env) {
+    const stack = stackName(ctx.project, env.environment);
+    await execOk(docker(ctx, "stack", "rm", stack), `${env.environment}: stack rm`, {
+      events: ctx.events,
+      scope: env.environment,
+    });
+    ctx.events({ type: "stage", scope: env.environment, message: `waiting until stack ${stack} is gone` });
+    await waitGone(ctx, env.environment, stack);
+  },
+};

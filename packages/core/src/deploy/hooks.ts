@@ -1,0 +1,27 @@
+import type { Hook } from "../config/model.js";
+import { KaupangError } from "../errors.js";
+import type { EventSink } from "../events.js";
+import { runShell, tail } from "../exec/exec.js";
+
+export type HookPhase = "beforeUp" | "afterUp" | "beforeDown" | "afterDown";
+
+/** Run an environment's hooks of one phase, in order; the first failure stops everything. */
+export async function runHooks(
+  hooks: readonly Hook[],
+  phase: HookPhase,
+  scope: string,
+  events: EventSink,
+): Promise<void> {
+  for (const hook of hooks) {
+    events({ type: "stage", scope, message: `${phase} hook: ${hook.run}` });
+    const result = await runShell(hook.run, { cwd: hook.cwd, env: hook.env, events, scope });
+    if (result.exitCode !== 0) {
+      const last = tail(result.stderr) || tail(result.stdout);
+      throw new KaupangError(
+        "ERR_HOOK_FAILED",
+        `${scope}: ${phase} hook failed (exit ${result.exitCode}): ${hook.run}${last ? ` — ${last}` : ""}`,
+        { hint: "nothing after this hook ran; fix the hook or its command and run again" },
+      );
+    }
+  }
+}

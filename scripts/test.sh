@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The one test command: `npm test` runs every tier; `npm test -- unit` (or
+# e2e-docker, e2e-k8s) runs some. Each end-to-end tier first brings up its real
+# engine with the harness scripts; an engine that cannot start fails the run
+# (it is never skipped). Ends with one line: "total: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+tiers=("$@")
+[ ${#tiers[@]} -eq 0 ] && tiers=(unit e2e-docker e2e-k8s)
+cache="${KAUPANG_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kaupang-tools}"
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+status=0
+
+say() { printf '\n[test] %s\n' "$*" >&2; }
+
+say "building"
+npm run build --silent >/dev/null || { echo "[test] build failed" >&2; exit 1; }
+
+run_tier() {
+  local tier=$1
+  npx vitest run --project "$tier" --reporter=default --reporter=json --outputFile.json="$reports/$tier.json"
+}
+
+for tier in "${tiers[@]}"; do
+  case "$tier" in
+    unit)
+      say "tier unit"
+      run_tier unit || status=1
+      ;;
+    e2e-docker)
+      say "tier e2e-docker: bringing up the Docker engine, swarm and registries"
+      if ! bash test/e2e/harness/docker-up.sh; then
+        echo "[test] e2e-docker: the Docker engine harness could not start (see above); failing this tier" >&2
+        echo '{"numPassedTests":0,"numFailedTests":1}' > "$reports/$tier.json"
+        status=1
+        continue
+      fi
+      # shellcheck disable=SC1091
+      ( source "$cache/harness.env" && run_tier e2e-docker ) || status=1
+      ;;
+    e2e-k8s)
+      say "tier e2e-k8s: building (cached) and starting the Kubernetes control plane"
+      if ! { bash test/e2e/k8s/build.sh && bash test/e2e/k8s/up.sh; }; then
+        echo "[test] e2e-k8s: the Kubernetes control plane could not start (see above); failing this tier" >&2
+        echo '{"numPassedTests":0,"numFailedTests":1}' > "$reports/$tier.json"
+        status=1
+        continue
+      fi
+      # shellcheck disable=SC1091
+      ( source "$cache/harness.env" 2>/dev/null; source "${KAUPANG_K8S_DIR:-$cache/k8s-run}/k8s.env" && run_tier e2e-k8s ) || status=1
+      ;;
+    *)
+      echo "[test] unknown tier: $tier (use unit, e2e-docker, e2e-k8s)" >&2
+      exit 2
+      ;;
+  esac
+done
+
+node -e '
+  const fs = require("node:fs");
+  let passed = 0, failed = 0, skipped = 0;
+  for (const f of fs.readdirSync(process.argv[1])) {
+    const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + f, "utf8"));
+    passed += r.numPassedTests ?? 0; failed += r.numFailedTests ?? 0;
+    skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+    console.log(`${f.replace(/\.json$/, "")}: ${r.numPassedTests ?? 0} passed, ${r.numFailedTests ?? 0} failed`);
+  }
+  console.log(`total: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  if (passed === 0 && failed === 0) { console.log("no test ran"); process.exit(1); }
+' "$reports" || status=1
+exit $status
