@@ -16,7 +16,11 @@ import { ensureProjectNetwork } from "./network.js";
 interface SwarmService {
   ID: string;
   Version: { Index: number };
-  Spec: { Name: string; Mode: { Replicated?: { Replicas: number }; Global?: unknown } };
+  Spec: {
+    Name: string;
+    Mode: { Replicated?: { Replicas: number }; Global?: unknown };
+    TaskTemplate?: unknown;
+  };
   UpdateStatus?: { State?: string; Message?: string };
 }
 
@@ -91,14 +95,6 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
         continue;
       }
       const own = tasks.filter((t) => t.ServiceID === service.ID);
-      const update = service.UpdateStatus?.State ?? "";
-      if (update.startsWith("rollback") || update === "paused") {
-        throw new KaupangError(
-          "ERR_DEPLOY_FAILED",
-          `${wait.env}: swarm rolled back service ${short} (${update}${service.UpdateStatus?.Message ? `: ${service.UpdateStatus.Message}` : ""})`,
-          { hint: "the previous version is running again; see `docker service ps --no-trunc " + name + "`" },
-        );
-      }
       if (wait.runOnce.includes(short)) {
         const fresh = own
           .filter((t) => !wait.oldTasks.has(t.ID))
@@ -118,6 +114,18 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
         status.set(short, task ? `task ${task.Status.State}` : "no task yet");
         continue;
       }
+      const update = service.UpdateStatus?.State ?? "";
+      if (update.startsWith("rollback") || update === "paused") {
+        const why = `${update}${service.UpdateStatus?.Message ? `: ${service.UpdateStatus.Message}` : ""}`;
+        throw new KaupangError(
+          "ERR_DEPLOY_FAILED",
+          update === "paused"
+            ? `${wait.env}: swarm paused the update of service ${short} (${why})`
+            : `${wait.env}: swarm rolled back service ${short} (${why})`,
+          { hint: `see \`docker service ps --no-trunc ${name}\`` },
+        );
+      }
+
       const wanted = service.Spec.Mode.Replicated?.Replicas ?? 1;
       const desired = own.filter((t) => t.DesiredState === "running");
       const running = desired.filter((t) => t.Status.State === "running").length;
@@ -164,11 +172,15 @@ async function applyEnvironment(ctx: BackendContext, env: EnvironmentPlan): Prom
       events: ctx.events,
       scope: env.environment,
     });
-    // An unchanged one-shot service is not re-run by stack deploy: force a new task.
+    // stack deploy re-runs a one-shot service only when its task template changed
+    // (the service version moves either way): otherwise force a new task.
     const after = await inspectServices(ctx, runOnceNames);
     for (const [name, service] of after) {
       const previous = before.get(name);
-      if (previous && previous.Version.Index === service.Version.Index) {
+      if (
+        previous &&
+        JSON.stringify(previous.Spec.TaskTemplate) === JSON.stringify(service.Spec.TaskTemplate)
+      ) {
         await execOk(
           docker(ctx, "service", "update", "--force", "--detach", name),
           `${env.environment}: re-run ${name}`,

@@ -80,8 +80,11 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
       condition: service.runOnce ? "none" : restartCondition[service.restart ?? "always"],
     },
   };
-  if (!service.runOnce)
-    deploy.update_config = { failure_action: "rollback", monitor: "5s", order: "stop-first" };
+  // A one-shot task exits by design; for swarm's update monitor that is an
+  // "early termination", so only long-running services roll back on failure.
+  deploy.update_config = service.runOnce
+    ? { failure_action: "continue" }
+    : { failure_action: "rollback", monitor: "5s", order: "stop-first" };
   if (service.resources) deploy.resources = { limits: dockerLimits(service) };
   if (model.target.swarm?.endpointMode === "dnsrr") deploy.endpoint_mode = "dnsrr";
   out.deploy = deploy;
