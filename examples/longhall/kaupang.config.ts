@@ -13,7 +13,14 @@ export default defineConfig({
   catalog: { sources: [{ type: "file", path: "./catalog.json" }] },
   targets: {
     local: {},
-    vanaheim: { backend: "swarm", env: { REALM: "vanaheim" } },
+    vanaheim: {
+      backend: "swarm",
+      env: { REALM: "vanaheim" },
+      // Host-mode ports and DNS round-robin work on every swarm, including
+      // hosts whose kernel lacks IPVS (no routing mesh). Drop this line to use
+      // swarm's ingress routing mesh and virtual IPs.
+      swarm: { portMode: "host", endpointMode: "dnsrr" },
+    },
     asgard: {
       backend: "kubernetes",
       kubeContext: process.env.LONGHALL_KUBE_CONTEXT ?? "kaupang-a",

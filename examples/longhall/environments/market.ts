@@ -1,6 +1,8 @@
 import { defineEnvironment, secret } from "@kaupang/core";
 
 const base = "127.0.0.1:5000/kaupang-test/busybox:latest";
+// busybox as process 1 ignores SIGTERM: an init lets containers stop at once.
+const init = { compose: { init: true } };
 
 export default defineEnvironment({
   dependsOn: ["saga", "runes"],
@@ -10,6 +12,7 @@ export default defineEnvironment({
       image: base,
       runOnce: true,
       command: ["sh", "-c", "wget -q -O /dev/null $SAGA_URL && echo migrated"],
+      ...init,
     },
     web: {
       image: `longhall-market:${process.env.LONGHALL_MARKET_TAG ?? "latest"}`,
@@ -28,6 +31,7 @@ export default defineEnvironment({
       dependsOn: "migrate",
       command: ["sh", "-c", "while true; do wget -q -O /dev/null $RUNES_URL; sleep 5; done"],
       resources: { cpus: 0.25, memory: "64m" },
+      ...init,
     },
   },
 });

@@ -35,7 +35,17 @@ function buildProject(name: string, registry: string): string {
   names.push(name);
   return project(
     name,
-    { app: { services: { web: { image: `${registry}/${name}/web:1`, build: "./web", command: ["httpd", "-f", "-p", "8080", "-h", "/www"] } } } },
+    {
+      app: {
+        services: {
+          web: {
+            image: `${registry}/${name}/web:1`,
+            build: "./web",
+            command: ["httpd", "-f", "-p", "8080", "-h", "/www"],
+          },
+        },
+      },
+    },
     {},
     { "web/Dockerfile": dockerfile(), "web/index.html": `<p>built for ${name}</p>\n` },
   );
@@ -69,7 +79,9 @@ describe("build (real engine and registries)", () => {
 
     const denied = await kaupang(["build", "app", "--push", "--cwd", dir], { env });
     expect(denied.code).toBe(1);
-    expect(denied.stderr).toMatch(/error: app: push .+ failed: .*(no basic auth credentials|unauthorized|authentication required)/i);
+    expect(denied.stderr).toMatch(
+      /error: app: push .+ failed: .*(no basic auth credentials|unauthorized|authentication required)/i,
+    );
     expect(await tags(registry, `${name}/web`, `${user}:${password}`)).toEqual([]);
 
     const login = sh(["docker", "login", registry, "-u", user, "--password-stdin"], { env, input: password });

@@ -1,9 +1,9 @@
 /** Docker Compose: one compose project per environment, `up -d --wait`. */
 import { KaupangError } from "../errors.js";
-import { exec, tail } from "../exec/exec.js";
+import { exec, execOk, tail } from "../exec/exec.js";
 import { composeArgs, composeUpCommand, downCommands } from "../plan/commands.js";
 import type { Backend, BackendContext } from "./backend.js";
-import { ensureProjectNetwork } from "./network.js";
+import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
 interface ComposePsEntry {
   Service: string;
@@ -72,16 +72,12 @@ export const composeBackend: Backend = {
 
   async remove(ctx, env) {
     for (const command of downCommands(ctx, env)) {
-      const result = await exec(command.argv, { cwd: ctx.root, events: ctx.events, scope: env.environment });
-      if (result.exitCode !== 0) {
-        throw new KaupangError(
-          "ERR_COMMAND_FAILED",
-          `${env.environment}: compose down failed: ${tail(result.stderr)}`,
-          {
-            hint: `command: ${result.command}`,
-          },
-        );
-      }
+      await execOk(command.argv, `${env.environment}: compose down`, {
+        cwd: ctx.root,
+        events: ctx.events,
+        scope: env.environment,
+      });
     }
+    await removeProjectNetworkIfUnused(ctx, env.environment);
   },
 };

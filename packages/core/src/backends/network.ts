@@ -43,3 +43,27 @@ export async function ensureProjectNetwork(ctx: BackendContext, scope: string): 
     );
   }
 }
+
+/** Remove the project network once nothing uses it any more (after a down). */
+export async function removeProjectNetworkIfUnused(ctx: BackendContext, scope: string): Promise<void> {
+  const name = projectNetworkName(ctx.project);
+  const inspect = await exec(
+    [
+      "docker",
+      ...dockerGlobalArgs(ctx.target),
+      "network",
+      "inspect",
+      "--format",
+      "{{len .Containers}}",
+      name,
+    ],
+    { quiet: true },
+  );
+  if (inspect.exitCode !== 0 || inspect.stdout.trim() !== "0") return;
+  // Another environment may attach between the check and the removal: then the
+  // engine refuses ("active endpoints") and the network stays, as it should.
+  const removed = await exec(["docker", ...dockerGlobalArgs(ctx.target), "network", "rm", name], {
+    quiet: true,
+  });
+  if (removed.exitCode === 0) ctx.events({ type: "stage", scope, message: `removed unused network ${name}` });
+}

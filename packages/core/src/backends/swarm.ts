@@ -11,7 +11,7 @@ import { dockerGlobalArgs, stackDeployCommand } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import { stackName } from "../render/names.js";
 import type { Backend, BackendContext } from "./backend.js";
-import { ensureProjectNetwork } from "./network.js";
+import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
 interface SwarmService {
   ID: string;
@@ -230,5 +230,6 @@ export const swarmBackend: Backend = {
     });
     ctx.events({ type: "stage", scope: env.environment, message: `waiting until stack ${stack} is gone` });
     await waitGone(ctx, env.environment, stack);
+    await removeProjectNetworkIfUnused(ctx, env.environment);
   },
 };
