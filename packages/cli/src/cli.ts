@@ -8,6 +8,8 @@ import { stopAllChildren } from "@kaupang/core";
 import { Command, CommanderError, Option } from "commander";
 import { registerBuild } from "./commands/build.js";
 import { registerDown } from "./commands/down.js";
+import { registerLedger } from "./commands/ledger.js";
+import { registerRollback } from "./commands/rollback.js";
 import { registerRun } from "./commands/run.js";
 import { registerUp } from "./commands/up.js";
 import { type Io, printError } from "./output/io.js";
@@ -27,8 +29,11 @@ export function buildProgram(io: Io): Command {
   registerUp(program, io);
   registerDown(program, io);
   registerBuild(program, io);
+  registerRollback(program, io);
+  registerLedger(program, io);
   registerRun(program, io);
-  for (const command of program.commands) {
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const command of all(program).slice(1)) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),

@@ -12,17 +12,20 @@ export class KaupangError extends Error {
   readonly hint: string | undefined;
   /** Exit code the CLI uses; 1 unless a command defines another (status drift is 3). */
   readonly exitCode: number;
+  /** Structured facts about the failure for callers (e.g. which environment). */
+  readonly details: Readonly<Record<string, string>>;
 
   constructor(
     code: string,
     message: string,
-    options: { hint?: string; cause?: unknown; exitCode?: number } = {},
+    options: { hint?: string; cause?: unknown; exitCode?: number; details?: Record<string, string> } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "KaupangError";
     this.code = code;
     this.hint = options.hint;
     this.exitCode = options.exitCode ?? 1;
+    this.details = options.details ?? {};
   }
 }
 
@@ -46,4 +49,9 @@ export function showValue(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/** The message of anything thrown, for records and one-line output. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

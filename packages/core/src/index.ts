@@ -15,11 +15,19 @@ export { defineConfig, defineEnvironment, definePipeline, secret, use } from "./
 export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/build.js";
 export { registerBackend } from "./deploy/context.js";
 export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
+export { newDeploymentId } from "./deploy/ids.js";
+export {
+  chooseRollbackTarget,
+  openLedger,
+  planRollback,
+  type RollbackOptions,
+  rollback,
+} from "./deploy/rollback.js";
 export {
   type ApplyOptions,
-  applyPlan,
   type DeploymentSummary,
-  newDeploymentId,
+  deployPlanned,
+  type UpOptions,
   type UpResult,
   up,
 } from "./deploy/up.js";
@@ -27,6 +35,9 @@ export { isKaupangError, KaupangError } from "./errors.js";
 export type { EventSink, KaupangEvent } from "./events.js";
 export { stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
+export { Ledger, ledgerPath } from "./ledger/ledger.js";
+export type { DeploymentUnit, LedgerRecord } from "./ledger/record.js";
+export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
 export { type PipelinePlan, type PipelineStep, planPipeline } from "./pipeline/plan-pipeline.js";
 export { downCommands, upCommands } from "./plan/commands.js";
 export { createPlan, isDigestRef } from "./plan/create-plan.js";

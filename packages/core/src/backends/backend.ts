@@ -8,10 +8,30 @@ export interface BackendContext extends CommandContext {
   timeoutMs: number;
 }
 
+/** What one service actually runs, read back from the backend. */
+export interface RunningService {
+  service: string;
+  /** One entry per container or task. */
+  instances: {
+    /** Registry digests (sha256:…) of the image it runs. */
+    digests: string[];
+    /** Local image ID (sha256:…), where the backend exposes it. */
+    imageId?: string;
+    /** The reference it was started with. */
+    ref: string;
+    state: string;
+  }[];
+}
+
 /** One deploy target kind. Artifacts are written before apply is called. */
 export interface Backend {
   /** Make the environment match its artifact, and wait until it runs. */
   apply(ctx: BackendContext, env: EnvironmentPlan): Promise<void>;
   /** Remove what kaupang created for the environment, and wait until it is gone. */
   remove(ctx: BackendContext, env: Pick<EnvironmentPlan, "environment" | "artifact">): Promise<void>;
+  /** What runs now for the environment's services (read-only). */
+  running(
+    ctx: BackendContext,
+    env: Pick<EnvironmentPlan, "environment" | "artifact" | "runOnce">,
+  ): Promise<RunningService[]>;
 }

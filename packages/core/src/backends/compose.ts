@@ -1,8 +1,8 @@
 /** Docker Compose: one compose project per environment, `up -d --wait`. */
 import { KaupangError } from "../errors.js";
 import { exec, execOk, tail } from "../exec/exec.js";
-import { composeArgs, composeUpCommand, downCommands } from "../plan/commands.js";
-import type { Backend, BackendContext } from "./backend.js";
+import { composeArgs, composeUpCommand, dockerGlobalArgs, downCommands } from "../plan/commands.js";
+import type { Backend, BackendContext, RunningService } from "./backend.js";
 import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
 interface ComposePsEntry {
@@ -51,6 +51,32 @@ async function diagnose(
   });
 }
 
+interface ContainerInspect {
+  Id: string;
+  Image: string;
+  Config: { Image: string; Labels: Record<string, string> };
+  State: { Status: string };
+}
+
+/** Registry digests of local images, by image ID. */
+export async function repoDigests(ctx: BackendContext, imageIds: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (imageIds.length === 0) return out;
+  const result = await exec(
+    ["docker", ...dockerGlobalArgs(ctx.target), "image", "inspect", ...new Set(imageIds)],
+    { quiet: true },
+  );
+  const text = result.stdout.trim();
+  if (!text.startsWith("[")) return out;
+  for (const image of JSON.parse(text) as { Id: string; RepoDigests?: string[] }[]) {
+    out.set(
+      image.Id,
+      (image.RepoDigests ?? []).map((d) => d.slice(d.indexOf("@") + 1)),
+    );
+  }
+  return out;
+}
+
 export const composeBackend: Backend = {
   async apply(ctx, env) {
     await ensureProjectNetwork(ctx, env.environment);
@@ -79,5 +105,35 @@ export const composeBackend: Backend = {
       });
     }
     await removeProjectNetworkIfUnused(ctx, env.environment);
+  },
+
+  async running(ctx, env) {
+    const ps = await exec([...composeArgs(ctx, env), "ps", "-a", "-q"], { cwd: ctx.root, quiet: true });
+    const ids = ps.stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
+    if (ids.length === 0) return [];
+    const inspected = await exec(["docker", ...dockerGlobalArgs(ctx.target), "inspect", ...ids], {
+      quiet: true,
+    });
+    const containers = JSON.parse(inspected.stdout.trim() || "[]") as ContainerInspect[];
+    const digests = await repoDigests(
+      ctx,
+      containers.map((c) => c.Image),
+    );
+    const byService = new Map<string, RunningService>();
+    for (const c of containers) {
+      const service = c.Config.Labels["com.docker.compose.service"] ?? "?";
+      const entry = byService.get(service) ?? { service, instances: [] };
+      entry.instances.push({
+        digests: digests.get(c.Image) ?? [],
+        imageId: c.Image,
+        ref: c.Config.Image,
+        state: c.State.Status,
+      });
+      byService.set(service, entry);
+    }
+    return [...byService.values()];
   },
 };

@@ -10,7 +10,7 @@ import { exec, execOk, tail } from "../exec/exec.js";
 import { dockerGlobalArgs, stackDeployCommand } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import { stackName } from "../render/names.js";
-import type { Backend, BackendContext } from "./backend.js";
+import type { Backend, BackendContext, RunningService } from "./backend.js";
 import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
 interface SwarmService {
@@ -26,6 +26,7 @@ interface SwarmService {
 
 interface SwarmTask {
   ID: string;
+  Spec?: { ContainerSpec?: { Image?: string } };
   ServiceID: string;
   CreatedAt: string;
   DesiredState: string;
@@ -231,5 +232,47 @@ export const swarmBackend: Backend = {
     ctx.events({ type: "stage", scope: env.environment, message: `waiting until stack ${stack} is gone` });
     await waitGone(ctx, env.environment, stack);
     await removeProjectNetworkIfUnused(ctx, env.environment);
+  },
+
+  async running(ctx, env) {
+    const stack = stackName(ctx.project, env.environment);
+    const listed = await exec(
+      docker(
+        ctx,
+        "service",
+        "ls",
+        "--filter",
+        `label=com.docker.stack.namespace=${stack}`,
+        "--format",
+        "{{.Name}}",
+      ),
+      {
+        quiet: true,
+      },
+    );
+    const names = listed.stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
+    const services = await inspectServices(ctx, names);
+    const tasks = await tasksOf(ctx, names);
+    const out: RunningService[] = [];
+    for (const [name, service] of services) {
+      const short = name.slice(stack.length + 1);
+      const own = tasks.filter((t) => t.ServiceID === service.ID);
+      // A one-shot service "runs" its newest task; a long-running one its current tasks.
+      const current = env.runOnce.includes(short)
+        ? own.sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt)).slice(0, 1)
+        : own.filter((t) => t.DesiredState === "running");
+      out.push({
+        service: short,
+        instances: current.map((t) => {
+          const ref = t.Spec?.ContainerSpec?.Image ?? "";
+          const at = ref.indexOf("@");
+          return { digests: at === -1 ? [] : [ref.slice(at + 1)], ref, state: t.Status.State };
+        }),
+      });
+    }
+    return out;
   },
 };

@@ -1,11 +1,15 @@
 /** Tear environments down: the named one, or with its dependencies in reverse start order. */
 import { planUp, type TargetOptions } from "../api.js";
+import type { Model } from "../config/model.js";
+import { errorMessage } from "../errors.js";
 import type { EventSink } from "../events.js";
 import { downCommands } from "../plan/commands.js";
 import type { Plan, PlanCommand } from "../plan/types.js";
 import { writeArtifacts } from "./artifacts.js";
 import { backendContext, backendFor } from "./context.js";
 import { runHooks } from "./hooks.js";
+import { newDeploymentId } from "./ids.js";
+import { type ApplyOptions, ledgerFor, lockEnvironments } from "./up.js";
 
 export interface DownOptions extends TargetOptions {
   environment: string;
@@ -22,28 +26,58 @@ export interface DownPlan {
 }
 
 export async function planDown(options: DownOptions): Promise<DownPlan> {
-  const { plan } = await planUp({ ...options, environments: [options.environment] });
+  const { plan, order, commands } = await planDownWithModel(options);
+  return { plan, order, commands };
+}
+
+async function planDownWithModel(options: DownOptions): Promise<DownPlan & { model: Model }> {
+  const { plan, model } = await planUp({ ...options, environments: [options.environment] });
   const order = options.withDeps ? [...plan.environmentOrder].reverse() : [options.environment];
   const ctx = backendContext(plan, {});
   const commands = Object.fromEntries(
     order.map((name) => [name, downCommands(ctx, plan.environments.find((e) => e.environment === name)!)]),
   );
-  return { plan, order, commands };
+  return { plan, order, commands, model };
 }
 
-export async function down(options: DownOptions): Promise<{ removed: string[] }> {
-  const { plan, order } = await planDown(options);
+export async function down(options: DownOptions & ApplyOptions): Promise<{ removed: string[] }> {
+  const { plan, order, model } = await planDownWithModel(options);
   const ctx = backendContext(plan, options);
   const backend = backendFor(plan.backend);
-  for (const name of order) {
-    const env = plan.environments.find((e) => e.environment === name)!;
-    const began = Date.now();
-    ctx.events({ type: "stage", scope: name, message: `removing from ${plan.target} (${plan.backend})` });
-    await runHooks(env.hooks.beforeDown, "beforeDown", name, ctx.events);
-    await writeArtifacts(plan.root, plan.backend, env);
-    await backend.remove(ctx, env);
-    await runHooks(env.hooks.afterDown, "afterDown", name, ctx.events);
-    ctx.events({ type: "done", scope: name, message: "removed", durationMs: Date.now() - began });
+  const locks = await lockEnvironments(model.cacheDir, plan.target, order, options);
+  try {
+    for (const name of order) {
+      const env = plan.environments.find((e) => e.environment === name)!;
+      const began = new Date();
+      const ledger = ledgerFor(plan, model, name, plan.target, options.kaupangVersion);
+      const record = (status: "succeeded" | "failed", error?: string) =>
+        ledger.append({
+          id: newDeploymentId(began),
+          at: began.toISOString(),
+          project: plan.project,
+          environment: name,
+          target: plan.target,
+          backend: plan.backend,
+          action: "down",
+          status,
+          ...(error ? { failedStep: "apply" as const, error } : {}),
+          images: [],
+        });
+      ctx.events({ type: "stage", scope: name, message: `removing from ${plan.target} (${plan.backend})` });
+      try {
+        await runHooks(env.hooks.beforeDown, "beforeDown", name, ctx.events);
+        await writeArtifacts(plan.root, plan.backend, env);
+        await backend.remove(ctx, env);
+        await runHooks(env.hooks.afterDown, "afterDown", name, ctx.events);
+      } catch (error) {
+        record("failed", errorMessage(error));
+        throw error;
+      }
+      record("succeeded");
+      ctx.events({ type: "done", scope: name, message: "removed", durationMs: Date.now() - began.getTime() });
+    }
+  } finally {
+    for (const lock of locks) lock.release();
   }
   return { removed: order };
 }

@@ -119,6 +119,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       runOnce: Object.values(env.services)
         .filter((s) => s.runOnce)
         .map((s) => s.name),
+      replicas: Object.fromEntries(Object.values(env.services).map((s) => [s.name, s.replicas])),
       images,
       secrets,
       artifact: { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content },

@@ -17,6 +17,8 @@ export interface PlannedImage {
   digest?: string;
   /** True when the deployed artifact carries a digest. */
   pinned: boolean;
+  /** Pinned to a local image ID: a build that was never pushed, deployed with --no-resolve. */
+  local?: boolean;
 }
 
 export interface EnvironmentPlan {
@@ -28,6 +30,8 @@ export interface EnvironmentPlan {
   waves: string[][];
   /** Services whose task runs once and must exit 0 (migrations). */
   runOnce: string[];
+  /** Desired replicas per service. */
+  replicas: Record<string, number>;
   images: PlannedImage[];
   /** Host variables referenced with secret(); their values are never written. */
   secrets: string[];

@@ -1,0 +1,82 @@
+/**
+ * The one apply path. `up`, `rollback`, a pipeline's `up` step and
+ * `up --bundle` all end here: hooks, write the artifact, apply, verify what
+ * runs, hooks — then one ledger record, succeeded or failed with the step
+ * that failed.
+ */
+import type { BackendContext } from "../backends/backend.js";
+import { errorMessage } from "../errors.js";
+import type { Ledger } from "../ledger/ledger.js";
+import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
+import type { PlannedImage } from "../plan/types.js";
+import { writeArtifacts } from "./artifacts.js";
+import { backendFor } from "./context.js";
+import { runHooks } from "./hooks.js";
+import { newDeploymentId } from "./ids.js";
+import { verifyRunning } from "./verify.js";
+
+export interface DeploymentSummary {
+  environment: string;
+  deploymentId: string;
+  ranAt: string;
+  images: PlannedImage[];
+}
+
+export interface ApplyUnitOptions {
+  ctx: BackendContext;
+  ledger: Ledger;
+  action: "up" | "rollback";
+  rollbackOf?: string;
+  source?: string;
+}
+
+type Step = NonNullable<LedgerRecord["failedStep"]>;
+
+export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions): Promise<DeploymentSummary> {
+  const { ctx, ledger } = options;
+  const env = unit.environment;
+  const scope = env.environment;
+  const began = new Date();
+  const id = newDeploymentId(began);
+  const backend = backendFor(unit.backend);
+  const unitDigest = await ledger.storeUnit(unit);
+  const record = (status: "succeeded" | "failed", failure?: { step: Step; error: string }) =>
+    ledger.append({
+      id,
+      at: began.toISOString(),
+      project: unit.project,
+      environment: scope,
+      target: unit.target.name,
+      backend: unit.backend,
+      action: options.action,
+      status,
+      ...(failure ? { failedStep: failure.step, error: failure.error } : {}),
+      ...(options.rollbackOf ? { rollbackOf: options.rollbackOf } : {}),
+      ...(options.source ? { source: options.source } : {}),
+      images: env.images,
+      unit: unitDigest,
+    });
+
+  ctx.events({
+    type: "stage",
+    scope,
+    message: `${options.action === "rollback" ? `rolling back to ${options.rollbackOf} on` : "deploying to"} ${unit.target.name} (${unit.backend})`,
+  });
+  let step: Step = "hook";
+  try {
+    await runHooks(env.hooks.beforeUp, "beforeUp", scope, ctx.events);
+    step = "apply";
+    await writeArtifacts(ctx.root, unit.backend, env);
+    await backend.apply(ctx, env);
+    step = "verify";
+    await verifyRunning(backend, ctx, env);
+    step = "hook";
+    await runHooks(env.hooks.afterUp, "afterUp", scope, ctx.events);
+  } catch (error) {
+    record("failed", { step, error: errorMessage(error) });
+    throw error;
+  }
+  record("succeeded");
+  ctx.events({ type: "done", scope, message: `deployed as ${id}`, durationMs: Date.now() - began.getTime() });
+  return { environment: scope, deploymentId: id, ranAt: began.toISOString(), images: env.images };
+}

@@ -1,0 +1,87 @@
+/**
+ * Resolve image references to digests with `oras resolve`: it reads the
+ * user's existing docker login (config.json and credential helpers) and
+ * returns the digest the tag points at — the index digest for multi-platform
+ * images, what `docker pull` would pin. Resolution runs concurrently.
+ */
+import { KaupangError } from "../errors.js";
+import type { EventSink } from "../events.js";
+import { exec, tail } from "../exec/exec.js";
+import { isDigest, isLoopbackRegistry, parseImageRef, qualifiedRef } from "./reference.js";
+
+export interface ResolveRequest {
+  /** Who asked, for error messages: "market.web". */
+  owner: string;
+  ref: string;
+  /** Environment of the service, reported in the error's details. */
+  environment?: string;
+}
+
+/** Run `tasks` with at most `limit` at once, keeping result order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+export async function resolveDigest(ref: string, owner: string, environment?: string): Promise<string> {
+  const parsed = parseImageRef(ref);
+  if (parsed.digest) return parsed.digest;
+  const argv = [
+    "oras",
+    "resolve",
+    ...(isLoopbackRegistry(parsed.registry) ? ["--plain-http"] : []),
+    qualifiedRef(parsed),
+  ];
+  const result = await exec(argv, { quiet: true, timeoutMs: 60_000 });
+  const digest = result.stdout.trim();
+  if (result.exitCode !== 0 || !isDigest(digest)) {
+    const why = tail(result.stderr) || tail(result.stdout) || `exit code ${result.exitCode}`;
+    const notFound = /not found|manifest unknown|name unknown/i.test(why);
+    throw new KaupangError(
+      "ERR_IMAGE_UNRESOLVED",
+      `${owner}: image ${ref} ${notFound ? "does not exist in its registry" : "could not be resolved"} (${why.replace(/^Error( response from registry)?: /, "")})`,
+      {
+        hint: notFound
+          ? "push it first (kaupang build --push), fix the tag, or deploy a local build with --no-resolve"
+          : "log in to the registry (docker login), or deploy with --no-resolve",
+        details: { ref, ...(environment ? { environment } : {}) },
+      },
+    );
+  }
+  return digest;
+}
+
+/**
+ * Resolve every request (deduplicated by ref) concurrently; returns ref → digest.
+ * The first failure is reported, naming the service and ref.
+ */
+export async function resolveAll(
+  requests: readonly ResolveRequest[],
+  options: { concurrency?: number; events?: EventSink } = {},
+): Promise<Map<string, string>> {
+  const byRef = new Map<string, ResolveRequest>();
+  for (const r of requests) if (!byRef.has(r.ref)) byRef.set(r.ref, r);
+  const refs = [...byRef.keys()];
+  if (refs.length > 0)
+    options.events?.({
+      type: "stage",
+      message: `resolving ${refs.length} image reference${refs.length > 1 ? "s" : ""} to digests`,
+    });
+  const digests = await mapLimit(refs, options.concurrency ?? 16, (ref) => {
+    const request = byRef.get(ref)!;
+    return resolveDigest(ref, request.owner, request.environment);
+  });
+  return new Map(refs.map((ref, i) => [ref, digests[i]!]));
+}

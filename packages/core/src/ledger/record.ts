@@ -1,0 +1,52 @@
+/** The on-disk ledger record, read back through this schema (never trusted raw). */
+import { z } from "zod";
+import type { BackendName, PullPolicy } from "../config/model.js";
+import type { EnvironmentPlan, PlanTarget } from "../plan/types.js";
+
+export const ledgerVersion = 1 as const;
+
+export const LedgerImageSchema = z.object({
+  service: z.string(),
+  ref: z.string(),
+  digest: z.string().optional(),
+  pinned: z.boolean(),
+  /** Pinned to a local image ID (a build never pushed, deployed with --no-resolve). */
+  local: z.boolean().optional(),
+});
+
+export const LedgerRecordSchema = z.object({
+  v: z.literal(ledgerVersion),
+  seq: z.number().int().positive(),
+  id: z.string(),
+  at: z.string(),
+  by: z.object({ user: z.string(), host: z.string() }),
+  kaupang: z.string(),
+  project: z.string(),
+  environment: z.string(),
+  target: z.string(),
+  backend: z.enum(["compose", "swarm", "kubernetes"]),
+  action: z.enum(["up", "rollback", "down"]),
+  status: z.enum(["succeeded", "failed", "unchanged"]),
+  failedStep: z.enum(["hook", "resolve", "apply", "verify"]).optional(),
+  error: z.string().optional(),
+  rollbackOf: z.string().optional(),
+  /** Where the deploy came from when not the config: "bundle hedeby@2.3.1". */
+  source: z.string().optional(),
+  images: z.array(LedgerImageSchema),
+  /** Digest of the stored deployment unit (objects/<hex>.json), for replay. */
+  unit: z.string().optional(),
+  prev: z.string().nullable(),
+  hash: z.string(),
+});
+
+export type LedgerRecord = z.infer<typeof LedgerRecordSchema>;
+export type LedgerImage = z.infer<typeof LedgerImageSchema>;
+
+/** Everything needed to replay one environment's deploy without the config. */
+export interface DeploymentUnit {
+  project: string;
+  target: PlanTarget;
+  backend: BackendName;
+  pull: PullPolicy;
+  environment: EnvironmentPlan;
+}
