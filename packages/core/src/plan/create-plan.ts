@@ -92,12 +92,10 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       const pinnedRef = pinnedRefs[s.name];
       const ref = s.image;
       if (pinnedRef) {
-        return {
-          service: s.name,
-          ref,
-          digest: pinnedRef.slice(pinnedRef.lastIndexOf("@") + 1),
-          pinned: true,
-        };
+        // An image ID (sha256:…) pins a local build; name@sha256:… a registry digest.
+        const local = pinnedRef.startsWith("sha256:");
+        const digest = local ? pinnedRef : pinnedRef.slice(pinnedRef.lastIndexOf("@") + 1);
+        return { service: s.name, ref, digest, pinned: true, ...(local ? { local } : {}) };
       }
       return isDigestRef(ref)
         ? { service: s.name, ref, digest: ref.slice(ref.lastIndexOf("@") + 1), pinned: true }
