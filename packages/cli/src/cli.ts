@@ -7,6 +7,7 @@
 import { stopAllChildren } from "@kaupang/core";
 import { Command, CommanderError, Option } from "commander";
 import { registerBuild } from "./commands/build.js";
+import { registerBundle } from "./commands/bundle.js";
 import { registerDown } from "./commands/down.js";
 import { registerLedger } from "./commands/ledger.js";
 import { registerRollback } from "./commands/rollback.js";
@@ -29,6 +30,7 @@ export function buildProgram(io: Io): Command {
   registerUp(program, io);
   registerDown(program, io);
   registerBuild(program, io);
+  registerBundle(program, io);
   registerRollback(program, io);
   registerLedger(program, io);
   registerRun(program, io);

@@ -282,6 +282,6 @@ describe("command-line usage errors exit 2", () => {
   it("--help exits 0 and lists commands", async () => {
     const r = await cli("--help");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/up \[options\] <env>/);
+    expect(r.stdout).toMatch(/up \[options\] \[env\]/);
   });
 });

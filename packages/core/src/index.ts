@@ -1,4 +1,5 @@
 export { type Planned, type PlanUpOptions, planRun, planUp, type TargetOptions } from "./api.js";
+export { type BundleOptions, type BundleResult, createBundle } from "./bundle/create.js";
 export { jsonSchemas } from "./config/json-schema.js";
 export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
 export { createModel, selectTarget } from "./config/normalize.js";
@@ -13,6 +14,7 @@ export {
 export type * from "./config/written.js";
 export { defineConfig, defineEnvironment, definePipeline, secret, use } from "./define.js";
 export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/build.js";
+export { type BundleUpOptions, deployBundle, planBundleUp } from "./deploy/bundle-up.js";
 export { registerBackend } from "./deploy/context.js";
 export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
 export { newDeploymentId } from "./deploy/ids.js";

@@ -34,9 +34,10 @@ export function kaupang(
 /** Run a command synchronously; returns trimmed stdout and the exit code. */
 export function sh(
   argv: string[],
-  options: { env?: Record<string, string>; input?: string } = {},
+  options: { env?: Record<string, string>; input?: string; cwd?: string } = {},
 ): { code: number; out: string; err: string } {
   const r = spawnSync(argv[0]!, argv.slice(1), {
+    cwd: options.cwd,
     encoding: "utf8",
     env: { ...process.env, ...options.env },
     input: options.input,

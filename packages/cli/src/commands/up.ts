@@ -1,4 +1,4 @@
-import { deployPlanned, planUp } from "@kaupang/core";
+import { deployBundle, deployPlanned, formatCommand, planBundleUp, planUp } from "@kaupang/core";
 import type { Command } from "commander";
 import type { Io } from "../output/io.js";
 import { formatPlan } from "../output/plan-text.js";
@@ -9,27 +9,75 @@ import { addFlags, type CommonOptions } from "./options.js";
 interface UpFlags extends CommonOptions {
   resolve: boolean;
   from?: string;
+  solution?: string;
+  bundle?: string;
 }
 
 export function registerUp(program: Command, io: Io): void {
   const command = program
     .command("up")
-    .description("deploy an environment and everything it depends on")
-    .argument("<env>", "environment to deploy")
+    .description("deploy an environment and everything it depends on (or a --solution, or a --bundle)")
+    .argument("[env]", "environment to deploy")
+    .option("--solution <name>", "deploy a solution: its environments, pins and env")
+    .option("--bundle <dir|oci://ref>", "deploy a bundle offline: no source repo, config or registry needed")
     .option("--no-resolve", "deploy image references as written (local builds are pinned by image ID)")
     .option(
       "--from <file>",
       "deploy the digests of an earlier `up --output json` (promotion) instead of resolving",
     );
   addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "cwd"]);
-  command.action(async (env: string, options: UpFlags) => {
-    const planned = await planUp({
+  command.action(async (env: string | undefined, options: UpFlags) => {
+    const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
+    if (given.length !== 1) {
+      command.error("error: give exactly one of <env>, --solution <name> or --bundle <dir|oci://ref>");
+    }
+    const events = createReporter(io, { verbose: !options.quiet });
+    const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
+    if (options.bundle) {
+      if (options.dryRun) {
+        const bundle = await planBundleUp({
+          bundle: options.bundle,
+          cwd: options.cwd,
+          target: options.target,
+        });
+        if (options.output === "json") {
+          io.stdout.write(
+            `${JSON.stringify({ dryRun: true, manifest: bundle.manifest, units: bundle.units }, null, 2)}\n`,
+          );
+          return;
+        }
+        const m = bundle.manifest;
+        const lines = [
+          `Bundle ${m.solution.name}@${m.solution.version} for target ${m.target} (${m.backend}), verified: every file matches its manifest digest`,
+          "",
+        ];
+        for (const unit of bundle.units) {
+          lines.push(`  ${unit.environment.environment}`);
+          for (const c of unit.environment.commands)
+            lines.push(`    $ ${formatCommand(c.argv, c.env)}    # ${c.description}`);
+        }
+        io.stdout.write(`${lines.join("\n")}\n\nDry run: nothing was deployed.\n`);
+        return;
+      }
+      const result = await deployBundle({
+        ...apply,
+        bundle: options.bundle,
+        cwd: options.cwd,
+        target: options.target,
+        command: "kaupang up --bundle",
+      });
+      if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return;
+    }
+    const request = {
       cwd: options.cwd,
-      environments: [env],
+      ...(env !== undefined ? { environments: [env] } : { solution: options.solution }),
       target: options.target,
       backend: options.backend,
       pull: options.pull,
-    });
+      events,
+    };
+    const planned = await planUp(request);
     if (options.dryRun) {
       if (options.output === "json")
         io.stdout.write(`${JSON.stringify({ dryRun: true, ...planned.plan }, null, 2)}\n`);
@@ -37,14 +85,11 @@ export function registerUp(program: Command, io: Io): void {
       return;
     }
     const result = await deployPlanned(planned, {
-      cwd: options.cwd,
-      environments: [env],
+      ...request,
+      ...apply,
       resolve: options.resolve,
       from: options.from,
-      events: createReporter(io, { verbose: !options.quiet }),
-      timeoutMs: options.timeout,
-      kaupangVersion: version,
-      command: `kaupang up ${env}`,
+      command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   });

@@ -6,7 +6,9 @@
 import { resolve } from "node:path";
 import type { z } from "zod";
 import { KaupangError, showValue } from "../errors.js";
+import type { EventSink } from "../events.js";
 import { closure } from "../graph/dag.js";
+import { nameOf } from "../images/reference.js";
 import { didYouMean } from "./did-you-mean.js";
 import { parseDuration } from "./duration.js";
 import type {
@@ -41,6 +43,8 @@ export interface ModelOptions {
   pins?: Record<string, string> | undefined;
   /** Where KAUPANG_TARGET is read; default process.env. */
   processEnv?: NodeJS.ProcessEnv | undefined;
+  /** Warnings (optional catalog sources skipped). */
+  events?: EventSink | undefined;
 }
 
 /** Pick the target and backend the run deploys to. */
@@ -125,7 +129,7 @@ export async function createModel(project: Project, options: ModelOptions): Prom
   const needsCatalog = [...written.values()].some((env) =>
     Object.values(env.services).some((s) => typeof s === "object" && s.$catalog !== undefined),
   );
-  const catalog = needsCatalog ? await project.catalog() : undefined;
+  const catalog = needsCatalog ? await project.catalog(options.events) : undefined;
 
   const environments: Record<string, Environment> = {};
   for (const name of [...written.keys()].sort()) {
@@ -145,7 +149,10 @@ export async function createModel(project: Project, options: ModelOptions): Prom
       let preset: string | undefined;
       let imageFromPreset = false;
       if (service.$catalog !== undefined) {
-        preset = service.$catalog;
+        // "name@version" picks the preset's image at that tag.
+        const at = service.$catalog.lastIndexOf("@");
+        preset = at > 0 ? service.$catalog.slice(0, at) : service.$catalog;
+        const version = at > 0 ? service.$catalog.slice(at + 1) : undefined;
         const found = catalog!.services.get(preset);
         if (!found) {
           const searched =

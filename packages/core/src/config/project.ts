@@ -7,8 +7,11 @@ import { dirname, relative, resolve } from "node:path";
 import type { z } from "zod";
 import { type Catalog, loadCatalog } from "../catalog/catalog.js";
 import { fileSource } from "../catalog/file-source.js";
+import { httpSource } from "../catalog/http-source.js";
+import { ociSource } from "../catalog/oci-source.js";
 import type { CatalogSource } from "../catalog/source.js";
-import { KaupangError } from "../errors.js";
+import { errorMessage, KaupangError } from "../errors.js";
+import { type EventSink, silent } from "../events.js";
 import {
   displayPath,
   findConfigFile,
@@ -30,11 +33,39 @@ export function isValidName(name: string): boolean {
   return namePattern.test(name);
 }
 
-/** Extra catalog source kinds (http, service, oci) plug in here; `file` is built in. */
-export type CatalogSourceFactory = (
-  source: NonNullable<Config["catalog"]>["sources"][number],
-  root: string,
-) => CatalogSource | undefined;
+export type Solution = NonNullable<Config["solutions"]>[string];
+type SourceConfig = NonNullable<Config["catalog"]>["sources"][number];
+
+/** The CatalogSource for one configured source. */
+export function catalogSource(source: SourceConfig, root: string): CatalogSource {
+  switch (source.type) {
+    case "file":
+      return fileSource(root, source.path);
+    case "http":
+    case "service":
+      return httpSource(source.type, source.url, source.headers);
+    case "oci":
+      return ociSource(source.ref, source.path);
+  }
+}
+
+/** An `optional: true` source that cannot be reached contributes nothing, with a warning. */
+function optionalSource(source: CatalogSource, events: EventSink): CatalogSource {
+  return {
+    label: source.label,
+    async load() {
+      try {
+        return await source.load();
+      } catch (error) {
+        events({
+          type: "warning",
+          message: `optional catalog ${source.label} skipped: ${errorMessage(error)}`,
+        });
+        return {};
+      }
+    },
+  };
+}
 
 export class Project {
   readonly root: string;
@@ -44,19 +75,12 @@ export class Project {
   private envFiles: Map<string, string> | undefined;
   private readonly envCache = new Map<string, Promise<ValidEnvironment>>();
   private catalogPromise: Promise<Catalog> | undefined;
-  private readonly sourceFactories: CatalogSourceFactory[];
 
-  constructor(options: {
-    root: string;
-    configFile: string;
-    config: Config;
-    sourceFactories?: CatalogSourceFactory[];
-  }) {
+  constructor(options: { root: string; configFile: string; config: Config }) {
     this.root = options.root;
     this.configFile = options.configFile;
     this.config = options.config;
     this.environmentsDir = resolve(this.root, this.config.environments);
-    this.sourceFactories = options.sourceFactories ?? [];
   }
 
   /** Display form of the environments folder, relative to the root. */
@@ -106,31 +130,39 @@ export class Project {
     return validate(EnvironmentSchema, raw, display);
   }
 
-  /** The merged catalog; fetched once per run. */
-  catalog(): Promise<Catalog> {
+  /** The merged catalog; every source is fetched once per run, concurrently. */
+  catalog(events: EventSink = silent): Promise<Catalog> {
     this.catalogPromise ??= loadCatalog(
-      (this.config.catalog?.sources ?? []).map((source, index) => {
-        for (const factory of this.sourceFactories) {
-          const made = factory(source, this.root);
-          if (made) return made;
-        }
-        if (source.type === "file") return fileSource(this.root, source.path);
-        throw fieldError(
-          displayPath(this.root, this.configFile),
-          ["catalog", "sources", index, "type"],
-          `catalog source type "${source.type}" is not available in this build`,
-        );
+      (this.config.catalog?.sources ?? []).map((source) => {
+        const made = catalogSource(source, this.root);
+        return "optional" in source && source.optional ? optionalSource(made, events) : made;
       }),
     );
     return this.catalogPromise;
   }
+
+  /** Config solutions, joined by catalog solutions (config wins a name clash, with a warning). */
+  async solutions(events: EventSink = silent): Promise<Map<string, { solution: Solution; source: string }>> {
+    const out = new Map<string, { solution: Solution; source: string }>();
+    const own = this.config.solutions ?? {};
+    const display = displayPath(this.root, this.configFile);
+    for (const [name, solution] of Object.entries(own)) out.set(name, { solution, source: display });
+    if ((this.config.catalog?.sources ?? []).length > 0) {
+      for (const [name, entry] of (await this.catalog(events)).solutions) {
+        if (out.has(name)) {
+          events({
+            type: "warning",
+            message: `solution "${name}" is defined in ${display} and in catalog ${entry.source}; using ${display}`,
+          });
+        } else out.set(name, { solution: entry.solution as Solution, source: `catalog ${entry.source}` });
+      }
+    }
+    return out;
+  }
 }
 
 /** Find, read and validate the config in `cwd`. */
-export async function loadProject(
-  cwd: string,
-  options: { sourceFactories?: CatalogSourceFactory[] } = {},
-): Promise<Project> {
+export async function loadProject(cwd: string): Promise<Project> {
   const configFile = findConfigFile(cwd);
   const root = dirname(configFile);
   const display = displayPath(root, configFile);
@@ -139,5 +171,5 @@ export async function loadProject(
   if (!isValidName(config.project)) {
     throw fieldError(display, ["project"], `"${config.project}" must be ${nameRule}`);
   }
-  return new Project({ root, configFile, config, ...options });
+  return new Project({ root, configFile, config });
 }

@@ -16,6 +16,7 @@ import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
 import { defaultTimeoutMs } from "./context.js";
 import { checkSecrets } from "./secrets.js";
+import { openSite } from "./site.js";
 import { type ApplyOptions, lockEnvironments } from "./up.js";
 
 export interface RollbackOptions extends ApplyOptions {
@@ -75,16 +76,14 @@ export async function openLedger(options: {
   target?: string | undefined;
   kaupangVersion?: string | undefined;
 }): Promise<RollbackContext> {
-  const project = await loadProject(options.cwd ?? process.cwd());
-  const target = selectTarget(project, { target: options.target });
-  const cacheDir = resolve(project.root, project.config.cacheDir ?? ".kaupang");
-  const ledger = new Ledger(cacheDir, options.environment, target.name, {
-    root: project.root,
+  const site = await openSite(options);
+  const ledger = new Ledger(site.cacheDir, options.environment, site.target, {
+    root: site.root,
     ...(options.kaupangVersion ? { kaupangVersion: options.kaupangVersion } : {}),
   });
   const read = ledger.read();
   ledger.verify(read);
-  return { ledger, records: read.records, root: project.root, cacheDir, target: target.name };
+  return { ledger, records: read.records, root: site.root, cacheDir: site.cacheDir, target: site.target };
 }
 
 export async function planRollback(

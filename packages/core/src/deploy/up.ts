@@ -89,7 +89,7 @@ function readResolvedFile(path: string): Map<string, string> {
 }
 
 /** Pin every service's image; returns environment → service → pinned ref (or image ID). */
-async function pinImages(
+export async function pinImages(
   model: Model,
   plan: Plan,
   options: UpOptions,

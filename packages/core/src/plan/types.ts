@@ -51,6 +51,8 @@ export interface PlanTarget {
 
 export interface Plan {
   project: string;
+  /** Set when the plan deploys a solution. */
+  solution?: { name: string; version: string };
   target: string;
   backend: BackendName;
   targetSettings: PlanTarget;

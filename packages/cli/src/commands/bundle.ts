@@ -1,0 +1,54 @@
+import { createBundle } from "@kaupang/core";
+import type { Command } from "commander";
+import type { Io } from "../output/io.js";
+import { createReporter } from "../output/reporter.js";
+import { version } from "../version.js";
+import { addFlags, type CommonOptions } from "./options.js";
+
+interface BundleFlags extends CommonOptions {
+  withImages?: boolean;
+  push?: string;
+  out?: string;
+  resolve: boolean;
+}
+
+export function registerBundle(program: Command, io: Io): void {
+  const command = program
+    .command("bundle")
+    .description("pack a solution into a portable, fully pinned bundle (for air-gapped sites)")
+    .argument("<solution>", "solution to bundle")
+    .option("--with-images", "save the images into the bundle (one docker save: shared layers once)")
+    .option("--push <oci://ref>", "publish the bundle as one OCI artifact (oras)")
+    .option("-o, --out <dir>", "bundle directory (default ./<solution>.bundle)")
+    .option("--no-resolve", "do not resolve tags (local builds are pinned by image ID)");
+  addFlags(command, ["target", "backend", "output", "quiet", "cwd"]);
+  command.action(async (solution: string, options: BundleFlags) => {
+    const result = await createBundle({
+      cwd: options.cwd,
+      solution,
+      target: options.target,
+      backend: options.backend,
+      withImages: options.withImages,
+      push: options.push,
+      out: options.out,
+      resolve: options.resolve,
+      events: createReporter(io, { verbose: !options.quiet }),
+      kaupangVersion: version,
+    });
+    if (options.output === "json") {
+      io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return;
+    }
+    const m = result.manifest;
+    io.stdout.write(
+      [
+        `bundle ${m.solution.name}@${m.solution.version} for target ${m.target} (${m.backend}): ${m.environmentOrder.join(" → ")}`,
+        ...(result.directory ? [`  directory: ${result.directory}`] : []),
+        ...(result.pushed ? [`  pushed:    ${result.pushed}`] : []),
+        `  manifest:  ${result.manifestDigest}`,
+        `  images:    ${m.images.length}${m.withImages ? " (carried in images.tar)" : " (pinned by digest; the site pulls them)"}`,
+        "",
+      ].join("\n"),
+    );
+  });
+}

@@ -1,0 +1,221 @@
+/**
+ * `kaupang bundle <solution>`: plan the solution, pin every image, and write a
+ * bundle directory (see manifest.ts); optionally save the images into it and
+ * push it as one OCI artifact.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { planUp, type TargetOptions } from "../api.js";
+import { orasPlainHttp } from "../catalog/oci-source.js";
+import { waveArtifact } from "../deploy/artifacts.js";
+import { pinImages } from "../deploy/up.js";
+import { KaupangError } from "../errors.js";
+import { type EventSink, silent } from "../events.js";
+import { execOk } from "../exec/exec.js";
+import { localImageId } from "../images/local.js";
+import { sha256 } from "../ledger/ledger.js";
+import type { DeploymentUnit } from "../ledger/record.js";
+import { dockerGlobalArgs, upCommands, waveArtifactPath } from "../plan/commands.js";
+import { createPlan } from "../plan/create-plan.js";
+import { fileDigest } from "./digest.js";
+import { type BundleManifest, bundleManifestName } from "./manifest.js";
+
+export interface BundleOptions extends TargetOptions {
+  solution: string;
+  withImages?: boolean | undefined;
+  /** Output directory (default ./<solution>.bundle). */
+  out?: string | undefined;
+  /** oci://registry/repo:tag to push the bundle to. */
+  push?: string | undefined;
+  resolve?: boolean | undefined;
+  events?: EventSink | undefined;
+  kaupangVersion?: string | undefined;
+}
+
+export interface BundleResult {
+  directory?: string;
+  pushed?: string;
+  manifest: BundleManifest;
+  /** sha256 of bundle.json, to compare out of band. */
+  manifestDigest: string;
+}
+
+export function ociRef(value: string): string {
+  if (!value.startsWith("oci://")) {
+    throw new KaupangError("ERR_BAD_OCI_REF", `${JSON.stringify(value)} is not an oci:// reference`, {
+      hint: "write it as oci://registry/repository:tag",
+    });
+  }
+  return value.slice("oci://".length);
+}
+
+export async function createBundle(options: BundleOptions): Promise<BundleResult> {
+  const events = options.events ?? silent;
+  const cwd = options.cwd ?? process.cwd();
+  const pushRef = options.push ? ociRef(options.push) : undefined;
+  const planned = await planUp({
+    cwd,
+    solution: options.solution,
+    target: options.target,
+    backend: options.backend,
+    events,
+  });
+  const { model } = planned;
+  // A bundle carries no command lines and no build contexts: drop hooks and
+  // build sections before rendering what it will replay.
+  for (const env of Object.values(model.environments)) {
+    const hooks = Object.values(env.hooks).flat();
+    if (hooks.length > 0)
+      events({
+        type: "warning",
+        scope: env.name,
+        message: `${hooks.length} hook(s) are not carried into the bundle`,
+      });
+    env.hooks = { beforeUp: [], afterUp: [], beforeDown: [], afterDown: [] };
+    for (const service of Object.values(env.services)) delete service.build;
+  }
+  const pins = await pinImages(model, planned.plan, { cwd, resolve: options.resolve, events });
+  const target = planned.plan.targetSettings;
+  // Registry digests as resolved, kept for the manifest even when the artifact pins image IDs.
+  const registryDigests = new Map<string, string>();
+  for (const [envName, services] of Object.entries(pins)) {
+    for (const [service, ref] of Object.entries(services)) {
+      if (!ref.startsWith("sha256:"))
+        registryDigests.set(`${envName}.${service}`, ref.slice(ref.indexOf("@") + 1));
+    }
+  }
+  const imageIds = new Map<string, string>();
+  const travel = options.withImages && planned.plan.backend !== "kubernetes";
+  if (options.withImages) {
+    // The site has no registry: deploy by image ID, which survives docker save/load.
+    for (const [envName, services] of Object.entries(pins)) {
+      for (const service of Object.keys(model.environments[envName]!.services)) {
+        const ref = services[service] ?? model.environments[envName]!.services[service]!.image;
+        let id = ref.startsWith("sha256:") ? ref : await localImageId(target, ref);
+        if (!id) {
+          events({ type: "stage", message: `pulling ${ref} to carry it in the bundle` });
+          await execOk(["docker", ...dockerGlobalArgs(target), "pull", ref], `pull ${ref}`, { events });
+          id = await localImageId(target, ref);
+        }
+        if (!id)
+          throw new KaupangError(
+            "ERR_IMAGE_MISSING",
+            `${envName}.${service}: image ${ref} is not on this engine after pulling it`,
+          );
+        imageIds.set(`${envName}.${service}`, id);
+        if (travel) (pins[envName] ??= {})[service] = id;
+      }
+    }
+  }
+  const plan = createPlan(model, { pull: "missing", pinned: pins });
+  plan.solution = planned.plan.solution!;
+
+  const out = options.out
+    ? resolve(cwd, options.out)
+    : pushRef
+      ? await mkdtemp(join(tmpdir(), "kaupang-bundle-"))
+      : resolve(cwd, `${options.solution}.bundle`);
+  const dir = pushRef && !options.out ? join(out, `${options.solution}.bundle`) : out;
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, "artifacts"), { recursive: true });
+  const files: Record<string, string> = {};
+  const put = async (path: string, content: string) => {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+    files[path] = sha256(content);
+  };
+
+  const units: DeploymentUnit[] = [];
+  for (const env of plan.environments) {
+    const bundlePath = `artifacts/${basename(env.artifact.path)}`;
+    await put(bundlePath, env.artifact.content);
+    if (plan.backend !== "compose" && env.waves.length > 1) {
+      for (let i = 0; i < env.waves.length; i++) {
+        await put(
+          waveArtifactPath(bundlePath, i + 1),
+          waveArtifact(plan.backend, env.artifact.content, env.waves[i]!),
+        );
+      }
+    }
+    // Commands shown with bundle-relative paths; the content lives in the artifact file.
+    const shown = { ...env, artifact: { path: bundlePath, content: "" } };
+    shown.commands = upCommands(
+      { project: plan.project, target: plan.targetSettings, pull: plan.pull, root: "." },
+      shown,
+    );
+    units.push({
+      project: plan.project,
+      target: plan.targetSettings,
+      backend: plan.backend,
+      pull: plan.pull,
+      environment: shown,
+    });
+  }
+  await put("plan.json", `${JSON.stringify({ units }, null, 2)}\n`);
+
+  if (options.withImages) {
+    const ids = [...new Set(imageIds.values())];
+    events({
+      type: "stage",
+      message: `saving ${ids.length} image${ids.length === 1 ? "" : "s"} into images.tar (shared layers once)`,
+    });
+    const tarball = join(dir, "images.tar");
+    await execOk(["docker", ...dockerGlobalArgs(target), "save", "-o", tarball, ...ids], "docker save", {
+      events,
+    });
+    files["images.tar"] = await fileDigest(tarball);
+  }
+
+  const manifest: BundleManifest = {
+    kind: "kaupang.bundle",
+    version: 1,
+    solution: plan.solution,
+    project: plan.project,
+    target: plan.target,
+    backend: plan.backend,
+    createdAt: new Date().toISOString(),
+    kaupang: options.kaupangVersion ?? "0.0.0",
+    environmentOrder: plan.environmentOrder,
+    images: plan.environments.flatMap((env) =>
+      env.images.map((image) => {
+        const key = `${env.environment}.${image.service}`;
+        const digest = registryDigests.get(key) ?? (image.local ? undefined : image.digest);
+        const imageId = imageIds.get(key) ?? (image.local ? image.digest : undefined);
+        return {
+          environment: env.environment,
+          service: image.service,
+          ref: image.ref,
+          ...(digest ? { digest } : {}),
+          ...(imageId ? { imageId } : {}),
+        };
+      }),
+    ),
+    withImages: options.withImages === true,
+    files: Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b))),
+  };
+  const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+  await writeFile(join(dir, bundleManifestName), manifestText);
+  const result: BundleResult = { manifest, manifestDigest: sha256(manifestText) };
+
+  if (pushRef) {
+    events({ type: "stage", message: `pushing the bundle to oci://${pushRef}` });
+    await execOk(
+      [
+        "oras",
+        "push",
+        ...orasPlainHttp(pushRef),
+        "--artifact-type",
+        "application/vnd.kaupang.bundle.v1",
+        pushRef,
+        basename(dir),
+      ],
+      `push bundle to oci://${pushRef}`,
+      { cwd: dirname(dir), events },
+    );
+    result.pushed = `oci://${pushRef}`;
+    if (!options.out) await rm(out, { recursive: true, force: true });
+  }
+  if (options.out || !pushRef) result.directory = dir;
+  return result;
+}
