@@ -36,8 +36,11 @@ export default defineConfig({
       steps: {
         build: { build: "market", push: true },
         deploy: { up: "market", needs: "build" },
-        smoke: { wait: { http: "http://127.0.0.1:18090/", timeout: "60s" }, needs: "deploy" },
-        done: { run: "echo the longships have landed", needs: "smoke" },
+        health: { wait: { http: "http://127.0.0.1:18090/", timeout: "60s" }, needs: "deploy" },
+        smoke: {
+          run: "curl -fsS http://127.0.0.1:18090/ | grep -q 'market of the longhall'",
+          needs: "health",
+        },
       },
     }),
   },

@@ -4,7 +4,6 @@
  * Exit codes: 0 ok · 1 failure or user error · 2 bad command-line usage · 3 drift (status).
  */
 
-import { stopAllChildren } from "@kaupang/core";
 import { Command, CommanderError, Option } from "commander";
 import { registerBuild } from "./commands/build.js";
 import { registerBundle } from "./commands/bundle.js";
@@ -13,6 +12,7 @@ import { registerLedger } from "./commands/ledger.js";
 import { registerRollback } from "./commands/rollback.js";
 import { registerRun } from "./commands/run.js";
 import { registerUp } from "./commands/up.js";
+import { installSignalHandlers } from "./interrupt.js";
 import { type Io, printError } from "./output/io.js";
 import { version } from "./version.js";
 
@@ -51,13 +51,7 @@ export async function main(
 ): Promise<number> {
   const debug = argv.includes("--debug");
   const program = buildProgram(io);
-  // Ctrl-C / SIGTERM: stop the tools we started, then exit 130 / 143.
-  const onSignal = (signal: NodeJS.Signals) => {
-    io.stderr.write(`\nkaupang: ${signal}, stopping running commands…\n`);
-    void stopAllChildren().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const removeHandlers = installSignalHandlers((text) => io.stderr.write(text));
   try {
     await program.parseAsync(argv, { from: "user" });
     return io.exitCode ?? 0;
@@ -75,7 +69,6 @@ export async function main(
     }
     return printError(io, error, debug);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    removeHandlers();
   }
 }

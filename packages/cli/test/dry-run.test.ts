@@ -99,7 +99,10 @@ describe("up --dry-run", () => {
     const r = await cli("run", "voyage", "--dry-run", "--cwd", join(examples, "longhall"));
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("wave 1:\n  build: build market");
-    expect(r.stdout).toContain("wave 4:\n  done: run echo the longships have landed  ← needs smoke");
+    expect(r.stdout).toContain(
+      "wave 4:\n  smoke: run curl -fsS http://127.0.0.1:18090/ | grep -q 'market of the longhall'  ← needs health",
+    );
+    expect(r.stdout).toContain("Step deploy: up market");
   });
 });
 

@@ -41,6 +41,13 @@ export { Ledger, ledgerPath } from "./ledger/ledger.js";
 export type { DeploymentUnit, LedgerRecord } from "./ledger/record.js";
 export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
 export { type PipelinePlan, type PipelineStep, planPipeline } from "./pipeline/plan-pipeline.js";
+export {
+  type PipelineResult,
+  preparePipeline,
+  type RunPipelineOptions,
+  runPipeline,
+  type StepSummary,
+} from "./pipeline/run-pipeline.js";
 export { downCommands, upCommands } from "./plan/commands.js";
 export { createPlan, isDigestRef } from "./plan/create-plan.js";
 export type { EnvironmentPlan, Plan, PlanCommand, PlannedImage } from "./plan/types.js";

@@ -32,14 +32,19 @@ export interface ExecResult {
   stderr: string;
   /** Display form of the command. */
   command: string;
+  /** The signal that ended the process, if one did. */
+  signal?: string;
   durationMs: number;
   timedOut: boolean;
 }
 
 const running = new Set<ResultPromise>();
+/** Set once kaupang is stopping (Ctrl-C): no new process may start after that. */
+let stopping = false;
 
-/** Stop every running child: SIGTERM, then SIGKILL after `graceMs`. */
+/** Stop every running child: SIGTERM, then SIGKILL after `graceMs`. New children are refused from now on. */
 export async function stopAllChildren(graceMs = 5000): Promise<void> {
+  stopping = true;
   const children = [...running];
   for (const child of children) {
     try {
@@ -68,6 +73,7 @@ async function start(
   shell: boolean,
 ): Promise<ExecResult> {
   const { execa } = await import("execa");
+  if (stopping) throw new KaupangError("ERR_INTERRUPTED", "interrupted: not starting new commands");
   const command = shell ? args[0]! : formatCommand([file, ...args], options.displayEnv);
   if (!options.quiet) options.events?.({ type: "command", scope: options.scope, command });
   const began = Date.now();
@@ -104,6 +110,7 @@ async function start(
       });
     }
     return {
+      ...(result.signal ? { signal: result.signal } : {}),
       exitCode: result.exitCode ?? (result.timedOut ? 124 : 1),
       stdout: String(result.stdout ?? ""),
       stderr: String(result.stderr ?? ""),

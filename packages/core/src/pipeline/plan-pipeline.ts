@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import { didYouMean } from "../config/did-you-mean.js";
 import { displayPath } from "../config/load.js";
+import type { BackendName } from "../config/model.js";
 import type { Project } from "../config/project.js";
 import type { PipelineSchema } from "../config/schema.js";
 import { fieldError } from "../config/validate.js";
@@ -18,7 +19,7 @@ export interface PipelineStep {
   subject: string;
   needs: string[];
   target?: string;
-  backend?: string;
+  backend?: BackendName;
   raw: ValidStep;
 }
 

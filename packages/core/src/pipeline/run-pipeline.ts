@@ -1,0 +1,218 @@
+/**
+ * `kaupang run <pipeline>`: validate every step up front (targets, environments,
+ * plans — all hermetic), then run the step DAG, in parallel where needs allow.
+ * `up`/`down`/`build` steps call the very functions `kaupang up/down/build`
+ * call: same resolve → pin → apply → ledger path, same locks.
+ */
+import { resolve } from "node:path";
+import { type Planned, planUp } from "../api.js";
+import { parseDuration } from "../config/duration.js";
+import { selectTarget } from "../config/normalize.js";
+import { loadProject } from "../config/project.js";
+import { build, planBuild } from "../deploy/build.js";
+import { down } from "../deploy/down.js";
+import { type ApplyOptions, deployPlanned } from "../deploy/up.js";
+import { errorMessage, KaupangError } from "../errors.js";
+import { type EventSink, silent } from "../events.js";
+import { runShell, tail } from "../exec/exec.js";
+import { executeDag, type TaskOutcome } from "./execute.js";
+import { type PipelinePlan, type PipelineStep, planPipeline } from "./plan-pipeline.js";
+
+export interface RunPipelineOptions extends ApplyOptions {
+  cwd?: string | undefined;
+  pipeline: string;
+  target?: string | undefined;
+  concurrency?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface StepSummary {
+  step: string;
+  action: PipelineStep["action"];
+  subject: string;
+  status: TaskOutcome<unknown>["status"];
+  startedAt?: string;
+  endedAt?: string;
+  durationMs?: number;
+  /** Deployments an `up` step recorded (its environment and those it depends on). */
+  deployments?: { environment: string; deploymentId: string }[];
+  error?: string;
+}
+
+export interface PipelineResult {
+  pipeline: string;
+  target: string;
+  status: "succeeded" | "failed" | "interrupted";
+  concurrency: number;
+  steps: StepSummary[];
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((done, reject) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(new KaupangError("ERR_INTERRUPTED", "interrupted"));
+    });
+  });
+
+/** Poll a URL until it answers the wanted status; the error names the URL and the last answer. */
+async function waitHttp(
+  url: string,
+  status: number,
+  intervalMs: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer yet";
+  for (;;) {
+    try {
+      const response = await fetch(url, {
+        signal: AbortSignal.timeout(Math.min(intervalMs * 2 + 1000, 10_000)),
+      });
+      await response.arrayBuffer();
+      if (response.status === status) return;
+      last = `status ${response.status}`;
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause;
+      last = cause?.code ?? errorMessage(error);
+    }
+    if (Date.now() + intervalMs > deadline) {
+      throw new KaupangError(
+        "ERR_WAIT_TIMEOUT",
+        `wait: ${url} did not answer ${status} within ${Math.round(timeoutMs / 1000)}s (last: ${last})`,
+      );
+    }
+    await sleep(intervalMs, signal);
+  }
+}
+
+export interface PreparedPipeline {
+  plan: PipelinePlan;
+  root: string;
+  target: string;
+  /** Plans of `up` steps, made before anything runs (also what --dry-run shows). */
+  upPlans: Record<string, Planned>;
+}
+
+/** Validate the pipeline and everything its steps name; touches nothing. */
+export async function preparePipeline(options: RunPipelineOptions): Promise<PreparedPipeline> {
+  const cwd = options.cwd ?? process.cwd();
+  const project = await loadProject(cwd);
+  const plan = planPipeline(project, options.pipeline);
+  const target = selectTarget(project, { target: options.target });
+  const upPlans: Record<string, Planned> = {};
+  for (const step of Object.values(plan.steps)) {
+    const request = { cwd, target: step.target ?? options.target, backend: step.backend };
+    if (step.action === "up") upPlans[step.name] = await planUp({ ...request, environments: [step.subject] });
+    else if (step.action === "down") await planUp({ ...request, environments: [step.subject] });
+    else if (step.action === "build") await planBuild({ ...request, environment: step.subject });
+  }
+  return { plan, root: project.root, target: target.name, upPlans };
+}
+
+export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
+  const prepared = await preparePipeline(options);
+  const { plan, root } = prepared;
+  const events = options.events ?? silent;
+  const widest = Math.max(...plan.waves.map((w) => w.length));
+  const concurrency = Math.max(1, options.concurrency ?? widest);
+  const stepEvents =
+    (step: string): EventSink =>
+    (event) =>
+      events({ ...event, scope: event.scope && event.scope !== step ? `${step}/${event.scope}` : step });
+
+  type Deployed = { environment: string; deploymentId: string }[];
+  const runStep = async (name: string): Promise<Deployed> => {
+    const step = plan.steps[name]!;
+    const scoped = stepEvents(name);
+    const target = step.target ?? options.target;
+    const apply = { ...options, events: scoped };
+    switch (step.action) {
+      case "run": {
+        const raw = step.raw;
+        const result = await runShell(raw.run!, {
+          cwd: resolve(root, raw.cwd ?? "."),
+          env: raw.env ?? {},
+          events: scoped,
+          scope: name,
+          detached: true,
+        });
+        if (result.signal)
+          throw new KaupangError("ERR_STEP_FAILED", `run step ${name} was stopped (${result.signal})`);
+        if (result.exitCode !== 0) {
+          const last = tail(result.stderr) || tail(result.stdout);
+          throw new KaupangError(
+            "ERR_STEP_FAILED",
+            `run step ${name} exited with code ${result.exitCode}${last ? `: ${last}` : ""}`,
+          );
+        }
+        return [];
+      }
+      case "up": {
+        const result = await deployPlanned(prepared.upPlans[name]!, {
+          ...apply,
+          cwd: root,
+          environments: [step.subject],
+          command: `kaupang run ${plan.pipeline} (step ${name})`,
+        });
+        return result.deployments.map((d) => ({ environment: d.environment, deploymentId: d.deploymentId }));
+      }
+      case "down":
+        await down({ ...apply, cwd: root, environment: step.subject, target, backend: step.backend });
+        return [];
+      case "build":
+        await build({ cwd: root, environment: step.subject, target, push: step.raw.push, events: scoped });
+        return [];
+      case "wait": {
+        const wait = step.raw.wait!;
+        if ("seconds" in wait) await sleep(wait.seconds * 1000, options.signal);
+        else {
+          await waitHttp(
+            wait.http,
+            wait.status ?? 200,
+            parseDuration(wait.interval ?? "2s"),
+            parseDuration(wait.timeout ?? "30s"),
+            options.signal,
+          );
+        }
+        return [];
+      }
+    }
+  };
+
+  const outcomes = await executeDag(Object.values(plan.steps), runStep, {
+    concurrency,
+    ...(options.signal ? { signal: options.signal } : {}),
+    onStart: (name) =>
+      events({
+        type: "stage",
+        scope: name,
+        message: `${plan.steps[name]!.action} ${plan.steps[name]!.subject}`,
+      }),
+    onEnd: (name, outcome) => {
+      const ms = (outcome.endedAt?.getTime() ?? 0) - (outcome.startedAt?.getTime() ?? 0);
+      if (outcome.status === "succeeded")
+        events({ type: "done", scope: name, message: "succeeded", durationMs: ms });
+      else events({ type: "warning", scope: name, message: `failed: ${errorMessage(outcome.error)}` });
+    },
+  });
+  const steps: StepSummary[] = Object.values(plan.steps).map((step) => {
+    const o = outcomes.get(step.name)!;
+    return {
+      step: step.name,
+      action: step.action,
+      subject: step.subject,
+      status: o.status,
+      ...(o.startedAt ? { startedAt: o.startedAt.toISOString() } : {}),
+      ...(o.endedAt ? { endedAt: o.endedAt.toISOString() } : {}),
+      ...(o.startedAt && o.endedAt ? { durationMs: o.endedAt.getTime() - o.startedAt.getTime() } : {}),
+      ...(step.action === "up" && o.status === "succeeded" ? { deployments: o.value as Deployed } : {}),
+      ...(o.status === "failed" ? { error: errorMessage(o.error) } : {}),
+    };
+  });
+  const failed = steps.some((s) => s.status === "failed");
+  const status = options.signal?.aborted ? "interrupted" : failed ? "failed" : "succeeded";
+  return { pipeline: plan.pipeline, target: prepared.target, status, concurrency, steps };
+}
