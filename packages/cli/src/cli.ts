@@ -9,6 +9,7 @@ import { registerBuild } from "./commands/build.js";
 import { registerBundle } from "./commands/bundle.js";
 import { registerDown } from "./commands/down.js";
 import { registerLedger } from "./commands/ledger.js";
+import { registerOperate } from "./commands/operate.js";
 import { registerRollback } from "./commands/rollback.js";
 import { registerRun } from "./commands/run.js";
 import { registerUp } from "./commands/up.js";
@@ -33,6 +34,7 @@ export function buildProgram(io: Io): Command {
   registerBundle(program, io);
   registerRollback(program, io);
   registerLedger(program, io);
+  registerOperate(program, io);
   registerRun(program, io);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program).slice(1)) {

@@ -54,3 +54,8 @@ export type { EnvironmentPlan, Plan, PlanCommand, PlannedImage } from "./plan/ty
 export { renderCompose } from "./render/compose.js";
 export { kubernetesObjects, renderKubernetes } from "./render/kubernetes.js";
 export { renderSwarm } from "./render/swarm.js";
+export { type Drift, type EnvironmentStatus, currentRecord, status } from "./ops/status.js";
+export { type EnvironmentDiff, diff, diffPlan } from "./ops/diff.js";
+export type { Change } from "./ops/view.js";
+export { type PassthroughOptions, passthroughCommands } from "./ops/passthrough.js";
+export { exec } from "./exec/exec.js";

@@ -1,13 +1,15 @@
-import { deployBundle, deployPlanned, formatCommand, planBundleUp, planUp } from "@kaupang/core";
+import { deployBundle, deployPlanned, diffPlan, formatCommand, planBundleUp, planUp } from "@kaupang/core";
 import type { Command } from "commander";
 import type { Io } from "../output/io.js";
 import { formatPlan } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
 import { version } from "../version.js";
+import { formatDiff } from "./operate.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
 interface UpFlags extends CommonOptions {
   resolve: boolean;
+  force?: boolean;
   from?: string;
   solution?: string;
   bundle?: string;
@@ -24,7 +26,8 @@ export function registerUp(program: Command, io: Io): void {
     .option(
       "--from <file>",
       "deploy the digests of an earlier `up --output json` (promotion) instead of resolving",
-    );
+    )
+    .option("--force", "apply even when nothing changed since the last deploy");
   addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "cwd"]);
   command.action(async (env: string | undefined, options: UpFlags) => {
     const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
@@ -79,9 +82,14 @@ export function registerUp(program: Command, io: Io): void {
     };
     const planned = await planUp(request);
     if (options.dryRun) {
-      if (options.output === "json")
-        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planned.plan }, null, 2)}\n`);
-      else io.stdout.write(formatPlan(planned.plan));
+      // What would change against the last deploy: configured references only (hermetic).
+      const changes = diffPlan(planned, planned.plan, true);
+      if (options.output === "json") {
+        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planned.plan, changes }, null, 2)}\n`);
+      } else {
+        const summary = formatDiff(changes).replace(/^/gm, "  ").trimEnd();
+        io.stdout.write(`Changes against the last deploy:\n${summary}\n\n${formatPlan(planned.plan)}`);
+      }
       return;
     }
     const result = await deployPlanned(planned, {
@@ -89,6 +97,7 @@ export function registerUp(program: Command, io: Io): void {
       ...apply,
       resolve: options.resolve,
       from: options.from,
+      force: options.force,
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

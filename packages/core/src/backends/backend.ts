@@ -19,7 +19,14 @@ export interface RunningService {
     imageId?: string;
     /** The reference it was started with. */
     ref: string;
+    /** running, exited, complete, … as the backend says it. */
     state: string;
+    /** Exit code of a finished one-shot task, where known. */
+    exitCode?: number;
+    /** The container's environment, where the backend exposes it. */
+    env?: Record<string, string>;
+    /** Published ports as "published:target/protocol", where the backend exposes them. */
+    ports?: string[];
   }[];
 }
 

@@ -54,8 +54,23 @@ async function diagnose(
 interface ContainerInspect {
   Id: string;
   Image: string;
-  Config: { Image: string; Labels: Record<string, string> };
-  State: { Status: string };
+  Config: { Image: string; Labels: Record<string, string>; Env?: string[] };
+  State: { Status: string; ExitCode?: number };
+  NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> };
+}
+
+/** "K=V" lines → map (first "=" splits). */
+export function envMap(lines: readonly string[] = []): Record<string, string> {
+  return Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+}
+
+/** A container's published ports as "published:target/protocol", once per port (IPv4 and IPv6 bindings fold). */
+export function publishedPorts(ports: NonNullable<ContainerInspect["NetworkSettings"]>["Ports"] = {}): string[] {
+  const out = new Set<string>();
+  for (const [key, bindings] of Object.entries(ports ?? {})) {
+    for (const binding of bindings ?? []) out.add(`${binding.HostPort}:${key}`);
+  }
+  return [...out].sort();
 }
 
 /** Registry digests of local images, by image ID. */
@@ -131,6 +146,9 @@ export const composeBackend: Backend = {
         imageId: c.Image,
         ref: c.Config.Image,
         state: c.State.Status,
+        ...(c.State.Status === "exited" ? { exitCode: c.State.ExitCode ?? 0 } : {}),
+        env: envMap(c.Config.Env),
+        ports: publishedPorts(c.NetworkSettings?.Ports),
       });
       byService.set(service, entry);
     }

@@ -11,6 +11,7 @@ import { dockerGlobalArgs, stackDeployCommand } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import { stackName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
+import { envMap } from "./compose.js";
 import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
 interface SwarmService {
@@ -18,6 +19,7 @@ interface SwarmService {
   Version: { Index: number };
   Spec: {
     Name: string;
+    EndpointSpec?: { Ports?: { TargetPort: number; PublishedPort?: number; Protocol?: string }[] };
     Mode: { Replicated?: { Replicas: number }; Global?: unknown };
     TaskTemplate?: unknown;
   };
@@ -26,7 +28,7 @@ interface SwarmService {
 
 interface SwarmTask {
   ID: string;
-  Spec?: { ContainerSpec?: { Image?: string } };
+  Spec?: { ContainerSpec?: { Image?: string; Env?: string[] } };
   ServiceID: string;
   CreatedAt: string;
   DesiredState: string;
@@ -269,7 +271,18 @@ export const swarmBackend: Backend = {
         instances: current.map((t) => {
           const ref = t.Spec?.ContainerSpec?.Image ?? "";
           const at = ref.indexOf("@");
-          return { digests: at === -1 ? [] : [ref.slice(at + 1)], ref, state: t.Status.State };
+          const exitCode = t.Status.ContainerStatus?.ExitCode;
+          return {
+            digests: at === -1 ? [] : [ref.slice(at + 1)],
+            ref,
+            state: t.Status.State,
+            ...(t.Status.State === "complete" || t.Status.State === "failed" ? { exitCode: exitCode ?? 0 } : {}),
+            env: envMap(t.Spec?.ContainerSpec?.Env),
+            ports: (service.Spec.EndpointSpec?.Ports ?? [])
+              .filter((p) => p.PublishedPort !== undefined)
+              .map((p) => `${p.PublishedPort}:${p.TargetPort}/${p.Protocol ?? "tcp"}`)
+              .sort(),
+          };
         }),
       });
     }

@@ -80,3 +80,24 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   ctx.events({ type: "done", scope, message: `deployed as ${id}`, durationMs: Date.now() - began.getTime() });
   return { environment: scope, deploymentId: id, ranAt: began.toISOString(), images: env.images };
 }
+
+/** Record that a deploy found nothing to change (same pinned unit, no drift) and applied nothing. */
+export async function recordUnchanged(unit: DeploymentUnit, options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source">): Promise<DeploymentSummary> {
+  const began = new Date();
+  const id = newDeploymentId(began);
+  options.ledger.append({
+    id,
+    at: began.toISOString(),
+    project: unit.project,
+    environment: unit.environment.environment,
+    target: unit.target.name,
+    backend: unit.backend,
+    action: "up",
+    status: "unchanged",
+    ...(options.source ? { source: options.source } : {}),
+    images: unit.environment.images,
+    unit: await options.ledger.storeUnit(unit),
+  });
+  options.ctx.events({ type: "done", scope: unit.environment.environment, message: "unchanged: nothing to apply (use --force to apply anyway)", durationMs: Date.now() - began.getTime() });
+  return { environment: unit.environment.environment, deploymentId: id, ranAt: began.toISOString(), images: unit.environment.images };
+}

@@ -14,13 +14,15 @@ import type { EventSink } from "../events.js";
 import { localImageId } from "../images/local.js";
 import { isDigest, pinnedRef } from "../images/reference.js";
 import { resolveAll } from "../images/resolve.js";
-import { Ledger } from "../ledger/ledger.js";
+import { Ledger, unitDigest } from "../ledger/ledger.js";
 import { acquireLock, type Lock } from "../ledger/lock.js";
 import type { DeploymentUnit } from "../ledger/record.js";
 import { createPlan, isDigestRef } from "../plan/create-plan.js";
 import type { Plan } from "../plan/types.js";
-import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
-import { backendContext } from "./context.js";
+import type { BackendContext } from "../backends/backend.js";
+import { currentRecord, driftOf } from "../ops/status.js";
+import { applyUnit, type DeploymentSummary, recordUnchanged } from "./apply-unit.js";
+import { backendContext, backendFor } from "./context.js";
 import { newDeploymentId } from "./ids.js";
 import { checkSecrets } from "./secrets.js";
 
@@ -43,6 +45,8 @@ export interface UpOptions extends PlanUpOptions, ApplyOptions {
   resolve?: boolean | undefined;
   /** A previous `up --output json` to take digests from (promotion), instead of resolving. */
   from?: string | undefined;
+  /** Apply even when nothing changed since the last deploy. */
+  force?: boolean | undefined;
 }
 
 /** The spec's `up --output json` shape. */
@@ -225,12 +229,35 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
         environment: env,
       };
       const ledger = ledgerFor(plan, model, env.environment, plan.target, options.kaupangVersion);
+      if (!options.force && (await isUnchanged(ledger, unit, ctx))) {
+        deployments.push(await recordUnchanged(unit, { ctx, ledger }));
+        continue;
+      }
       deployments.push(await applyUnit(unit, { ctx, ledger, action: "up" }));
     }
     return { project: plan.project, target: plan.target, backend: plan.backend, deployments };
   } finally {
     for (const lock of locks) lock.release();
   }
+}
+
+/**
+ * Nothing to do when the pinned unit equals the current deploy's and a live
+ * check finds no drift: a re-run of an unchanged pipeline touches nothing.
+ */
+async function isUnchanged(ledger: Ledger, unit: DeploymentUnit, ctx: BackendContext): Promise<boolean> {
+  const read = ledger.read();
+  ledger.verify(read);
+  const current = currentRecord(read.records);
+  if (current?.unit !== unitDigest(unit)) return false;
+  const drift = await driftOf(backendFor(unit.backend), ctx, unit);
+  if (drift.length === 0) return true;
+  ctx.events({
+    type: "stage",
+    scope: unit.environment.environment,
+    message: `unchanged config, but it drifted (${drift.map((d) => `${d.service}: ${d.detail}`).join("; ")}): applying`,
+  });
+  return false;
 }
 
 /** Plan and deploy `environments` (and their dependencies). */

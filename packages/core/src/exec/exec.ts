@@ -24,6 +24,8 @@ export interface ExecOptions {
   quiet?: boolean;
   /** Variables shown before the command in its display form (e.g. KUBECONFIG). */
   displayEnv?: Record<string, string>;
+  /** Give the child this terminal (ps, logs -f): its output is not captured. */
+  inherit?: boolean;
 }
 
 export interface ExecResult {
@@ -87,7 +89,7 @@ async function start(
     env: options.env,
     extendEnv: true,
     input: options.input,
-    stdin: options.input === undefined ? "ignore" : "pipe",
+    stdin: options.inherit ? "inherit" : options.input === undefined ? "ignore" : "pipe",
     reject: false,
     shell: shell ? "/bin/sh" : false,
     timeout: options.timeoutMs,
@@ -96,9 +98,11 @@ async function start(
     forceKillAfterDelay: 5000,
     stripFinalNewline: true,
     maxBuffer: 64 * 1024 * 1024,
-    ...(options.events && !options.quiet
-      ? { stdout: [lineHandler("stdout")], stderr: [lineHandler("stderr")] }
-      : {}),
+    ...(options.inherit
+      ? { stdout: "inherit" as const, stderr: "inherit" as const }
+      : options.events && !options.quiet
+        ? { stdout: [lineHandler("stdout")], stderr: [lineHandler("stderr")] }
+        : {}),
   });
   running.add(child);
   try {

@@ -33,6 +33,9 @@ import { type DeploymentUnit, type LedgerRecord, LedgerRecordSchema, ledgerVersi
 
 export const sha256 = (text: string): string => `sha256:${createHash("sha256").update(text).digest("hex")}`;
 
+/** The content address of a deployment unit: equal units, equal digests. */
+export const unitDigest = (unit: DeploymentUnit): string => sha256(JSON.stringify(unit));
+
 export function ledgerDir(cacheDir: string): string {
   return join(cacheDir, "ledger");
 }
@@ -154,7 +157,7 @@ export class Ledger {
   /** Store a deployment unit content-addressed; returns its digest. */
   async storeUnit(unit: DeploymentUnit): Promise<string> {
     const text = JSON.stringify(unit);
-    const digest = sha256(text);
+    const digest = unitDigest(unit);
     const file = join(this.objectsDir, `${digest.slice("sha256:".length)}.json`);
     if (!existsSync(file)) await writeFileAtomic(file, text);
     return digest;
