@@ -59,3 +59,4 @@ export { type EnvironmentDiff, diff, diffPlan } from "./ops/diff.js";
 export type { Change } from "./ops/view.js";
 export { type PassthroughOptions, passthroughCommands } from "./ops/passthrough.js";
 export { exec } from "./exec/exec.js";
+export { resolveAll } from "./images/resolve.js";

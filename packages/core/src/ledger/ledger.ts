@@ -123,6 +123,8 @@ export class Ledger {
   /** Check every link of the chain; throws naming the first broken record. */
   verify(read: LedgerRead = this.read()): { records: number; tornTail: boolean } {
     let prev: string | null = null;
+    // Many records share one deployment object (unchanged deploys): check each once.
+    const checkedUnits = new Map<string, boolean>();
     read.records.forEach((record, i) => {
       const where = `${this.display} line ${i + 1} (record ${record.id})`;
       if (record.hash !== recordHash(record)) {
@@ -143,7 +145,8 @@ export class Ledger {
           `${where}: sequence number ${record.seq}, expected ${i + 1}`,
         );
       }
-      if (record.unit && !this.readUnitText(record.unit)) {
+      if (record.unit && !checkedUnits.has(record.unit)) checkedUnits.set(record.unit, this.readUnitText(record.unit) !== undefined);
+      if (record.unit && !checkedUnits.get(record.unit)) {
         throw new KaupangError(
           "ERR_LEDGER_TAMPERED",
           `${where}: its deployment object ${record.unit} is missing or modified`,
