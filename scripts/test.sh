@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: `npm test` runs every tier; `npm test -- unit` (or
-# e2e-docker, e2e-k8s) runs some. Each end-to-end tier first brings up its real
+# e2e-docker, e2e-k8s, e2e-studio) runs some. Each end-to-end tier first brings up its real
 # engine with the harness scripts; an engine that cannot start fails the run
 # (it is never skipped). Ends with one line: "total: N passed, N failed".
 set -uo pipefail
@@ -51,8 +51,18 @@ for tier in "${tiers[@]}"; do
       # shellcheck disable=SC1091
       ( source "$cache/harness.env" 2>/dev/null; source "${KAUPANG_K8S_DIR:-$cache/k8s-run}/k8s.env" && run_tier e2e-k8s ) || status=1
       ;;
+    e2e-studio)
+      say "tier e2e-studio: Debian's chromium (installed once) drives kaupang studio"
+      if ! bash test/e2e/studio/setup.sh; then
+        echo "[test] e2e-studio: chromium could not be installed (see above); failing this tier" >&2
+        echo '{"numPassedTests":0,"numFailedTests":1}' > "$reports/$tier.json"
+        status=1
+        continue
+      fi
+      run_tier e2e-studio || status=1
+      ;;
     *)
-      echo "[test] unknown tier: $tier (use unit, e2e-docker, e2e-k8s)" >&2
+      echo "[test] unknown tier: $tier (use unit, e2e-docker, e2e-k8s, e2e-studio)" >&2
       exit 2
       ;;
   esac

@@ -12,6 +12,7 @@ import { registerLedger } from "./commands/ledger.js";
 import { registerOperate } from "./commands/operate.js";
 import { registerRollback } from "./commands/rollback.js";
 import { registerRun } from "./commands/run.js";
+import { registerStudio } from "./commands/studio.js";
 import { registerUp } from "./commands/up.js";
 import { installSignalHandlers } from "./interrupt.js";
 import { type Io, printError } from "./output/io.js";
@@ -36,6 +37,7 @@ export function buildProgram(io: Io): Command {
   registerLedger(program, io);
   registerOperate(program, io);
   registerRun(program, io);
+  registerStudio(program, io);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program).slice(1)) {
     command.exitOverride().configureOutput({

@@ -75,6 +75,10 @@ export class Project {
   private envFiles: Map<string, string> | undefined;
   private readonly envCache = new Map<string, Promise<ValidEnvironment>>();
   private catalogPromise: Promise<Catalog> | undefined;
+  /** Environments given in memory (see withEnvironment): name → written object and display file. */
+  private supplied = new Map<string, { written: unknown; file: string }>();
+  /** The project a withEnvironment copy was made from; its catalog is shared. */
+  private base: Project | undefined;
 
   constructor(options: { root: string; configFile: string; config: Config }) {
     this.root = options.root;
@@ -90,16 +94,18 @@ export class Project {
 
   environmentNames(): string[] {
     this.envFiles ??= listEnvironmentFiles(this.environmentsDir, this.environmentsDisplay);
-    return [...this.envFiles.keys()];
+    return [...new Set([...this.envFiles.keys(), ...this.supplied.keys()])];
   }
 
   hasEnvironment(name: string): boolean {
     this.environmentNames();
-    return this.envFiles!.has(name);
+    return this.supplied.has(name) || this.envFiles!.has(name);
   }
 
   /** Display path of an environment's file, relative to the root. */
   environmentFile(name: string): string {
+    const supplied = this.supplied.get(name);
+    if (supplied) return supplied.file;
     this.environmentNames();
     const file = this.envFiles!.get(name);
     if (!file) throw unknownEnvironmentError(name, this.environmentNames(), this.environmentsDisplay);
@@ -126,12 +132,35 @@ export class Project {
         },
       );
     }
-    const raw = await loadModuleFile(resolve(this.root, display), display);
+    const supplied = this.supplied.get(name);
+    const raw = supplied ? supplied.written : await loadModuleFile(resolve(this.root, display), display);
     return validate(EnvironmentSchema, raw, display);
+  }
+
+  /**
+   * A copy of this project in which environment `name` is `written` (what an
+   * environment file's default export would be) instead of its file, which
+   * need not exist. It is validated like a file, with the same schema and name
+   * rule, and errors name `file` (default: the environment's existing file,
+   * else `<environments>/<name>.ts`). The copy reads the other environment
+   * files anew and shares this project's catalog. Nothing is written.
+   */
+  withEnvironment(name: string, written: unknown, file?: string): Project {
+    const copy = new Project({ root: this.root, configFile: this.configFile, config: this.config });
+    copy.supplied = new Map(this.supplied);
+    copy.supplied.set(name, {
+      written,
+      file:
+        file ??
+        (this.hasEnvironment(name) ? this.environmentFile(name) : `${this.environmentsDisplay}/${name}.ts`),
+    });
+    copy.base = this.base ?? this;
+    return copy;
   }
 
   /** The merged catalog; every source is fetched once per run, concurrently. */
   catalog(events: EventSink = silent): Promise<Catalog> {
+    if (this.base) return this.base.catalog(events);
     this.catalogPromise ??= loadCatalog(
       (this.config.catalog?.sources ?? []).map((source) => {
         const made = catalogSource(source, this.root);

@@ -1,0 +1,214 @@
+/**
+ * The studio's web server: node:http, the built page as static files, and a
+ * JSON API under /api that answers only with the run's token. It binds to
+ * 127.0.0.1 unless told otherwise.
+ */
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname, join, normalize, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { KaupangError, type Plan } from "@kaupang/core";
+import { BadRequest, createHandlers, type Handlers } from "./handlers.js";
+
+export interface StudioOptions {
+  /** The project directory (holds kaupang.config.*); files are read and written only under it. Default process.cwd(). */
+  cwd?: string | undefined;
+  /** The palette's catalog: a file, an http(s) URL or oci://ref. Default: the project's catalog sources. */
+  catalog?: string | undefined;
+  /** Default 8080; 0 picks a free port. */
+  port?: number | undefined;
+  /** Default 127.0.0.1. */
+  host?: string | undefined;
+  /** How the plan is shown as text; the CLI passes its `--dry-run` formatter. */
+  formatPlan?: ((plan: Plan) => string) | undefined;
+  /** The per-run token; default 24 random bytes. */
+  token?: string | undefined;
+  /** The built page; default the package's dist/web. */
+  webDir?: string | undefined;
+}
+
+export interface Studio {
+  /** The page's address, token included. */
+  url: string;
+  token: string;
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const bodyLimit = 2 * 1024 * 1024;
+const types: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".json": "application/json",
+};
+const security = {
+  "Content-Security-Policy":
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+  "X-Frame-Options": "DENY",
+  "Cache-Control": "no-store",
+};
+
+/** The built page next to the bundle (dist/index.js → dist/web) or, from source, the package's dist/web. */
+export function defaultWebDir(): string {
+  for (const candidate of ["./web/", "../../dist/web/"]) {
+    const dir = fileURLToPath(new URL(candidate, import.meta.url));
+    if (existsSync(join(dir, "index.html"))) return dir;
+  }
+  return fileURLToPath(new URL("../../dist/web/", import.meta.url));
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...security, "Content-Type": "application/json; charset=utf-8" });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolveBody, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > bodyLimit) {
+        reject(new BadRequest("the request body is too large", 413));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      try {
+        resolveBody(text === "" ? {} : JSON.parse(text));
+      } catch {
+        reject(new BadRequest("the request body is not JSON"));
+      }
+    });
+    req.on("error", reject);
+  });
+}
+
+function sameToken(given: string | null, token: string): boolean {
+  if (given === null) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+type Route = (handlers: Handlers, body: unknown) => Promise<unknown>;
+const routes: Record<string, Route> = {
+  "GET /api/session": (h) => h.session(),
+  "GET /api/catalog": (h) => h.catalog(),
+  "POST /api/catalog/reload": (h) => h.reloadCatalog(),
+  "POST /api/plan": (h, body) => h.plan(body),
+  "POST /api/export": (h, body) => h.export(body),
+  "POST /api/save": (h, body) => h.save(body),
+  "POST /api/import": (h, body) => h.import(body),
+};
+
+/** Start the studio; resolves once it listens. */
+export async function startStudio(options: StudioOptions = {}): Promise<Studio> {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  if (!existsSync(cwd)) {
+    throw new KaupangError("ERR_NO_CONFIG", `directory ${cwd} does not exist`, { hint: "check --cwd" });
+  }
+  const token = options.token ?? randomBytes(24).toString("base64url");
+  const host = options.host ?? "127.0.0.1";
+  const webDir = resolve(options.webDir ?? defaultWebDir());
+  const handlers = createHandlers({ cwd, catalog: options.catalog, formatPlan: options.formatPlan });
+
+  const serveStatic = (res: ServerResponse, pathname: string) => {
+    const relativePath = pathname === "/" ? "index.html" : decodeURIComponent(pathname.slice(1));
+    const file = normalize(join(webDir, relativePath));
+    if (!file.startsWith(webDir.endsWith(sep) ? webDir : webDir + sep) || !existsSync(file)) {
+      if (pathname === "/") {
+        res.writeHead(500, { ...security, "Content-Type": "text/plain; charset=utf-8" });
+        res.end("The studio page is not built: run `npm run build` in the kaupang repository.\n");
+        return;
+      }
+      res.writeHead(404, { ...security, "Content-Type": "text/plain; charset=utf-8" });
+      res.end("not found\n");
+      return;
+    }
+    res.writeHead(200, {
+      ...security,
+      "Content-Type": types[extname(file)] ?? "application/octet-stream",
+      ...(file.includes(`${sep}assets${sep}`)
+        ? { "Cache-Control": "public, max-age=31536000, immutable" }
+        : {}),
+    });
+    res.end(readFileSync(file));
+  };
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://studio.invalid");
+    const method = req.method ?? "GET";
+    if (!url.pathname.startsWith("/api/")) {
+      if (method !== "GET" && method !== "HEAD") return send(res, 405, { error: "method not allowed" });
+      try {
+        serveStatic(res, url.pathname);
+      } catch {
+        send(res, 400, { error: "bad path" });
+      }
+      return;
+    }
+    if (!sameToken(url.searchParams.get("token"), token)) {
+      return send(res, 403, { error: "missing or wrong token: open the address kaupang studio printed" });
+    }
+    // A page of another origin cannot drive the API even if it learned the token.
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host}`) {
+      return send(res, 403, { error: "cross-origin requests are refused" });
+    }
+    const route = routes[`${method} ${url.pathname}`];
+    if (!route) return send(res, 404, { error: `no route ${method} ${url.pathname}` });
+    if (method === "POST" && !String(req.headers["content-type"] ?? "").startsWith("application/json")) {
+      return send(res, 415, { error: "send application/json" });
+    }
+    readBody(req)
+      .then((body) => route(handlers, body))
+      .then(
+        (answer) => send(res, 200, answer),
+        (error) => {
+          if (error instanceof BadRequest) return send(res, error.status, { error: error.message });
+          console.error(error);
+          send(res, 500, { error: "internal error (see the terminal running kaupang studio)" });
+        },
+      );
+  });
+
+  await new Promise<void>((resolveListen, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === "EADDRINUSE"
+          ? new KaupangError("ERR_STUDIO_PORT", `port ${options.port ?? 8080} on ${host} is in use`, {
+              hint: "pass --port <n> (or --port 0 for any free port)",
+            })
+          : error,
+      );
+    });
+    server.listen(options.port ?? 8080, host, () => resolveListen());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+  return {
+    url: `http://${shownHost}:${port}/?token=${token}`,
+    token,
+    host,
+    port,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        server.closeAllConnections();
+      }),
+  };
+}
