@@ -106,7 +106,7 @@ export async function planRollback(
 
 export async function rollback(options: RollbackOptions): Promise<DeploymentSummary> {
   const { context, record, unit } = await planRollback(options);
-  checkSecrets([unit.environment], options.processEnv);
+  if (unit.backend !== "kubernetes") checkSecrets([unit.environment], options.processEnv);
   const events = options.events ?? silent;
   const locks = await lockEnvironments(context.cacheDir, context.target, [options.environment], options);
   try {

@@ -190,7 +190,8 @@ export async function lockEnvironments(
 /** Deploy a planned config (see `up`). */
 export async function deployPlanned(planned: Planned, options: UpOptions): Promise<UpResult> {
   const { model, plan } = planned;
-  checkSecrets(plan.environments, options.processEnv);
+  // Kubernetes reads secret values from the cluster's Secret (its backend checks that); the others from this process.
+  if (plan.backend !== "kubernetes") checkSecrets(plan.environments, options.processEnv);
   const ctx = backendContext(plan, options);
   const locks = await lockEnvironments(model.cacheDir, plan.target, plan.environmentOrder, options);
   try {
