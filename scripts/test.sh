@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 tiers=("$@")
-[ ${#tiers[@]} -eq 0 ] && tiers=(unit e2e-docker)
+[ ${#tiers[@]} -eq 0 ] && tiers=(unit e2e-docker e2e-k8s e2e-studio)
 cache="${KAUPANG_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kaupang-tools}"
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT

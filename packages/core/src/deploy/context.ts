@@ -1,12 +1,17 @@
 import type { Backend, BackendContext } from "../backends/backend.js";
 import { composeBackend } from "../backends/compose.js";
+import { kubernetesBackend } from "../backends/kubernetes.js";
 import { swarmBackend } from "../backends/swarm.js";
 import type { BackendName } from "../config/model.js";
 import { KaupangError } from "../errors.js";
 import { type EventSink, silent } from "../events.js";
 import type { Plan } from "../plan/types.js";
 
-const backends: Partial<Record<BackendName, Backend>> = { compose: composeBackend, swarm: swarmBackend };
+const backends: Partial<Record<BackendName, Backend>> = {
+  compose: composeBackend,
+  swarm: swarmBackend,
+  kubernetes: kubernetesBackend,
+};
 
 export function backendFor(name: BackendName): Backend {
   const backend = backends[name];

@@ -2,6 +2,7 @@
  * The exact commands of a deploy, as pure functions of the plan: --dry-run
  * prints them and the backends execute them, so what you preview is what runs.
  */
+import { parseAllDocuments } from "yaml";
 import type { PullPolicy } from "../config/model.js";
 import { composeProjectName, projectNetworkName, stackName } from "../render/names.js";
 import type { EnvironmentPlan, PlanCommand, PlanTarget } from "./types.js";
@@ -120,7 +121,17 @@ export function kubeApplyCommand(
   };
 }
 
-/** Wait for one service of a wave to be rolled out (a Deployment) or completed (a runOnce Job). */
+/** kaupang's objects of one environment (the labels the renderer puts on each of them). */
+export const kubeSelector = (project: string, environment: string): string =>
+  `app.kubernetes.io/managed-by=kaupang,app.kubernetes.io/instance=${composeProjectName(project, environment)}`;
+
+/**
+ * Wait for one service of a wave to be rolled out (a Deployment) or finished (a
+ * runOnce Job). The Job wait ends on any terminal condition (Complete, Failed, …)
+ * so a failed migration stops the deploy at once instead of at the timeout; the
+ * backend then reads which one it was. kubectl's own limit is off (`-1s`, its
+ * 30 s default would cut long migrations short): kaupang's --timeout bounds it.
+ */
 export function kubeWaitCommand(
   ctx: CommandContext,
   env: Pick<EnvironmentPlan, "runOnce">,
@@ -130,11 +141,121 @@ export function kubeWaitCommand(
   const job = env.runOnce.includes(service);
   return {
     argv: job
-      ? [...base, "wait", "-n", ctx.target.namespace, "--for=condition=complete", `job/${service}`]
+      ? [
+          ...base,
+          "wait",
+          "-n",
+          ctx.target.namespace,
+          '--for=jsonpath={.status.conditions[?(@.status=="True")].type}',
+          "--timeout=-1s",
+          `job/${service}`,
+        ]
       : [...base, "rollout", "status", "-n", ctx.target.namespace, `deployment/${service}`],
     ...kubectlEnv(ctx.target),
-    description: job ? `wait until ${service} completes` : `wait until ${service} is rolled out`,
+    description: job ? `wait until ${service} completes (or fails)` : `wait until ${service} is rolled out`,
   };
+}
+
+/**
+ * A Job is immutable and runs once: so that a runOnce service runs on every
+ * deploy, the previous deploy's Job is deleted (with its pods) before its wave
+ * is applied — only when one exists that finished or has another spec (one
+ * still running this very spec is this deploy's run, and is waited for).
+ */
+export function kubeRerunCommand(ctx: CommandContext, service: string): PlanCommand {
+  return {
+    argv: [
+      "kubectl",
+      ...kubectlGlobalArgs(ctx.target),
+      "delete",
+      "-n",
+      ctx.target.namespace,
+      `job/${service}`,
+      "--ignore-not-found",
+      "--cascade=foreground",
+      "--wait",
+    ],
+    ...kubectlEnv(ctx.target),
+    description: `re-run ${service}: delete its previous Job first, only if one finished or has another spec`,
+  };
+}
+
+const kubePrunable = { Deployment: "deployment", Job: "job", Service: "service" } as const;
+type KubePrunable = keyof typeof kubePrunable;
+
+export interface KubeArtifactObject {
+  kind: string;
+  name: string;
+  /** The name kaupang's selectors use (label app.kubernetes.io/name). */
+  service: string | undefined;
+  annotations: Record<string, string>;
+}
+
+/** The objects an environment's Kubernetes artifact holds. */
+export function kubeArtifactObjects(content: string): KubeArtifactObject[] {
+  return parseAllDocuments(content).flatMap((doc) => {
+    const object = doc.toJS() as {
+      kind?: string;
+      metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+    } | null;
+    if (!object?.kind || !object.metadata?.name) return [];
+    const { name, labels, annotations } = object.metadata;
+    return [
+      {
+        kind: object.kind,
+        name,
+        service: labels?.["app.kubernetes.io/name"],
+        annotations: annotations ?? {},
+      },
+    ];
+  });
+}
+
+/** Names (as the prune selector sees them) of the Deployments, Jobs and Services of an artifact. */
+export function kubeArtifactNames(content: string): Record<KubePrunable, string[]> {
+  const names: Record<KubePrunable, string[]> = { Deployment: [], Job: [], Service: [] };
+  for (const object of kubeArtifactObjects(content)) {
+    if (object.kind in kubePrunable) names[object.kind as KubePrunable].push(object.service ?? object.name);
+  }
+  return names;
+}
+
+/**
+ * After the last wave: delete the environment's Deployments, Jobs and Services
+ * that its artifact no longer has (a removed service, a service that lost its
+ * ports or became runOnce). Only objects carrying kaupang's labels for this
+ * environment are candidates; kinds that keep the same names share a command.
+ */
+export function kubePruneCommands(
+  ctx: CommandContext,
+  env: Pick<EnvironmentPlan, "environment" | "artifact">,
+): PlanCommand[] {
+  const names = kubeArtifactNames(env.artifact.content);
+  const groups = new Map<string, { kinds: string[]; keep: string[] }>();
+  for (const kind of Object.keys(kubePrunable) as KubePrunable[]) {
+    const keep = [...new Set(names[kind])].sort();
+    const key = keep.join(",");
+    const group = groups.get(key) ?? { kinds: [], keep };
+    group.kinds.push(kubePrunable[kind]);
+    groups.set(key, group);
+  }
+  const selector = kubeSelector(ctx.project, env.environment);
+  return [...groups.values()].map(({ kinds, keep }) => ({
+    argv: [
+      "kubectl",
+      ...kubectlGlobalArgs(ctx.target),
+      "delete",
+      "-n",
+      ctx.target.namespace,
+      kinds.join(","),
+      "-l",
+      keep.length > 0 ? `${selector},app.kubernetes.io/name notin (${keep.join(",")})` : selector,
+      "--cascade=foreground",
+      "--wait",
+    ],
+    ...kubectlEnv(ctx.target),
+    description: `prune: delete this environment's ${kinds.map((k) => `${k}s`).join(", ")} no longer configured${keep.length > 0 ? ` (keeps ${keep.join(", ")})` : ""}`,
+  }));
 }
 
 export function upCommands(ctx: CommandContext, env: EnvironmentPlan): PlanCommand[] {
@@ -144,10 +265,14 @@ export function upCommands(ctx: CommandContext, env: EnvironmentPlan): PlanComma
     case "swarm":
       return [networkCommand(ctx), ...env.waves.map((_, i) => stackDeployCommand(ctx, env, i))];
     case "kubernetes":
-      return env.waves.flatMap((wave, i) => [
-        kubeApplyCommand(ctx, env, i),
-        ...wave.map((service) => kubeWaitCommand(ctx, env, service)),
-      ]);
+      return [
+        ...env.waves.flatMap((wave, i) => [
+          ...wave.filter((s) => env.runOnce.includes(s)).map((s) => kubeRerunCommand(ctx, s)),
+          kubeApplyCommand(ctx, env, i),
+          ...wave.map((service) => kubeWaitCommand(ctx, env, service)),
+        ]),
+        ...kubePruneCommands(ctx, env),
+      ];
   }
 }
 
@@ -187,11 +312,14 @@ export function downCommands(
             ctx.target.namespace,
             "deployment,job,service",
             "-l",
-            `app.kubernetes.io/managed-by=kaupang,app.kubernetes.io/instance=${composeProjectName(ctx.project, env.environment)}`,
+            kubeSelector(ctx.project, env.environment),
+            // Foreground: return once the pods and ReplicaSets are gone too.
+            "--cascade=foreground",
             "--wait",
           ],
           ...kubectlEnv(ctx.target),
-          description: "delete what kaupang created for this environment",
+          description:
+            "delete what kaupang created for this environment (the namespace stays), then wait until it is gone",
         },
       ];
   }

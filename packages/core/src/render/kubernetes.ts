@@ -4,6 +4,7 @@
  * a ClusterIP Service named after the service so other environments reach it
  * by name, as they do on compose and swarm.
  */
+import { createHash } from "node:crypto";
 import { parse as parseShell } from "shell-quote";
 import type { Environment, Model, Service } from "../config/model.js";
 import { deepMerge } from "../config/normalize.js";
@@ -15,6 +16,8 @@ import { toYamlStream } from "./yaml.js";
 export const managedBy = "kaupang";
 export const environmentLabel = "kaupang.dev/environment";
 export const projectLabel = "app.kubernetes.io/part-of";
+/** On a Job: the hash of its spec. A Job is immutable, so the backend replaces one whose hash differs. */
+export const specHashAnnotation = "kaupang.dev/spec-hash";
 
 /** Labels on every object kaupang creates for a service; the selector uses name + instance. */
 export function kubeLabels(model: Model, env: Environment, service?: Service): Record<string, string> {
@@ -175,6 +178,34 @@ function kubeService(model: Model, env: Environment, service: Service) {
   };
 }
 
+/** JSON with sorted keys: the same object always hashes the same. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Annotate a Job with the hash of its spec, taken after the escape hatch is
+ * merged. Deterministic: identical deploys still render identical artifacts.
+ */
+function withSpecHash(job: Record<string, unknown>): Record<string, unknown> {
+  const metadata = job.metadata as { annotations?: Record<string, string> };
+  const hash = createHash("sha256").update(canonical(job.spec)).digest("hex");
+  return {
+    ...job,
+    metadata: {
+      ...metadata,
+      annotations: { ...metadata.annotations, [specHashAnnotation]: `sha256:${hash}` },
+    },
+  };
+}
+
 /** The manifests of one environment as objects, namespace first, services in name order. */
 export function kubernetesObjects(
   model: Model,
@@ -192,9 +223,11 @@ export function kubernetesObjects(
     },
   ];
   for (const service of Object.values(env.services)) {
-    docs.push(
-      deepMerge(workload(model, env, service, options.images), service.kubernetes) as Record<string, unknown>,
-    );
+    const object = deepMerge(workload(model, env, service, options.images), service.kubernetes) as Record<
+      string,
+      unknown
+    >;
+    docs.push(service.runOnce ? withSpecHash(object) : object);
     if (service.ports.length > 0 && !service.runOnce) docs.push(kubeService(model, env, service));
   }
   return docs;

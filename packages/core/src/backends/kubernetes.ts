@@ -1,0 +1,447 @@
+/**
+ * Kubernetes: one namespace per project, shared by its environments; every
+ * object kaupang creates carries the environment's labels, which is how it
+ * finds (prunes, removes, reads back) its own objects and never anyone else's.
+ * An environment is applied wave by wave with server-side apply, and each wave's
+ * rollouts and Jobs must finish before the next. The commands that change
+ * something are the plan's (plan/commands.ts), so `--dry-run` shows exactly
+ * what runs; only the reads in between are not shown.
+ */
+import { existsSync } from "node:fs";
+import { KaupangError } from "../errors.js";
+import { type ExecResult, exec, tail } from "../exec/exec.js";
+import { formatCommand } from "../exec/format.js";
+import {
+  downCommands,
+  kubeApplyCommand,
+  kubeArtifactObjects,
+  kubectlEnv,
+  kubectlGlobalArgs,
+  kubePruneCommands,
+  kubeRerunCommand,
+  kubeSelector,
+  kubeWaitCommand,
+} from "../plan/commands.js";
+import type { EnvironmentPlan, PlanCommand, PlanTarget } from "../plan/types.js";
+import { specHashAnnotation } from "../render/kubernetes.js";
+import { kubeSecretName } from "../render/names.js";
+import type { Backend, BackendContext, RunningService } from "./backend.js";
+
+const pollMs = 500;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Condition = { type: string; status: string; reason?: string; message?: string };
+
+export interface KubePod {
+  metadata: {
+    name: string;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+  };
+  spec: {
+    containers: {
+      name: string;
+      image: string;
+      env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string } } }[];
+    }[];
+  };
+  status?: {
+    phase?: string;
+    conditions?: Condition[];
+    containerStatuses?: {
+      state?: { waiting?: { reason?: string; message?: string }; terminated?: { exitCode?: number } };
+    }[];
+  };
+}
+
+export interface KubeJob {
+  metadata: { name: string; annotations?: Record<string, string> };
+  status?: { conditions?: Condition[] };
+}
+
+/** Where a kubectl call went, for error messages. */
+const where = (target: PlanTarget) => `target ${target.name} (context ${target.kubeContext ?? "current"})`;
+
+/** A kubectl command line as the user would type it for this target (for hints). */
+const kubectlLine = (target: PlanTarget, ...args: string[]) =>
+  formatCommand(["kubectl", ...kubectlGlobalArgs(target), ...args], kubectlEnv(target).env);
+
+const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
+const newestFirst = (a: KubePod, b: KubePod) =>
+  (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? "");
+const exitCodeOf = (pod: KubePod) =>
+  pod.status?.containerStatuses?.find((c) => c.state?.terminated)?.state?.terminated?.exitCode;
+const conditionOf = (job: KubeJob, type: string) =>
+  job.status?.conditions?.find((c) => c.type === type && c.status === "True");
+
+/**
+ * Turn kubectl's stderr for the failures a user fixes outside kaupang (wrong
+ * context, unreachable server, credentials, RBAC) into one line naming the
+ * target and context; undefined for anything else.
+ */
+export function classifyKubectlError(target: PlanTarget, stderr: string): KaupangError | undefined {
+  // client-go's klog lines (E1122 …) repeat the cause; kubectl's own summary is the last line.
+  const line = tail(stderr.replace(/^E\d{4} .*$/gm, ""));
+  const error = (code: string, message: string) => new KaupangError(code, `${where(target)}: ${message}`);
+  if (/context "[^"]*" does not exist|context was not found|no context exists/.test(stderr)) {
+    return new KaupangError(
+      "ERR_KUBE_CONTEXT",
+      `target ${target.name}: kubectl context "${target.kubeContext ?? ""}" does not exist in ${target.kubeconfig ?? "the kubeconfig"}`,
+    );
+  }
+  const unreachable =
+    /Unable to connect to the server|connection to the server .* was refused|dial tcp|no such host|i\/o timeout|TLS handshake timeout|failed to download openapi/;
+  if (unreachable.test(stderr))
+    return error("ERR_KUBE_UNREACHABLE", `the Kubernetes API server is unreachable: ${line}`);
+  if (/\(Unauthorized\)|must be logged in/.test(stderr))
+    return error("ERR_KUBE_UNAUTHORIZED", `the API server rejected the credentials: ${line}`);
+  const denied = /\(Forbidden\).*?: (User "[^"]*" cannot [^\n]*)/.exec(stderr);
+  if (denied) return error("ERR_KUBE_FORBIDDEN", `access denied by the API server (RBAC): ${denied[1]}`);
+  return undefined;
+}
+
+async function failure(ctx: BackendContext, what: string, result: ExecResult): Promise<KaupangError> {
+  const known = classifyKubectlError(ctx.target, result.stderr);
+  if (known?.code === "ERR_KUBE_CONTEXT") {
+    const list = await exec(["kubectl", "config", "get-contexts", "-o", "name"], {
+      quiet: true,
+      ...kubectlEnv(ctx.target),
+    });
+    const contexts = list.stdout.split("\n").filter(Boolean).join(", ");
+    return contexts ? new KaupangError(known.code, known.message, { hint: `contexts: ${contexts}` }) : known;
+  }
+  if (known) return known;
+  const reason = result.timedOut ? "timed out" : tail(result.stderr) || `exit code ${result.exitCode}`;
+  return new KaupangError("ERR_COMMAND_FAILED", `${what} failed: ${reason}`, {
+    hint: `command: ${result.command}`,
+  });
+}
+
+/** Fail before kubectl does: it reports a missing kubeconfig file as "context was not found". */
+function requireKubeconfig(target: PlanTarget): void {
+  if (target.kubeconfig && !existsSync(target.kubeconfig)) {
+    throw new KaupangError(
+      "ERR_KUBECONFIG_MISSING",
+      `target ${target.name}: kubeconfig ${target.kubeconfig} does not exist`,
+      { hint: "fix the target's kubeconfig path, or create the file (e.g. az aks get-credentials --file …)" },
+    );
+  }
+}
+
+/**
+ * Run kubectl: one of the plan's commands (shown as it runs), or a read
+ * given as kubectl's arguments (quiet). Relative artifact paths resolve
+ * against the config root.
+ */
+function kubectl(ctx: BackendContext, scope: string, command: PlanCommand | string[], timeoutMs?: number) {
+  const read = Array.isArray(command);
+  const { argv, env } = read
+    ? { argv: ["kubectl", ...kubectlGlobalArgs(ctx.target), ...command], ...kubectlEnv(ctx.target) }
+    : command;
+  return exec(argv, {
+    ...(env ? { env, displayEnv: env } : {}),
+    cwd: ctx.root,
+    ...(read ? { quiet: true } : { events: ctx.events, scope }),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  });
+}
+
+/** kubectl that must succeed: its stdout, or a classified error. */
+async function kubectlOk(
+  ctx: BackendContext,
+  scope: string,
+  command: PlanCommand | string[],
+  what: string,
+  timeoutMs?: number,
+): Promise<string> {
+  const result = await kubectl(ctx, scope, command, timeoutMs);
+  if (result.exitCode !== 0) throw await failure(ctx, `${scope}: ${what}`, result);
+  return result.stdout;
+}
+
+/** A read: `kubectl get …`'s stdout. */
+const get = (ctx: BackendContext, scope: string, ...args: string[]) =>
+  kubectlOk(ctx, scope, ["get", ...args], `kubectl get ${args[0]}`);
+
+/** Settle every promise (so no kubectl is left running), then rethrow the first failure. */
+async function allOrFirstError(promises: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+/**
+ * The command that fixes missing Secret keys: create the Secret (and its
+ * namespace, when that is missing too), or add the keys to it. `…` is where
+ * the value goes; kaupang never knows it.
+ */
+export function secretFixCommand(
+  target: PlanTarget,
+  project: string,
+  missing: readonly string[],
+  state: "present" | "absent" | "no-namespace",
+): string {
+  const [name, ns] = [kubeSecretName(project), target.namespace];
+  if (state === "present") {
+    const data = JSON.stringify({ stringData: Object.fromEntries(missing.map((k) => [k, "…"])) });
+    return `${kubectlLine(target, "patch", "secret", name, "-n", ns, "--type=merge", "-p")} '${data}'`;
+  }
+  const literals = missing.map((k) => `--from-literal=${k}=…`).join(" ");
+  const create = `${kubectlLine(target, "create", "secret", "generic", name, "-n", ns)} ${literals}`;
+  return state === "absent" ? create : `${kubectlLine(target, "create", "namespace", ns)} && ${create}`;
+}
+
+/**
+ * secret() values live in the cluster, in Secret `<project>-secrets` keyed by
+ * the source variable. Check every key is there before applying anything: a
+ * pod with a missing key would only fail later, as CreateContainerConfigError.
+ * Only key names are read (a go-template), never values.
+ */
+async function checkClusterSecrets(ctx: BackendContext, env: EnvironmentPlan): Promise<void> {
+  const [name, ns, scope] = [kubeSecretName(ctx.project), ctx.target.namespace, env.environment];
+  const keys = "go-template=found{{range $key, $value := .data}} {{$key}}{{end}}";
+  const out = await get(ctx, scope, "secret", "-n", ns, name, "--ignore-not-found", "-o", keys);
+  const held = new Set(out.split(" ").slice(1));
+  const missing = env.secrets.filter((key) => !held.has(key));
+  if (missing.length === 0) return;
+  const exists = out.startsWith("found");
+  const namespace = exists || (await get(ctx, scope, "namespace", ns, "--ignore-not-found", "-o", "name"));
+  const state = exists ? "present" : namespace ? "absent" : "no-namespace";
+  const fix = secretFixCommand(ctx.target, ctx.project, missing, state);
+  throw new KaupangError(
+    "ERR_SECRET_MISSING",
+    `${scope}: Secret ${name} in namespace ${ns} (${where(ctx.target)}) ${exists ? "lacks" : "does not exist; secret() needs"} ${missing.join(", ")}; nothing was deployed`,
+    { hint: `${exists ? "add the keys" : "create it"}: ${fix}` },
+  );
+}
+
+/** Why a service's pods are not ready: the first stuck pod's reason, or that none exists. */
+export function describePods(pods: readonly KubePod[]): string {
+  const live = pods.filter((p) => !p.metadata.deletionTimestamp);
+  if (live.length === 0) return "no pod was created";
+  const isReady = (p: KubePod) =>
+    p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+  const ready = live.filter(isReady).length;
+  const stuck = live.find((p) => !isReady(p));
+  if (!stuck) return `${ready}/${live.length} pods ready`;
+  const waiting = stuck.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
+  const unscheduled = stuck.status?.conditions?.find(
+    (c) => c.type === "PodScheduled" && c.status === "False",
+  );
+  const detail = waiting
+    ? `${waiting.reason ?? "waiting"}${waiting.message ? `: ${waiting.message}` : ""}`
+    : unscheduled
+      ? `${unscheduled.reason ?? "Unschedulable"}: ${unscheduled.message ?? ""}`.trim()
+      : "not ready";
+  return `${ready}/${live.length} pods ready; pod ${stuck.metadata.name} is ${stuck.status?.phase ?? "Pending"} (${detail})`;
+}
+
+async function podsOf(ctx: BackendContext, env: string, service?: string): Promise<KubePod[]> {
+  const selector = `${kubeSelector(ctx.project, env)}${service ? `,app.kubernetes.io/name=${service}` : ""}`;
+  const out = await get(ctx, env, "pods", "-n", ctx.target.namespace, "-l", selector, "-o", "json");
+  return (JSON.parse(out) as { items: KubePod[] }).items;
+}
+
+async function readJobs(ctx: BackendContext, env: string, names: readonly string[]): Promise<KubeJob[]> {
+  const out = await get(
+    ctx,
+    env,
+    "job",
+    "-n",
+    ctx.target.namespace,
+    ...names,
+    "--ignore-not-found",
+    "-o=json",
+  );
+  if (!out.trim()) return [];
+  // One name gives the object, several a List.
+  const parsed = JSON.parse(out) as KubeJob | { items: KubeJob[] };
+  return "items" in parsed ? parsed.items : [parsed];
+}
+
+/**
+ * Which earlier Jobs of a wave to delete before applying it: one that finished
+ * (it would not run again) or whose spec differs (a Job is immutable). One
+ * still running this very spec — an interrupted deploy's — is kept and waited
+ * for: never kill a migration half-way only to start the same one again.
+ */
+export function staleJobs(
+  existing: readonly KubeJob[],
+  wanted: ReadonlyMap<string, string | undefined>,
+): string[] {
+  return existing
+    .filter((job) => {
+      const done = conditionOf(job, "Complete") ?? conditionOf(job, "Failed");
+      const hash = job.metadata.annotations?.[specHashAnnotation];
+      return done || hash === undefined || hash !== wanted.get(job.metadata.name);
+    })
+    .map((job) => job.metadata.name);
+}
+
+async function rerunJobs(ctx: BackendContext, env: EnvironmentPlan, wave: readonly string[]): Promise<void> {
+  const jobs = wave.filter((s) => env.runOnce.includes(s));
+  if (jobs.length === 0) return;
+  const wanted = new Map(
+    kubeArtifactObjects(env.artifact.content)
+      .filter((o) => o.kind === "Job")
+      .map((o) => [o.name, o.annotations[specHashAnnotation]]),
+  );
+  const stale = staleJobs(await readJobs(ctx, env.environment, jobs), wanted);
+  await allOrFirstError(
+    stale.map((job) =>
+      kubectlOk(ctx, env.environment, kubeRerunCommand(ctx, job), `delete the previous job ${job}`),
+    ),
+  );
+}
+
+/** Throw if a finished Job failed; true once it completed. */
+async function jobSucceeded(ctx: BackendContext, env: string, service: string): Promise<boolean> {
+  const [job] = await readJobs(ctx, env, [service]);
+  const failed = job && conditionOf(job, "Failed");
+  if (!failed) return Boolean(job && conditionOf(job, "Complete"));
+  const [pod] = (await podsOf(ctx, env, service)).sort(newestFirst);
+  const code = pod && exitCodeOf(pod);
+  throw new KaupangError(
+    "ERR_DEPLOY_FAILED",
+    `${env}: one-shot service ${service} ${code !== undefined ? `exited with code ${code}` : "failed"} (${failed.reason ?? "Failed"}${failed.message ? `: ${failed.message}` : ""})`,
+    { hint: `see ${kubectlLine(ctx.target, "logs", "-n", ctx.target.namespace, `job/${service}`)}` },
+  );
+}
+
+/** Wait for one service of a wave (the plan's wait command), bounded by the environment's deadline. */
+async function waitService(ctx: BackendContext, env: EnvironmentPlan, service: string, deadline: number) {
+  const job = env.runOnce.includes(service);
+  const scope = env.environment;
+  const left = Math.max(1000, deadline - Date.now());
+  const result = await kubectl(ctx, scope, kubeWaitCommand(ctx, env, service), left);
+  if (result.exitCode !== 0) {
+    const known = result.timedOut ? undefined : classifyKubectlError(ctx.target, result.stderr);
+    if (known) throw known;
+    const why = describePods(await podsOf(ctx, scope, service));
+    if (!result.timedOut)
+      throw new KaupangError(
+        "ERR_DEPLOY_FAILED",
+        `${scope}: service ${service} did not roll out: ${tail(result.stderr)} (${why})`,
+      );
+    throw new KaupangError(
+      "ERR_DEPLOY_TIMEOUT",
+      `${scope}: ${job ? `job ${service} did not complete` : `service ${service} did not become ready`} within ${seconds(ctx.timeoutMs)} (${why})`,
+      {
+        hint: `see ${kubectlLine(ctx.target, "describe", "-n", ctx.target.namespace, `${job ? "job" : "deployment"}/${service}`)}`,
+      },
+    );
+  }
+  // A Job's wait ends on any terminal condition: which was it? (Complete follows SuccessCriteriaMet.)
+  while (job && !(await jobSucceeded(ctx, scope, service))) {
+    if (Date.now() > deadline)
+      throw new KaupangError(
+        "ERR_DEPLOY_TIMEOUT",
+        `${scope}: job ${service} did not complete within ${seconds(ctx.timeoutMs)}`,
+      );
+    await sleep(pollMs / 5);
+  }
+}
+
+/** Pod phases in the words `status` and the no-change check use for every backend. */
+const podState: Record<string, string> = {
+  Running: "running",
+  Succeeded: "complete",
+  Failed: "failed",
+  Pending: "pending",
+};
+
+/**
+ * What runs per service: a Deployment's live pods, a Job's newest pod. Digests
+ * come from the pinned image refs; env from the pod spec, a secretKeyRef as
+ * `secret(KEY)` (the value is never read). No ports: nothing is published on
+ * a host, so there is nothing to compare.
+ */
+export function runningFromPods(pods: readonly KubePod[], runOnce: readonly string[]): RunningService[] {
+  const byService = new Map<string, KubePod[]>();
+  for (const pod of pods) {
+    const service = pod.metadata.labels?.["app.kubernetes.io/name"];
+    if (!service || pod.metadata.deletionTimestamp) continue;
+    byService.set(service, [...(byService.get(service) ?? []), pod]);
+  }
+  return [...byService].map(([service, list]) => {
+    const current = runOnce.includes(service)
+      ? [...list].sort(newestFirst).slice(0, 1)
+      : list.filter((p) => p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed");
+    return {
+      service,
+      instances: current.map((pod) => {
+        const container = pod.spec.containers.find((c) => c.name === service) ?? pod.spec.containers[0];
+        const ref = container?.image ?? "";
+        const digest = /@(sha256:[0-9a-f]{64})$/.exec(ref)?.[1];
+        const exitCode = exitCodeOf(pod);
+        const env = (container?.env ?? []).map((e) => {
+          const secret = e.valueFrom?.secretKeyRef?.key;
+          return [e.name, secret ? `secret(${secret})` : (e.value ?? "")];
+        });
+        const phase = pod.status?.phase ?? "Unknown";
+        return {
+          digests: digest ? [digest] : [],
+          ref,
+          state: podState[phase] ?? phase.toLowerCase(),
+          ...(exitCode !== undefined ? { exitCode } : {}),
+          env: Object.fromEntries(env),
+        };
+      }),
+    };
+  });
+}
+
+/** After a delete: wait until nothing labelled for the environment is left (pods and ReplicaSets included). */
+async function waitGone(ctx: BackendContext, env: string): Promise<void> {
+  const deadline = Date.now() + ctx.timeoutMs;
+  const kinds = "deployment,replicaset,job,pod,service,endpointslice";
+  const selector = kubeSelector(ctx.project, env);
+  for (;;) {
+    const left = (
+      await get(ctx, env, kinds, "-n", ctx.target.namespace, "-l", selector, "-o", "name")
+    ).trim();
+    if (!left) return;
+    if (Date.now() > deadline) {
+      throw new KaupangError(
+        "ERR_DEPLOY_TIMEOUT",
+        `${env}: ${left.split("\n").join(", ")} still exist ${seconds(ctx.timeoutMs)} after the delete`,
+      );
+    }
+    await sleep(pollMs);
+  }
+}
+
+export const kubernetesBackend: Backend = {
+  async apply(ctx, env) {
+    requireKubeconfig(ctx.target);
+    const scope = env.environment;
+    const deadline = Date.now() + ctx.timeoutMs;
+    const left = () => Math.max(1000, deadline - Date.now());
+    if (env.secrets.length > 0) await checkClusterSecrets(ctx, env);
+    for (let i = 0; i < env.waves.length; i++) {
+      const wave = env.waves[i]!;
+      const apply = kubeApplyCommand(ctx, env, i);
+      if (env.waves.length > 1) ctx.events({ type: "stage", scope, message: apply.description });
+      await rerunJobs(ctx, env, wave);
+      await kubectlOk(ctx, scope, apply, `apply wave ${i + 1}`, left());
+      // The plan lists the waits one by one; they only read, so they run side by side.
+      await allOrFirstError(wave.map((service) => waitService(ctx, env, service, deadline)));
+    }
+    // Pruned last, like swarm's --prune: a removed service stops once the new ones run.
+    await allOrFirstError(kubePruneCommands(ctx, env).map((c) => kubectlOk(ctx, scope, c, "prune", left())));
+  },
+
+  async remove(ctx, env) {
+    requireKubeconfig(ctx.target);
+    for (const command of downCommands(ctx, env)) {
+      await kubectlOk(ctx, env.environment, command, "delete", ctx.timeoutMs);
+    }
+    ctx.events({ type: "stage", scope: env.environment, message: "waiting until its objects are gone" });
+    await waitGone(ctx, env.environment);
+  },
+
+  async running(ctx, env) {
+    requireKubeconfig(ctx.target);
+    return runningFromPods(await podsOf(ctx, env.environment), env.runOnce);
+  },
+};

@@ -1,0 +1,82 @@
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { kaupang } from "../support/kaupang.js";
+import { context, getJson, kubeconfig, kubectl, names, requireCluster } from "./support.js";
+
+// The flagship example, unchanged, from a copy (so .kaupang stays out of the repo).
+const work = mkdtempSync(join(tmpdir(), "kaupang-flagship-k8s-"));
+const dir = join(work, "longhall");
+cpSync(fileURLToPath(new URL("../../../examples/longhall", import.meta.url)), dir, { recursive: true });
+const jarlKey = `jarl-${Math.random().toString(36).slice(2)}`;
+const env = () => ({
+  LONGHALL_KUBE_CONTEXT: context,
+  LONGHALL_KUBECONFIG: kubeconfig(),
+  LONGHALL_JARL_KEY: jarlKey,
+});
+const namespace = "longhall";
+
+beforeAll(async () => {
+  await requireCluster();
+  kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait");
+});
+afterAll(() => {
+  kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false");
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("flagship example: longhall on asgard (kubernetes)", () => {
+  it("builds and pushes the market image", async () => {
+    const r = await kaupang(["build", "market", "--push", "--cwd", dir], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it("deploys market with saga and runes to asgard, and tears it all down", async () => {
+    expect(kubectl("create", "namespace", namespace).code).toBe(0);
+    const secret = kubectl(
+      "create",
+      "secret",
+      "generic",
+      "longhall-secrets",
+      "-n",
+      namespace,
+      `--from-literal=LONGHALL_JARL_KEY=${jarlKey}`,
+    );
+    expect(secret.code, secret.err).toBe(0);
+
+    const up = await kaupang(["up", "market", "--target", "asgard", "--cwd", dir], { env: env() });
+    expect(up.code, up.stderr).toBe(0);
+    for (const e of ["runes", "saga", "market"]) expect(up.stderr).toContain(`${e}: deployed`);
+    expect(up.stderr).toContain(`KUBECONFIG=${kubeconfig()} kubectl --context ${context} apply`);
+    expect(names("deployment,service,job", namespace)).toEqual([
+      "deployment.apps/cache",
+      "deployment.apps/store",
+      "deployment.apps/web",
+      "deployment.apps/worker",
+      "job.batch/migrate",
+      "service/cache",
+      "service/store",
+      "service/web",
+    ]);
+    expect(getJson("job", "-n", namespace, "migrate").status.succeeded).toBe(1);
+    const web = getJson("deployment", "-n", namespace, "web");
+    const container = web.spec.template.spec.containers[0];
+    expect(container.image).toMatch(/^127\.0\.0\.1:5000\/longhall\/longhall-market@sha256:[0-9a-f]{64}$/);
+    expect(container.env).toContainEqual({
+      name: "JARL_KEY",
+      valueFrom: { secretKeyRef: { name: "longhall-secrets", key: "LONGHALL_JARL_KEY" } },
+    });
+    expect(container.env).toContainEqual({ name: "REALM", value: "asgard" });
+    expect(web.status.readyReplicas).toBe(1);
+    expect(up.stdout + up.stderr).not.toContain(jarlKey);
+
+    const down = await kaupang(["down", "market", "--with-deps", "--target", "asgard", "--cwd", dir], {
+      env: env(),
+    });
+    expect(down.code, down.stderr).toBe(0);
+    expect(names("all,endpointslices", namespace, "app.kubernetes.io/managed-by=kaupang")).toEqual([]);
+    expect(names("secret", namespace)).toContain("secret/longhall-secrets");
+  });
+});
