@@ -210,9 +210,10 @@ describe("versioning: resolve, pin, record, roll back (real engine and registry)
   it("serialises two ups of one environment; both records are consistent", async () => {
     const name = fresh();
     const dir = project(name, { app: { services: { web: httpService(0, { ports: [] }) } } });
+    // --force: both really deploy (the second would otherwise find nothing changed).
     const [a, b] = await Promise.all([
-      kaupang(["up", "app", "--cwd", dir]),
-      kaupang(["up", "app", "--cwd", dir]),
+      kaupang(["up", "app", "--force", "--cwd", dir]),
+      kaupang(["up", "app", "--force", "--cwd", dir]),
     ]);
     expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0]);
     expect(a.stderr + b.stderr).toMatch(/waiting for app@local: locked by process \d+/);
@@ -249,7 +250,7 @@ describe("versioning: resolve, pin, record, roll back (real engine and registry)
     const name = fresh();
     const dir = project(name, { app: { services: { web: sleeper() } } });
     expect((await kaupang(["up", "app", "--cwd", dir])).code).toBe(0);
-    expect((await kaupang(["up", "app", "--cwd", dir])).code).toBe(0);
+    expect((await kaupang(["up", "app", "--force", "--cwd", dir])).code).toBe(0);
     const file = join(dir, ".kaupang/ledger/app@local.jsonl");
     const lines = readFileSync(file, "utf8").split("\n");
     const id = JSON.parse(lines[1]!).id as string;
