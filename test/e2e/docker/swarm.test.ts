@@ -107,7 +107,12 @@ describe("swarm backend (real single-node swarm)", () => {
     expect(tasks()[0]).toMatch(/^Complete/);
     await waitHttp(`http://127.0.0.1:${port}/`);
 
-    const again = await kaupang(["up", "app", "--target", "swarm", "--cwd", dir]);
+    // Nothing changed: nothing is applied, so the migration does not run again…
+    const same = await kaupang(["up", "app", "--target", "swarm", "--cwd", dir]);
+    expect(same.stderr).toContain("unchanged");
+    expect(tasks()).toHaveLength(1);
+    // …but every deploy that applies runs it again.
+    const again = await kaupang(["up", "app", "--target", "swarm", "--force", "--cwd", dir]);
     expect(again.code, again.stderr).toBe(0);
     expect(tasks()).toHaveLength(2);
     expect(tasks().every((t) => t.startsWith("Complete"))).toBe(true);
