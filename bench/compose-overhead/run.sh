@@ -9,11 +9,14 @@ $kaupang up app --cwd "$dir" -q >/dev/null 2>&1
 artifact="$dir/.kaupang/local/app.compose.yaml"
 raw="docker compose -p benchco-app --project-directory $dir -f $artifact"
 $raw down >/dev/null 2>&1
+# Each command gets its own --prepare, in order: ups start from nothing, downs from a running stack.
 hyperfine --warmup 1 --runs 10 --export-markdown "$results/compose-overhead.md" \
   --prepare "$raw down >/dev/null 2>&1" \
+  --prepare "$raw down >/dev/null 2>&1" \
+  --prepare "$raw up -d --wait >/dev/null 2>&1" \
+  --prepare "$raw up -d --wait >/dev/null 2>&1" \
   -n "raw compose up" "$raw up -d --wait --remove-orphans --pull missing" \
   -n "kaupang up --force" "$kaupang up app --force -q --cwd $dir" \
-  --prepare "$raw up -d --wait >/dev/null 2>&1" \
   -n "raw compose down" "$raw down --remove-orphans" \
   -n "kaupang down" "$kaupang down app -q --cwd $dir"
 $raw down >/dev/null 2>&1 || true

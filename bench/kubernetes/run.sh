@@ -79,8 +79,9 @@ make_project "$work/pin" "$ns_pin" "$pinned"
 kaupang="node $repo/packages/cli/bin/kaupang.mjs"
 up_tag="$kaupang up app --target bench --cwd $work/tag -q"
 up_pin="$kaupang up app --target bench --cwd $work/pin -q"
-$up_tag >/dev/null
-$up_pin >/dev/null
+for setup in "$up_tag" "$up_pin"; do
+  $setup >"$work/setup.log" 2>&1 || { cat "$work/setup.log" >&2; exit 1; }
+done
 
 # Raw kubectl gets the manifests kaupang rendered (digest-pinned), in its own namespace.
 sed -e "s/^  name: $ns_tag\$/  name: $ns_raw/" -e "s/namespace: $ns_tag\$/namespace: $ns_raw/" \

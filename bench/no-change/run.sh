@@ -2,17 +2,22 @@
 # A no-change `kaupang up` (5 services) vs `docker compose up -d --wait` on the
 # same unchanged files, and vs a `docker stack deploy` with no changes.
 source "$(dirname "$0")/../lib.sh"
-dir="$scratch/p"
-mkdir -p "$dir"
-echo '{ "project": "benchnc", "targets": { "sw": { "backend": "swarm", "swarm": { "portMode": "host", "endpointMode": "dnsrr" } } } }' > "$dir/kaupang.config.json"
-write_env "$dir" app s1 s2 s3 s4 s5
-$kaupang up app -q --cwd "$dir" >/dev/null 2>&1
-$kaupang up app -q --target sw --cwd "$dir" >/dev/null 2>&1
-compose="docker compose -p benchnc-app --project-directory $dir -f $dir/.kaupang/local/app.compose.yaml"
-stack="docker stack deploy --with-registry-auth --resolve-image changed -c $dir/.kaupang/sw/app.stack.yaml benchnc-app"
+# Two projects: compose's bridge network and swarm's overlay cannot share a name on one engine.
+co="$scratch/co"
+sw="$scratch/sw"
+mkdir -p "$co" "$sw"
+echo '{ "project": "benchnc" }' > "$co/kaupang.config.json"
+echo '{ "project": "benchncs", "defaultBackend": "swarm", "targets": { "local": { "swarm": { "portMode": "host", "endpointMode": "dnsrr" } } } }' > "$sw/kaupang.config.json"
+write_env "$co" app s1 s2 s3 s4 s5
+write_env "$sw" app s1 s2 s3 s4 s5
+$kaupang up app -q --cwd "$co" >/dev/null
+$kaupang up app -q --cwd "$sw" >/dev/null
+compose="docker compose -p benchnc-app --project-directory $co -f $co/.kaupang/local/app.compose.yaml"
+stack="docker stack deploy --with-registry-auth --resolve-image changed -c $sw/.kaupang/local/app.stack.yaml benchncs-app"
 hyperfine --warmup 1 --runs 10 --export-markdown "$results/no-change.md" \
-  -n "kaupang up (no change)" "$kaupang up app -q --cwd $dir" \
+  -n "kaupang up, compose (no change)" "$kaupang up app -q --cwd $co" \
   -n "docker compose up -d --wait (no change)" "$compose up -d --wait" \
+  -n "kaupang up, swarm (no change)" "$kaupang up app -q --cwd $sw" \
   -n "docker stack deploy (no change)" "$stack"
-$kaupang down app -q --cwd "$dir" >/dev/null 2>&1 || true
-$kaupang down app -q --target sw --cwd "$dir" >/dev/null 2>&1 || true
+$kaupang down app -q --cwd "$co" >/dev/null 2>&1 || true
+$kaupang down app -q --cwd "$sw" >/dev/null 2>&1 || true

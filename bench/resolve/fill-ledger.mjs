@@ -8,7 +8,19 @@ const unit = {
   target: { name: "local", backend: "compose", namespace: "benchledger" },
   backend: "compose",
   pull: "missing",
-  environment: { environment: "app", file: "environments/app.json", dependsOn: [], waves: [["web"]], runOnce: [], replicas: { web: 1 }, images: [], secrets: [], artifact: { path: "a", content: "services: {}\n" }, hooks: { beforeUp: [], afterUp: [], beforeDown: [], afterDown: [] }, commands: [] },
+  environment: {
+    environment: "app",
+    file: "environments/app.json",
+    dependsOn: [],
+    waves: [["web"]],
+    runOnce: [],
+    replicas: { web: 1 },
+    images: [],
+    secrets: [],
+    artifact: { path: "a", content: "services: {}\n" },
+    hooks: { beforeUp: [], afterUp: [], beforeDown: [], afterDown: [] },
+    commands: [],
+  },
 };
 const entry = async (i) => ({
   id: `20260101T000000Z-${String(i).padStart(4, "0")}`,

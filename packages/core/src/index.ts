@@ -36,11 +36,16 @@ export {
 } from "./deploy/up.js";
 export { isKaupangError, KaupangError } from "./errors.js";
 export type { EventSink, KaupangEvent } from "./events.js";
-export { stopAllChildren } from "./exec/exec.js";
+export { exec, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
+export { resolveAll } from "./images/resolve.js";
 export { Ledger, ledgerPath } from "./ledger/ledger.js";
 export type { DeploymentUnit, LedgerRecord } from "./ledger/record.js";
 export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
+export { diff, diffPlan, type EnvironmentDiff } from "./ops/diff.js";
+export { type PassthroughOptions, passthroughCommands } from "./ops/passthrough.js";
+export { currentRecord, type Drift, type EnvironmentStatus, status } from "./ops/status.js";
+export type { Change } from "./ops/view.js";
 export { type PipelinePlan, type PipelineStep, planPipeline } from "./pipeline/plan-pipeline.js";
 export {
   type PipelineResult,
@@ -55,9 +60,3 @@ export type { EnvironmentPlan, Plan, PlanCommand, PlannedImage } from "./plan/ty
 export { renderCompose } from "./render/compose.js";
 export { kubernetesObjects, renderKubernetes } from "./render/kubernetes.js";
 export { renderSwarm } from "./render/swarm.js";
-export { type Drift, type EnvironmentStatus, currentRecord, status } from "./ops/status.js";
-export { type EnvironmentDiff, diff, diffPlan } from "./ops/diff.js";
-export type { Change } from "./ops/view.js";
-export { type PassthroughOptions, passthroughCommands } from "./ops/passthrough.js";
-export { exec } from "./exec/exec.js";
-export { resolveAll } from "./images/resolve.js";

@@ -61,11 +61,15 @@ interface ContainerInspect {
 
 /** "K=V" lines → map (first "=" splits). */
 export function envMap(lines: readonly string[] = []): Record<string, string> {
-  return Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+  return Object.fromEntries(
+    lines.map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
 }
 
 /** A container's published ports as "published:target/protocol", once per port (IPv4 and IPv6 bindings fold). */
-export function publishedPorts(ports: NonNullable<ContainerInspect["NetworkSettings"]>["Ports"] = {}): string[] {
+export function publishedPorts(
+  ports: NonNullable<ContainerInspect["NetworkSettings"]>["Ports"] = {},
+): string[] {
   const out = new Set<string>();
   for (const [key, bindings] of Object.entries(ports ?? {})) {
     for (const binding of bindings ?? []) out.add(`${binding.HostPort}:${key}`);

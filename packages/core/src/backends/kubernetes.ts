@@ -14,9 +14,9 @@ import { formatCommand } from "../exec/format.js";
 import {
   downCommands,
   kubeApplyCommand,
-  kubeArtifactObjects,
   kubectlEnv,
   kubectlGlobalArgs,
+  kubeObjectsOf,
   kubePruneCommands,
   kubeRerunCommand,
   kubeSelector,
@@ -282,7 +282,7 @@ async function rerunJobs(ctx: BackendContext, env: EnvironmentPlan, wave: readon
   const jobs = wave.filter((s) => env.runOnce.includes(s));
   if (jobs.length === 0) return;
   const wanted = new Map(
-    kubeArtifactObjects(env.artifact.content)
+    kubeObjectsOf(env)
       .filter((o) => o.kind === "Job")
       .map((o) => [o.name, o.annotations[specHashAnnotation]]),
   );

@@ -276,7 +276,9 @@ export const swarmBackend: Backend = {
             digests: at === -1 ? [] : [ref.slice(at + 1)],
             ref,
             state: t.Status.State,
-            ...(t.Status.State === "complete" || t.Status.State === "failed" ? { exitCode: exitCode ?? 0 } : {}),
+            ...(t.Status.State === "complete" || t.Status.State === "failed"
+              ? { exitCode: exitCode ?? 0 }
+              : {}),
             env: envMap(t.Spec?.ContainerSpec?.Env),
             ports: (service.Spec.EndpointSpec?.Ports ?? [])
               .filter((p) => p.PublishedPort !== undefined)

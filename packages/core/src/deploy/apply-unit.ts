@@ -82,7 +82,10 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
 }
 
 /** Record that a deploy found nothing to change (same pinned unit, no drift) and applied nothing. */
-export async function recordUnchanged(unit: DeploymentUnit, options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source">): Promise<DeploymentSummary> {
+export async function recordUnchanged(
+  unit: DeploymentUnit,
+  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source">,
+): Promise<DeploymentSummary> {
   const began = new Date();
   const id = newDeploymentId(began);
   options.ledger.append({
@@ -98,6 +101,16 @@ export async function recordUnchanged(unit: DeploymentUnit, options: Pick<ApplyU
     images: unit.environment.images,
     unit: await options.ledger.storeUnit(unit),
   });
-  options.ctx.events({ type: "done", scope: unit.environment.environment, message: "unchanged: nothing to apply (use --force to apply anyway)", durationMs: Date.now() - began.getTime() });
-  return { environment: unit.environment.environment, deploymentId: id, ranAt: began.toISOString(), images: unit.environment.images };
+  options.ctx.events({
+    type: "done",
+    scope: unit.environment.environment,
+    message: "unchanged: nothing to apply (use --force to apply anyway)",
+    durationMs: Date.now() - began.getTime(),
+  });
+  return {
+    environment: unit.environment.environment,
+    deploymentId: id,
+    ranAt: began.toISOString(),
+    images: unit.environment.images,
+  };
 }

@@ -28,7 +28,8 @@ export interface RollbackOptions extends ApplyOptions {
 }
 
 /** Deploys that changed something (an "unchanged" record repeats the one before it). */
-const deployments = (records: readonly LedgerRecord[]) => records.filter((r) => r.action !== "down" && r.status !== "unchanged");
+const deployments = (records: readonly LedgerRecord[]) =>
+  records.filter((r) => r.action !== "down" && r.status !== "unchanged");
 
 /** The record a rollback returns to. */
 export function chooseRollbackTarget(records: readonly LedgerRecord[], to?: string): LedgerRecord {

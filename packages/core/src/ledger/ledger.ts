@@ -145,7 +145,8 @@ export class Ledger {
           `${where}: sequence number ${record.seq}, expected ${i + 1}`,
         );
       }
-      if (record.unit && !checkedUnits.has(record.unit)) checkedUnits.set(record.unit, this.readUnitText(record.unit) !== undefined);
+      if (record.unit && !checkedUnits.has(record.unit))
+        checkedUnits.set(record.unit, this.readUnitText(record.unit) !== undefined);
       if (record.unit && !checkedUnits.get(record.unit)) {
         throw new KaupangError(
           "ERR_LEDGER_TAMPERED",

@@ -3,13 +3,14 @@
  * against the last succeeded deploy of each environment it touches. Resolved
  * digests when allowed; in a hermetic dry-run, configured references only.
  */
-import { type PlanUpOptions, type Planned, planUp } from "../api.js";
+import { type Planned, type PlanUpOptions, planUp } from "../api.js";
 import { pinImages } from "../deploy/up.js";
+import { nameOf } from "../images/reference.js";
 import { Ledger } from "../ledger/ledger.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { EnvironmentPlan, Plan } from "../plan/types.js";
 import { currentRecord } from "./status.js";
-import { type Change, type ServiceView, diffViews, viewArtifact } from "./view.js";
+import { type Change, diffViews, type ServiceView, viewArtifact } from "./view.js";
 
 export interface EnvironmentDiff {
   environment: string;
@@ -19,7 +20,11 @@ export interface EnvironmentDiff {
 }
 
 /** Views of an environment; with `refsOnly`, images are the configured references. */
-function views(plan: Pick<Plan, "backend">, env: Pick<EnvironmentPlan, "artifact" | "images">, refsOnly: boolean): Record<string, ServiceView> {
+function views(
+  plan: Pick<Plan, "backend">,
+  env: Pick<EnvironmentPlan, "artifact" | "images">,
+  refsOnly: boolean,
+): Record<string, ServiceView> {
   const out = viewArtifact(plan.backend, env.artifact.content);
   if (refsOnly) for (const image of env.images) if (out[image.service]) out[image.service]!.image = image.ref;
   return out;
@@ -32,7 +37,17 @@ export function diffPlan(planned: Planned, plan: Plan, hermetic: boolean): Envir
     const read = ledger.read();
     ledger.verify(read);
     const record = currentRecord(read.records);
-    if (!record) return { environment: env.environment, changes: diffViews({}, views(plan, env, hermetic)) };
+    // Never deployed: every service is new; the plan says so without parsing its artifact.
+    if (!record) {
+      return {
+        environment: env.environment,
+        changes: env.images.map((image) => ({
+          service: image.service,
+          kind: "added" as const,
+          detail: `added (${hermetic || !image.digest ? image.ref : `${nameOf(image.ref)}@${image.digest}`})`,
+        })),
+      };
+    }
     const unit = ledger.readUnit(record);
     return {
       environment: env.environment,
@@ -42,7 +57,9 @@ export function diffPlan(planned: Planned, plan: Plan, hermetic: boolean): Envir
   });
 }
 
-export async function diff(options: PlanUpOptions & { resolve?: boolean | undefined }): Promise<EnvironmentDiff[]> {
+export async function diff(
+  options: PlanUpOptions & { resolve?: boolean | undefined },
+): Promise<EnvironmentDiff[]> {
   const planned = await planUp(options);
   if (options.resolve === false) return diffPlan(planned, planned.plan, true);
   const pins = await pinImages(planned.model, planned.plan, { cwd: options.cwd, events: options.events });

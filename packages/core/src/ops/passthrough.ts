@@ -22,16 +22,26 @@ export interface PassthroughOptions {
 }
 
 /** Project, target settings and services of an environment: from the config, else from its last deploy. */
-async function locate(options: PassthroughOptions): Promise<{ project: string; target: PlanTarget; services: string[] }> {
+async function locate(
+  options: PassthroughOptions,
+): Promise<{ project: string; target: PlanTarget; services: string[] }> {
   const site = await openSite(options);
   if (site.hasConfig) {
-    const { plan } = await planUp({ cwd: site.root, environments: [options.environment], target: options.target });
+    const { plan } = await planUp({
+      cwd: site.root,
+      environments: [options.environment],
+      target: options.target,
+    });
     const env = plan.environments.find((e) => e.environment === options.environment)!;
     return { project: plan.project, target: plan.targetSettings, services: env.waves.flat() };
   }
   const ledger = new Ledger(site.cacheDir, options.environment, site.target);
   const record = currentRecord(ledger.read().records);
-  if (!record) throw new KaupangError("ERR_NOT_DEPLOYED", `${options.environment}@${site.target} is not deployed from here (no kaupang config and no ledger record)`);
+  if (!record)
+    throw new KaupangError(
+      "ERR_NOT_DEPLOYED",
+      `${options.environment}@${site.target} is not deployed from here (no kaupang config and no ledger record)`,
+    );
   const unit = ledger.readUnit(record);
   return { project: unit.project, target: unit.target, services: unit.environment.waves.flat() };
 }
@@ -41,23 +51,48 @@ export interface PassthroughCommand {
   env?: Record<string, string>;
 }
 
-export async function passthroughCommands(kind: "ps" | "logs", options: PassthroughOptions): Promise<PassthroughCommand[]> {
+export async function passthroughCommands(
+  kind: "ps" | "logs",
+  options: PassthroughOptions,
+): Promise<PassthroughCommand[]> {
   const { project, target, services } = await locate(options);
   if (options.service && !services.includes(options.service)) {
-    throw new KaupangError("ERR_UNKNOWN_SERVICE", `environment ${options.environment} has no service "${options.service}"; services: ${services.join(", ")}`);
+    throw new KaupangError(
+      "ERR_UNKNOWN_SERVICE",
+      `environment ${options.environment} has no service "${options.service}"; services: ${services.join(", ")}`,
+    );
   }
   const follow = options.follow ? ["-f"] : [];
   const one = options.service ? [options.service] : [];
   switch (target.backend) {
     case "compose": {
-      const base = ["docker", ...dockerGlobalArgs(target), "compose", "-p", composeProjectName(project, options.environment)];
+      const base = [
+        "docker",
+        ...dockerGlobalArgs(target),
+        "compose",
+        "-p",
+        composeProjectName(project, options.environment),
+      ];
       return [{ argv: kind === "ps" ? [...base, "ps", "-a", ...one] : [...base, "logs", ...follow, ...one] }];
     }
     case "swarm": {
       const stack = stackName(project, options.environment);
       const docker = ["docker", ...dockerGlobalArgs(target)];
-      if (kind === "ps") return [{ argv: [...docker, "stack", "ps", ...(options.service ? ["--filter", `name=${stack}_${options.service}`] : []), stack] }];
-      return (options.service ? [options.service] : services).map((s) => ({ argv: [...docker, "service", "logs", ...follow, `${stack}_${s}`] }));
+      if (kind === "ps")
+        return [
+          {
+            argv: [
+              ...docker,
+              "stack",
+              "ps",
+              ...(options.service ? ["--filter", `name=${stack}_${options.service}`] : []),
+              stack,
+            ],
+          },
+        ];
+      return (options.service ? [options.service] : services).map((s) => ({
+        argv: [...docker, "service", "logs", ...follow, `${stack}_${s}`],
+      }));
     }
     case "kubernetes": {
       const selector = `app.kubernetes.io/managed-by=kaupang,app.kubernetes.io/instance=${composeProjectName(project, options.environment)}${options.service ? `,app.kubernetes.io/name=${options.service}` : ""}`;
@@ -66,7 +101,19 @@ export async function passthroughCommands(kind: "ps" | "logs", options: Passthro
       return [
         kind === "ps"
           ? { argv: [...base, "get", "pods", "-l", selector, "-o", "wide"], ...env }
-          : { argv: [...base, "logs", "-l", selector, "--all-containers", "--prefix", "--tail=200", ...follow], ...env },
+          : {
+              argv: [
+                ...base,
+                "logs",
+                "-l",
+                selector,
+                "--all-containers",
+                "--prefix",
+                "--tail=200",
+                ...follow,
+              ],
+              ...env,
+            },
       ];
     }
   }

@@ -4,12 +4,12 @@
  * behind the no-change deploy.
  */
 import type { Backend, BackendContext, RunningService } from "../backends/backend.js";
+import { loadProject } from "../config/project.js";
 import { backendFor, defaultTimeoutMs } from "../deploy/context.js";
 import { openSite } from "../deploy/site.js";
 import { silent } from "../events.js";
 import { Ledger } from "../ledger/ledger.js";
 import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
-import { loadProject } from "../config/project.js";
 import { type ServiceView, viewArtifact } from "./view.js";
 
 export interface Drift {
@@ -37,24 +37,45 @@ export function currentRecord(records: readonly LedgerRecord[]): LedgerRecord | 
   return undefined;
 }
 
-function compareService(name: string, expected: ServiceView, digest: string | undefined, local: boolean, runOnce: boolean, live: RunningService | undefined): Drift[] {
+function compareService(
+  name: string,
+  expected: ServiceView,
+  digest: string | undefined,
+  local: boolean,
+  runOnce: boolean,
+  live: RunningService | undefined,
+): Drift[] {
   const instances = live?.instances ?? [];
-  if (expected.replicas === 0) return instances.length > 0 ? [{ service: name, kind: "replicas", detail: `${instances.length} running, 0 wanted` }] : [];
+  if (expected.replicas === 0)
+    return instances.length > 0
+      ? [{ service: name, kind: "replicas", detail: `${instances.length} running, 0 wanted` }]
+      : [];
   if (instances.length === 0) return [{ service: name, kind: "missing", detail: "no container or task" }];
   const drift: Drift[] = [];
   const done = (state: string) => state === "exited" || state === "complete" || state === "failed";
   if (runOnce) {
     const failed = instances.find((i) => done(i.state) && i.exitCode !== 0);
-    if (failed) drift.push({ service: name, kind: "failed", detail: `one-shot task exited with code ${failed.exitCode}` });
+    if (failed)
+      drift.push({
+        service: name,
+        kind: "failed",
+        detail: `one-shot task exited with code ${failed.exitCode}`,
+      });
   } else {
     const up = instances.filter((i) => i.state === "running");
-    if (up.length === 0) drift.push({ service: name, kind: "stopped", detail: `${instances[0]!.state}, not running` });
-    else if (up.length < expected.replicas) drift.push({ service: name, kind: "replicas", detail: `${up.length}/${expected.replicas} running` });
+    if (up.length === 0)
+      drift.push({ service: name, kind: "stopped", detail: `${instances[0]!.state}, not running` });
+    else if (up.length < expected.replicas)
+      drift.push({ service: name, kind: "replicas", detail: `${up.length}/${expected.replicas} running` });
   }
   if (digest) {
     const wrong = instances.find((i) => (local ? i.imageId !== digest : !i.digests.includes(digest)));
     if (wrong) {
-      drift.push({ service: name, kind: "image", detail: `runs ${local ? wrong.imageId : wrong.digests.join(", ") || wrong.ref}, deployed ${digest}` });
+      drift.push({
+        service: name,
+        kind: "image",
+        detail: `runs ${local ? wrong.imageId : wrong.digests.join(", ") || wrong.ref}, deployed ${digest}`,
+      });
     }
   }
   for (const instance of instances.slice(0, 1)) {
@@ -62,13 +83,15 @@ function compareService(name: string, expected: ServiceView, digest: string | un
       for (const [key, entry] of Object.entries(expected.env)) {
         const actual = instance.env[key];
         if (actual === undefined) drift.push({ service: name, kind: "env", detail: `${key} is not set` });
-        else if ("value" in entry && actual !== entry.value) drift.push({ service: name, kind: "env", detail: `${key} differs from the deployed value` });
+        else if ("value" in entry && actual !== entry.value)
+          drift.push({ service: name, kind: "env", detail: `${key} differs from the deployed value` });
       }
     }
     if (instance.ports) {
       const want = expected.ports.filter((p) => p.includes(":")).join(", ");
       const have = instance.ports.join(", ");
-      if (want !== have) drift.push({ service: name, kind: "ports", detail: `publishes [${have}], deployed [${want}]` });
+      if (want !== have)
+        drift.push({ service: name, kind: "ports", detail: `publishes [${have}], deployed [${want}]` });
     }
   }
   return drift;
@@ -82,15 +105,30 @@ export async function driftOf(backend: Backend, ctx: BackendContext, unit: Deplo
   const drift: Drift[] = [];
   for (const [name, view] of Object.entries(expected)) {
     const image = env.images.find((i) => i.service === name);
-    drift.push(...compareService(name, view, image?.pinned ? image.digest : undefined, image?.local === true, env.runOnce.includes(name), live.get(name)));
+    drift.push(
+      ...compareService(
+        name,
+        view,
+        image?.pinned ? image.digest : undefined,
+        image?.local === true,
+        env.runOnce.includes(name),
+        live.get(name),
+      ),
+    );
   }
   for (const [name, running] of live) {
-    if (!expected[name] && running.instances.length > 0) drift.push({ service: name, kind: "orphan", detail: "runs, but no deploy of this environment has it" });
+    if (!expected[name] && running.instances.length > 0)
+      drift.push({ service: name, kind: "orphan", detail: "runs, but no deploy of this environment has it" });
   }
   return drift;
 }
 
-export async function status(options: { cwd?: string | undefined; environment?: string | undefined; target?: string | undefined; timeoutMs?: number | undefined }): Promise<EnvironmentStatus[]> {
+export async function status(options: {
+  cwd?: string | undefined;
+  environment?: string | undefined;
+  target?: string | undefined;
+  timeoutMs?: number | undefined;
+}): Promise<EnvironmentStatus[]> {
   const site = await openSite(options);
   let names: string[];
   if (options.environment) names = [options.environment];
@@ -117,7 +155,13 @@ export async function status(options: { cwd?: string | undefined; environment?: 
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
       const drift = await driftOf(backendFor(unit.backend), ctx, unit);
-      results[index] = { environment: name, target: site.target, deploymentId: record.id, state: drift.length > 0 ? "drifted" : "ok", drift };
+      results[index] = {
+        environment: name,
+        target: site.target,
+        deploymentId: record.id,
+        state: drift.length > 0 ? "drifted" : "ok",
+        drift,
+      };
     }),
   );
   return results;

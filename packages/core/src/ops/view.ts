@@ -40,7 +40,11 @@ function dockerPort(port: unknown): string {
 }
 
 const words = (value: unknown): string[] =>
-  value === undefined ? [] : Array.isArray(value) ? value.map(String) : String(value).split(/\s+/).filter(Boolean);
+  value === undefined
+    ? []
+    : Array.isArray(value)
+      ? value.map(String)
+      : String(value).split(/\s+/).filter(Boolean);
 
 export function viewArtifact(backend: BackendName, content: string): Record<string, ServiceView> {
   const views: Record<string, ServiceView> = {};
@@ -53,10 +57,14 @@ export function viewArtifact(backend: BackendName, content: string): Record<stri
         env: Object.fromEntries(
           (container.env ?? []).map((e: any) => [
             e.name,
-            e.valueFrom?.secretKeyRef ? { secret: e.valueFrom.secretKeyRef.key } : { value: String(e.value ?? "") },
+            e.valueFrom?.secretKeyRef
+              ? { secret: e.valueFrom.secretKeyRef.key }
+              : { value: String(e.value ?? "") },
           ]),
         ),
-        ports: (container.ports ?? []).map((p: any) => `${p.containerPort}/${String(p.protocol ?? "TCP").toLowerCase()}`).sort(),
+        ports: (container.ports ?? [])
+          .map((p: any) => `${p.containerPort}/${String(p.protocol ?? "TCP").toLowerCase()}`)
+          .sort(),
         replicas: doc.kind === "Job" ? 1 : (doc.spec.replicas ?? 1),
         command: [...words(container.command), ...words(container.args)],
       };
@@ -67,7 +75,9 @@ export function viewArtifact(backend: BackendName, content: string): Record<stri
   for (const [name, s] of Object.entries(doc.services ?? {})) {
     views[name] = {
       image: String(s.image ?? "").replace(/\$\$/g, "$"),
-      env: Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, dockerEnvEntry(String(v))])),
+      env: Object.fromEntries(
+        Object.entries(s.environment ?? {}).map(([k, v]) => [k, dockerEnvEntry(String(v))]),
+      ),
       ports: (s.ports ?? []).map(dockerPort).sort(),
       replicas: s.deploy?.replicas ?? 1,
       command: [...words(s.entrypoint), ...words(s.command)].map((w) => w.replace(/\$\$/g, "$")),
@@ -101,7 +111,8 @@ export function diffViews(before: Record<string, ServiceView>, after: Record<str
       changes.push({ service, kind: "removed", detail: "removed" });
       continue;
     }
-    if (a.image !== b.image) changes.push({ service, kind: "image", detail: `image ${a.image} → ${b.image}` });
+    if (a.image !== b.image)
+      changes.push({ service, kind: "image", detail: `image ${a.image} → ${b.image}` });
     for (const key of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
       const x = a.env[key];
       const y = b.env[key];
@@ -109,11 +120,20 @@ export function diffViews(before: Record<string, ServiceView>, after: Record<str
       changes.push({ service, kind: "env", detail: `env ${key}: ${showEnv(x)} → ${showEnv(y)}` });
     }
     if (a.ports.join() !== b.ports.join()) {
-      changes.push({ service, kind: "ports", detail: `ports [${a.ports.join(", ")}] → [${b.ports.join(", ")}]` });
+      changes.push({
+        service,
+        kind: "ports",
+        detail: `ports [${a.ports.join(", ")}] → [${b.ports.join(", ")}]`,
+      });
     }
-    if (a.replicas !== b.replicas) changes.push({ service, kind: "replicas", detail: `replicas ${a.replicas} → ${b.replicas}` });
+    if (a.replicas !== b.replicas)
+      changes.push({ service, kind: "replicas", detail: `replicas ${a.replicas} → ${b.replicas}` });
     if (a.command.join("\u0000") !== b.command.join("\u0000")) {
-      changes.push({ service, kind: "command", detail: `command ${JSON.stringify(a.command)} → ${JSON.stringify(b.command)}` });
+      changes.push({
+        service,
+        kind: "command",
+        detail: `command ${JSON.stringify(a.command)} → ${JSON.stringify(b.command)}`,
+      });
     }
   }
   return changes;

@@ -191,8 +191,21 @@ export interface KubeArtifactObject {
   annotations: Record<string, string>;
 }
 
+/** Parsed artifacts by content: several commands of one environment need the same objects. */
+const parsedArtifacts = new Map<string, KubeArtifactObject[]>();
+
 /** The objects an environment's Kubernetes artifact holds. */
 export function kubeArtifactObjects(content: string): KubeArtifactObject[] {
+  let objects = parsedArtifacts.get(content);
+  if (!objects) {
+    objects = parseKubeArtifact(content);
+    if (parsedArtifacts.size > 256) parsedArtifacts.clear();
+    parsedArtifacts.set(content, objects);
+  }
+  return objects;
+}
+
+function parseKubeArtifact(content: string): KubeArtifactObject[] {
   return parseAllDocuments(content).flatMap((doc) => {
     const object = doc.toJS() as {
       kind?: string;
@@ -213,8 +226,16 @@ export function kubeArtifactObjects(content: string): KubeArtifactObject[] {
 
 /** Names (as the prune selector sees them) of the Deployments, Jobs and Services of an artifact. */
 export function kubeArtifactNames(content: string): Record<KubePrunable, string[]> {
+  return kubeObjectNames(kubeArtifactObjects(content));
+}
+
+/** The objects of an environment: recorded at planning, else read from its artifact (older units). */
+export const kubeObjectsOf = (env: Pick<EnvironmentPlan, "artifact" | "objects">): KubeArtifactObject[] =>
+  env.objects ?? kubeArtifactObjects(env.artifact.content);
+
+function kubeObjectNames(objects: readonly KubeArtifactObject[]): Record<KubePrunable, string[]> {
   const names: Record<KubePrunable, string[]> = { Deployment: [], Job: [], Service: [] };
-  for (const object of kubeArtifactObjects(content)) {
+  for (const object of objects) {
     if (object.kind in kubePrunable) names[object.kind as KubePrunable].push(object.service ?? object.name);
   }
   return names;
@@ -228,9 +249,9 @@ export function kubeArtifactNames(content: string): Record<KubePrunable, string[
  */
 export function kubePruneCommands(
   ctx: CommandContext,
-  env: Pick<EnvironmentPlan, "environment" | "artifact">,
+  env: Pick<EnvironmentPlan, "environment" | "artifact" | "objects">,
 ): PlanCommand[] {
-  const names = kubeArtifactNames(env.artifact.content);
+  const names = kubeObjectNames(kubeObjectsOf(env));
   const groups = new Map<string, { kinds: string[]; keep: string[] }>();
   for (const kind of Object.keys(kubePrunable) as KubePrunable[]) {
     const keep = [...new Set(names[kind])].sort();

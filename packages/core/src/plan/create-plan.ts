@@ -8,8 +8,27 @@ import type { Model, PullPolicy } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
 import { KaupangError } from "../errors.js";
 import { GraphError, topoWaves } from "../graph/dag.js";
+import { kubernetesObjects } from "../render/kubernetes.js";
 import { artifactExtension, renderArtifact } from "../render/render.js";
-import { upCommands } from "./commands.js";
+import { type KubeArtifactObject, upCommands } from "./commands.js";
+
+/** What the command builders need to know of each rendered Kubernetes object. */
+function kubeObjectSummary(objects: readonly Record<string, unknown>[]): KubeArtifactObject[] {
+  return objects.map((o) => {
+    const metadata = o.metadata as {
+      name: string;
+      labels?: Record<string, string>;
+      annotations?: Record<string, string>;
+    };
+    return {
+      kind: String(o.kind),
+      name: metadata.name,
+      service: metadata.labels?.["app.kubernetes.io/name"],
+      annotations: metadata.annotations ?? {},
+    };
+  });
+}
+
 import type { EnvironmentPlan, Plan, PlannedImage, PlanTarget } from "./types.js";
 
 export interface PlanOptions {
@@ -121,6 +140,9 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       images,
       secrets,
       artifact: { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content },
+      ...(backend === "kubernetes"
+        ? { objects: kubeObjectSummary(kubernetesObjects(model, env, { images: pinnedRefs })) }
+        : {}),
       hooks: env.hooks,
       commands: [],
     };

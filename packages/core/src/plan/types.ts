@@ -1,4 +1,5 @@
 import type { BackendName, Hook, PullPolicy } from "../config/model.js";
+import type { KubeArtifactObject } from "./commands.js";
 
 /** A command kaupang runs, shown by --dry-run exactly as it will be executed. */
 export interface PlanCommand {
@@ -36,6 +37,8 @@ export interface EnvironmentPlan {
   /** Host variables referenced with secret(); their values are never written. */
   secrets: string[];
   artifact: { path: string; content: string };
+  /** Kubernetes: the objects of the artifact (kind, name, service), recorded when it was rendered. */
+  objects?: KubeArtifactObject[];
   hooks: { beforeUp: Hook[]; afterUp: Hook[]; beforeDown: Hook[]; afterDown: Hook[] };
   commands: PlanCommand[];
 }
