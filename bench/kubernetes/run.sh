@@ -106,10 +106,13 @@ bench() { # scenario, then (--prepare cmd | -) name command … triples
   local args=()
   while [ $# -gt 0 ]; do
     [ "$1" != - ] && args+=(--prepare "$1")
-    args+=(-n "$2" "$3")
+    args+=(-n "$2" "$3 2>&1")
     shift 3
   done
-  hyperfine --shell bash --style basic --warmup 1 --runs "$runs" --export-json "$work/$scenario.json" "${args[@]}"
+  # Output goes to a file, so that a failed run can be shown (hyperfine only says "non-zero exit").
+  hyperfine --shell bash --style basic --warmup 1 --runs "$runs" --export-json "$work/$scenario.json" \
+    --output "$work/$scenario.out" "${args[@]}" ||
+    { echo "bench: a $scenario run failed; its last output:" >&2; tail -n 20 "$work/$scenario.out" >&2; exit 1; }
 }
 bench fresh \
   "$down_raw" "raw kubectl" "$raw" \

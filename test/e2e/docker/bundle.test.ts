@@ -27,7 +27,9 @@ afterAll(() => {
   // Whatever happened, leave the registries running for the other tests.
   sh(["bash", join(harness, "docker-up.sh")]);
   names.forEach(cleanupProject);
-  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  dirs.forEach((d) => {
+    rmSync(d, { recursive: true, force: true });
+  });
 });
 
 /** Build `ref` with a version file and push it. */

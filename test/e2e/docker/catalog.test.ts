@@ -50,7 +50,9 @@ beforeAll(async () => {
 afterAll(() => {
   server?.close();
   names.forEach(cleanupProject);
-  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  dirs.forEach((d) => {
+    rmSync(d, { recursive: true, force: true });
+  });
 });
 
 describe("catalog sources (real registry, real oras, real HTTP)", () => {

@@ -21,35 +21,62 @@ describe("operate without a control loop (real engine)", () => {
   it("status is 0 when all runs as deployed, 3 naming the service after a hand-made change, and up repairs it", async () => {
     const name = fresh();
     const port = await freePort();
-    const dir = project(name, { app: { services: { web: httpService(port, { env: { MODE: "calm" } }), worker: talker() } } });
+    const dir = project(name, {
+      app: { services: { web: httpService(port, { env: { MODE: "calm" } }), worker: talker() } },
+    });
     expect((await kaupang(["up", "app", "--cwd", dir])).code).toBe(0);
     const ok = await kaupang(["status", "--cwd", dir]);
-    expect(ok.stdout).toMatch(new RegExp(`^app@local: ok \\(deployment \\d{8}T\\d{6}Z-[0-9a-f]{4}\\)\\n$`));
+    expect(ok.stdout).toMatch(/^app@local: ok \(deployment \d{8}T\d{6}Z-[0-9a-f]{4}\)\n$/);
     expect(ok.code).toBe(0);
 
     sh(["docker", "stop", "-t", "1", `${name}-app-worker-1`]);
     const drifted = await kaupang(["status", "app", "--output", "json", "--cwd", dir]);
     expect(drifted.code).toBe(3);
-    expect(JSON.parse(drifted.stdout)[0].drift).toEqual([{ service: "worker", kind: "stopped", detail: "exited, not running" }]);
+    expect(JSON.parse(drifted.stdout)[0].drift).toEqual([
+      { service: "worker", kind: "stopped", detail: "exited, not running" },
+    ]);
 
     const repair = await kaupang(["up", "app", "--cwd", dir]);
     expect(repair.code, repair.stderr).toBe(0);
-    expect(repair.stderr).toContain("unchanged config, but it drifted (worker: exited, not running): applying");
+    expect(repair.stderr).toContain(
+      "unchanged config, but it drifted (worker: exited, not running): applying",
+    );
     expect((await kaupang(["status", "--cwd", dir])).code).toBe(0);
   });
 
   it("a second identical up touches nothing and says unchanged; --force applies", async () => {
     const name = fresh();
-    const dir = project(name, { app: { services: { web: httpService(await freePort()), worker: talker() } } });
+    const dir = project(name, {
+      app: { services: { web: httpService(await freePort()), worker: talker() } },
+    });
     expect((await kaupang(["up", "app", "--cwd", dir])).code).toBe(0);
-    const before = sh(["docker", "inspect", "-f", "{{.Id}} {{.State.StartedAt}}", `${name}-app-web-1`, `${name}-app-worker-1`]).out;
+    const before = sh([
+      "docker",
+      "inspect",
+      "-f",
+      "{{.Id}} {{.State.StartedAt}}",
+      `${name}-app-web-1`,
+      `${name}-app-worker-1`,
+    ]).out;
     const again = await kaupang(["up", "app", "--output", "json", "--cwd", dir]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain("app: unchanged: nothing to apply");
     expect(again.stderr).not.toContain("compose");
-    expect(sh(["docker", "inspect", "-f", "{{.Id}} {{.State.StartedAt}}", `${name}-app-web-1`, `${name}-app-worker-1`]).out).toBe(before);
+    expect(
+      sh([
+        "docker",
+        "inspect",
+        "-f",
+        "{{.Id}} {{.State.StartedAt}}",
+        `${name}-app-web-1`,
+        `${name}-app-worker-1`,
+      ]).out,
+    ).toBe(before);
     const history = await kaupang(["history", "app", "--output", "json", "--cwd", dir]);
-    expect(JSON.parse(history.stdout).map((r: { status: string }) => r.status)).toEqual(["succeeded", "unchanged"]);
+    expect(JSON.parse(history.stdout).map((r: { status: string }) => r.status)).toEqual([
+      "succeeded",
+      "unchanged",
+    ]);
     const forced = await kaupang(["up", "app", "--force", "--cwd", dir]);
     expect(forced.stderr).toContain("compose");
     expect(forced.stderr).not.toContain("unchanged");
@@ -62,7 +89,12 @@ describe("operate without a control loop (real engine)", () => {
     sh(["docker", "tag", baseImage(), tagged]);
     expect(sh(["docker", "push", tagged]).code).toBe(0);
     const app = (tool: string, level: string) =>
-      json({ services: { web: sleeper({ env: { LEVEL: level, KEY: { $secret: "OPS_SECRET" } } }), tool: sleeper({ image: tool }) } });
+      json({
+        services: {
+          web: sleeper({ env: { LEVEL: level, KEY: { $secret: "OPS_SECRET" } } }),
+          tool: sleeper({ image: tool }),
+        },
+      });
     const dir = project(name, { app: JSON.parse(app(baseImage(), "info")) });
     expect((await kaupang(["up", "app", "--cwd", dir], { env: { OPS_SECRET: "one" } })).code).toBe(0);
     writeFileSync(join(dir, "environments/app.json"), app(tagged, "debug"));
@@ -74,7 +106,9 @@ describe("operate without a control loop (real engine)", () => {
       { service: "web", kind: "env", detail: 'env LEVEL: "info" → "debug"' },
     ]);
     const text = await kaupang(["diff", "app", "--cwd", dir]);
-    expect(text.stdout).toMatch(/app \(against \S+\): 2 changes\n {2}~ tool: image \S+@sha256:[0-9a-f]{64} → \S+@sha256:[0-9a-f]{64}\n {2}~ web: env LEVEL: "info" → "debug"\n/);
+    expect(text.stdout).toMatch(
+      /app \(against \S+\): 2 changes\n {2}~ tool: image \S+@sha256:[0-9a-f]{64} → \S+@sha256:[0-9a-f]{64}\n {2}~ web: env LEVEL: "info" → "debug"\n/,
+    );
     expect(text.stdout + text.stderr).not.toContain("one");
     const dry = await kaupang(["up", "app", "--dry-run", "--cwd", dir]);
     expect(dry.stdout).toMatch(/^Changes against the last deploy:\n {2}app \(against \S+\): 2 changes/);

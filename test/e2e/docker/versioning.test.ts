@@ -17,7 +17,9 @@ const fresh = () => {
 beforeAll(requireDocker);
 afterAll(() => {
   names.forEach(cleanupProject);
-  temp.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  temp.forEach((d) => {
+    rmSync(d, { recursive: true, force: true });
+  });
 });
 
 /** Build an image whose content differs by `version`, push it as `ref`; returns its registry digest. */

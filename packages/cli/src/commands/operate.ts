@@ -1,9 +1,9 @@
 import {
-  type EnvironmentDiff,
-  type LedgerRecord,
   diff,
+  type EnvironmentDiff,
   exec,
   formatCommand,
+  type LedgerRecord,
   openLedger,
   passthroughCommands,
   status,
@@ -13,7 +13,7 @@ import type { Command } from "commander";
 import { formatHistory } from "../output/history.js";
 import type { Io } from "../output/io.js";
 import { createReporter } from "../output/reporter.js";
-import { type CommonOptions, addFlags } from "./options.js";
+import { addFlags, type CommonOptions } from "./options.js";
 
 /** Exit code of `status` when what runs differs from what was deployed (CI can gate on it). */
 export const driftExitCode = 3;
@@ -26,8 +26,13 @@ export function formatDiff(diffs: readonly EnvironmentDiff[]): string {
       lines.push(`${d.environment} (${against}): no changes`);
       continue;
     }
-    lines.push(`${d.environment} (${against}): ${d.changes.length} change${d.changes.length === 1 ? "" : "s"}`);
-    for (const c of d.changes) lines.push(`  ${c.kind === "added" ? "+" : c.kind === "removed" ? "-" : "~"} ${c.service}: ${c.detail}`);
+    lines.push(
+      `${d.environment} (${against}): ${d.changes.length} change${d.changes.length === 1 ? "" : "s"}`,
+    );
+    for (const c of d.changes)
+      lines.push(
+        `  ${c.kind === "added" ? "+" : c.kind === "removed" ? "-" : "~"} ${c.service}: ${c.detail}`,
+      );
   }
   return `${lines.join("\n")}\n`;
 }
@@ -44,7 +49,9 @@ export function registerOperate(program: Command, io: Io): void {
     else {
       for (const r of results) {
         const head = `${r.environment}@${r.target}: ${r.state}${r.deploymentId ? ` (deployment ${r.deploymentId})` : ""}`;
-        io.stdout.write(`${head}\n${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}`);
+        io.stdout.write(
+          `${head}\n${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}`,
+        );
       }
     }
     if (results.some((r) => r.state === "drifted")) io.exitCode = driftExitCode;
@@ -75,10 +82,14 @@ export function registerOperate(program: Command, io: Io): void {
     .argument("[env]", "one environment (default: all with a ledger for the target)");
   addFlags(history, ["target", "output", "cwd"]);
   history.action(async (env: string | undefined, options: CommonOptions) => {
-    const names = env ? [env] : (await verifyLedgers({ cwd: options.cwd, target: options.target })).map((c) => c.environment);
+    const names = env
+      ? [env]
+      : (await verifyLedgers({ cwd: options.cwd, target: options.target })).map((c) => c.environment);
     const records: LedgerRecord[] = [];
     for (const name of [...new Set(names)]) {
-      records.push(...(await openLedger({ cwd: options.cwd, environment: name, target: options.target })).records);
+      records.push(
+        ...(await openLedger({ cwd: options.cwd, environment: name, target: options.target })).records,
+      );
     }
     records.sort((a, b) => a.at.localeCompare(b.at));
     if (options.output === "json") io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
@@ -88,21 +99,31 @@ export function registerOperate(program: Command, io: Io): void {
   for (const kind of ["ps", "logs"] as const) {
     const command = program
       .command(kind)
-      .description(kind === "ps" ? "list an environment's containers, tasks or pods" : "show an environment's logs")
+      .description(
+        kind === "ps" ? "list an environment's containers, tasks or pods" : "show an environment's logs",
+      )
       .argument("<env>", "environment")
       .argument("[service]", "one service");
     if (kind === "logs") command.option("-f, --follow", "keep streaming");
     addFlags(command, ["target", "cwd"]);
-    command.action(async (env: string, service: string | undefined, options: CommonOptions & { follow?: boolean }) => {
-      const commands = await passthroughCommands(kind, { cwd: options.cwd, environment: env, service, target: options.target, follow: options.follow });
-      const results = await Promise.all(
-        commands.map((c) => {
-          io.stderr.write(`$ ${formatCommand(c.argv, c.env)}\n`);
-          return exec(c.argv, { inherit: true, ...(c.env ? { env: c.env } : {}) });
-        }),
-      );
-      const failed = results.find((r) => r.exitCode !== 0);
-      if (failed) io.exitCode = failed.exitCode;
-    });
+    command.action(
+      async (env: string, service: string | undefined, options: CommonOptions & { follow?: boolean }) => {
+        const commands = await passthroughCommands(kind, {
+          cwd: options.cwd,
+          environment: env,
+          service,
+          target: options.target,
+          follow: options.follow,
+        });
+        const results = await Promise.all(
+          commands.map((c) => {
+            io.stderr.write(`$ ${formatCommand(c.argv, c.env)}\n`);
+            return exec(c.argv, { inherit: true, ...(c.env ? { env: c.env } : {}) });
+          }),
+        );
+        const failed = results.find((r) => r.exitCode !== 0);
+        if (failed) io.exitCode = failed.exitCode;
+      },
+    );
   }
 }

@@ -3,7 +3,10 @@ import type { LedgerRecord } from "@kaupang/core";
 const short = (digest: string | undefined) => (digest ? digest.replace(/^sha256:/, "").slice(0, 12) : "-");
 
 /** The ledger as a table: newest last, like a log. */
-export function formatHistory(records: readonly LedgerRecord[], options: { showEnvironment?: boolean } = {}): string {
+export function formatHistory(
+  records: readonly LedgerRecord[],
+  options: { showEnvironment?: boolean } = {},
+): string {
   if (records.length === 0) return "No deployments recorded.\n";
   const rows = records.map((r) => [
     `  ${r.id}`,
@@ -13,7 +16,14 @@ export function formatHistory(records: readonly LedgerRecord[], options: { showE
     r.status + (r.failedStep ? ` (${r.failedStep})` : ""),
     r.images.map((i) => `${i.service}=${short(i.digest)}`).join(" ") || "-",
   ]);
-  const header = ["  ID", ...(options.showEnvironment ? ["ENVIRONMENT"] : []), "TIME", "ACTION", "STATUS", "IMAGES"];
+  const header = [
+    "  ID",
+    ...(options.showEnvironment ? ["ENVIRONMENT"] : []),
+    "TIME",
+    "ACTION",
+    "STATUS",
+    "IMAGES",
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");

@@ -104,7 +104,10 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
             `${envName}.${service}: image ${ref} is not on this engine after pulling it`,
           );
         imageIds.set(`${envName}.${service}`, id);
-        if (travel) (pins[envName] ??= {})[service] = id;
+        if (travel) {
+          pins[envName] ??= {};
+          pins[envName][service] = id;
+        }
       }
     }
   }

@@ -125,6 +125,20 @@ describe("normalisation", () => {
     expect(s.mc!.image).toBe("memcached:1");
   });
 
+  it('use("name@version") picks the preset\'s image at that tag', async () => {
+    const m = await model({
+      "kaupang.config.json": json({
+        project: "demo",
+        catalog: { sources: [{ type: "file", path: "c.json" }] },
+      }),
+      "c.json": json({ services: { api: { image: "reg.io/team/api:1.0.0", ports: ["80"] } } }),
+      "environments/api.json": json({ services: { a: { $catalog: "api@1.4.2" }, b: { $catalog: "api" } } }),
+    });
+    expect(m.environments.api!.services.a!.image).toBe("reg.io/team/api:1.4.2");
+    expect(m.environments.api!.services.a!.preset).toBe("api");
+    expect(m.environments.api!.services.b!.image).toBe("reg.io/team/api:1.0.0");
+  });
+
   it("picks the backend: -b > target > defaultBackend > compose", async () => {
     const files = {
       "kaupang.config.json": json({

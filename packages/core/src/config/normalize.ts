@@ -164,7 +164,17 @@ export async function createModel(project: Project, options: ModelOptions): Prom
           );
         }
         const base: ValidService =
-          typeof found.preset === "string" ? { image: found.preset } : (found.preset as ValidService);
+          typeof found.preset === "string" ? { image: found.preset } : { ...(found.preset as ValidService) };
+        if (version !== undefined) {
+          if (!base.image) {
+            throw fieldError(
+              file,
+              ["services", serviceName],
+              `catalog preset "${preset}" has no image to pick version ${version} of`,
+            );
+          }
+          base.image = `${nameOf(base.image)}:${version}`;
+        }
         const { $catalog: _ignored, ...overrides } = service;
         imageFromPreset = overrides.image === undefined;
         service = deepMerge(base, overrides) as ValidService;

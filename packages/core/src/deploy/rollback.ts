@@ -6,9 +6,6 @@
  * target. Every rollback is itself recorded, so it can be rolled back.
  */
 
-import { resolve } from "node:path";
-import { selectTarget } from "../config/normalize.js";
-import { loadProject } from "../config/project.js";
 import { KaupangError } from "../errors.js";
 import { silent } from "../events.js";
 import { Ledger } from "../ledger/ledger.js";

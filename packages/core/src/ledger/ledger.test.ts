@@ -8,7 +8,11 @@ import { acquireLock } from "./lock.js";
 import type { DeploymentUnit, LedgerRecord } from "./record.js";
 
 const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterEach(() =>
+  dirs.splice(0).forEach((d) => {
+    rmSync(d, { recursive: true, force: true });
+  }),
+);
 const cache = () => {
   const dir = mkdtempSync(join(tmpdir(), "kaupang-ledger-"));
   dirs.push(dir);

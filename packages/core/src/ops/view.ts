@@ -49,13 +49,15 @@ const words = (value: unknown): string[] =>
 export function viewArtifact(backend: BackendName, content: string): Record<string, ServiceView> {
   const views: Record<string, ServiceView> = {};
   if (backend === "kubernetes") {
-    for (const doc of parseAllDocuments(content).map((d) => d.toJS() as Record<string, any>)) {
+    // biome-ignore lint/suspicious/noExplicitAny: rendered manifests, read back by known paths
+    type Json = any;
+    for (const doc of parseAllDocuments(content).map((d) => d.toJS() as Record<string, Json>)) {
       if (doc.kind !== "Deployment" && doc.kind !== "Job") continue;
       const container = doc.spec.template.spec.containers[0];
       views[doc.metadata.name] = {
         image: container.image,
         env: Object.fromEntries(
-          (container.env ?? []).map((e: any) => [
+          (container.env ?? []).map((e: Json) => [
             e.name,
             e.valueFrom?.secretKeyRef
               ? { secret: e.valueFrom.secretKeyRef.key }
@@ -63,7 +65,7 @@ export function viewArtifact(backend: BackendName, content: string): Record<stri
           ]),
         ),
         ports: (container.ports ?? [])
-          .map((p: any) => `${p.containerPort}/${String(p.protocol ?? "TCP").toLowerCase()}`)
+          .map((p: Json) => `${p.containerPort}/${String(p.protocol ?? "TCP").toLowerCase()}`)
           .sort(),
         replicas: doc.kind === "Job" ? 1 : (doc.spec.replicas ?? 1),
         command: [...words(container.command), ...words(container.args)],
@@ -71,6 +73,7 @@ export function viewArtifact(backend: BackendName, content: string): Record<stri
     }
     return views;
   }
+  // biome-ignore lint/suspicious/noExplicitAny: a rendered compose file, read back by known keys
   const doc = parse(content) as { services?: Record<string, Record<string, any>> };
   for (const [name, s] of Object.entries(doc.services ?? {})) {
     views[name] = {
