@@ -1,6 +1,7 @@
 export { type Planned, type PlanUpOptions, planRun, planUp, type TargetOptions } from "./api.js";
 export { type BundleOptions, type BundleResult, createBundle } from "./bundle/create.js";
 export { type Catalog, loadCatalog } from "./catalog/catalog.js";
+export { isDuration, parseDuration } from "./config/duration.js";
 export { jsonSchemas } from "./config/json-schema.js";
 export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
 export { createModel, selectTarget } from "./config/normalize.js";

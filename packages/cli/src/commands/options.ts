@@ -1,13 +1,10 @@
-import { backendNames, pullPolicies } from "@kaupang/core";
+import { backendNames, isDuration, parseDuration, pullPolicies } from "@kaupang/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
 
-const durationPattern = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
+/** The same duration rule as the config's (`500ms`, `2s`, `2m`, `1h`). */
 function parseDurationFlag(value: string): number {
-  const match = durationPattern.exec(value);
-  if (!match) throw new InvalidArgumentError("use a duration such as 90s, 5m or 1h.");
-  return Math.round(Number(match[1]) * unitMs[match[2] as keyof typeof unitMs]);
+  if (!isDuration(value)) throw new InvalidArgumentError("use a duration such as 90s, 5m or 1h.");
+  return parseDuration(value);
 }
 
 /** Flags shared by commands, from one table so names and choices cannot drift from the config schema. */
