@@ -209,4 +209,21 @@ describe("lock", () => {
     expect(JSON.parse(readFileSync(path, "utf8")).pid).toBe(process.pid);
     lock.release();
   });
+
+  it("never leaves a half-written lock: a garbage lock file is reported, not spun on", async () => {
+    const path = join(cache(), "api@local.lock");
+    writeFileSync(path, "{");
+    const events: string[] = [];
+    await expect(
+      acquireLock(path, {
+        what: "api@local",
+        timeoutMs: 200,
+        command: "x",
+        pollMs: 50,
+        events: (event) => events.push("message" in event ? event.message : event.type),
+      }),
+    ).rejects.toThrow("api@local is being deployed by another process (the lock file is unreadable)");
+    expect(events).toEqual([`waiting for api@local: locked (unreadable lock file ${path})`]);
+    expect(readFileSync(path, "utf8")).toBe("{");
+  });
 });

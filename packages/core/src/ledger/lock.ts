@@ -5,7 +5,7 @@
  * (proper-lockfile judges staleness by age and cannot name the holder, which
  * is the one thing a blocked CI run needs to print.)
  */
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { KaupangError } from "../errors.js";
@@ -64,10 +64,21 @@ export async function acquireLock(
   const deadline = Date.now() + options.timeoutMs;
   let announced = false;
   for (;;) {
+    // The holder is written to a private file first and then hard-linked into
+    // place: link() is atomic and fails if the lock exists, so a waiter never
+    // reads a half-written lock.
+    const staging = `${path}.${process.pid}.${Date.now()}`;
+    writeFileSync(staging, JSON.stringify(me));
+    let linked = false;
     try {
-      const fd = openSync(path, "wx");
-      writeSync(fd, JSON.stringify(me));
-      closeSync(fd);
+      linkSync(staging, path);
+      linked = true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    } finally {
+      unlinkSync(staging);
+    }
+    if (linked) {
       held.add(path);
       return {
         release() {
@@ -76,10 +87,9 @@ export async function acquireLock(
           if (current?.pid === me.pid && current.host === me.host) unlinkSync(path);
         },
       };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     const holder = readHolder(path);
+    if (!holder && !existsSync(path)) continue; // released between our attempt and our read
     if (holder && holder.host === me.host && !alive(holder.pid)) {
       options.events?.({
         type: "warning",
@@ -95,7 +105,7 @@ export async function acquireLock(
     if (Date.now() > deadline) {
       const who = holder
         ? `process ${holder.pid} on ${holder.host} (${holder.command}) since ${holder.since}`
-        : "another process";
+        : "another process (the lock file is unreadable)";
       throw new KaupangError(
         "ERR_LOCKED",
         `${options.what} is being deployed by ${who}; gave up waiting after ${Math.round(options.timeoutMs / 1000)}s`,
@@ -107,7 +117,9 @@ export async function acquireLock(
     if (!announced) {
       options.events?.({
         type: "stage",
-        message: `waiting for ${options.what}: locked by process ${holder?.pid ?? "?"} on ${holder?.host ?? "?"}`,
+        message: holder
+          ? `waiting for ${options.what}: locked by process ${holder.pid} on ${holder.host}`
+          : `waiting for ${options.what}: locked (unreadable lock file ${path})`,
       });
       announced = true;
     }
