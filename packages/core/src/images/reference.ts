@@ -56,8 +56,3 @@ export function isLoopbackRegistry(registry: string): boolean {
   const host = registry.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
   return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
-
-/** The fully qualified form oras needs (docker.io/library/… for short names). */
-export function qualifiedRef(ref: ImageRef): string {
-  return `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ""}${ref.digest ? `@${ref.digest}` : ""}`;
-}

@@ -1,13 +1,13 @@
 /**
- * Resolve image references to digests with `oras resolve`: it reads the
- * user's existing docker login (config.json and credential helpers) and
- * returns the digest the tag points at — the index digest for multi-platform
- * images, what `docker pull` would pin. Resolution runs concurrently.
+ * Resolve image references to digests, concurrently, through the registry's
+ * HTTP API (registry.ts) with the user's docker login — the digest the tag
+ * points at, the index digest for multi-platform images: what `docker pull`
+ * would pin.
  */
 import { KaupangError } from "../errors.js";
 import type { EventSink } from "../events.js";
-import { exec, tail } from "../exec/exec.js";
-import { isDigest, isLoopbackRegistry, parseImageRef, qualifiedRef } from "./reference.js";
+import { parseImageRef } from "./reference.js";
+import { RegistryClient, RegistryError } from "./registry.js";
 
 export interface ResolveRequest {
   /** Who asked, for error messages: "market.web". */
@@ -35,32 +35,32 @@ export async function mapLimit<T, R>(
   return results;
 }
 
-export async function resolveDigest(ref: string, owner: string, environment?: string): Promise<string> {
+export async function resolveDigest(
+  ref: string,
+  owner: string,
+  environment?: string,
+  client: RegistryClient = new RegistryClient(),
+): Promise<string> {
   const parsed = parseImageRef(ref);
   if (parsed.digest) return parsed.digest;
-  const argv = [
-    "oras",
-    "resolve",
-    ...(isLoopbackRegistry(parsed.registry) ? ["--plain-http"] : []),
-    qualifiedRef(parsed),
-  ];
-  const result = await exec(argv, { quiet: true, timeoutMs: 60_000 });
-  const digest = result.stdout.trim();
-  if (result.exitCode !== 0 || !isDigest(digest)) {
-    const why = tail(result.stderr) || tail(result.stdout) || `exit code ${result.exitCode}`;
-    const notFound = /not found|manifest unknown|name unknown/i.test(why);
+  try {
+    return await client.resolve(parsed);
+  } catch (error) {
+    if (!(error instanceof RegistryError)) throw error;
+    const notFound = error.failure === "not-found";
     throw new KaupangError(
       "ERR_IMAGE_UNRESOLVED",
-      `${owner}: image ${ref} ${notFound ? "does not exist in its registry" : "could not be resolved"} (${why.replace(/^Error( response from registry)?: /, "")})`,
+      `${owner}: image ${ref} ${notFound ? "does not exist in its registry" : "could not be resolved"} (${error.message})`,
       {
         hint: notFound
           ? "push it first (kaupang build --push), fix the tag, or deploy a local build with --no-resolve"
-          : "log in to the registry (docker login), or deploy with --no-resolve",
+          : error.failure === "unreachable" || error.failure === "protocol"
+            ? "check that the registry is up and reachable from here, or deploy with --no-resolve"
+            : "log in to the registry (docker login), or deploy with --no-resolve",
         details: { ref, ...(environment ? { environment } : {}) },
       },
     );
   }
-  return digest;
 }
 
 /**
@@ -79,9 +79,10 @@ export async function resolveAll(
       type: "stage",
       message: `resolving ${refs.length} image reference${refs.length > 1 ? "s" : ""} to digests`,
     });
+  const client = new RegistryClient();
   const digests = await mapLimit(refs, options.concurrency ?? 16, (ref) => {
     const request = byRef.get(ref)!;
-    return resolveDigest(ref, request.owner, request.environment);
+    return resolveDigest(ref, request.owner, request.environment, client);
   });
   return new Map(refs.map((ref, i) => [ref, digests[i]!]));
 }
