@@ -12,4 +12,6 @@ createServer((client) => {
   upstream.on("end", () => later(() => client.end()));
   client.on("error", () => upstream.destroy());
   upstream.on("error", () => client.destroy());
-}).listen(listen, "127.0.0.1", () => console.error(`latency proxy :${listen} -> :${target} (+${delay} ms each way)`));
+}).listen(listen, "127.0.0.1", () =>
+  console.error(`latency proxy :${listen} -> :${target} (+${delay} ms each way)`),
+);

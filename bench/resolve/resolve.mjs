@@ -22,4 +22,6 @@ const samples = { 1: [], 16: [] };
 for (let i = 0; i < Number(runs); i++) for (const c of [1, 16]) samples[c].push(await time(c));
 const seq = median(samples[1]);
 const conc = median(samples[16]);
-console.log(`| ${registry} | ${n} | ${seq.toFixed(1)} ms | ${conc.toFixed(1)} ms | ${(seq / conc).toFixed(2)}× |`);
+console.log(
+  `| ${registry} | ${n} | ${seq.toFixed(1)} ms | ${conc.toFixed(1)} ms | ${(seq / conc).toFixed(2)}× |`,
+);
