@@ -39,6 +39,6 @@ export interface Backend {
   /** What runs now for the environment's services (read-only). */
   running(
     ctx: BackendContext,
-    env: Pick<EnvironmentPlan, "environment" | "artifact" | "runOnce">,
+    env: Pick<EnvironmentPlan, "environment" | "artifact" | "runOnce" | "images">,
   ): Promise<RunningService[]>;
 }

@@ -1,7 +1,9 @@
 /** Docker Compose: one compose project per environment, `up -d --wait`. */
 import { KaupangError } from "../errors.js";
 import { exec, execOk, tail } from "../exec/exec.js";
+import { pinnedRef } from "../images/reference.js";
 import { composeArgs, composeUpCommand, dockerGlobalArgs, downCommands } from "../plan/commands.js";
+import { composeProjectName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
 import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
@@ -77,6 +79,14 @@ export function publishedPorts(
   return [...out].sort();
 }
 
+interface ImageInspect {
+  Id: string;
+  RepoDigests?: string[];
+}
+
+const registryDigests = (image: ImageInspect): string[] =>
+  (image.RepoDigests ?? []).map((d) => d.slice(d.indexOf("@") + 1));
+
 /** Registry digests of local images, by image ID. */
 export async function repoDigests(ctx: BackendContext, imageIds: string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
@@ -87,12 +97,7 @@ export async function repoDigests(ctx: BackendContext, imageIds: string[]): Prom
   );
   const text = result.stdout.trim();
   if (!text.startsWith("[")) return out;
-  for (const image of JSON.parse(text) as { Id: string; RepoDigests?: string[] }[]) {
-    out.set(
-      image.Id,
-      (image.RepoDigests ?? []).map((d) => d.slice(d.indexOf("@") + 1)),
-    );
-  }
+  for (const image of JSON.parse(text) as ImageInspect[]) out.set(image.Id, registryDigests(image));
   return out;
 }
 
@@ -127,20 +132,44 @@ export const composeBackend: Backend = {
   },
 
   async running(ctx, env) {
-    const ps = await exec([...composeArgs(ctx, env), "ps", "-a", "-q"], { cwd: ctx.root, quiet: true });
+    // `docker ps` by compose's project label: the same containers as
+    // `compose ps -a`, without compose loading the project (~20 vs ~100 ms).
+    const ps = await exec(
+      [
+        "docker",
+        ...dockerGlobalArgs(ctx.target),
+        "ps",
+        "-a",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        `label=com.docker.compose.project=${composeProjectName(ctx.project, env.environment)}`,
+        "--filter",
+        "label=com.docker.compose.oneoff=False",
+      ],
+      { quiet: true },
+    );
     const ids = ps.stdout
       .split("\n")
       .map((l) => l.trim())
       .filter(Boolean);
     if (ids.length === 0) return [];
-    const inspected = await exec(["docker", ...dockerGlobalArgs(ctx.target), "inspect", ...ids], {
-      quiet: true,
-    });
-    const containers = JSON.parse(inspected.stdout.trim() || "[]") as ContainerInspect[];
-    const digests = await repoDigests(
-      ctx,
-      containers.map((c) => c.Image),
+    // One `docker inspect` for the containers and the images they should run
+    // (docker inspect takes both); only an image that is not among those
+    // (drift) needs a second call.
+    const expected = env.images.flatMap((image) =>
+      image.pinned && image.digest ? [image.local ? image.digest : pinnedRef(image.ref, image.digest)] : [],
     );
+    const inspected = await exec(
+      ["docker", ...dockerGlobalArgs(ctx.target), "inspect", ...ids, ...new Set(expected)],
+      { quiet: true },
+    );
+    const objects = JSON.parse(inspected.stdout.trim() || "[]") as (ImageInspect & { State?: unknown })[];
+    const containers = objects.filter((o) => o.State !== undefined) as unknown as ContainerInspect[];
+    const digests = new Map<string, string[]>();
+    for (const image of objects) if (image.State === undefined) digests.set(image.Id, registryDigests(image));
+    const missing = containers.map((c) => c.Image).filter((id) => !digests.has(id));
+    for (const [id, list] of await repoDigests(ctx, missing)) digests.set(id, list);
     const byService = new Map<string, RunningService>();
     for (const c of containers) {
       const service = c.Config.Labels["com.docker.compose.service"] ?? "?";

@@ -1,8 +1,35 @@
 import { KaupangError } from "../errors.js";
-import { exec } from "../exec/exec.js";
+import { type ExecResult, exec } from "../exec/exec.js";
 import { dockerGlobalArgs, networkCommand } from "../plan/commands.js";
 import { projectNetworkName } from "../render/names.js";
 import type { BackendContext } from "./backend.js";
+
+const prefetched = new WeakMap<BackendContext, Promise<ExecResult>>();
+
+function inspectNetwork(ctx: BackendContext): Promise<ExecResult> {
+  return exec(
+    [
+      "docker",
+      ...dockerGlobalArgs(ctx.target),
+      "network",
+      "inspect",
+      "--format",
+      "{{.Driver}}",
+      projectNetworkName(ctx.project),
+    ],
+    { quiet: true },
+  );
+}
+
+/**
+ * Start the (read-only) network check now, so it runs while tags resolve;
+ * the first ensureProjectNetwork of this deploy uses its answer.
+ */
+export function prefetchProjectNetwork(ctx: BackendContext): void {
+  const pending = inspectNetwork(ctx);
+  pending.catch(() => {}); // reported when ensureProjectNetwork awaits it
+  prefetched.set(ctx, pending);
+}
 
 /**
  * Create the project's shared network when missing, so services of one
@@ -10,12 +37,8 @@ import type { BackendContext } from "./backend.js";
  */
 export async function ensureProjectNetwork(ctx: BackendContext, scope: string): Promise<void> {
   const name = projectNetworkName(ctx.project);
-  const inspect = await exec(
-    ["docker", ...dockerGlobalArgs(ctx.target), "network", "inspect", "--format", "{{.Driver}}", name],
-    {
-      quiet: true,
-    },
-  );
+  const inspect = await (prefetched.get(ctx) ?? inspectNetwork(ctx));
+  prefetched.delete(ctx);
   const wanted = ctx.target.backend === "swarm" ? "overlay" : undefined;
   if (inspect.exitCode === 0) {
     const driver = inspect.stdout.trim();

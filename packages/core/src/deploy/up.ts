@@ -9,6 +9,7 @@ import { resolve as resolvePath } from "node:path";
 import { z } from "zod";
 import { type Planned, type PlanUpOptions, planUp } from "../api.js";
 import type { BackendContext } from "../backends/backend.js";
+import { prefetchProjectNetwork } from "../backends/network.js";
 import type { Model } from "../config/model.js";
 import { errorMessage, isKaupangError, KaupangError } from "../errors.js";
 import type { EventSink } from "../events.js";
@@ -194,6 +195,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
   if (plan.backend !== "kubernetes") checkSecrets(plan.environments, options.processEnv);
   const ctx = backendContext(plan, options);
   const locks = await lockEnvironments(model.cacheDir, plan.target, plan.environmentOrder, options);
+  if (plan.backend !== "kubernetes") prefetchProjectNetwork(ctx);
   try {
     let pins: Record<string, Record<string, string>>;
     try {

@@ -6,6 +6,7 @@
 import type { ResultPromise } from "execa";
 import { KaupangError } from "../errors.js";
 import type { EventSink } from "../events.js";
+import { directCompose } from "./compose-plugin.js";
 import { formatCommand } from "./format.js";
 
 export interface ExecOptions {
@@ -84,7 +85,8 @@ async function start(
       options.events?.({ type: "output", scope: options.scope, stream, line: String(line) });
       yield line;
     };
-  const child = execa(shell ? args[0]! : file, shell ? [] : args, {
+  const [program, programArgs] = shell ? [args[0]!, []] : directCompose(file, args);
+  const child = execa(program, programArgs, {
     cwd: options.cwd,
     env: options.env,
     extendEnv: true,
