@@ -24,7 +24,9 @@ export function formatHistory(
     "STATUS",
     "IMAGES",
   ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const widths = header.map((h) => h.length);
+  for (const row of rows)
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i]!, cell.length);
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
   return `${[line(header), ...rows.map(line)].join("\n")}\n`;

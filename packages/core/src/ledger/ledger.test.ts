@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { chooseRollbackTarget } from "../deploy/rollback.js";
-import { Ledger, type NewRecord } from "./ledger.js";
+import { Ledger, lineContentHash, type NewRecord, recordHash } from "./ledger.js";
 import { acquireLock } from "./lock.js";
 import type { DeploymentUnit, LedgerRecord } from "./record.js";
 
@@ -74,6 +74,16 @@ describe("ledger", () => {
     expect(b.by.host).toBeTruthy();
     expect(ledger.verify()).toEqual({ records: 2, tornTail: false });
     expect(ledger.readUnit(a).environment.images[0]!.digest).toBe(`sha256:${"a".repeat(64)}`);
+  });
+
+  it("hashes the written bytes of a line exactly as it hashed the record it appended", async () => {
+    const ledger = new Ledger(cache(), "api", "local");
+    const a = await add(ledger, "succeeded");
+    const line = readFileSync(ledger.path, "utf8").split("\n")[0]!;
+    expect(lineContentHash(line)).toBe(a.hash);
+    expect(recordHash(a)).toBe(a.hash);
+    expect(lineContentHash(line.replace('"succeeded"', '"succeeded" '))).not.toBe(a.hash);
+    expect(lineContentHash('{"a":1}')).toBeUndefined();
   });
 
   it("stores identical deployment units once", async () => {
