@@ -13,7 +13,7 @@ import { pinImages } from "../deploy/up.js";
 import { KaupangError } from "../errors.js";
 import { type EventSink, silent } from "../events.js";
 import { execOk } from "../exec/exec.js";
-import { localImageId } from "../images/local.js";
+import { localImageId, localImageIds } from "../images/local.js";
 import { sha256 } from "../ledger/ledger.js";
 import type { DeploymentUnit } from "../ledger/record.js";
 import { dockerGlobalArgs, upCommands, waveArtifactPath } from "../plan/commands.js";
@@ -89,10 +89,20 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
   const travel = options.withImages && planned.plan.backend !== "kubernetes";
   if (options.withImages) {
     // The site has no registry: deploy by image ID, which survives docker save/load.
+    const refOf = (envName: string, service: string) =>
+      pins[envName]?.[service] ?? model.environments[envName]!.services[service]!.image;
+    const known = await localImageIds(
+      target,
+      Object.entries(pins).flatMap(([envName]) =>
+        Object.keys(model.environments[envName]!.services)
+          .map((service) => refOf(envName, service))
+          .filter((ref) => !ref.startsWith("sha256:")),
+      ),
+    );
     for (const [envName, services] of Object.entries(pins)) {
       for (const service of Object.keys(model.environments[envName]!.services)) {
         const ref = services[service] ?? model.environments[envName]!.services[service]!.image;
-        let id = ref.startsWith("sha256:") ? ref : await localImageId(target, ref);
+        let id = ref.startsWith("sha256:") ? ref : known.get(ref);
         if (!id) {
           events({ type: "stage", message: `pulling ${ref} to carry it in the bundle` });
           await execOk(["docker", ...dockerGlobalArgs(target), "pull", ref], `pull ${ref}`, { events });
