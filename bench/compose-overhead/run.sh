@@ -10,7 +10,7 @@ artifact="$dir/.kaupang/local/app.compose.yaml"
 raw="docker compose -p benchco-app --project-directory $dir -f $artifact"
 $raw down >/dev/null 2>&1
 # Each command gets its own --prepare, in order: ups start from nothing, downs from a running stack.
-hyperfine --warmup 1 --runs 15 --export-markdown "$results/compose-overhead.md" \
+hyperfine --warmup 1 --runs 15 --export-markdown "$results/compose-overhead.md" --export-json "$results/compose-overhead.json" \
   --prepare "$raw down >/dev/null 2>&1" \
   --prepare "$raw down >/dev/null 2>&1" \
   --prepare "$raw up -d --wait >/dev/null 2>&1" \
@@ -20,3 +20,4 @@ hyperfine --warmup 1 --runs 15 --export-markdown "$results/compose-overhead.md" 
   -n "raw compose down" "$raw down --remove-orphans" \
   -n "kaupang down" "$kaupang down app -q --cwd $dir"
 $raw down >/dev/null 2>&1 || true
+node "$root/bench/medians.mjs" "$results/compose-overhead.json"

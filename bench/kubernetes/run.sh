@@ -13,7 +13,7 @@
 #   unchanged  nothing changed: raw kubectl re-applies; `kaupang up` checks the
 #              ledger and what runs and applies nothing; `up --force` applies.
 # kaupang's runs include everything `up` does: start Node, load the config,
-# resolve the tag to a digest in the registry (oras), apply, wait, prune, read
+# resolve the tag to a digest in the registry (HTTP API), apply, wait, prune, read
 # the pods back to verify the digests, write the ledger. The "digest in config"
 # rows skip the registry round trip.
 set -euo pipefail

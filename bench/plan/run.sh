@@ -10,7 +10,8 @@ fixture=bench/generated/plan
 for target in local staging prod; do
   $cli up env-099 --dry-run --output json --target "$target" --cwd "$fixture" > /dev/null
 done
-hyperfine --warmup 3 --runs 20 --export-markdown bench/results/plan.md "$@" \
+hyperfine --warmup 3 --runs 20 --export-markdown bench/results/plan.md --export-json bench/results/plan.json "$@" \
   -n compose "$cli up env-099 --dry-run --output json --cwd $fixture" \
   -n swarm "$cli up env-099 --dry-run --output json --target staging --cwd $fixture" \
   -n kubernetes "$cli up env-099 --dry-run --output json --target prod --cwd $fixture"
+node bench/medians.mjs bench/results/plan.json
