@@ -7,23 +7,15 @@
  * `docker compose` is redirected: with docker's global flags (--context,
  * --host) kaupang goes through the docker CLI as written.
  */
-import { accessSync, constants, readFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
+import { dockerConfigDir, readDockerConfig } from "./docker-config.js";
 
 const found = new Map<string, string | undefined>();
 
 function pluginDirs(env: NodeJS.ProcessEnv): string[] {
-  const configDir = env.DOCKER_CONFIG || join(homedir(), ".docker");
-  let extra: string[] = [];
-  try {
-    const config = JSON.parse(readFileSync(join(configDir, "config.json"), "utf8")) as {
-      cliPluginsExtraDirs?: string[];
-    };
-    extra = config.cliPluginsExtraDirs ?? [];
-  } catch {
-    // no config: the defaults below
-  }
+  const configDir = dockerConfigDir(env);
+  const extra = readDockerConfig(env).cliPluginsExtraDirs ?? [];
   return [
     join(configDir, "cli-plugins"),
     ...extra,

@@ -5,9 +5,7 @@
  * A helper is the `docker-credential-<name>` program; it is only started for
  * a registry that asks for credentials.
  */
-import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { type DockerConfig, readDockerConfig } from "../exec/docker-config.js";
 import { exec } from "../exec/exec.js";
 
 export interface Credentials {
@@ -17,33 +15,10 @@ export interface Credentials {
   identityToken?: string;
 }
 
-interface AuthEntry {
-  auth?: string;
-  username?: string;
-  password?: string;
-  identitytoken?: string;
-}
-
-interface DockerConfig {
-  auths?: Record<string, AuthEntry>;
-  credsStore?: string;
-  credHelpers?: Record<string, string>;
-}
+type AuthEntry = NonNullable<DockerConfig["auths"]>[string];
 
 /** Docker Hub's logins are stored under its legacy index address. */
 const hubKey = "https://index.docker.io/v1/";
-
-export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.DOCKER_CONFIG || join(homedir(), ".docker"), "config.json");
-}
-
-function readDockerConfig(path: string): DockerConfig {
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as DockerConfig;
-  } catch {
-    return {}; // no login, or a file docker itself would not read either
-  }
-}
 
 /** The config key for a registry, and the forms docker accepts for it. */
 function keysFor(registry: string): string[] {
@@ -100,7 +75,7 @@ export async function credentialsFor(
   registry: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Credentials | undefined> {
-  const config = readDockerConfig(dockerConfigPath(env));
+  const config = readDockerConfig(env);
   const keys = keysFor(registry);
   const server = registry === "docker.io" ? hubKey : registry;
   const helper = keys.map((key) => config.credHelpers?.[key]).find(Boolean);

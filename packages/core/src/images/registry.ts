@@ -31,6 +31,9 @@ const manifestTypes = [
   "application/vnd.docker.distribution.manifest.v2+json",
 ].join(", ");
 
+const noCredentials = (registry: string) =>
+  new RegistryError("no-credentials", `${registry} requires credentials and no docker login has them`);
+
 type Challenge =
   | { scheme: "none" }
   | { scheme: "basic" }
@@ -177,10 +180,7 @@ export class RegistryClient {
     if (response.status === 401 || response.status === 403) {
       throw credentials
         ? new RegistryError("denied", `${registry} rejected the credentials of the docker login for it`)
-        : new RegistryError(
-            "no-credentials",
-            `${registry} requires credentials and no docker login has them`,
-          );
+        : noCredentials(registry);
     }
     if (response.status < 200 || response.status > 299)
       throw new RegistryError(
@@ -203,11 +203,7 @@ export class RegistryClient {
     if (challenge.scheme === "none") return undefined;
     if (challenge.scheme === "bearer") return `Bearer ${await this.token(registry, repository, challenge)}`;
     const credentials = await this.credentials(registry);
-    if (credentials?.username === undefined)
-      throw new RegistryError(
-        "no-credentials",
-        `${registry} requires credentials and no docker login has them`,
-      );
+    if (credentials?.username === undefined) throw noCredentials(registry);
     return basic(credentials);
   }
 
@@ -230,10 +226,7 @@ export class RegistryClient {
       const credentials = await this.credentials(registry);
       throw credentials
         ? new RegistryError("denied", `${registry} denied pull access to ${repository} for the docker login`)
-        : new RegistryError(
-            "no-credentials",
-            `${registry} requires credentials and no docker login has them`,
-          );
+        : noCredentials(registry);
     }
     if (response.status !== 200)
       throw new RegistryError("protocol", `${registry} answered HTTP ${response.status}`);
