@@ -43,7 +43,9 @@ describe("compose backend (real engine)", () => {
     const dir = project(name, { app: { services: { web: httpService(port), sidecar: sleeper() } } });
     const up = await kaupang(["up", "app", "--cwd", dir]);
     expect(up.stderr).toContain("app: deployed");
+    expect(up.stderr).toContain(`$ docker network create ${name}`);
     expect(up.code).toBe(0);
+    expect(sh(["docker", "network", "inspect", "-f", "{{.Driver}}", name]).out).toBe("bridge");
     expect(inspect(`${name}-app-web-1`, "{{.State.Status}} {{.State.Health.Status}}")).toBe(
       "running healthy",
     );
@@ -53,6 +55,8 @@ describe("compose backend (real engine)", () => {
     const down = await kaupang(["down", "app", "--cwd", dir]);
     expect(down.code).toBe(0);
     expect(containersOf(name)).toEqual([]);
+    expect(down.stderr).toContain(`removed unused network ${name}`);
+    expect(sh(["docker", "network", "inspect", name]).code).not.toBe(0);
   });
 
   it("lets a dependent environment reach its dependency by service name, and keeps literal $ values", async () => {

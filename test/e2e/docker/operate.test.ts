@@ -82,6 +82,31 @@ describe("operate without a control loop (real engine)", () => {
     expect(forced.stderr).not.toContain("unchanged");
   });
 
+  it("through a docker context (the docker CLI, not the engine socket): unchanged, drift, and down remove the same", async () => {
+    const name = fresh();
+    const dir = project(
+      name,
+      { app: { services: { worker: talker(), tool: sleeper() } } },
+      { targets: { ctx: { dockerContext: "default" } } },
+    );
+    const up = await kaupang(["up", "app", "--target", "ctx", "--cwd", dir]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toContain(`$ docker --context default network create ${name}`);
+    const again = await kaupang(["up", "app", "--target", "ctx", "--cwd", dir]);
+    expect(again.stderr).toContain("app: unchanged: nothing to apply");
+    expect((await kaupang(["status", "app", "--target", "ctx", "--cwd", dir])).code).toBe(0);
+    sh(["docker", "stop", "-t", "1", `${name}-app-tool-1`]);
+    const drifted = await kaupang(["status", "app", "--target", "ctx", "--output", "json", "--cwd", dir]);
+    expect(drifted.code).toBe(3);
+    expect(JSON.parse(drifted.stdout)[0].drift).toEqual([
+      { service: "tool", kind: "stopped", detail: "exited, not running" },
+    ]);
+    const down = await kaupang(["down", "app", "--target", "ctx", "--cwd", dir]);
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stderr).toContain(`removed unused network ${name}`);
+    expect(sh(["docker", "network", "inspect", name]).code).not.toBe(0);
+  });
+
   it("diff shows exactly a changed env value and a changed image tag", async () => {
     const name = fresh();
     const registry = process.env.KAUPANG_TEST_REGISTRY!;

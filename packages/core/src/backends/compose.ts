@@ -1,8 +1,10 @@
 /** Docker Compose: one compose project per environment, `up -d --wait`. */
 import { KaupangError } from "../errors.js";
+import { engineMessage, withEngine } from "../exec/docker-engine.js";
 import { exec, execOk, tail } from "../exec/exec.js";
 import { pinnedRef } from "../images/reference.js";
 import { composeArgs, composeUpCommand, dockerGlobalArgs, downCommands } from "../plan/commands.js";
+import type { EnvironmentPlan } from "../plan/types.js";
 import { composeProjectName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
 import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
@@ -90,15 +92,103 @@ const registryDigests = (image: ImageInspect): string[] =>
 /** Registry digests of local images, by image ID. */
 export async function repoDigests(ctx: BackendContext, imageIds: string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  if (imageIds.length === 0) return out;
-  const result = await exec(
-    ["docker", ...dockerGlobalArgs(ctx.target), "image", "inspect", ...new Set(imageIds)],
-    { quiet: true },
+  const unique = [...new Set(imageIds)];
+  if (unique.length === 0) return out;
+  const images = await withEngine(
+    ctx.target,
+    async (engine) => {
+      const replies = await Promise.all(
+        unique.map((id) => engine.request<ImageInspect>("GET", `/images/${id}/json`)),
+      );
+      return replies.filter((r) => r.status === 200).map((r) => r.body);
+    },
+    async () => {
+      const result = await exec(["docker", ...dockerGlobalArgs(ctx.target), "image", "inspect", ...unique], {
+        quiet: true,
+      });
+      const text = result.stdout.trim();
+      return text.startsWith("[") ? (JSON.parse(text) as ImageInspect[]) : [];
+    },
   );
-  const text = result.stdout.trim();
-  if (!text.startsWith("[")) return out;
-  for (const image of JSON.parse(text) as ImageInspect[]) out.set(image.Id, registryDigests(image));
+  for (const image of images) out.set(image.Id, registryDigests(image));
   return out;
+}
+
+/** Compose's labels on the containers of an environment (one-off `compose run` containers excluded). */
+const projectLabels = (ctx: BackendContext, environment: string): string[] => [
+  `com.docker.compose.project=${composeProjectName(ctx.project, environment)}`,
+  "com.docker.compose.oneoff=False",
+];
+
+/** Inspect output of the environment's containers, plus registry digests of their images by image ID. */
+async function inspectProject(
+  ctx: BackendContext,
+  env: Pick<EnvironmentPlan, "environment" | "images">,
+): Promise<{ containers: ContainerInspect[]; digests: Map<string, string[]> }> {
+  const labels = projectLabels(ctx, env.environment);
+  return withEngine(
+    ctx.target,
+    async (engine) => {
+      const filters = encodeURIComponent(JSON.stringify({ label: labels }));
+      const list = await engine.request<{ Id: string }[]>("GET", `/containers/json?all=1&filters=${filters}`);
+      if (list.status !== 200)
+        throw new KaupangError(
+          "ERR_COMMAND_FAILED",
+          `${env.environment}: listing its containers failed: ${engineMessage(list)}`,
+        );
+      const replies = await Promise.all(
+        list.body.map((c) => engine.request<ContainerInspect>("GET", `/containers/${c.Id}/json`)),
+      );
+      // A container removed between the list and its inspect is simply gone.
+      const containers = replies.filter((r) => r.status === 200).map((r) => r.body);
+      return {
+        containers,
+        digests: await repoDigests(
+          ctx,
+          containers.map((c) => c.Image),
+        ),
+      };
+    },
+    async () => {
+      // `docker ps` by compose's project label: the same containers as
+      // `compose ps -a`, without compose loading the project (~20 vs ~100 ms).
+      const ps = await exec(
+        [
+          "docker",
+          ...dockerGlobalArgs(ctx.target),
+          "ps",
+          "-a",
+          "-q",
+          "--no-trunc",
+          ...labels.flatMap((label) => ["--filter", `label=${label}`]),
+        ],
+        { quiet: true },
+      );
+      const ids = ps.stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean);
+      if (ids.length === 0) return { containers: [], digests: new Map() };
+      // One `docker inspect` for the containers and the images they should run
+      // (docker inspect takes both); only an image that is not among those
+      // (drift) needs a second call.
+      const expected = env.images.flatMap((image) =>
+        image.pinned && image.digest ? [image.local ? image.digest : pinnedRef(image.ref, image.digest)] : [],
+      );
+      const inspected = await exec(
+        ["docker", ...dockerGlobalArgs(ctx.target), "inspect", ...ids, ...new Set(expected)],
+        { quiet: true },
+      );
+      const objects = JSON.parse(inspected.stdout.trim() || "[]") as (ImageInspect & { State?: unknown })[];
+      const containers = objects.filter((o) => o.State !== undefined) as unknown as ContainerInspect[];
+      const digests = new Map<string, string[]>();
+      for (const image of objects)
+        if (image.State === undefined) digests.set(image.Id, registryDigests(image));
+      const missing = containers.map((c) => c.Image).filter((id) => !digests.has(id));
+      for (const [id, list] of await repoDigests(ctx, missing)) digests.set(id, list);
+      return { containers, digests };
+    },
+  );
 }
 
 export const composeBackend: Backend = {
@@ -132,44 +222,7 @@ export const composeBackend: Backend = {
   },
 
   async running(ctx, env) {
-    // `docker ps` by compose's project label: the same containers as
-    // `compose ps -a`, without compose loading the project (~20 vs ~100 ms).
-    const ps = await exec(
-      [
-        "docker",
-        ...dockerGlobalArgs(ctx.target),
-        "ps",
-        "-a",
-        "-q",
-        "--no-trunc",
-        "--filter",
-        `label=com.docker.compose.project=${composeProjectName(ctx.project, env.environment)}`,
-        "--filter",
-        "label=com.docker.compose.oneoff=False",
-      ],
-      { quiet: true },
-    );
-    const ids = ps.stdout
-      .split("\n")
-      .map((l) => l.trim())
-      .filter(Boolean);
-    if (ids.length === 0) return [];
-    // One `docker inspect` for the containers and the images they should run
-    // (docker inspect takes both); only an image that is not among those
-    // (drift) needs a second call.
-    const expected = env.images.flatMap((image) =>
-      image.pinned && image.digest ? [image.local ? image.digest : pinnedRef(image.ref, image.digest)] : [],
-    );
-    const inspected = await exec(
-      ["docker", ...dockerGlobalArgs(ctx.target), "inspect", ...ids, ...new Set(expected)],
-      { quiet: true },
-    );
-    const objects = JSON.parse(inspected.stdout.trim() || "[]") as (ImageInspect & { State?: unknown })[];
-    const containers = objects.filter((o) => o.State !== undefined) as unknown as ContainerInspect[];
-    const digests = new Map<string, string[]>();
-    for (const image of objects) if (image.State === undefined) digests.set(image.Id, registryDigests(image));
-    const missing = containers.map((c) => c.Image).filter((id) => !digests.has(id));
-    for (const [id, list] of await repoDigests(ctx, missing)) digests.set(id, list);
+    const { containers, digests } = await inspectProject(ctx, env);
     const byService = new Map<string, RunningService>();
     for (const c of containers) {
       const service = c.Config.Labels["com.docker.compose.service"] ?? "?";

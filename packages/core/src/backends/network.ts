@@ -1,23 +1,49 @@
 import { KaupangError } from "../errors.js";
-import { type ExecResult, exec } from "../exec/exec.js";
+import { engineMessage, withEngine } from "../exec/docker-engine.js";
+import { exec } from "../exec/exec.js";
+import { formatCommand } from "../exec/format.js";
 import { dockerGlobalArgs, networkCommand } from "../plan/commands.js";
 import { projectNetworkName } from "../render/names.js";
 import type { BackendContext } from "./backend.js";
 
-const prefetched = new WeakMap<BackendContext, Promise<ExecResult>>();
+/** What kaupang needs to know of the project network; undefined when it does not exist. */
+interface NetworkState {
+  driver: string;
+  /** Containers attached on this engine. */
+  containers: number;
+}
 
-function inspectNetwork(ctx: BackendContext): Promise<ExecResult> {
-  return exec(
-    [
-      "docker",
-      ...dockerGlobalArgs(ctx.target),
-      "network",
-      "inspect",
-      "--format",
-      "{{.Driver}}",
-      projectNetworkName(ctx.project),
-    ],
-    { quiet: true },
+const prefetched = new WeakMap<BackendContext, Promise<NetworkState | undefined>>();
+
+function inspectNetwork(ctx: BackendContext): Promise<NetworkState | undefined> {
+  const name = projectNetworkName(ctx.project);
+  return withEngine(
+    ctx.target,
+    async (engine) => {
+      const reply = await engine.request<{ Driver: string; Containers?: Record<string, unknown> }>(
+        "GET",
+        `/networks/${encodeURIComponent(name)}`,
+      );
+      if (reply.status !== 200) return undefined;
+      return { driver: reply.body.Driver, containers: Object.keys(reply.body.Containers ?? {}).length };
+    },
+    async () => {
+      const result = await exec(
+        [
+          "docker",
+          ...dockerGlobalArgs(ctx.target),
+          "network",
+          "inspect",
+          "--format",
+          "{{.Driver}} {{len .Containers}}",
+          name,
+        ],
+        { quiet: true },
+      );
+      if (result.exitCode !== 0) return undefined;
+      const [driver = "", containers = "0"] = result.stdout.trim().split(" ");
+      return { driver, containers: Number(containers) };
+    },
   );
 }
 
@@ -37,15 +63,14 @@ export function prefetchProjectNetwork(ctx: BackendContext): void {
  */
 export async function ensureProjectNetwork(ctx: BackendContext, scope: string): Promise<void> {
   const name = projectNetworkName(ctx.project);
-  const inspect = await (prefetched.get(ctx) ?? inspectNetwork(ctx));
+  const network = await (prefetched.get(ctx) ?? inspectNetwork(ctx));
   prefetched.delete(ctx);
-  const wanted = ctx.target.backend === "swarm" ? "overlay" : undefined;
-  if (inspect.exitCode === 0) {
-    const driver = inspect.stdout.trim();
-    if (wanted && driver !== wanted) {
+  const swarm = ctx.target.backend === "swarm";
+  if (network) {
+    if (swarm && network.driver !== "overlay") {
       throw new KaupangError(
         "ERR_NETWORK_CONFLICT",
-        `network "${name}" exists with driver ${driver}, but swarm needs an attachable overlay network`,
+        `network "${name}" exists with driver ${network.driver}, but swarm needs an attachable overlay network`,
         {
           hint: `remove it (docker network rm ${name}) after taking down the compose environments that use it`,
         },
@@ -54,39 +79,46 @@ export async function ensureProjectNetwork(ctx: BackendContext, scope: string): 
     return;
   }
   const create = networkCommand(ctx);
-  const result = await exec(create.argv, { events: ctx.events, scope });
+  const failure = await withEngine(
+    ctx.target,
+    async (engine) => {
+      ctx.events({ type: "command", scope, command: formatCommand(create.argv) });
+      const reply = await engine.request("POST", "/networks/create", {
+        Name: name,
+        CheckDuplicate: true,
+        ...(swarm ? { Driver: "overlay", Attachable: true } : {}),
+      });
+      return reply.status === 201 ? undefined : engineMessage(reply);
+    },
+    async () => {
+      const result = await exec(create.argv, { events: ctx.events, scope });
+      return result.exitCode === 0 ? undefined : (result.stderr.trim().split("\n").pop() ?? "");
+    },
+  );
   // Another kaupang may have created it a moment ago: that is fine.
-  if (result.exitCode !== 0 && !/already exists/.test(result.stderr)) {
-    throw new KaupangError(
-      "ERR_COMMAND_FAILED",
-      `creating network "${name}" failed: ${result.stderr.trim().split("\n").pop()}`,
-      {
-        hint: `command: ${result.command}`,
-      },
-    );
+  if (failure !== undefined && !/already exists/.test(failure)) {
+    throw new KaupangError("ERR_COMMAND_FAILED", `creating network "${name}" failed: ${failure}`, {
+      hint: `command: ${formatCommand(create.argv)}`,
+    });
   }
 }
 
 /** Remove the project network once nothing uses it any more (after a down). */
 export async function removeProjectNetworkIfUnused(ctx: BackendContext, scope: string): Promise<void> {
   const name = projectNetworkName(ctx.project);
-  const inspect = await exec(
-    [
-      "docker",
-      ...dockerGlobalArgs(ctx.target),
-      "network",
-      "inspect",
-      "--format",
-      "{{len .Containers}}",
-      name,
-    ],
-    { quiet: true },
-  );
-  if (inspect.exitCode !== 0 || inspect.stdout.trim() !== "0") return;
+  const network = await inspectNetwork(ctx);
+  if (network?.containers !== 0) return;
   // Another environment may attach between the check and the removal: then the
   // engine refuses ("active endpoints") and the network stays, as it should.
-  const removed = await exec(["docker", ...dockerGlobalArgs(ctx.target), "network", "rm", name], {
-    quiet: true,
-  });
-  if (removed.exitCode === 0) ctx.events({ type: "stage", scope, message: `removed unused network ${name}` });
+  const removed = await withEngine(
+    ctx.target,
+    async (engine) => {
+      const reply = await engine.request("DELETE", `/networks/${encodeURIComponent(name)}`);
+      return reply.status === 204;
+    },
+    async () =>
+      (await exec(["docker", ...dockerGlobalArgs(ctx.target), "network", "rm", name], { quiet: true }))
+        .exitCode === 0,
+  );
+  if (removed) ctx.events({ type: "stage", scope, message: `removed unused network ${name}` });
 }

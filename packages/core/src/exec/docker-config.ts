@@ -8,6 +8,8 @@ export interface DockerConfig {
   credsStore?: string;
   credHelpers?: Record<string, string>;
   cliPluginsExtraDirs?: string[];
+  /** The context `docker` uses when neither --context nor DOCKER_CONTEXT/DOCKER_HOST say otherwise. */
+  currentContext?: string;
 }
 
 /** `$DOCKER_CONFIG`, default `~/.docker`. */
