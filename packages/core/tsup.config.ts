@@ -1,4 +1,26 @@
+import { dirname, join } from "node:path";
 import { defineConfig } from "tsup";
+
+/**
+ * zod re-exports all ~45 of its message locales (~320 kB, a quarter of the
+ * bundle, parsed on every start); kaupang only ever uses English. The
+ * locales index resolves to English alone.
+ */
+const zodEnglishOnly = {
+  name: "zod-english-only",
+  setup(build: import("esbuild").PluginBuild) {
+    build.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes("/node_modules/zod/")
+        ? { path: join(dirname(args.importer), args.path), namespace: "zod-locales" }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
+      contents: `export { default as en } from "./en.js";`,
+      resolveDir: dirname(args.path),
+      loader: "js",
+    }));
+  },
+};
 
 export default defineConfig({
   // define.ts is its own entry: user configs import it (through jiti's alias)
@@ -17,6 +39,7 @@ export default defineConfig({
   // configs) and undici (only behind a proxy) stay external and load lazily.
   noExternal: ["zod", "yaml", "execa", "shell-quote", "fastest-levenshtein"],
   // Bundled CommonJS (yaml, parts of execa's dependencies) still calls require().
+  esbuildPlugins: [zodEnglishOnly],
   banner: {
     js: 'import { createRequire as __kaupangRequire } from "node:module";\nconst require = __kaupangRequire(import.meta.url);',
   },
