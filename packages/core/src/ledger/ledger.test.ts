@@ -140,6 +140,18 @@ describe("ledger", () => {
     expect(() => ledger.read()).toThrow("ledger/api@local.jsonl line 2: not valid JSON");
   });
 
+  it("reports a record of the wrong shape with file, line and field", async () => {
+    const dir = cache();
+    const ledger = new Ledger(dir, "api", "local", { root: dir });
+    const a = await add(ledger, "succeeded");
+    appendFileSync(ledger.path, `${JSON.stringify({ ...a, seq: 2, status: "maybe" })}\n`);
+    expect(() => ledger.read()).toThrow(/^ledger\/api@local\.jsonl line 2: status: Invalid option/);
+    const other = new Ledger(cache(), "api", "local");
+    const b = await add(other, "succeeded");
+    appendFileSync(other.path, `${JSON.stringify({ ...b, seq: 2, images: "web" })}\n`);
+    expect(() => other.read()).toThrow(/line 2: images: Invalid input: expected array/);
+  });
+
   it("ignores a line torn by a crash, and the next append cuts it off", async () => {
     const ledger = new Ledger(cache(), "api", "local");
     const a = await add(ledger, "succeeded");

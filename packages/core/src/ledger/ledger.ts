@@ -29,7 +29,7 @@ import { hostname, userInfo } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { writeFileAtomic } from "../deploy/artifacts.js";
 import { KaupangError } from "../errors.js";
-import { type DeploymentUnit, type LedgerRecord, LedgerRecordSchema, ledgerVersion } from "./record.js";
+import { type DeploymentUnit, type LedgerRecord, ledgerRecordSchema, ledgerVersion } from "./record.js";
 
 /** crypto.hash (Node ≥ 20.12) is one call instead of three objects: ~3× faster on 10,000 short records. */
 export const sha256 = (text: string): string => `sha256:${hash("sha256", text, "hex")}`;
@@ -130,7 +130,7 @@ export class Ledger {
             hint: "the ledger was edited or damaged; `kaupang ledger verify` shows where, nothing was changed",
           });
         }
-      const parsed = LedgerRecordSchema.safeParse(value);
+      const parsed = ledgerRecordSchema().safeParse(value);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         throw new KaupangError(
@@ -236,7 +236,7 @@ export class Ledger {
       const previous = last === 0 ? -1 : buffer.lastIndexOf(10, last - 1);
       if (previous === -1 && start > 0) continue;
       if (start + last + 1 < size) ftruncateSync(fd, start + last + 1);
-      return LedgerRecordSchema.parse(JSON.parse(buffer.subarray(previous + 1, last).toString("utf8")));
+      return ledgerRecordSchema().parse(JSON.parse(buffer.subarray(previous + 1, last).toString("utf8")));
     }
     // No complete line at all: whatever is there is a torn first record.
     if (size > 0) ftruncateSync(fd, 0);
