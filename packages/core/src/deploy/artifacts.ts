@@ -1,10 +1,9 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { parse, parseAllDocuments } from "yaml";
 import type { BackendName } from "../config/model.js";
 import { waveArtifactPath } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
-import { toYaml, toYamlStream } from "../render/yaml.js";
+import { artifactDocuments, toYaml, toYamlStream } from "../render/yaml.js";
 
 /** Write a file atomically (temp file + rename), creating its directory. */
 export async function writeFileAtomic(path: string, content: string): Promise<void> {
@@ -17,16 +16,14 @@ export async function writeFileAtomic(path: string, content: string): Promise<vo
 /** The part of an artifact holding only `services` (a stage of a staged deploy). */
 export function waveArtifact(backend: BackendName, content: string, services: readonly string[]): string {
   if (backend === "swarm") {
-    const doc = parse(content) as { services: Record<string, unknown> };
+    const doc = artifactDocuments(content)[0] as { services: Record<string, unknown> };
     const subset = Object.fromEntries(
       Object.entries(doc.services).filter(([name]) => services.includes(name)),
     );
     return toYaml({ ...doc, services: subset });
   }
   if (backend === "kubernetes") {
-    const docs = parseAllDocuments(content).map(
-      (d) => d.toJS() as { kind: string; metadata: { name: string } },
-    );
+    const docs = artifactDocuments(content) as { kind: string; metadata: { name: string } }[];
     return toYamlStream(docs.filter((d) => d.kind === "Namespace" || services.includes(d.metadata.name)));
   }
   return content;

@@ -4,8 +4,8 @@
  * compares one with what runs. Secret values never appear: a secret is a
  * reference (`{ secret: "VAR" }`) on both sides.
  */
-import { parse, parseAllDocuments } from "yaml";
 import type { BackendName } from "../config/model.js";
+import { artifactDocuments } from "../render/yaml.js";
 
 export type EnvEntry = { value: string } | { secret: string };
 
@@ -51,7 +51,7 @@ export function viewArtifact(backend: BackendName, content: string): Record<stri
   if (backend === "kubernetes") {
     // biome-ignore lint/suspicious/noExplicitAny: rendered manifests, read back by known paths
     type Json = any;
-    for (const doc of parseAllDocuments(content).map((d) => d.toJS() as Record<string, Json>)) {
+    for (const doc of artifactDocuments(content) as Record<string, Json>[]) {
       if (doc.kind !== "Deployment" && doc.kind !== "Job") continue;
       const container = doc.spec.template.spec.containers[0];
       views[doc.metadata.name] = {
@@ -74,7 +74,7 @@ export function viewArtifact(backend: BackendName, content: string): Record<stri
     return views;
   }
   // biome-ignore lint/suspicious/noExplicitAny: a rendered compose file, read back by known keys
-  const doc = parse(content) as { services?: Record<string, Record<string, any>> };
+  const doc = artifactDocuments(content)[0] as { services?: Record<string, Record<string, any>> };
   for (const [name, s] of Object.entries(doc.services ?? {})) {
     views[name] = {
       image: String(s.image ?? "").replace(/\$\$/g, "$"),

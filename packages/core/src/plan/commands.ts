@@ -2,9 +2,9 @@
  * The exact commands of a deploy, as pure functions of the plan: --dry-run
  * prints them and the backends execute them, so what you preview is what runs.
  */
-import { parseAllDocuments } from "yaml";
 import type { PullPolicy } from "../config/model.js";
 import { composeProjectName, projectNetworkName, stackName } from "../render/names.js";
+import { artifactDocuments } from "../render/yaml.js";
 import type { EnvironmentPlan, PlanCommand, PlanTarget } from "./types.js";
 
 export const dockerGlobalArgs = (target: PlanTarget): string[] =>
@@ -206,8 +206,8 @@ export function kubeArtifactObjects(content: string): KubeArtifactObject[] {
 }
 
 function parseKubeArtifact(content: string): KubeArtifactObject[] {
-  return parseAllDocuments(content).flatMap((doc) => {
-    const object = doc.toJS() as {
+  return artifactDocuments(content).flatMap((doc) => {
+    const object = doc as {
       kind?: string;
       metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
     } | null;

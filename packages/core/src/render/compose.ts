@@ -13,7 +13,7 @@ import {
   imageOf,
   namedVolume,
 } from "./shared.js";
-import { toYaml } from "./yaml.js";
+import { artifactText } from "./yaml.js";
 
 export interface RenderOptions {
   /** service → image ref, e.g. pinned digests; default the model's refs. */
@@ -93,5 +93,8 @@ export function renderCompose(model: Model, env: Environment, options: RenderOpt
     networks: { default: { name: projectNetworkName(model.project), external: true } },
   };
   if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
-  return `# kaupang: ${model.project}/${env.name} for target ${model.target.name} (compose). Generated; edits are overwritten.\n${toYaml(doc)}`;
+  return artifactText(
+    `kaupang: ${model.project}/${env.name} for target ${model.target.name} (compose). Generated; edits are overwritten.`,
+    [doc],
+  );
 }

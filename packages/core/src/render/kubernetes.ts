@@ -11,7 +11,7 @@ import { deepMerge } from "../config/normalize.js";
 import type { RenderOptions } from "./compose.js";
 import { kubeSecretName } from "./names.js";
 import { type ImageMap, imageOf, unsupported } from "./shared.js";
-import { toYamlStream } from "./yaml.js";
+import { artifactText } from "./yaml.js";
 
 export const managedBy = "kaupang";
 export const environmentLabel = "kaupang.dev/environment";
@@ -234,5 +234,8 @@ export function kubernetesObjects(
 }
 
 export function renderKubernetes(model: Model, env: Environment, options: RenderOptions = {}): string {
-  return `# kaupang: ${model.project}/${env.name} for target ${model.target.name} (kubernetes). Generated; edits are overwritten.\n${toYamlStream(kubernetesObjects(model, env, options))}`;
+  return artifactText(
+    `kaupang: ${model.project}/${env.name} for target ${model.target.name} (kubernetes). Generated; edits are overwritten.`,
+    kubernetesObjects(model, env, options),
+  );
 }

@@ -8,6 +8,7 @@ import { json, testdir } from "../../../../test/support/testdir.js";
 import { createModel } from "../config/normalize.js";
 import { loadProject } from "../config/project.js";
 import { createPlan } from "../plan/create-plan.js";
+import { writtenDocuments } from "./yaml.js";
 
 const longhall = fileURLToPath(new URL("../../../../examples/longhall", import.meta.url));
 
@@ -81,6 +82,22 @@ describe("golden artifacts", () => {
       }
     });
   }
+});
+
+describe("rendered documents", () => {
+  it("are what any YAML reader reads back from the artifact, on every backend (readers use them unparsed)", async () => {
+    for (const target of ["local", "sw", "k8s"]) {
+      const plan = await planFor(testdir(kitchenSink(target !== "k8s")), target);
+      const content = plan.environments[0]!.artifact.content;
+      const documents = writtenDocuments(content);
+      expect(documents, target).toBeDefined();
+      // JSON round trip: drops the keys whose value is undefined, which YAML never writes.
+      expect(JSON.parse(JSON.stringify(documents)), target).toEqual(
+        parseAllDocuments(content).map((d) => d.toJS()),
+      );
+    }
+    expect(writtenDocuments("services: {}\n")).toBeUndefined();
+  });
 });
 
 describe("compose rendering", () => {

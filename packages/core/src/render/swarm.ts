@@ -16,7 +16,7 @@ import {
   namedVolume,
   unsupported,
 } from "./shared.js";
-import { toYaml } from "./yaml.js";
+import { artifactText } from "./yaml.js";
 
 const restartCondition = {
   no: "none",
@@ -108,5 +108,8 @@ export function renderSwarm(model: Model, env: Environment, options: RenderOptio
     networks: { [network]: { external: true, name: network } },
   };
   if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
-  return `# kaupang: ${model.project}/${env.name} for target ${model.target.name} (swarm). Generated; edits are overwritten.\n${toYaml(doc)}`;
+  return artifactText(
+    `kaupang: ${model.project}/${env.name} for target ${model.target.name} (swarm). Generated; edits are overwritten.`,
+    [doc],
+  );
 }

@@ -6,7 +6,11 @@
  * string stays plain only when every YAML 1.1 and 1.2 reader (compose's
  * go-yaml v3, kubectl's sigs.k8s.io/yaml) reads it back as the same string;
  * anything else is written as a JSON string, which is valid double-quoted YAML.
+ * Reading an artifact back goes through here too: the `yaml` library parses
+ * only artifacts this process did not render (ones stored in the ledger).
  */
+
+import { parseAllDocuments } from "yaml";
 
 // Starts with a letter, "_" or "/"; no characters that mean something in YAML.
 const plainSafe = /^[A-Za-z_/][A-Za-z0-9_./:@,=+$~ ()-]*$/;
@@ -89,4 +93,30 @@ export function toYaml(document: unknown): string {
 /** Multi-document YAML (`---` between documents). */
 export function toYamlStream(documents: readonly unknown[]): string {
   return documents.map(toYaml).join("---\n");
+}
+
+/**
+ * The documents each artifact rendered in this process was written from.
+ * Readers of an artifact (the no-change check of `up`, staged waves) take
+ * them instead of parsing the text back: the text is a pure function of
+ * these documents. Bounded; artifacts read from the ledger are parsed.
+ */
+const written = new Map<string, readonly unknown[]>();
+
+/** An artifact: a comment line, then one YAML document each (`---` between them). */
+export function artifactText(header: string, documents: readonly unknown[]): string {
+  const text = `# ${header}\n${toYamlStream(documents)}`;
+  if (written.size >= 256) written.clear();
+  written.set(text, documents);
+  return text;
+}
+
+/** The documents `content` was rendered from in this process, if it was. */
+export function writtenDocuments(content: string): readonly unknown[] | undefined {
+  return written.get(content);
+}
+
+/** An artifact's documents: as rendered in this process, else read from its text. */
+export function artifactDocuments(content: string): readonly unknown[] {
+  return written.get(content) ?? parseAllDocuments(content).map((d) => d.toJS() as unknown);
 }
