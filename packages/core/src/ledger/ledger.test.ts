@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { chooseRollbackTarget } from "../deploy/rollback.js";
 import { Ledger, lineContentHash, type NewRecord, recordHash } from "./ledger.js";
 import { acquireLock } from "./lock.js";
-import type { DeploymentUnit, LedgerRecord } from "./record.js";
+import { type DeploymentUnit, type LedgerRecord, ledgerRecordSchema } from "./record.js";
 
 const dirs: string[] = [];
 afterEach(() =>
@@ -150,6 +150,22 @@ describe("ledger", () => {
     const b = await add(other, "succeeded");
     appendFileSync(other.path, `${JSON.stringify({ ...b, seq: 2, images: "web" })}\n`);
     expect(() => other.read()).toThrow(/line 2: images: Invalid input: expected array/);
+  });
+
+  it("checks a long history through the compiled schema: same records, same errors", async () => {
+    const ledger = new Ledger(cache(), "api", "local");
+    const good = await add(ledger, "succeeded");
+    const [few, many] = [ledgerRecordSchema(1), ledgerRecordSchema(10_000)];
+    expect(many).not.toBe(few);
+    expect(many.parse(good)).toEqual(few.parse(good));
+    for (const bad of [
+      { ...good, status: "maybe" },
+      { ...good, images: "web" },
+      { ...good, by: {} },
+    ]) {
+      expect(many.safeParse(bad).error?.issues).toEqual(few.safeParse(bad).error?.issues);
+      expect(many.safeParse(bad).success).toBe(false);
+    }
   });
 
   it("ignores a line torn by a crash, and the next append cuts it off", async () => {

@@ -120,6 +120,7 @@ export class Ledger {
     } catch {
       values = undefined;
     }
+    const schema = ledgerRecordSchema(complete.length);
     const records = complete.map((line, i) => {
       let value: unknown = values?.[i];
       if (values === undefined)
@@ -130,7 +131,7 @@ export class Ledger {
             hint: "the ledger was edited or damaged; `kaupang ledger verify` shows where, nothing was changed",
           });
         }
-      const parsed = ledgerRecordSchema().safeParse(value);
+      const parsed = schema.safeParse(value);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         throw new KaupangError(
@@ -236,7 +237,7 @@ export class Ledger {
       const previous = last === 0 ? -1 : buffer.lastIndexOf(10, last - 1);
       if (previous === -1 && start > 0) continue;
       if (start + last + 1 < size) ftruncateSync(fd, start + last + 1);
-      return ledgerRecordSchema().parse(JSON.parse(buffer.subarray(previous + 1, last).toString("utf8")));
+      return ledgerRecordSchema(1).parse(JSON.parse(buffer.subarray(previous + 1, last).toString("utf8")));
     }
     // No complete line at all: whatever is there is a torn first record.
     if (size > 0) ftruncateSync(fd, 0);
