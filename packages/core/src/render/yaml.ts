@@ -10,7 +10,26 @@
  * only artifacts this process did not render (ones stored in the ledger).
  */
 
-import { parseAllDocuments } from "yaml";
+import { createRequire } from "node:module";
+
+type YamlReader = typeof import("./yaml-reader.js");
+let reader: YamlReader | undefined;
+
+/**
+ * The YAML reader, loaded on first use: built, it is dist/yaml-reader.cjs
+ * next to this bundle; run from source (tests), the yaml package itself.
+ */
+function yamlReader(): YamlReader {
+  if (!reader) {
+    const require = createRequire(import.meta.url);
+    try {
+      reader = require("./yaml-reader.cjs") as YamlReader;
+    } catch {
+      reader = require("yaml") as YamlReader;
+    }
+  }
+  return reader;
+}
 
 // Starts with a letter, "_" or "/"; no characters that mean something in YAML.
 const plainSafe = /^[A-Za-z_/][A-Za-z0-9_./:@,=+$~ ()-]*$/;
@@ -118,5 +137,10 @@ export function writtenDocuments(content: string): readonly unknown[] | undefine
 
 /** An artifact's documents: as rendered in this process, else read from its text. */
 export function artifactDocuments(content: string): readonly unknown[] {
-  return written.get(content) ?? parseAllDocuments(content).map((d) => d.toJS() as unknown);
+  return (
+    written.get(content) ??
+    yamlReader()
+      .parseAllDocuments(content)
+      .map((d) => d.toJS() as unknown)
+  );
 }
