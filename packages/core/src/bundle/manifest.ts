@@ -11,7 +11,7 @@
  * backend, never a command line or binary named inside it (hooks are not
  * carried; commands in plan.json are descriptions).
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const bundleManifestName = "bundle.json";
 

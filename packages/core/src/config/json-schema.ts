@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { CatalogManifestSchema, ConfigSchema, EnvironmentSchema } from "./schema.js";
 
 /** JSON Schemas (draft 2020-12) for the files users write, generated from the validation schema. */

@@ -4,7 +4,7 @@
  * backend chosen. The result is plain data; nothing after this reads files.
  */
 import { resolve } from "node:path";
-import type { z } from "zod";
+import type * as z from "zod";
 import { KaupangError, showValue } from "../errors.js";
 import type { EventSink } from "../events.js";
 import { closure } from "../graph/dag.js";

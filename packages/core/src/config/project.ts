@@ -4,7 +4,7 @@
  * command needs them, so a broken file elsewhere never blocks a deploy.
  */
 import { dirname, relative, resolve } from "node:path";
-import type { z } from "zod";
+import type * as z from "zod";
 import { type Catalog, loadCatalog } from "../catalog/catalog.js";
 import { fileSource } from "../catalog/file-source.js";
 import { httpSource } from "../catalog/http-source.js";

@@ -4,7 +4,7 @@
  * TypeScript types and the JSON Schema published for editors all come from
  * here, so they cannot drift.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { showValue } from "../errors.js";
 import { didYouMean } from "./did-you-mean.js";
 import { isDuration } from "./duration.js";

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import { KaupangError, showValue } from "../errors.js";
 
 /** A field path as users read it: `services.web.ports[0]`. */

@@ -1,5 +1,5 @@
 /** The types of what users write, inferred from the one schema. */
-import type { z } from "zod";
+import type * as z from "zod";
 import type {
   CatalogManifestSchema,
   ConfigSchema,

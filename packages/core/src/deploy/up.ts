@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { type Planned, type PlanUpOptions, planUp } from "../api.js";
 import type { BackendContext } from "../backends/backend.js";
 import { prefetchProjectNetwork } from "../backends/network.js";

@@ -1,5 +1,5 @@
 /** The on-disk ledger record, read back through this schema (never trusted raw). */
-import { z } from "zod";
+import * as z from "zod";
 import type { BackendName, PullPolicy } from "../config/model.js";
 import type { EnvironmentPlan, PlanTarget } from "../plan/types.js";
 

@@ -1,5 +1,5 @@
 /** A pipeline's steps as a DAG: validated needs, cycle report, waves. Pure. */
-import type { z } from "zod";
+import type * as z from "zod";
 import { didYouMean } from "../config/did-you-mean.js";
 import { displayPath } from "../config/load.js";
 import type { BackendName } from "../config/model.js";
