@@ -62,6 +62,43 @@ describe("swarm backend (real single-node swarm)", () => {
     );
   });
 
+  it("through a docker context (the docker CLI, not the engine socket): waves converge, status reads tasks, down waits", async () => {
+    const name = fresh();
+    const dir = project(
+      name,
+      {
+        app: {
+          services: {
+            migrate: { image: baseImage(), runOnce: true, command: ["sh", "-c", "echo migrated"] },
+            worker: sleeper({ dependsOn: "migrate" }),
+          },
+        },
+      },
+      {
+        targets: {
+          ctx: {
+            backend: "swarm",
+            dockerContext: "default",
+            swarm: { portMode: "host", endpointMode: "dnsrr" },
+          },
+        },
+      },
+    );
+    const up = await kaupang(["up", "app", "--target", "ctx", "--cwd", dir]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toContain("$ docker --context default stack deploy");
+    expect(services(`${name}-app`)).toEqual([`${name}-app_migrate 0/1`, `${name}-app_worker 1/1`]);
+    const status = await kaupang(["status", "app", "--target", "ctx", "--output", "json", "--cwd", dir]);
+    expect(status.code, status.stdout).toBe(0);
+    expect(JSON.parse(status.stdout)[0].drift).toEqual([]);
+    const down = await kaupang(["down", "app", "--target", "ctx", "--cwd", dir]);
+    expect(down.code, down.stderr).toBe(0);
+    expect(services(`${name}-app`)).toEqual([]);
+    expect(sh(["docker", "ps", "-aq", "--filter", `label=com.docker.stack.namespace=${name}-app`]).out).toBe(
+      "",
+    );
+  });
+
   it("deploys a dependent environment only after its dependency converged, and reaches it by name", async () => {
     const name = fresh();
     const slowStore = httpService(await freePort(), {

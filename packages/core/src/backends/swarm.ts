@@ -6,6 +6,7 @@
  * failed deploy.
  */
 import { KaupangError } from "../errors.js";
+import { engineMessage, localEngineSocket, withEngine } from "../exec/docker-engine.js";
 import { exec, execOk, tail } from "../exec/exec.js";
 import { dockerGlobalArgs, stackDeployCommand } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
@@ -35,35 +36,133 @@ interface SwarmTask {
   Status: { State: string; Err?: string; ContainerStatus?: { ExitCode?: number } };
 }
 
-const pollMs = 1000;
+/**
+ * How often convergence is checked: a check over the engine socket costs
+ * ~2 ms, so it can look four times a second; over the docker CLI (three
+ * processes a check) once a second.
+ */
+const pollInterval = (ctx: BackendContext): number => (localEngineSocket(ctx.target) ? 250 : 1000);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function docker(ctx: BackendContext, ...args: string[]): string[] {
   return ["docker", ...dockerGlobalArgs(ctx.target), ...args];
 }
 
+const filters = (f: Record<string, string[]>) => encodeURIComponent(JSON.stringify(f));
+
+/** Services by exact name (the engine's name filter matches prefixes). */
 async function inspectServices(ctx: BackendContext, names: string[]): Promise<Map<string, SwarmService>> {
   const found = new Map<string, SwarmService>();
   if (names.length === 0) return found;
-  const result = await exec(docker(ctx, "service", "inspect", ...names), { quiet: true });
-  // Exit 1 with a partial array when some services do not exist (yet).
-  const text = result.stdout.trim();
-  if (text.startsWith("[")) {
-    for (const service of JSON.parse(text) as SwarmService[]) found.set(service.Spec.Name, service);
-  }
+  const services = await withEngine(
+    ctx.target,
+    async (engine) => {
+      const reply = await engine.request<SwarmService[]>(
+        "GET",
+        `/services?filters=${filters({ name: names })}`,
+      );
+      if (reply.status !== 200)
+        throw new KaupangError(
+          "ERR_COMMAND_FAILED",
+          `listing swarm services failed: ${engineMessage(reply)}`,
+        );
+      return reply.body;
+    },
+    async () => {
+      const result = await exec(docker(ctx, "service", "inspect", ...names), { quiet: true });
+      // Exit 1 with a partial array when some services do not exist (yet).
+      const text = result.stdout.trim();
+      return text.startsWith("[") ? (JSON.parse(text) as SwarmService[]) : [];
+    },
+  );
+  for (const service of services)
+    if (names.includes(service.Spec.Name)) found.set(service.Spec.Name, service);
   return found;
 }
 
+/** Every task of the named services, the finished ones too. */
 async function tasksOf(ctx: BackendContext, names: string[]): Promise<SwarmTask[]> {
-  const ids = await exec(docker(ctx, "service", "ps", "--no-trunc", "-q", ...names), { quiet: true });
-  const list = ids.stdout
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean);
-  if (list.length === 0) return [];
-  const result = await exec(docker(ctx, "inspect", "--type", "task", ...new Set(list)), { quiet: true });
-  const text = result.stdout.trim();
-  return text.startsWith("[") ? (JSON.parse(text) as SwarmTask[]) : [];
+  if (names.length === 0) return [];
+  return withEngine(
+    ctx.target,
+    async (engine) => {
+      const reply = await engine.request<SwarmTask[]>("GET", `/tasks?filters=${filters({ service: names })}`);
+      // 404: a service is not there (yet, or any more); its tasks are none.
+      if (reply.status === 404)
+        return names.length === 1 ? [] : (await Promise.all(names.map((n) => tasksOf(ctx, [n])))).flat();
+      if (reply.status !== 200)
+        throw new KaupangError("ERR_COMMAND_FAILED", `listing swarm tasks failed: ${engineMessage(reply)}`);
+      return reply.body;
+    },
+    async () => {
+      const ids = await exec(docker(ctx, "service", "ps", "--no-trunc", "-q", ...names), { quiet: true });
+      const list = ids.stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean);
+      if (list.length === 0) return [];
+      const result = await exec(docker(ctx, "inspect", "--type", "task", ...new Set(list)), { quiet: true });
+      const text = result.stdout.trim();
+      return text.startsWith("[") ? (JSON.parse(text) as SwarmTask[]) : [];
+    },
+  );
+}
+
+/** Names of the stack's services. */
+async function stackServices(ctx: BackendContext, stack: string): Promise<string[]> {
+  const label = `com.docker.stack.namespace=${stack}`;
+  return withEngine(
+    ctx.target,
+    async (engine) => {
+      const reply = await engine.request<SwarmService[]>(
+        "GET",
+        `/services?filters=${filters({ label: [label] })}`,
+      );
+      if (reply.status !== 200)
+        throw new KaupangError(
+          "ERR_COMMAND_FAILED",
+          `listing swarm services failed: ${engineMessage(reply)}`,
+        );
+      return reply.body.map((service) => service.Spec.Name);
+    },
+    async () => {
+      const listed = await exec(
+        docker(ctx, "service", "ls", "--filter", `label=${label}`, "--format", "{{.Name}}"),
+        {
+          quiet: true,
+        },
+      );
+      return listed.stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean);
+    },
+  );
+}
+
+/** Whether anything labelled with the stack is left: services, task containers, networks. */
+async function stackLeftovers(ctx: BackendContext, stack: string): Promise<boolean> {
+  const label = `com.docker.stack.namespace=${stack}`;
+  return withEngine(
+    ctx.target,
+    async (engine) => {
+      const by = filters({ label: [label] });
+      const replies = await Promise.all(
+        [`/services?filters=${by}`, `/containers/json?all=1&filters=${by}`, `/networks?filters=${by}`].map(
+          (path) => engine.request<unknown[]>("GET", path),
+        ),
+      );
+      return replies.some((reply) => reply.status !== 200 || reply.body.length > 0);
+    },
+    async () => {
+      const checks = await Promise.all([
+        exec(docker(ctx, "service", "ls", "-q", "--filter", `label=${label}`), { quiet: true }),
+        exec(docker(ctx, "ps", "-aq", "--filter", `label=${label}`), { quiet: true }),
+        exec(docker(ctx, "network", "ls", "-q", "--filter", `label=${label}`), { quiet: true }),
+      ]);
+      return checks.some((c) => c.stdout.trim() !== "");
+    },
+  );
 }
 
 async function lastLogs(ctx: BackendContext, service: string): Promise<string> {
@@ -87,7 +186,7 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
   const status = new Map<string, string>();
   for (;;) {
     const services = await inspectServices(ctx, names);
-    const tasks = await tasksOf(ctx, names);
+    const tasks = await tasksOf(ctx, [...services.keys()]);
     let pending = 0;
     for (const short of wait.services) {
       const name = `${wait.stack}_${short}`;
@@ -155,7 +254,7 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
         logs ? { hint: `last log lines: ${logs}` } : {},
       );
     }
-    await sleep(pollMs);
+    await sleep(pollInterval(ctx));
   }
 }
 
@@ -200,22 +299,16 @@ async function applyEnvironment(ctx: BackendContext, env: EnvironmentPlan): Prom
 
 /** Wait until nothing labelled with the stack is left (services, task containers, networks). */
 async function waitGone(ctx: BackendContext, envName: string, stack: string): Promise<void> {
-  const label = `label=com.docker.stack.namespace=${stack}`;
   const deadline = Date.now() + ctx.timeoutMs;
   for (;;) {
-    const checks = await Promise.all([
-      exec(docker(ctx, "service", "ls", "-q", "--filter", label), { quiet: true }),
-      exec(docker(ctx, "ps", "-aq", "--filter", label), { quiet: true }),
-      exec(docker(ctx, "network", "ls", "-q", "--filter", label), { quiet: true }),
-    ]);
-    if (checks.every((c) => c.stdout.trim() === "")) return;
+    if (!(await stackLeftovers(ctx, stack))) return;
     if (Date.now() > deadline) {
       throw new KaupangError(
         "ERR_DEPLOY_TIMEOUT",
         `${envName}: stack ${stack} was not gone within ${Math.round(ctx.timeoutMs / 1000)}s`,
       );
     }
-    await sleep(pollMs);
+    await sleep(pollInterval(ctx));
   }
 }
 
@@ -238,24 +331,7 @@ export const swarmBackend: Backend = {
 
   async running(ctx, env) {
     const stack = stackName(ctx.project, env.environment);
-    const listed = await exec(
-      docker(
-        ctx,
-        "service",
-        "ls",
-        "--filter",
-        `label=com.docker.stack.namespace=${stack}`,
-        "--format",
-        "{{.Name}}",
-      ),
-      {
-        quiet: true,
-      },
-    );
-    const names = listed.stdout
-      .split("\n")
-      .map((l) => l.trim())
-      .filter(Boolean);
+    const names = await stackServices(ctx, stack);
     const services = await inspectServices(ctx, names);
     const tasks = await tasksOf(ctx, names);
     const out: RunningService[] = [];
