@@ -1,6 +1,12 @@
 import type { LedgerRecord } from "@kaupang/core";
 
-const short = (digest: string | undefined) => (digest ? digest.replace(/^sha256:/, "").slice(0, 12) : "-");
+// Plain slices, no regular expressions: --list formats every record (10,000 in the benchmark).
+const short = (digest: string | undefined) =>
+  digest ? (digest.startsWith("sha256:") ? digest.slice(7, 19) : digest.slice(0, 12)) : "-";
+
+/** "2026-06-11T14:00:00.123Z" → "2026-06-11 14:00:00Z". */
+const when = (at: string) =>
+  at.length === 24 && at[10] === "T" ? `${at.slice(0, 10)} ${at.slice(11, 19)}Z` : at;
 
 /** The ledger as a table: newest last, like a log. */
 export function formatHistory(
@@ -11,7 +17,7 @@ export function formatHistory(
   const rows = records.map((r) => [
     `  ${r.id}`,
     ...(options.showEnvironment ? [r.environment] : []),
-    r.at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+    when(r.at),
     r.action + (r.rollbackOf ? ` → ${r.rollbackOf}` : "") + (r.source ? ` (${r.source})` : ""),
     r.status + (r.failedStep ? ` (${r.failedStep})` : ""),
     r.images.map((i) => `${i.service}=${short(i.digest)}`).join(" ") || "-",
@@ -26,7 +32,7 @@ export function formatHistory(
   ];
   const widths = header.map((h) => h.length);
   for (const row of rows)
-    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i]!, cell.length);
+    for (let i = 0; i < row.length; i++) widths[i] = Math.max(widths[i]!, row[i]!.length);
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
   return `${[line(header), ...rows.map(line)].join("\n")}\n`;

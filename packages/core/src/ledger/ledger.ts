@@ -51,6 +51,9 @@ export function recordHash(record: Omit<LedgerRecord, "hash"> & { hash?: string 
   return sha256(JSON.stringify(content));
 }
 
+const hashSuffix = /^,"hash":"sha256:[0-9a-f]{64}"\}$/;
+const hashSuffixLength = ',"hash":"sha256:"}'.length + 64;
+
 /**
  * The hash a written line claims and the bytes it covers: records are written
  * as `{…content…,"hash":"<hex>"}`, so the content's JSON is the line without
@@ -58,8 +61,10 @@ export function recordHash(record: Omit<LedgerRecord, "hash"> & { hash?: string 
  * parsed record, and checks what is on disk.
  */
 export function lineContentHash(line: string): string | undefined {
-  const suffix = /,"hash":"sha256:[0-9a-f]{64}"\}$/.exec(line);
-  return suffix ? sha256(`${line.slice(0, suffix.index)}}`) : undefined;
+  // The suffix has a fixed length: test just those characters, not the whole line.
+  const at = line.length - hashSuffixLength;
+  if (at < 1 || !hashSuffix.test(line.slice(at))) return undefined;
+  return sha256(`${line.slice(0, at)}}`);
 }
 
 export interface LedgerRead {
