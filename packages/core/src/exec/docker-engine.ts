@@ -42,11 +42,22 @@ export function localEngineSocket(
   if (env.DOCKER_CONTEXT && env.DOCKER_CONTEXT !== "default") return undefined;
   const host = env.DOCKER_HOST;
   if (host && !host.startsWith("unix://")) return undefined;
-  if (!host) {
-    const current = readDockerConfig(env).currentContext;
-    if (current && current !== "default") return undefined;
-  }
+  if (!host && !usesDefaultContext(env)) return undefined;
   return host ? host.slice("unix://".length) : defaultSocket;
+}
+
+const defaultContext = new Map<string, boolean>();
+
+/** Whether the docker config selects no context of its own (read once per config: swarm asks often). */
+function usesDefaultContext(env: NodeJS.ProcessEnv): boolean {
+  const key = env.DOCKER_CONFIG ?? "";
+  let answer = defaultContext.get(key);
+  if (answer === undefined) {
+    const current = readDockerConfig(env).currentContext;
+    answer = !current || current === "default";
+    defaultContext.set(key, answer);
+  }
+  return answer;
 }
 
 let agent: Agent | undefined;
