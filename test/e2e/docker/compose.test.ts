@@ -1,24 +1,11 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { json } from "../../support/testdir.js";
 import { httpService, project, sleeper } from "../support/fixture.js";
-import {
-  cleanupProject,
-  freePort,
-  kaupang,
-  requireDocker,
-  sh,
-  uniqueProject,
-  waitHttp,
-} from "../support/kaupang.js";
+import { freePort, kaupang, projectNames, requireDocker, sh, waitHttp } from "../support/kaupang.js";
 
-const names: string[] = [];
-const fresh = () => {
-  const name = uniqueProject("cmp");
-  names.push(name);
-  return name;
-};
+const fresh = projectNames("cmp");
 const inspect = (container: string, format: string) => sh(["docker", "inspect", "-f", format, container]).out;
 const containersOf = (name: string) =>
   sh(["docker", "ps", "-a", "--filter", `label=dev.kaupang.project=${name}`, "--format", "{{.Names}}"])
@@ -34,7 +21,6 @@ function filesUnder(dir: string): string[] {
 }
 
 beforeAll(requireDocker);
-afterAll(() => names.forEach(cleanupProject));
 
 describe("compose backend (real engine)", () => {
   it("deploys two services with a healthcheck, answers over HTTP, and down removes them", async () => {

@@ -1,18 +1,12 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { json } from "../../support/testdir.js";
 import { baseImage, httpService, project, sleeper } from "../support/fixture.js";
-import { cleanupProject, freePort, kaupang, requireDocker, sh, uniqueProject } from "../support/kaupang.js";
+import { freePort, kaupang, projectNames, requireDocker, sh } from "../support/kaupang.js";
 
-const names: string[] = [];
-const fresh = () => {
-  const name = uniqueProject("ops");
-  names.push(name);
-  return name;
-};
+const fresh = projectNames("ops");
 beforeAll(requireDocker);
-afterAll(() => names.forEach(cleanupProject));
 
 const talker = (extra: Record<string, unknown> = {}) =>
   sleeper({ command: ["sh", "-c", "echo hello from the longhall; exec sleep 3600"], ...extra });

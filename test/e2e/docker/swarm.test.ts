@@ -1,24 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { json } from "../../support/testdir.js";
 import { baseImage, httpService, project, sleeper } from "../support/fixture.js";
-import {
-  cleanupProject,
-  freePort,
-  kaupang,
-  requireDocker,
-  sh,
-  uniqueProject,
-  waitHttp,
-} from "../support/kaupang.js";
+import { freePort, kaupang, projectNames, requireDocker, sh, waitHttp } from "../support/kaupang.js";
 
-const names: string[] = [];
-const fresh = () => {
-  const name = uniqueProject("swm");
-  names.push(name);
-  return name;
-};
+const fresh = projectNames("swm");
 const services = (stack: string) =>
   sh([
     "docker",
@@ -39,7 +26,6 @@ const taskContainer = (service: string) =>
   )[0]!;
 
 beforeAll(requireDocker);
-afterAll(() => names.forEach(cleanupProject));
 
 describe("swarm backend (real single-node swarm)", () => {
   it("deploys two services with a healthcheck, answers on the published port, and down removes the stack", async () => {

@@ -5,18 +5,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { json } from "../../support/testdir.js";
 import { baseImage, httpService, project, sleeper } from "../support/fixture.js";
-import { cleanupProject, kaupang, requireDocker, sh, uniqueProject } from "../support/kaupang.js";
+import { kaupang, projectNames, requireDocker, sh } from "../support/kaupang.js";
 
-const names: string[] = [];
+const fresh = projectNames("ver");
 const temp: string[] = [];
-const fresh = () => {
-  const name = uniqueProject("ver");
-  names.push(name);
-  return name;
-};
 beforeAll(requireDocker);
 afterAll(() => {
-  names.forEach(cleanupProject);
   temp.forEach((d) => {
     rmSync(d, { recursive: true, force: true });
   });

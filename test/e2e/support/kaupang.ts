@@ -2,6 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { afterAll } from "vitest";
 
 const bin = fileURLToPath(new URL("../../../packages/cli/bin/kaupang.mjs", import.meta.url));
 
@@ -48,6 +49,20 @@ export function sh(
 /** A project name no other test run uses. */
 export function uniqueProject(prefix = "e2e"): string {
   return `${prefix}-${randomBytes(3).toString("hex")}`;
+}
+
+/**
+ * Unique project names for one test file (`prefix-xxxxxx`); everything each
+ * one created on the engine is removed after the file, whatever happened.
+ */
+export function projectNames(prefix: string): () => string {
+  const names: string[] = [];
+  afterAll(() => names.forEach(cleanupProject));
+  return () => {
+    const name = uniqueProject(prefix);
+    names.push(name);
+    return name;
+  };
 }
 
 /** A free TCP port on 127.0.0.1. */
