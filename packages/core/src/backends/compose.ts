@@ -1,7 +1,13 @@
 /** Docker Compose: one compose project per environment, `up -d --wait`. */
 import { KaupangError } from "../errors.js";
-import { engineMessage, withEngine } from "../exec/docker-engine.js";
-import { exec, execOk, tail } from "../exec/exec.js";
+import {
+  type EngineImage,
+  engineFilters,
+  engineMessage,
+  inspectImages,
+  withEngine,
+} from "../exec/docker-engine.js";
+import { exec, execOk, outputLines, tail } from "../exec/exec.js";
 import { pinnedRef } from "../images/reference.js";
 import { composeArgs, composeUpCommand, dockerGlobalArgs, downCommands } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
@@ -81,10 +87,7 @@ export function publishedPorts(
   return [...out].sort();
 }
 
-interface ImageInspect {
-  Id: string;
-  RepoDigests?: string[];
-}
+type ImageInspect = EngineImage;
 
 const registryDigests = (image: ImageInspect): string[] =>
   (image.RepoDigests ?? []).map((d) => d.slice(d.indexOf("@") + 1));
@@ -96,12 +99,7 @@ export async function repoDigests(ctx: BackendContext, imageIds: string[]): Prom
   if (unique.length === 0) return out;
   const images = await withEngine(
     ctx.target,
-    async (engine) => {
-      const replies = await Promise.all(
-        unique.map((id) => engine.request<ImageInspect>("GET", `/images/${id}/json`)),
-      );
-      return replies.filter((r) => r.status === 200).map((r) => r.body);
-    },
+    async (engine) => (await inspectImages(engine, unique)).filter((image) => image !== undefined),
     async () => {
       const result = await exec(["docker", ...dockerGlobalArgs(ctx.target), "image", "inspect", ...unique], {
         quiet: true,
@@ -129,8 +127,10 @@ async function inspectProject(
   return withEngine(
     ctx.target,
     async (engine) => {
-      const filters = encodeURIComponent(JSON.stringify({ label: labels }));
-      const list = await engine.request<{ Id: string }[]>("GET", `/containers/json?all=1&filters=${filters}`);
+      const list = await engine.request<{ Id: string }[]>(
+        "GET",
+        `/containers/json?all=1&filters=${engineFilters({ label: labels })}`,
+      );
       if (list.status !== 200)
         throw new KaupangError(
           "ERR_COMMAND_FAILED",
@@ -164,10 +164,7 @@ async function inspectProject(
         ],
         { quiet: true },
       );
-      const ids = ps.stdout
-        .split("\n")
-        .map((l) => l.trim())
-        .filter(Boolean);
+      const ids = outputLines(ps.stdout);
       if (ids.length === 0) return { containers: [], digests: new Map() };
       // One `docker inspect` for the containers and the images they should run
       // (docker inspect takes both); only an image that is not among those

@@ -6,8 +6,14 @@
  * failed deploy.
  */
 import { KaupangError } from "../errors.js";
-import { engineMessage, localEngineSocket, withEngine } from "../exec/docker-engine.js";
-import { exec, execOk, tail } from "../exec/exec.js";
+import {
+  type DockerEngine,
+  engineFilters,
+  engineMessage,
+  localEngineSocket,
+  withEngine,
+} from "../exec/docker-engine.js";
+import { exec, execOk, outputLines, tail } from "../exec/exec.js";
 import { dockerGlobalArgs, stackDeployCommand } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import { stackName } from "../render/names.js";
@@ -48,7 +54,16 @@ function docker(ctx: BackendContext, ...args: string[]): string[] {
   return ["docker", ...dockerGlobalArgs(ctx.target), ...args];
 }
 
-const filters = (f: Record<string, string[]>) => encodeURIComponent(JSON.stringify(f));
+/** Swarm services matching the engine's `filters`. */
+async function listServices(
+  engine: DockerEngine,
+  filters: Record<string, string[]>,
+): Promise<SwarmService[]> {
+  const reply = await engine.request<SwarmService[]>("GET", `/services?filters=${engineFilters(filters)}`);
+  if (reply.status !== 200)
+    throw new KaupangError("ERR_COMMAND_FAILED", `listing swarm services failed: ${engineMessage(reply)}`);
+  return reply.body;
+}
 
 /** Services by exact name (the engine's name filter matches prefixes). */
 async function inspectServices(ctx: BackendContext, names: string[]): Promise<Map<string, SwarmService>> {
@@ -56,18 +71,7 @@ async function inspectServices(ctx: BackendContext, names: string[]): Promise<Ma
   if (names.length === 0) return found;
   const services = await withEngine(
     ctx.target,
-    async (engine) => {
-      const reply = await engine.request<SwarmService[]>(
-        "GET",
-        `/services?filters=${filters({ name: names })}`,
-      );
-      if (reply.status !== 200)
-        throw new KaupangError(
-          "ERR_COMMAND_FAILED",
-          `listing swarm services failed: ${engineMessage(reply)}`,
-        );
-      return reply.body;
-    },
+    (engine) => listServices(engine, { name: names }),
     async () => {
       const result = await exec(docker(ctx, "service", "inspect", ...names), { quiet: true });
       // Exit 1 with a partial array when some services do not exist (yet).
@@ -86,7 +90,10 @@ async function tasksOf(ctx: BackendContext, names: string[]): Promise<SwarmTask[
   return withEngine(
     ctx.target,
     async (engine) => {
-      const reply = await engine.request<SwarmTask[]>("GET", `/tasks?filters=${filters({ service: names })}`);
+      const reply = await engine.request<SwarmTask[]>(
+        "GET",
+        `/tasks?filters=${engineFilters({ service: names })}`,
+      );
       // 404: a service is not there (yet, or any more); its tasks are none.
       if (reply.status === 404)
         return names.length === 1 ? [] : (await Promise.all(names.map((n) => tasksOf(ctx, [n])))).flat();
@@ -96,10 +103,7 @@ async function tasksOf(ctx: BackendContext, names: string[]): Promise<SwarmTask[
     },
     async () => {
       const ids = await exec(docker(ctx, "service", "ps", "--no-trunc", "-q", ...names), { quiet: true });
-      const list = ids.stdout
-        .split("\n")
-        .map((l) => l.trim())
-        .filter(Boolean);
+      const list = outputLines(ids.stdout);
       if (list.length === 0) return [];
       const result = await exec(docker(ctx, "inspect", "--type", "task", ...new Set(list)), { quiet: true });
       const text = result.stdout.trim();
@@ -113,18 +117,7 @@ async function stackServices(ctx: BackendContext, stack: string): Promise<string
   const label = `com.docker.stack.namespace=${stack}`;
   return withEngine(
     ctx.target,
-    async (engine) => {
-      const reply = await engine.request<SwarmService[]>(
-        "GET",
-        `/services?filters=${filters({ label: [label] })}`,
-      );
-      if (reply.status !== 200)
-        throw new KaupangError(
-          "ERR_COMMAND_FAILED",
-          `listing swarm services failed: ${engineMessage(reply)}`,
-        );
-      return reply.body.map((service) => service.Spec.Name);
-    },
+    async (engine) => (await listServices(engine, { label: [label] })).map((service) => service.Spec.Name),
     async () => {
       const listed = await exec(
         docker(ctx, "service", "ls", "--filter", `label=${label}`, "--format", "{{.Name}}"),
@@ -132,10 +125,7 @@ async function stackServices(ctx: BackendContext, stack: string): Promise<string
           quiet: true,
         },
       );
-      return listed.stdout
-        .split("\n")
-        .map((l) => l.trim())
-        .filter(Boolean);
+      return outputLines(listed.stdout);
     },
   );
 }
@@ -146,7 +136,7 @@ async function stackLeftovers(ctx: BackendContext, stack: string): Promise<boole
   return withEngine(
     ctx.target,
     async (engine) => {
-      const by = filters({ label: [label] });
+      const by = engineFilters({ label: [label] });
       const replies = await Promise.all(
         [`/services?filters=${by}`, `/containers/json?all=1&filters=${by}`, `/networks?filters=${by}`].map(
           (path) => engine.request<unknown[]>("GET", path),

@@ -133,6 +133,28 @@ export async function withEngine<T>(
   }
 }
 
+/** The `filters` query parameter of the engine's list endpoints. */
+export function engineFilters(filters: Record<string, string[]>): string {
+  return encodeURIComponent(JSON.stringify(filters));
+}
+
+/** What kaupang reads of an image: its ID and the registry digests it was pulled or pushed as. */
+export interface EngineImage {
+  Id: string;
+  RepoDigests?: string[];
+}
+
+/** Inspect images by reference or ID, concurrently; undefined where the engine has no such image. */
+export async function inspectImages(
+  engine: DockerEngine,
+  refs: readonly string[],
+): Promise<(EngineImage | undefined)[]> {
+  const replies = await Promise.all(
+    refs.map((ref) => engine.request<EngineImage>("GET", `/images/${ref}/json`)),
+  );
+  return replies.map((reply) => (reply.status === 200 ? reply.body : undefined));
+}
+
 /** The engine's error text of a failed reply. */
 export function engineMessage(reply: EngineReply<unknown>): string {
   const body = reply.body as { message?: string } | string | undefined;

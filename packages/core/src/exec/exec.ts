@@ -210,14 +210,17 @@ export function runShell(commandLine: string, options: ExecOptions = {}): Promis
   return start("/bin/sh", [commandLine], options, true);
 }
 
-/** The last non-empty lines of a child's output, for error messages. */
-export function tail(text: string, lines = 1): string {
+/** A child's output as its non-empty lines, trimmed (IDs, names, one per line). */
+export function outputLines(text: string): string[] {
   return text
     .split("\n")
     .map((l) => l.trim())
-    .filter(Boolean)
-    .slice(-lines)
-    .join(" | ");
+    .filter(Boolean);
+}
+
+/** The last non-empty lines of a child's output, for error messages. */
+export function tail(text: string, lines = 1): string {
+  return outputLines(text).slice(-lines).join(" | ");
 }
 
 /** Run argv and throw a KaupangError naming `what` and the command's last error line on failure. */

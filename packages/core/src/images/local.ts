@@ -1,4 +1,4 @@
-import { withEngine } from "../exec/docker-engine.js";
+import { inspectImages, withEngine } from "../exec/docker-engine.js";
 import { exec } from "../exec/exec.js";
 import { dockerGlobalArgs } from "../plan/commands.js";
 import type { PlanTarget } from "../plan/types.js";
@@ -32,11 +32,8 @@ export async function localImageIds(
   return withEngine(
     target,
     async (engine) => {
-      const replies = await Promise.all(
-        unique.map((ref) => engine.request<{ Id: string }>("GET", `/images/${ref}/json`)),
-      );
-      replies.forEach((reply, i) => {
-        if (reply.status === 200) ids.set(unique[i]!, reply.body.Id);
+      (await inspectImages(engine, unique)).forEach((image, i) => {
+        if (image) ids.set(unique[i]!, image.Id);
       });
       return ids;
     },
