@@ -12,8 +12,8 @@ import {
   type ImageMap,
   imageOf,
   namedVolume,
+  renderedArtifact,
 } from "./shared.js";
-import { artifactText } from "./yaml.js";
 
 export interface RenderOptions {
   /** service → image ref, e.g. pinned digests; default the model's refs. */
@@ -93,8 +93,5 @@ export function renderCompose(model: Model, env: Environment, options: RenderOpt
     networks: { default: { name: projectNetworkName(model.project), external: true } },
   };
   if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
-  return artifactText(
-    `kaupang: ${model.project}/${env.name} for target ${model.target.name} (compose). Generated; edits are overwritten.`,
-    [doc],
-  );
+  return renderedArtifact(model, env, "compose", [doc]);
 }

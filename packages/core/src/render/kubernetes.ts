@@ -10,8 +10,7 @@ import type { Environment, Model, Service } from "../config/model.js";
 import { deepMerge } from "../config/normalize.js";
 import type { RenderOptions } from "./compose.js";
 import { kubeSecretName } from "./names.js";
-import { type ImageMap, imageOf, unsupported } from "./shared.js";
-import { artifactText } from "./yaml.js";
+import { type ImageMap, imageOf, renderedArtifact, unsupported } from "./shared.js";
 
 export const managedBy = "kaupang";
 export const environmentLabel = "kaupang.dev/environment";
@@ -234,8 +233,5 @@ export function kubernetesObjects(
 }
 
 export function renderKubernetes(model: Model, env: Environment, options: RenderOptions = {}): string {
-  return artifactText(
-    `kaupang: ${model.project}/${env.name} for target ${model.target.name} (kubernetes). Generated; edits are overwritten.`,
-    kubernetesObjects(model, env, options),
-  );
+  return renderedArtifact(model, env, "kubernetes", kubernetesObjects(model, env, options));
 }

@@ -1,7 +1,21 @@
 import { formatDockerDuration } from "../config/duration.js";
-import type { Environment, Healthcheck, Model, Service } from "../config/model.js";
+import type { BackendName, Environment, Healthcheck, Model, Service } from "../config/model.js";
 import type { PortMapping } from "../config/ports.js";
 import { fieldError } from "../config/validate.js";
+import { artifactText } from "./yaml.js";
+
+/** The artifact of one environment for the target: a header line naming what it is, then its documents. */
+export function renderedArtifact(
+  model: Model,
+  env: Environment,
+  backend: BackendName,
+  documents: readonly unknown[],
+): string {
+  return artifactText(
+    `kaupang: ${model.project}/${env.name} for target ${model.target.name} (${backend}). Generated; edits are overwritten.`,
+    documents,
+  );
+}
 
 /** Compose and stack files interpolate `$`: a literal must reach the container unchanged. */
 export const escapeDollars = (value: string): string => value.replace(/\$/g, () => "$$");

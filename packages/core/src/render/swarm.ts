@@ -14,9 +14,9 @@ import {
   type ImageMap,
   imageOf,
   namedVolume,
+  renderedArtifact,
   unsupported,
 } from "./shared.js";
-import { artifactText } from "./yaml.js";
 
 const restartCondition = {
   no: "none",
@@ -108,8 +108,5 @@ export function renderSwarm(model: Model, env: Environment, options: RenderOptio
     networks: { [network]: { external: true, name: network } },
   };
   if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
-  return artifactText(
-    `kaupang: ${model.project}/${env.name} for target ${model.target.name} (swarm). Generated; edits are overwritten.`,
-    [doc],
-  );
+  return renderedArtifact(model, env, "swarm", [doc]);
 }
