@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseImage, httpService, project } from "../support/fixture.js";
+import { httpService, project, pushVersion } from "../support/fixture.js";
 import {
   cleanupProject,
   freePort,
@@ -31,17 +31,6 @@ afterAll(() => {
     rmSync(d, { recursive: true, force: true });
   });
 });
-
-/** Build `ref` with a version file and push it. */
-function pushVersion(ref: string, version: string): void {
-  const build = sh(["docker", "build", "-q", "-t", ref, "-"], {
-    env: { DOCKER_BUILDKIT: "0" },
-    input: `FROM ${baseImage()}\nRUN echo ${version} > /www/version\n`,
-  });
-  if (build.code !== 0) throw new Error(build.err);
-  const push = sh(["docker", "push", ref]);
-  if (push.code !== 0) throw new Error(push.err);
-}
 
 /** A project with a solution of two environments (db ← app) using images from the registry. */
 async function solutionProject(name: string, version: string) {

@@ -4,7 +4,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { json } from "../../support/testdir.js";
-import { baseImage, httpService, project, sleeper } from "../support/fixture.js";
+import { baseImage, httpService, project, pushVersion, sleeper } from "../support/fixture.js";
 import { kaupang, projectNames, requireDocker, sh } from "../support/kaupang.js";
 
 const fresh = projectNames("ver");
@@ -15,20 +15,6 @@ afterAll(() => {
     rmSync(d, { recursive: true, force: true });
   });
 });
-
-/** Build an image whose content differs by `version`, push it as `ref`; returns its registry digest. */
-function pushVersion(ref: string, version: string, env: Record<string, string> = {}): string {
-  const build = sh(["docker", "build", "-q", "-t", ref, "-"], {
-    env: { DOCKER_BUILDKIT: "0", ...env },
-    input: `FROM ${baseImage()}\nRUN echo ${version} > /www/version\n`,
-  });
-  if (build.code !== 0) throw new Error(build.err);
-  const push = sh(["docker", "push", ref], { env });
-  if (push.code !== 0) throw new Error(push.err);
-  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(push.out)?.[1];
-  if (!digest) throw new Error(`no digest in: ${push.out}`);
-  return digest;
-}
 
 /** Registry digests of the image the compose container of a service runs. */
 function runningDigest(container: string): string {

@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { json, testdir } from "../../support/testdir.js";
 import { fail, sh, uniqueProject } from "../support/kaupang.js";
 
+export { baseImage, pushVersion } from "../support/fixture.js";
+
 export const context = "kaupang-a";
 
 export function kubeconfig(): string {
@@ -17,8 +19,6 @@ export function kubeconfig(): string {
 }
 
 export const registry = () => process.env.KAUPANG_TEST_REGISTRY ?? "127.0.0.1:5000";
-export const baseImage = () =>
-  process.env.KAUPANG_TEST_BASE_IMAGE_PUSHED ?? "127.0.0.1:5000/kaupang-test/busybox:latest";
 
 /** kubectl against the test cluster (context kaupang-a). */
 export function kubectl(...args: string[]): { code: number; out: string; err: string } {
@@ -105,20 +105,6 @@ export function k8sProject(
 /** Rewrite one environment file of a project made by k8sProject. */
 export function writeEnvironment(dir: string, env: string, body: unknown): void {
   writeFileSync(join(dir, "environments", `${env}.json`), json(body));
-}
-
-/** Build an image whose content differs by `version`, push it as `ref`; returns its registry digest. */
-export function pushVersion(ref: string, version: string): string {
-  const build = sh(["docker", "build", "-q", "-t", ref, "-"], {
-    env: { DOCKER_BUILDKIT: "0" },
-    input: `FROM ${baseImage()}\nRUN echo ${version} > /www/version\n`,
-  });
-  if (build.code !== 0) throw new Error(build.err);
-  const push = sh(["docker", "push", ref]);
-  if (push.code !== 0) throw new Error(push.err);
-  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(push.out)?.[1];
-  if (!digest) throw new Error(`no digest in: ${push.out}`);
-  return digest;
 }
 
 /** The registry digest the tag `ref` points at now. */

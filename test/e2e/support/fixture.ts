@@ -1,4 +1,5 @@
 import { json, testdir } from "../../support/testdir.js";
+import { sh } from "./kaupang.js";
 
 export const baseImage = () =>
   process.env.KAUPANG_TEST_BASE_IMAGE_PUSHED ?? "127.0.0.1:5000/kaupang-test/busybox:latest";
@@ -50,4 +51,21 @@ export function project(
     ),
     ...files,
   });
+}
+
+/**
+ * Build an image whose content differs by `version`, push it as `ref`
+ * (`env`: e.g. a DOCKER_CONFIG holding a login); returns its registry digest.
+ */
+export function pushVersion(ref: string, version: string, env: Record<string, string> = {}): string {
+  const build = sh(["docker", "build", "-q", "-t", ref, "-"], {
+    env: { DOCKER_BUILDKIT: "0", ...env },
+    input: `FROM ${baseImage()}\nRUN echo ${version} > /www/version\n`,
+  });
+  if (build.code !== 0) throw new Error(build.err);
+  const push = sh(["docker", "push", ref], { env });
+  if (push.code !== 0) throw new Error(push.err);
+  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(push.out)?.[1];
+  if (!digest) throw new Error(`no digest in: ${push.out}`);
+  return digest;
 }
