@@ -8,7 +8,7 @@
  * what runs; only the reads in between are not shown.
  */
 import { existsSync } from "node:fs";
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../base/errors.js";
 import { type ExecResult, exec, tail } from "../exec/exec.js";
 import { formatCommand } from "../exec/format.js";
 import {

@@ -5,12 +5,12 @@
  */
 import { resolve } from "node:path";
 import type * as z from "zod";
-import { KaupangError, showValue } from "../errors.js";
-import type { EventSink } from "../events.js";
-import { closure } from "../graph/dag.js";
-import { nameOf } from "../images/reference.js";
-import { didYouMean } from "./did-you-mean.js";
-import { parseDuration } from "./duration.js";
+import { closure } from "../base/dag.js";
+import { didYouMean } from "../base/did-you-mean.js";
+import { parseDuration } from "../base/duration.js";
+import { KaupangError, showValue } from "../base/errors.js";
+import type { EventSink } from "../base/events.js";
+import { nameOf } from "../base/image-reference.js";
 import type {
   BackendName,
   Environment,

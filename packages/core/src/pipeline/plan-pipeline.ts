@@ -1,13 +1,13 @@
 /** A pipeline's steps as a DAG: validated needs, cycle report, waves. Pure. */
 import type * as z from "zod";
-import { didYouMean } from "../config/did-you-mean.js";
+import { GraphError, topoWaves } from "../base/dag.js";
+import { didYouMean } from "../base/did-you-mean.js";
+import { KaupangError } from "../base/errors.js";
 import { displayPath } from "../config/load.js";
 import type { BackendName } from "../config/model.js";
 import type { Project } from "../config/project.js";
 import type { PipelineSchema } from "../config/schema.js";
 import { fieldError } from "../config/validate.js";
-import { KaupangError } from "../errors.js";
-import { GraphError, topoWaves } from "../graph/dag.js";
 
 type ValidStep = z.output<typeof PipelineSchema>["steps"][string];
 export type StepAction = "run" | "up" | "down" | "build" | "wait";

@@ -4,10 +4,10 @@
  * what makes --dry-run hermetic.
  */
 import { join, relative } from "node:path";
+import { GraphError, topoWaves } from "../base/dag.js";
+import { KaupangError } from "../base/errors.js";
 import type { Model, PullPolicy } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
-import { KaupangError } from "../errors.js";
-import { GraphError, topoWaves } from "../graph/dag.js";
 import { kubernetesObjects } from "../render/kubernetes.js";
 import { artifactExtension, renderArtifact } from "../render/render.js";
 import { type KubeArtifactObject, upCommands } from "./commands.js";

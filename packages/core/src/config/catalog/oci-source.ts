@@ -6,9 +6,9 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
-import { KaupangError } from "../errors.js";
-import { exec, tail } from "../exec/exec.js";
-import { isLoopbackRegistry, parseImageRef } from "../images/reference.js";
+import { KaupangError } from "../../base/errors.js";
+import { isLoopbackRegistry, parseImageRef } from "../../base/image-reference.js";
+import { exec, tail } from "../../exec/exec.js";
 import type { CatalogSource } from "./source.js";
 
 export const orasPlainHttp = (ref: string): string[] =>

@@ -1,4 +1,4 @@
-import { main } from "../../packages/cli/src/cli.js";
+import { main } from "../cli.js";
 
 export interface CliResult {
   code: number;

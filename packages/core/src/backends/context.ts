@@ -1,11 +1,11 @@
-import type { Backend, BackendContext } from "../backends/backend.js";
-import { composeBackend } from "../backends/compose.js";
-import { kubernetesBackend } from "../backends/kubernetes.js";
-import { swarmBackend } from "../backends/swarm.js";
+import { KaupangError } from "../base/errors.js";
+import { type EventSink, silent } from "../base/events.js";
 import type { BackendName } from "../config/model.js";
-import { KaupangError } from "../errors.js";
-import { type EventSink, silent } from "../events.js";
 import type { Plan } from "../plan/types.js";
+import type { Backend, BackendContext } from "./backend.js";
+import { composeBackend } from "./compose.js";
+import { kubernetesBackend } from "./kubernetes.js";
+import { swarmBackend } from "./swarm.js";
 
 const backends: Partial<Record<BackendName, Backend>> = {
   compose: composeBackend,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cli } from "../../../test/support/cli.js";
 import { json, testdir } from "../../../test/support/testdir.js";
+import { cli } from "./testing/cli.js";
 
 const config = (extra: Record<string, unknown> = {}) =>
   json({ project: "demo", environments: "./environments", ...extra });

@@ -3,10 +3,10 @@ import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { cli } from "../../../test/support/cli.js";
-import { testdir } from "../../../test/support/testdir.js";
+import { testdir } from "../../../../test/support/testdir.js";
+import { cli } from "../testing/cli.js";
 
-const repo = fileURLToPath(new URL("../../../", import.meta.url));
+const repo = fileURLToPath(new URL("../../../../", import.meta.url));
 const dev = join(repo, "packages/cli/bin/dev.mjs");
 
 describe("kaupang studio", () => {

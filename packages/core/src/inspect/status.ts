@@ -4,13 +4,13 @@
  * behind the no-change deploy.
  */
 import type { Backend, BackendContext, RunningService } from "../backends/backend.js";
+import { backendFor, defaultTimeoutMs } from "../backends/context.js";
+import { silent } from "../base/events.js";
 import { loadProject } from "../config/project.js";
-import { backendFor, defaultTimeoutMs } from "../deploy/context.js";
-import { openSite } from "../deploy/site.js";
-import { silent } from "../events.js";
+import { openSite } from "../deploy/state-location.js";
 import { Ledger } from "../ledger/ledger.js";
 import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
-import { type ServiceView, viewArtifact } from "./view.js";
+import { type ServiceView, viewArtifact } from "../render/view.js";
 
 export interface Drift {
   service: string;

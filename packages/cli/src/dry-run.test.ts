@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { cli } from "../../../test/support/cli.js";
+import { cli } from "./testing/cli.js";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 const examples = join(repo, "examples");

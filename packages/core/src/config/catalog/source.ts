@@ -1,4 +1,4 @@
-import type { WrittenCatalog } from "../config/written.js";
+import type { WrittenCatalog } from "../written.js";
 
 /** Where presets and solution recipes come from. Earlier sources win per name. */
 export interface CatalogSource {

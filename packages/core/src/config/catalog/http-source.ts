@@ -3,7 +3,7 @@
  * one GET answered with JSON `{ services?, solutions? }`, with optional headers
  * (e.g. Authorization), a timeout, and the URL in every error.
  */
-import { errorMessage, KaupangError } from "../errors.js";
+import { errorMessage, KaupangError } from "../../base/errors.js";
 import type { CatalogSource } from "./source.js";
 
 export const catalogTimeoutMs = 15_000;

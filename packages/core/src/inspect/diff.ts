@@ -3,14 +3,15 @@
  * against the last succeeded deploy of each environment it touches. Resolved
  * digests when allowed; in a hermetic dry-run, configured references only.
  */
-import { type Planned, type PlanUpOptions, planUp } from "../api.js";
+
+import { nameOf } from "../base/image-reference.js";
+import { type Planned, type PlanUpOptions, planUp } from "../deploy/plan-up.js";
 import { pinImages } from "../deploy/up.js";
-import { nameOf } from "../images/reference.js";
 import { Ledger } from "../ledger/ledger.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { EnvironmentPlan, Plan } from "../plan/types.js";
+import { type Change, diffViews, type ServiceView, viewArtifact } from "../render/view.js";
 import { currentRecord } from "./status.js";
-import { type Change, diffViews, type ServiceView, viewArtifact } from "./view.js";
 
 export interface EnvironmentDiff {
   environment: string;

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { loadModuleFile } from "../config/load.js";
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../../base/errors.js";
+import { loadModuleFile } from "../load.js";
 import type { CatalogSource } from "./source.js";
 
 /** A manifest file committed next to the config or vendored from an infra repo (.json, .ts, .js). */

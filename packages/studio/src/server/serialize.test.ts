@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseFieldPath } from "../src/server/problems.js";
-import { canonicalEnvironment, exportEnvironment } from "../src/server/serialize.js";
+import { parseFieldPath } from "./problems.js";
+import { canonicalEnvironment, exportEnvironment } from "./serialize.js";
 
 const drawn = {
   services: {

@@ -2,9 +2,9 @@
  * The merged catalog of a run: presets and solution recipes from every
  * configured source, fetched once, concurrently; earlier sources win per name.
  */
-import { CatalogManifestSchema } from "../config/schema.js";
-import { validate } from "../config/validate.js";
-import type { WrittenServiceEntry, WrittenSolution } from "../config/written.js";
+import { CatalogManifestSchema } from "../schema.js";
+import { validate } from "../validate.js";
+import type { WrittenServiceEntry, WrittenSolution } from "../written.js";
 import type { CatalogSource } from "./source.js";
 
 export interface Catalog {

@@ -6,17 +6,17 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type OpenBundle, openBundle } from "../bundle/open.js";
-import { KaupangError } from "../errors.js";
-import { silent } from "../events.js";
+import { defaultTimeoutMs } from "../backends/context.js";
+import { KaupangError } from "../base/errors.js";
+import { silent } from "../base/events.js";
+import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
+import { checkSecrets } from "../deploy/secrets.js";
+import { openSite } from "../deploy/state-location.js";
+import { type ApplyOptions, lockEnvironments, type UpResult } from "../deploy/up.js";
 import { exec, execOk } from "../exec/exec.js";
 import { Ledger } from "../ledger/ledger.js";
 import { dockerGlobalArgs } from "../plan/commands.js";
-import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
-import { defaultTimeoutMs } from "./context.js";
-import { checkSecrets } from "./secrets.js";
-import { openSite } from "./site.js";
-import { type ApplyOptions, lockEnvironments, type UpResult } from "./up.js";
+import { type OpenBundle, openBundle } from "./open.js";
 
 export interface BundleUpOptions extends ApplyOptions {
   bundle: string;

@@ -5,7 +5,7 @@
  * reference (`{ secret: "VAR" }`) on both sides.
  */
 import type { BackendName } from "../config/model.js";
-import { artifactDocuments } from "../render/yaml.js";
+import { artifactDocuments } from "./yaml.js";
 
 export type EnvEntry = { value: string } | { secret: string };
 

@@ -4,15 +4,15 @@
  * no process.exit here.
  */
 
-import { didYouMean } from "./config/did-you-mean.js";
-import type { BackendName, Model, PullPolicy } from "./config/model.js";
-import { createModel } from "./config/normalize.js";
-import { loadProject, type Project } from "./config/project.js";
-import { KaupangError } from "./errors.js";
-import type { EventSink } from "./events.js";
-import { type PipelinePlan, planPipeline } from "./pipeline/plan-pipeline.js";
-import { createPlan } from "./plan/create-plan.js";
-import type { Plan } from "./plan/types.js";
+import { didYouMean } from "../base/did-you-mean.js";
+import { KaupangError } from "../base/errors.js";
+import type { EventSink } from "../base/events.js";
+import type { BackendName, Model, PullPolicy } from "../config/model.js";
+import { createModel } from "../config/normalize.js";
+import { loadProject, type Project } from "../config/project.js";
+import { type PipelinePlan, planPipeline } from "../pipeline/plan-pipeline.js";
+import { createPlan } from "../plan/create-plan.js";
+import type { Plan } from "../plan/types.js";
 
 export interface TargetOptions {
   /** Directory holding kaupang.config.*; default process.cwd(). */

@@ -4,9 +4,10 @@
  * logs`, `kubectl get pods` / `kubectl logs` — with the generated names filled
  * in, so nobody has to know them.
  */
-import { planUp } from "../api.js";
-import { openSite } from "../deploy/site.js";
-import { KaupangError } from "../errors.js";
+
+import { KaupangError } from "../base/errors.js";
+import { planUp } from "../deploy/plan-up.js";
+import { openSite } from "../deploy/state-location.js";
 import { Ledger } from "../ledger/ledger.js";
 import { dockerGlobalArgs, kubectlEnv, kubectlGlobalArgs } from "../plan/commands.js";
 import type { PlanTarget } from "../plan/types.js";

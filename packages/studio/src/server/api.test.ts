@@ -2,9 +2,9 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { cli } from "../../../test/support/cli.js";
-import { json, testdir } from "../../../test/support/testdir.js";
-import { formatPlan } from "../../cli/src/output/plan-text.js";
+import { json, testdir } from "../../../../test/support/testdir.js";
+import { formatPlan } from "../../../cli/src/output/plan-text.js";
+import { cli } from "../../../cli/src/testing/cli.js";
 import type {
   CatalogResponse,
   DraftEnvironment,
@@ -13,10 +13,10 @@ import type {
   PlanResponse,
   SaveResponse,
   SessionResponse,
-} from "../src/index.js";
-import { type Studio, startStudio } from "../src/index.js";
+} from "../index.js";
+import { type Studio, startStudio } from "../index.js";
 
-const longhall = fileURLToPath(new URL("../../../examples/longhall", import.meta.url));
+const longhall = fileURLToPath(new URL("../../../../examples/longhall", import.meta.url));
 const running: Studio[] = [];
 afterEach(async () => {
   while (running.length > 0) await running.pop()!.close();
