@@ -55,7 +55,7 @@ describe("up --dry-run", () => {
       "--output",
       "json",
       "--target",
-      "asgard",
+      "asgard-k8s",
       "--cwd",
       join(examples, "longhall"),
     );
@@ -64,14 +64,14 @@ describe("up --dry-run", () => {
     expect(plan).toMatchObject({
       dryRun: true,
       project: "longhall",
-      target: "asgard",
+      target: "asgard-k8s",
       backend: "kubernetes",
       environmentOrder: ["runes", "saga", "market"],
       environmentWaves: [["runes", "saga"], ["market"]],
     });
     const market = plan.environments.find((e: { environment: string }) => e.environment === "market");
     expect(market.waves).toEqual([["migrate"], ["web", "worker"]]);
-    expect(market.artifact.path).toBe(".kaupang/asgard/market.k8s.yaml");
+    expect(market.artifact.path).toBe(".kaupang/asgard-k8s/market.k8s.yaml");
     expect(market.artifact.content).toContain("kind: Deployment");
     const apply = market.commands.find((c: { argv: string[] }) => c.argv.includes("apply"));
     expect(apply.argv.slice(0, 4)).toEqual(["kubectl", "--context", "kaupang-a", "apply"]);
@@ -87,8 +87,8 @@ describe("up --dry-run", () => {
     ["json-config", "api", []],
     ["json-config", "api", ["--target", "swarm"]],
     ["longhall", "market", ["--target", "local"]],
-    ["longhall", "market", ["--target", "vanaheim"]],
-    ["longhall", "market", ["--target", "asgard"]],
+    ["longhall", "market", ["--target", "vanaheim-swarm"]],
+    ["longhall", "market", ["--target", "asgard-k8s"]],
   ];
   it.each(cases)("example %s: up %s %j passes", async (example, env, extra) => {
     const r = await cli("up", env, "--dry-run", ...extra, "--cwd", join(examples, example));
@@ -145,7 +145,7 @@ describe("dry-run is hermetic (built CLI, spies on PATH, no network namespace)",
     expect(existsSync(join(repo, "packages/cli/dist/cli.js")), "run `npm run build` first").toBe(true);
   });
 
-  it.each([["local"], ["vanaheim"], ["asgard"]])(
+  it.each([["local"], ["vanaheim-swarm"], ["asgard-k8s"]])(
     "up market --target %s calls no tool and writes nothing",
     (target) => {
       const r = run("up", "market", "--dry-run", "--target", target, "--cwd", join(work, "longhall"));

@@ -104,7 +104,7 @@ describe("studio API", () => {
         { name: "runes", file: "environments/runes.ts" },
         { name: "saga", file: "environments/saga.ts" },
       ],
-      targets: ["local", "vanaheim", "asgard"],
+      targets: ["local", "vanaheim-swarm", "asgard-k8s"],
       defaultTarget: "local",
     });
   });
@@ -158,10 +158,10 @@ describe("studio API", () => {
 
     const swarm = await call<PlanResponse>("/api/plan", {
       name: "hall",
-      target: "vanaheim",
+      target: "vanaheim-swarm",
       environment: hall,
     });
-    expect(swarm.body.plan).toMatchObject({ backend: "swarm", target: "vanaheim" });
+    expect(swarm.body.plan).toMatchObject({ backend: "swarm", target: "vanaheim-swarm" });
   });
 
   it("places the core's problems on the service and field they concern", async () => {
