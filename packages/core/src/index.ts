@@ -21,7 +21,7 @@ export { defineConfig, defineEnvironment, definePipeline, secret, use } from "./
 export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/build.js";
 export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
 export { newDeploymentId } from "./deploy/ids.js";
-export { type Planned, type PlanUpOptions, planRun, planUp, type TargetOptions } from "./deploy/plan-up.js";
+export { type Planned, type PlanUpOptions, planUp, type TargetOptions } from "./deploy/plan-up.js";
 export {
   chooseRollbackTarget,
   openLedger,
@@ -42,11 +42,12 @@ export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
 export { diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
 export { type PassthroughOptions, passthroughCommands } from "./inspect/passthrough.js";
-export { currentRecord, type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
+export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
 export { Ledger, ledgerPath } from "./ledger/ledger.js";
 export type { DeploymentUnit, LedgerRecord } from "./ledger/record.js";
+export { currentRecord } from "./ledger/record.js";
 export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
-export { type PipelinePlan, type PipelineStep, planPipeline } from "./pipeline/plan-pipeline.js";
+export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
 export {
   type PipelineResult,
   preparePipeline,

@@ -9,8 +9,10 @@ import type { Plan, PlanCommand } from "../plan/types.js";
 import { writeArtifacts } from "./artifacts.js";
 import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
+import { lockEnvironments } from "./locks.js";
 import { planUp, type TargetOptions } from "./plan-up.js";
-import { type ApplyOptions, ledgerFor, lockEnvironments } from "./up.js";
+import { ledgerFor } from "./state-location.js";
+import type { ApplyOptions } from "./up.js";
 
 export interface DownOptions extends TargetOptions {
   environment: string;

@@ -10,7 +10,6 @@ import type { EventSink } from "../base/events.js";
 import type { BackendName, Model, PullPolicy } from "../config/model.js";
 import { createModel } from "../config/normalize.js";
 import { loadProject, type Project } from "../config/project.js";
-import { type PipelinePlan, planPipeline } from "../pipeline/plan-pipeline.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { Plan } from "../plan/types.js";
 
@@ -84,13 +83,4 @@ async function planSolution(project: Project, name: string, options: PlanUpOptio
   const plan = createPlan(model, { pull: options.pull });
   plan.solution = { name, version: solution.version };
   return { project, model, plan };
-}
-
-/** Load the config and plan a pipeline run. Touches nothing. */
-export async function planRun(options: {
-  cwd?: string | undefined;
-  pipeline: string;
-}): Promise<PipelinePlan> {
-  const project = await loadProject(options.cwd ?? process.cwd());
-  return planPipeline(project, options.pipeline);
 }

@@ -12,9 +12,10 @@ import { silent } from "../base/events.js";
 import { Ledger } from "../ledger/ledger.js";
 import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
+import { lockEnvironments } from "./locks.js";
 import { checkSecrets } from "./secrets.js";
 import { openSite } from "./state-location.js";
-import { type ApplyOptions, lockEnvironments } from "./up.js";
+import type { ApplyOptions } from "./up.js";
 
 export interface RollbackOptions extends ApplyOptions {
   cwd?: string | undefined;

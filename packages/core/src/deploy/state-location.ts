@@ -7,8 +7,11 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { configNames } from "../config/load.js";
+import type { Model } from "../config/model.js";
 import { selectTarget } from "../config/normalize.js";
 import { loadProject } from "../config/project.js";
+import { Ledger } from "../ledger/ledger.js";
+import type { Plan } from "../plan/types.js";
 
 export interface Site {
   root: string;
@@ -38,4 +41,17 @@ export async function openSite(options: {
     target: options.target ?? process.env.KAUPANG_TARGET ?? "local",
     hasConfig: false,
   };
+}
+
+export function ledgerFor(
+  plan: Pick<Plan, "root">,
+  model: Pick<Model, "cacheDir">,
+  environment: string,
+  target: string,
+  version?: string,
+): Ledger {
+  return new Ledger(model.cacheDir, environment, target, {
+    root: plan.root,
+    ...(version ? { kaupangVersion: version } : {}),
+  });
 }

@@ -5,13 +5,13 @@
  */
 
 import { nameOf } from "../base/image-reference.js";
+import { pinImages } from "../deploy/pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "../deploy/plan-up.js";
-import { pinImages } from "../deploy/up.js";
 import { Ledger } from "../ledger/ledger.js";
+import { currentRecord } from "../ledger/record.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { EnvironmentPlan, Plan } from "../plan/types.js";
 import { type Change, diffViews, type ServiceView, viewArtifact } from "../render/view.js";
-import { currentRecord } from "./status.js";
 
 export interface EnvironmentDiff {
   environment: string;

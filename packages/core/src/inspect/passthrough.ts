@@ -6,13 +6,13 @@
  */
 
 import { KaupangError } from "../base/errors.js";
+import type { TargetSettings } from "../base/target.js";
 import { planUp } from "../deploy/plan-up.js";
 import { openSite } from "../deploy/state-location.js";
 import { Ledger } from "../ledger/ledger.js";
+import { currentRecord } from "../ledger/record.js";
 import { dockerGlobalArgs, kubectlEnv, kubectlGlobalArgs } from "../plan/commands.js";
-import type { PlanTarget } from "../plan/types.js";
 import { composeProjectName, stackName } from "../render/names.js";
-import { currentRecord } from "./status.js";
 
 export interface PassthroughOptions {
   cwd?: string | undefined;
@@ -25,7 +25,7 @@ export interface PassthroughOptions {
 /** Project, target settings and services of an environment: from the config, else from its last deploy. */
 async function locate(
   options: PassthroughOptions,
-): Promise<{ project: string; target: PlanTarget; services: string[] }> {
+): Promise<{ project: string; target: TargetSettings; services: string[] }> {
   const site = await openSite(options);
   if (site.hasConfig) {
     const { plan } = await planUp({

@@ -3,8 +3,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
-import { formatPlan } from "../../../cli/src/output/plan-text.js";
-import { cli } from "../../../cli/src/testing/cli.js";
 import type {
   CatalogResponse,
   DraftEnvironment,
@@ -30,7 +28,7 @@ function flagship(): string {
 }
 
 async function start(cwd: string, options: { catalog?: string; webDir?: string } = {}) {
-  const studio = await startStudio({ cwd, port: 0, formatPlan, ...options });
+  const studio = await startStudio({ cwd, port: 0, ...options });
   running.push(studio);
   const base = `http://127.0.0.1:${studio.port}`;
   const call = async <T>(path: string, body?: unknown, init: RequestInit = {}) => {
@@ -138,7 +136,7 @@ describe("studio API", () => {
     }
   });
 
-  it("plans the drawing with the core: waves, the rendered compose file and the dry-run text", async () => {
+  it("plans the drawing with the core: waves and the rendered compose file", async () => {
     const { call } = await start(flagship());
     const { body } = await call<PlanResponse>("/api/plan", {
       name: "hall",
@@ -152,9 +150,6 @@ describe("studio API", () => {
     expect(body.plan!.secrets).toEqual(["HALL_KEY"]);
     expect(body.plan!.artifact.path).toBe(".kaupang/local/hall.compose.yaml");
     expect(body.plan!.artifact.content).toContain('HALL_KEY: "${HALL_KEY}"');
-    expect(body.plan!.text).toContain(
-      ["hall", "  ├─ wave 1: runes-cache", "  ├─ wave 2: saga-store", "  └─ wave 3: gate"].join("\n"),
-    );
 
     const swarm = await call<PlanResponse>("/api/plan", {
       name: "hall",
@@ -239,38 +234,6 @@ describe("studio API", () => {
       environment: { dependsOn: ["market"], services: { store: "x" } },
     });
     expect(envCycle.body.cycle).toEqual({ kind: "environments", nodes: ["market", "saga", "market"] });
-  });
-
-  it("exports TypeScript that `kaupang up --dry-run` plans into exactly the drawn waves", async () => {
-    const cwd = flagship();
-    const { call } = await start(cwd);
-    const exported = (
-      await call<ExportResponse>("/api/export", { name: "hall", environment: hall, format: "ts" })
-    ).body;
-    expect(exported.ok).toBe(true);
-    if (!exported.ok) return;
-    expect(exported.file).toBe("environments/hall.ts");
-    expect(exported.content).toContain('HALL_KEY: secret("HALL_KEY")');
-    expect(existsSync(join(cwd, "environments/hall.ts"))).toBe(false);
-
-    const saved = (await call<SaveResponse>("/api/save", { name: "hall", environment: hall, format: "ts" }))
-      .body;
-    expect(saved).toEqual({ ok: true, file: "environments/hall.ts" });
-    expect(readFileSync(join(cwd, "environments/hall.ts"), "utf8")).toBe(exported.content);
-
-    const r = await cli("up", "hall", "--dry-run", "--output", "json", "--cwd", cwd);
-    expect(r.stderr).toBe("");
-    const plan = JSON.parse(r.stdout);
-    expect(plan.environmentOrder).toEqual(["saga", "hall"]);
-    expect(plan.environments[1].waves).toEqual([["runes-cache"], ["saga-store"], ["gate"]]);
-    expect(plan.environments[1].secrets).toEqual(["HALL_KEY"]);
-
-    // The studio's dry-run text is the CLI's plan, for the file it saved.
-    const text = await cli("up", "hall", "--dry-run", "--cwd", cwd);
-    const planned = (
-      await call<PlanResponse>("/api/plan", { name: "hall", target: "local", environment: hall })
-    ).body;
-    expect(text.stdout.endsWith(planned.plan!.text)).toBe(true);
   });
 
   it("never overwrites without confirmation, and replaces the other format's file when confirmed", async () => {
