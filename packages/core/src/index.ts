@@ -1,14 +1,19 @@
 export { registerBackend } from "./backends/context.js";
 export { isDuration, parseDuration } from "./base/duration.js";
-export { isKaupangError, KaupangError } from "./base/errors.js";
+export { type Cycle, formatProblem, isKaupangError, KaupangError, type Problem } from "./base/errors.js";
 export type { EventSink, KaupangEvent } from "./base/events.js";
 export { type BundleOptions, type BundleResult, createBundle } from "./bundle/create.js";
 export { type BundleUpOptions, deployBundle, planBundleUp } from "./bundle/up.js";
 export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
 export { jsonSchemas } from "./config/json-schema.js";
 export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
-export { createModel, selectTarget } from "./config/normalize.js";
-export { catalogSource, loadProject, Project } from "./config/project.js";
+export {
+  createModel,
+  type SelectedTarget,
+  selectTarget,
+  type WrittenClosure,
+} from "./config/normalize.js";
+export { catalogSource, type LoadModelOptions, loadModel, loadProject, Project } from "./config/project.js";
 export {
   backendNames,
   CatalogManifestSchema,

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
 import type { TargetSettings } from "../base/target.js";
-import { createModel } from "../config/normalize.js";
-import { loadProject } from "../config/project.js";
+import { loadModel, loadProject } from "../config/project.js";
 import {
   kubeArtifactNames,
   kubePruneCommands,
@@ -39,7 +38,7 @@ async function plan(services: Record<string, unknown>, pinned: Record<string, st
     }),
     "environments/app.json": json({ services }),
   });
-  const model = await createModel(await loadProject(dir), {
+  const model = await loadModel(await loadProject(dir), {
     environments: ["app"],
     target: "prod",
     processEnv: {},

@@ -49,9 +49,12 @@ export function environmentWaves(model: Model): string[][] {
     if (error instanceof GraphError && error.problem.kind === "cycle") {
       const first = model.environments[error.problem.cycle[0]!]!;
       throw fieldError(
-        first.file,
-        ["dependsOn"],
-        `environment dependency cycle: ${error.problem.cycle.join(" → ")}`,
+        {
+          file: first.file,
+          path: ["dependsOn"],
+          message: `environment dependency cycle: ${error.problem.cycle.join(" → ")}`,
+        },
+        { cycle: { kind: "environments", nodes: error.problem.cycle } },
       );
     }
     throw error;
@@ -66,9 +69,12 @@ export function serviceWaves(model: Model, envName: string): string[][] {
   } catch (error) {
     if (error instanceof GraphError && error.problem.kind === "cycle") {
       throw fieldError(
-        env.file,
-        ["services"],
-        `service dependency cycle: ${error.problem.cycle.join(" → ")}`,
+        {
+          file: env.file,
+          path: ["services"],
+          message: `service dependency cycle: ${error.problem.cycle.join(" → ")}`,
+        },
+        { cycle: { kind: "services", nodes: error.problem.cycle } },
       );
     }
     throw error;
@@ -81,13 +87,12 @@ function checkUniqueServiceNames(model: Model, order: readonly string[]): void {
     for (const service of Object.keys(model.environments[name]!.services)) {
       const other = owner.get(service);
       if (other) {
-        throw new KaupangError(
-          "ERR_SERVICE_NAME_CLASH",
-          `service "${service}" is defined in environments "${other}" and "${name}"; environments deployed together share one network${model.target.backend === "kubernetes" ? " and namespace" : ""}, so service names must be unique across them`,
-          {
-            hint: `rename one of them (files ${model.environments[other]!.file} and ${model.environments[name]!.file})`,
-          },
-        );
+        const message = `service "${service}" is defined in environments "${other}" and "${name}"; environments deployed together share one network${model.target.backend === "kubernetes" ? " and namespace" : ""}, so service names must be unique across them`;
+        const file = model.environments[name]!.file;
+        throw new KaupangError("ERR_SERVICE_NAME_CLASH", message, {
+          hint: `rename one of them (files ${model.environments[other]!.file} and ${file})`,
+          problems: [{ file, path: ["services", service], subject: "name", message }],
+        });
       }
       owner.set(service, name);
     }

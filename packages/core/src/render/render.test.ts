@@ -5,8 +5,7 @@ import { Namespace, Service } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { json, testdir } from "../../../../test/support/testdir.js";
-import { createModel } from "../config/normalize.js";
-import { loadProject } from "../config/project.js";
+import { loadModel, loadProject } from "../config/project.js";
 import { createPlan } from "../plan/create-plan.js";
 import { writtenDocuments } from "./yaml.js";
 
@@ -59,7 +58,7 @@ const kitchenSink = (volumes: boolean) => ({
 
 async function planFor(dir: string, target: string, env = "all") {
   const project = await loadProject(dir);
-  const model = await createModel(project, { environments: [env], target, processEnv: {} });
+  const model = await loadModel(project, { environments: [env], target, processEnv: {} });
   return createPlan(model);
 }
 
