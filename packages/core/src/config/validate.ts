@@ -6,7 +6,7 @@ export { formatPath } from "../base/errors.js";
 /** A problem before it is placed in a file. */
 type Found = Omit<Problem, "file">;
 
-const valueOf = (issue: z.core.$ZodIssue): { value?: unknown } => {
+const inputOf = (issue: z.core.$ZodIssue): { value?: unknown } => {
   const input = (issue as { input?: unknown }).input;
   return input === undefined || issue.code === "unrecognized_keys" ? {} : { value: input };
 };
@@ -31,7 +31,7 @@ function problemsOf(issue: z.core.$ZodIssue, base: Problem["path"] = []): Found[
       return [
         {
           path,
-          ...valueOf(issue),
+          ...inputOf(issue),
           message: `expected ${[...new Set(expected)].join(" or ")}, got ${showValue(input)}`,
         },
       ];
@@ -43,7 +43,7 @@ function problemsOf(issue: z.core.$ZodIssue, base: Problem["path"] = []): Found[
       return [{ path, value: input, message: `expected ${issue.expected}, got ${showValue(input)}` }];
     }
     default:
-      return [{ path, ...valueOf(issue), message: issue.message }];
+      return [{ path, ...inputOf(issue), message: issue.message }];
   }
 }
 
