@@ -3,7 +3,7 @@ import { json, testdir } from "../../../../test/support/testdir.js";
 import type { TargetSettings } from "../base/target.js";
 import { loadModel, loadProject } from "../config/project.js";
 import {
-  kubeArtifactNames,
+  kubeObjectNames,
   kubePruneCommands,
   kubeRerunCommand,
   kubeWaitCommand,
@@ -245,7 +245,7 @@ describe("kubernetes plan commands", () => {
   it("prunes kinds that keep the same names in one command, and a kind the artifact lacks entirely", async () => {
     const p = await plan({ web: { image: "web:1", ports: ["8080"] } });
     const env = p.environments[0]!;
-    expect(kubeArtifactNames(env.artifact.content)).toEqual({
+    expect(kubeObjectNames(env.objects!)).toEqual({
       Deployment: ["web"],
       Job: [],
       Service: ["web"],

@@ -6,31 +6,13 @@
 import { join, relative } from "node:path";
 import { GraphError, topoWaves } from "../base/dag.js";
 import { KaupangError } from "../base/errors.js";
+import type { TargetSettings } from "../base/target.js";
 import type { Model, PullPolicy } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
-import { kubernetesObjects } from "../render/kubernetes.js";
-import { artifactExtension, renderArtifact } from "../render/render.js";
+import { artifactExtension, renderEnvironment } from "../render/render.js";
 import { upCommands } from "./commands.js";
-
-/** What the command builders need to know of each rendered Kubernetes object. */
-function kubeObjectSummary(objects: readonly Record<string, unknown>[]): KubeArtifactObject[] {
-  return objects.map((o) => {
-    const metadata = o.metadata as {
-      name: string;
-      labels?: Record<string, string>;
-      annotations?: Record<string, string>;
-    };
-    return {
-      kind: String(o.kind),
-      name: metadata.name,
-      service: metadata.labels?.["app.kubernetes.io/name"],
-      annotations: metadata.annotations ?? {},
-    };
-  });
-}
-
-import type { TargetSettings } from "../base/target.js";
-import type { EnvironmentPlan, KubeArtifactObject, Plan, PlannedImage } from "./types.js";
+import type { EnvironmentPlan, Plan, PlannedImage } from "./types.js";
+import { fromDocuments } from "./unit.js";
 
 export interface PlanOptions {
   /** Run-level pull (`--pull`); default the target's. */
@@ -133,7 +115,8 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
         ),
       ),
     ].sort();
-    const content = renderArtifact(model, env, { images: pinnedRefs });
+    const { documents, content } = renderEnvironment(model, env, { images: pinnedRefs });
+    const artifact = { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content };
     const plan: EnvironmentPlan = {
       environment: name,
       file: env.file,
@@ -145,10 +128,8 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       replicas: Object.fromEntries(Object.values(env.services).map((s) => [s.name, s.replicas])),
       images,
       secrets,
-      artifact: { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content },
-      ...(backend === "kubernetes"
-        ? { objects: kubeObjectSummary(kubernetesObjects(model, env, { images: pinnedRefs })) }
-        : {}),
+      artifact,
+      ...fromDocuments(backend, documents, { artifact, waves }),
       hooks: env.hooks,
       commands: [],
     };
