@@ -85,7 +85,15 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
         events,
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
-      deployments.push(await applyUnit(unit, { ctx, ledger, action: "up", source: bundle.source }));
+      deployments.push(
+        await applyUnit(unit, {
+          ctx,
+          ledger,
+          action: "up",
+          source: bundle.source,
+          backendImpl: options.backendImpl,
+        }),
+      );
     }
     return { project: manifest.project, target: manifest.target, backend: manifest.backend, deployments };
   } finally {
