@@ -13,7 +13,7 @@ import { composeArgs, composeDownCommand, composeUpCommand, dockerGlobalArgs } f
 import type { EnvironmentPlan } from "../plan/types.js";
 import { composeProjectName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
-import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
+import { ensureProjectNetwork, prefetchProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
 interface ComposePsEntry {
   Service: string;
@@ -187,6 +187,8 @@ async function inspectProject(
 }
 
 export const composeBackend: Backend = {
+  prepare: prefetchProjectNetwork,
+
   async apply(ctx, env) {
     await ensureProjectNetwork(ctx, env.environment);
     const up = composeUpCommand(ctx, env);

@@ -6,7 +6,6 @@
  */
 import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendContext, backendFor } from "../backends/context.js";
-import { prefetchProjectNetwork } from "../backends/network.js";
 import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
@@ -58,7 +57,8 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
   if (plan.backend !== "kubernetes") checkSecrets(plan.environments, options.processEnv);
   const ctx = backendContext(plan, options);
   const locks = await lockEnvironments(model.cacheDir, plan.target, plan.environmentOrder, options);
-  if (plan.backend !== "kubernetes") prefetchProjectNetwork(ctx);
+  const backend = backendFor(plan.backend, options.backendImpl);
+  backend.prepare?.(ctx);
   try {
     let pins: Pins;
     try {
@@ -95,7 +95,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
         environment: env,
       };
       const ledger = ledgerFor(plan, model, env.environment, plan.target, options.kaupangVersion);
-      if (!options.force && (await isUnchanged(ledger, unit, ctx, options.backendImpl))) {
+      if (!options.force && (await isUnchanged(ledger, unit, ctx, backend))) {
         deployments.push(await recordUnchanged(unit, { ctx, ledger }));
         continue;
       }
@@ -117,7 +117,7 @@ async function isUnchanged(
   ledger: Ledger,
   unit: DeploymentUnit,
   ctx: BackendContext,
-  backendImpl: Backend | undefined,
+  backend: Backend,
 ): Promise<boolean> {
   const read = ledger.read();
   ledger.verify(read);
@@ -126,7 +126,7 @@ async function isUnchanged(
   const digest = unitDigest(unit);
   // A unit an older kaupang recorded has another digest for the same deploy: compare it completed.
   if (current.unit !== digest && unitDigest(ledger.readUnit(current)) !== digest) return false;
-  const drift = await driftOf(backendFor(unit.backend, backendImpl), ctx, unit);
+  const drift = await driftOf(backend, ctx, unit);
   if (drift.length === 0) return true;
   ctx.events({
     type: "stage",
