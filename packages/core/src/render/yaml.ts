@@ -109,6 +109,48 @@ export function toYaml(document: unknown): string {
   return `${out.join("\n")}\n`;
 }
 
+/**
+ * A map document emitted in pieces: the lines before and after its `key`
+ * entry, and each entry of the map under `key` on its own. Documents that hold
+ * only some of those entries (a stack file's waves) are then joined from the
+ * pieces instead of being emitted again; the text is the same as toYaml's.
+ */
+interface SplitYaml {
+  head: string[];
+  key: string;
+  entries: [name: string, lines: string[]][];
+  tail: string[];
+}
+
+export function splitYaml(document: Record<string, unknown>, key: string): SplitYaml {
+  const split: SplitYaml = { head: [], key, entries: [], tail: [] };
+  let seen = false;
+  for (const [name, value] of Object.entries(document)) {
+    if (value === undefined) continue;
+    if (name === key) {
+      seen = true;
+      for (const [entry, entryValue] of Object.entries(value as Record<string, unknown>)) {
+        const lines: string[] = [];
+        writeMap({ [entry]: entryValue }, "  ", lines);
+        split.entries.push([entry, lines]);
+      }
+      continue;
+    }
+    writeMap({ [name]: value }, "", seen ? split.tail : split.head);
+  }
+  return split;
+}
+
+/** The document of a split, with only the entries named in `only` (default all). */
+export function joinYaml(split: SplitYaml, only?: readonly string[]): string {
+  const entries = only ? split.entries.filter(([name]) => only.includes(name)) : split.entries;
+  const body =
+    entries.length > 0
+      ? [`${scalarString(split.key)}:`, ...entries.flatMap(([, lines]) => lines)]
+      : [`${scalarString(split.key)}: {}`];
+  return `${[...split.head, ...body, ...split.tail].join("\n")}\n`;
+}
+
 /** Multi-document YAML (`---` between documents). */
 export function toYamlStream(documents: readonly unknown[]): string {
   return documents.map(toYaml).join("---\n");
