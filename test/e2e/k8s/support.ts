@@ -147,7 +147,7 @@ export function filesUnder(dir: string): { path: string; content: string }[] {
     .map((path) => ({ path, content: readFileSync(path, "utf8") }));
 }
 
-export interface LivePod {
+interface LivePod {
   name: string;
   node: string;
   phase: string;
