@@ -60,7 +60,7 @@ export {
   type PassthroughOptions,
   passthroughCommands,
 } from "./inspect/passthrough.js";
-export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
+export { type Drift, type EnvironmentStatus, type LiveInstance, status } from "./inspect/status.js";
 export { Ledger, type LedgerRead, ledgerPath } from "./ledger/ledger.js";
 export type { LedgerRecord } from "./ledger/record.js";
 export { currentRecord } from "./ledger/record.js";

@@ -4,6 +4,7 @@ import {
   exec,
   formatCommand,
   type LedgerRecord,
+  type LiveInstance,
   openLedger,
   passthroughCommands,
   status,
@@ -37,6 +38,18 @@ export function formatDiff(diffs: readonly EnvironmentDiff[]): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** One line per pod (Kubernetes): what runs, whether it is ready, its restarts and the image the node runs. */
+function formatInstances(instances: readonly LiveInstance[]): string {
+  return instances
+    .map((i) => {
+      const state = i.waiting ? `${i.state} (${i.waiting})` : i.state;
+      const ready = i.ready === undefined ? "" : i.ready ? ", ready" : ", not ready";
+      const restarts = i.restarts ? `, ${i.restarts} restart${i.restarts === 1 ? "" : "s"}` : "";
+      return `  ${i.service}: ${i.name}: ${state}${ready}${restarts}, image ${i.image}\n`;
+    })
+    .join("");
+}
+
 export function registerInspect(program: Command, io: Io): void {
   const statusCommand = program
     .command("status")
@@ -50,7 +63,7 @@ export function registerInspect(program: Command, io: Io): void {
       for (const r of results) {
         const head = `${r.environment}@${r.target}: ${r.state}${r.deploymentId ? ` (deployment ${r.deploymentId})` : ""}`;
         io.stdout.write(
-          `${head}\n${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}`,
+          `${head}\n${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}${formatInstances(r.instances ?? [])}`,
         );
       }
     }

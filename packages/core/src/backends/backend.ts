@@ -27,6 +27,16 @@ export interface RunningService {
     env?: Record<string, string>;
     /** Published ports as "published:target/protocol", where the backend exposes them. */
     ports?: string[];
+    /** The instance's own name (a pod's), where the backend has one. */
+    name?: string;
+    /** Whether its readiness check passes, where the backend reports readiness. */
+    ready?: boolean;
+    /** How often its container restarted, where the backend counts it. */
+    restarts?: number;
+    /** Why its container is not running (CrashLoopBackOff, ImagePullBackOff, …), where known. */
+    waiting?: string;
+    /** The image the node actually runs (`repo@sha256:…`), where the backend reports it. */
+    running?: string;
   }[];
 }
 

@@ -3,10 +3,10 @@
  * the ledger — read-only, on demand, no agent. Also the "quick live check"
  * behind the no-change deploy.
  */
-import type { Backend, BackendContext } from "../backends/backend.js";
+import type { Backend, BackendContext, RunningService } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
-import { type Drift, driftOf } from "../deploy/drift.js";
+import { compareRunning, type Drift } from "../deploy/drift.js";
 import { locateState } from "../deploy/state-location.js";
 import { Ledger } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
@@ -20,6 +20,39 @@ export interface EnvironmentStatus {
   deploymentId?: string;
   state: "ok" | "drifted" | "not deployed";
   drift: Drift[];
+  /**
+   * Each pod of a deployed environment, where the backend names its instances
+   * (Kubernetes): its state, readiness, restarts and the image the node runs.
+   */
+  instances?: LiveInstance[];
+}
+
+export interface LiveInstance {
+  service: string;
+  name: string;
+  state: string;
+  ready?: boolean;
+  restarts?: number;
+  /** Why its container is not running (CrashLoopBackOff, …). */
+  waiting?: string;
+  /** The image the node runs (`repo@sha256:…`), else the reference it was started with. */
+  image: string;
+}
+
+function liveInstances(running: readonly RunningService[]): LiveInstance[] {
+  return running.flatMap((r) =>
+    r.instances
+      .filter((i) => i.name !== undefined)
+      .map((i) => ({
+        service: r.service,
+        name: i.name!,
+        state: i.state,
+        ...(i.ready !== undefined ? { ready: i.ready } : {}),
+        ...(i.restarts !== undefined ? { restarts: i.restarts } : {}),
+        ...(i.waiting !== undefined ? { waiting: i.waiting } : {}),
+        image: i.running ?? i.ref,
+      })),
+  );
 }
 
 export async function status(options: {
@@ -55,13 +88,19 @@ export async function status(options: {
         events: silent,
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
-      const drift = await driftOf(backendFor(unit.backend, options.backendImpl), ctx, unit);
+      const { drift, running } = await compareRunning(
+        backendFor(unit.backend, options.backendImpl),
+        ctx,
+        unit,
+      );
+      const instances = liveInstances(running);
       results[index] = {
         environment: name,
         target: state.target,
         deploymentId: record.id,
         state: drift.length > 0 ? "drifted" : "ok",
         drift,
+        ...(instances.length > 0 ? { instances } : {}),
       };
     }),
   );

@@ -15,6 +15,8 @@ interface FakeBackend extends Backend {
   failApply: Set<string>;
   /** Make this environment run other images than it was given (verification fails). */
   runWrongImage: Set<string>;
+  /** What "runs" per environment (a test may change it, as a node would). */
+  live: Map<string, RunningService[]>;
 }
 
 export function fakeBackend(): FakeBackend {
@@ -24,6 +26,7 @@ export function fakeBackend(): FakeBackend {
     applied: [],
     failApply: new Set(),
     runWrongImage: new Set(),
+    live: running,
     async apply(_ctx, env) {
       fake.calls.push(`apply ${env.environment}`);
       fake.applied.push(env);
