@@ -464,8 +464,10 @@ describe("kubernetes backend: environments reach each other by Service name (rea
     const [client] = runningOnNode(name, name, "front", "client");
     const svc = getJson("service", "-n", name, "api");
     expect(svc.spec.clusterIP).toMatch(/^10\.96\./);
-    // The name resolves to the ClusterIP (CoreDNS), which leads to api's pod IP (kube-proxy).
-    expect(execIn(name, client!.name, "nslookup", "api")).toContain(svc.spec.clusterIP);
+    // The Service's name resolves to its ClusterIP (CoreDNS), which leads to api's pod IP (kube-proxy).
+    expect(execIn(name, client!.name, "nslookup", `api.${name}.svc.cluster.local`)).toContain(
+      svc.spec.clusterIP,
+    );
     const slices = getJson("endpointslices", "-n", name, "-l", "kubernetes.io/service-name=api");
     expect(
       slices.items.flatMap((s: { endpoints: { addresses: string[] }[] }) =>

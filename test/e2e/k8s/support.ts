@@ -241,7 +241,7 @@ export function runningOnNode(namespace: string, project: string, env: string, s
 /** `kubectl exec` in a pod: stdout, or an error with stderr. */
 export function execIn(namespace: string, pod: string, ...command: string[]): string {
   const r = kubectl("exec", "-n", namespace, pod, "--", ...command);
-  if (r.code !== 0) throw new Error(`kubectl exec ${pod} -- ${command.join(" ")}: ${r.err}`);
+  if (r.code !== 0) throw new Error(`kubectl exec ${pod} -- ${command.join(" ")}: ${r.err} ${r.out}`.trim());
   return r.out;
 }
 
