@@ -93,8 +93,8 @@ describe("kubernetes backend: up, labels, secrets (real API server)", () => {
       expect(pods).toHaveLength(d.spec.replicas);
       for (const pod of pods) {
         expect(pod.node).toBe(realNode());
-        expect(pod.imageID).toBe(image);
-        expect(container(pod.containerID)?.imageRef).toBe(image);
+        expect(pod.pulled).toBe(digest);
+        expect(container(pod.containerID)?.digest).toBe(digest);
       }
       expect(new Set(pods.map((p) => p.ip)).size).toBe(pods.length);
     }
@@ -219,7 +219,7 @@ describe("kubernetes backend: versions, rollback, prune, down (real API server)"
     expect(r.code, r.stderr).toBe(0);
     expect(podImages(name, name, "app", "web")).toEqual([`${repo}@${first}`]);
     const [one] = runningOnNode(name, name, "app", "web");
-    expect(one!.imageID).toBe(`${repo}@${first}`);
+    expect(one!.pulled).toBe(first);
     expect(execIn(name, one!.name, "cat", "/www/version")).toBe("one");
 
     const second = pushVersion(ref, "two");
@@ -231,7 +231,7 @@ describe("kubernetes backend: versions, rollback, prune, down (real API server)"
     expect(web.status.updatedReplicas).toBe(1);
     expect(podImages(name, name, "app", "web")).toEqual([`${repo}@${second}`]);
     const [two] = runningOnNode(name, name, "app", "web");
-    expect(two!.imageID).toBe(`${repo}@${second}`);
+    expect(two!.pulled).toBe(second);
     expect(two!.containerID).not.toBe(one!.containerID);
     expect(execIn(name, two!.name, "cat", "/www/version")).toBe("two");
 
@@ -243,7 +243,7 @@ describe("kubernetes backend: versions, rollback, prune, down (real API server)"
     expect(podImages(name, name, "app", "web")).toEqual([`${repo}@${first}`]);
     // A new pod, running the first digest again.
     const [back] = runningOnNode(name, name, "app", "web");
-    expect(back!.imageID).toBe(`${repo}@${first}`);
+    expect(back!.pulled).toBe(first);
     expect(back!.containerID).not.toBe(two!.containerID);
     expect(execIn(name, back!.name, "cat", "/www/version")).toBe("one");
     const running = [back!, ...runningOnNode(name, name, "app", "worker")].map((p) => p.containerID);

@@ -155,11 +155,17 @@ interface LivePod {
   ready: boolean;
   /** The image the spec names. */
   image: string;
-  /** The image the kubelet pulled and runs (`repo@sha256:…`), from the container status. */
-  imageID: string;
+  /**
+   * The digest the kubelet pulled and runs, from the container status' imageID
+   * (`repo@sha256:…`; the repo is whichever name containerd first had that
+   * content under, so only the digest counts).
+   */
+  pulled: string;
   /** `containerd://<id>` of the running container. */
   containerID: string;
   restarts: number;
+  /** Why the container is not running (CrashLoopBackOff, …), if it waits. */
+  waiting?: string;
 }
 
 interface PodJson {
@@ -169,7 +175,12 @@ interface PodJson {
     phase: string;
     podIP?: string;
     conditions?: { type: string; status: string }[];
-    containerStatuses?: { imageID?: string; containerID?: string; restartCount?: number }[];
+    containerStatuses?: {
+      imageID?: string;
+      containerID?: string;
+      restartCount?: number;
+      state?: { waiting?: { reason?: string } };
+    }[];
   };
 }
 
@@ -188,9 +199,10 @@ export function livePods(namespace: string, project: string, env: string, servic
         ip: p.status.podIP ?? "",
         ready: (p.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
         image: p.spec.containers[0]!.image,
-        imageID: status.imageID ?? "",
+        pulled: /@(sha256:[0-9a-f]{64})$/.exec(status.imageID ?? "")?.[1] ?? "",
         containerID: status.containerID ?? "",
         restarts: status.restartCount ?? 0,
+        ...(status.state?.waiting?.reason ? { waiting: status.state.waiting.reason } : {}),
       };
     });
 }
@@ -202,9 +214,9 @@ export function podImages(namespace: string, project: string, env: string, servi
 
 /**
  * What the node's containerd says about a container (`crictl inspect`): its
- * state and the image digest it was created from. Undefined once it is gone.
+ * state and the digest of the image it was created from. Undefined once it is gone.
  */
-export function container(containerID: string): { state: string; imageRef: string } | undefined {
+export function container(containerID: string): { state: string; digest: string } | undefined {
   const id = containerID.replace(/^containerd:\/\//, "");
   const r = sh(["crictl", "--config", "/dev/null", "inspect", "-o", "json", id]);
   if (r.code !== 0) {
@@ -212,7 +224,10 @@ export function container(containerID: string): { state: string; imageRef: strin
     throw new Error(`crictl inspect ${id}: ${r.err}`);
   }
   const status = JSON.parse(r.out).status;
-  return { state: status.state, imageRef: status.imageRef };
+  return {
+    state: status.state,
+    digest: /@(sha256:[0-9a-f]{64})$/.exec(status.imageRef)?.[1] ?? status.imageRef,
+  };
 }
 
 /**
@@ -232,8 +247,8 @@ export function runningOnNode(namespace: string, project: string, env: string, s
     if (c?.state !== "CONTAINER_RUNNING")
       throw new Error(`${where}: containerd has ${pod.containerID} as ${c?.state ?? "missing"}`);
     const pinned = /@(sha256:[0-9a-f]{64})$/.exec(pod.image)?.[1];
-    if (pinned && !pod.imageID.endsWith(`@${pinned}`))
-      throw new Error(`${where} runs ${pod.imageID}, its spec pins ${pinned}`);
+    if (pinned && pod.pulled !== pinned)
+      throw new Error(`${where} runs ${pod.pulled}, its spec pins ${pinned}`);
   }
   return pods;
 }

@@ -9,6 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { KaupangError } from "../base/errors.js";
+import { pinnedRef } from "../base/image-reference.js";
 import { sleep } from "../base/poll.js";
 import type { TargetSettings } from "../base/target.js";
 import { type ExecResult, exec, tail } from "../exec/exec.js";
@@ -500,7 +501,8 @@ export function runningFromPods(pods: readonly KubePod[], runOnce: readonly stri
           ...(phase === "Running" ? { ready: Boolean(isReady(pod)) } : {}),
           ...(status ? { restarts: status.restartCount ?? 0 } : {}),
           ...(waiting?.reason ? { waiting: waiting.reason } : {}),
-          ...(status?.imageID ? { running: status.imageID } : {}),
+          // containerd names pulled content by the first repository it came from: keep the spec's name.
+          ...(digestIn(status?.imageID) ? { running: pinnedRef(ref, digestIn(status?.imageID)!) } : {}),
         };
       }),
     };
