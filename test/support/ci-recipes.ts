@@ -124,8 +124,15 @@ export function azureJobs(
 
 // ---------------------------------------------------------------- GitHub Actions
 
-/** GitHub: `${{ expr }}` from the table (by the trimmed expression); env: workflow < job < step. */
-export function githubJobs(file: string, table: Record<string, string>): Job[] {
+/**
+ * GitHub: `${{ expr }}` from the table (by the trimmed expression); env: workflow < job < step.
+ * `overrides` replaces workflow-level env values (a registry or a path on the runner).
+ */
+export function githubJobs(
+  file: string,
+  table: Record<string, string>,
+  overrides: Record<string, string> = {},
+): Job[] {
   const doc = readYaml(file);
   const sub = (text: string, env: Record<string, string>) =>
     text.replace(/\$\{\{\s*(.+?)\s*\}\}/g, (_, expr: string) => {
@@ -137,7 +144,7 @@ export function githubJobs(file: string, table: Record<string, string>): Job[] {
     for (const [k, v] of Object.entries(map ?? {})) env[k] = sub(String(v), base);
     return env;
   };
-  const workflowEnv = envOf(doc.env, {});
+  const workflowEnv = { ...envOf(doc.env, {}), ...overrides };
   return Object.entries(doc.jobs as Record<string, Yaml>).map(([name, job]) => {
     const jobEnv = envOf(job.env, workflowEnv);
     return {
