@@ -1,7 +1,10 @@
-export { type Planned, type PlanUpOptions, planRun, planUp, type TargetOptions } from "./api.js";
+export { registerBackend } from "./backends/context.js";
+export { isDuration, parseDuration } from "./base/duration.js";
+export { isKaupangError, KaupangError } from "./base/errors.js";
+export type { EventSink, KaupangEvent } from "./base/events.js";
 export { type BundleOptions, type BundleResult, createBundle } from "./bundle/create.js";
-export { type Catalog, loadCatalog } from "./catalog/catalog.js";
-export { isDuration, parseDuration } from "./config/duration.js";
+export { type BundleUpOptions, deployBundle, planBundleUp } from "./bundle/up.js";
+export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
 export { jsonSchemas } from "./config/json-schema.js";
 export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
 export { createModel, selectTarget } from "./config/normalize.js";
@@ -16,10 +19,9 @@ export {
 export type * from "./config/written.js";
 export { defineConfig, defineEnvironment, definePipeline, secret, use } from "./define.js";
 export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/build.js";
-export { type BundleUpOptions, deployBundle, planBundleUp } from "./deploy/bundle-up.js";
-export { registerBackend } from "./deploy/context.js";
 export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
 export { newDeploymentId } from "./deploy/ids.js";
+export { type Planned, type PlanUpOptions, planUp, type TargetOptions } from "./deploy/plan-up.js";
 export {
   chooseRollbackTarget,
   openLedger,
@@ -35,19 +37,17 @@ export {
   type UpResult,
   up,
 } from "./deploy/up.js";
-export { isKaupangError, KaupangError } from "./errors.js";
-export type { EventSink, KaupangEvent } from "./events.js";
 export { exec, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
+export { diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
+export { type PassthroughOptions, passthroughCommands } from "./inspect/passthrough.js";
+export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
 export { Ledger, ledgerPath } from "./ledger/ledger.js";
 export type { DeploymentUnit, LedgerRecord } from "./ledger/record.js";
+export { currentRecord } from "./ledger/record.js";
 export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
-export { diff, diffPlan, type EnvironmentDiff } from "./ops/diff.js";
-export { type PassthroughOptions, passthroughCommands } from "./ops/passthrough.js";
-export { currentRecord, type Drift, type EnvironmentStatus, status } from "./ops/status.js";
-export type { Change } from "./ops/view.js";
-export { type PipelinePlan, type PipelineStep, planPipeline } from "./pipeline/plan-pipeline.js";
+export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
 export {
   type PipelineResult,
   preparePipeline,
@@ -61,3 +61,4 @@ export type { EnvironmentPlan, Plan, PlanCommand, PlannedImage } from "./plan/ty
 export { renderCompose } from "./render/compose.js";
 export { kubernetesObjects, renderKubernetes } from "./render/kubernetes.js";
 export { renderSwarm } from "./render/swarm.js";
+export type { Change } from "./render/view.js";

@@ -4,7 +4,7 @@ import type { Io } from "../output/io.js";
 import { formatPlan } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
 import { version } from "../version.js";
-import { formatDiff } from "./operate.js";
+import { formatDiff } from "./inspect.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
 interface UpFlags extends CommonOptions {

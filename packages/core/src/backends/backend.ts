@@ -1,4 +1,4 @@
-import type { EventSink } from "../events.js";
+import type { EventSink } from "../base/events.js";
 import type { CommandContext } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 

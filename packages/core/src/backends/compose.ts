@@ -1,5 +1,6 @@
 /** Docker Compose: one compose project per environment, `up -d --wait`. */
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../base/errors.js";
+import { pinnedRef } from "../base/image-reference.js";
 import {
   type EngineImage,
   engineFilters,
@@ -8,7 +9,6 @@ import {
   withEngine,
 } from "../exec/docker-engine.js";
 import { exec, execOk, outputLines, tail } from "../exec/exec.js";
-import { pinnedRef } from "../images/reference.js";
 import { composeArgs, composeUpCommand, dockerGlobalArgs, downCommands } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import { composeProjectName } from "../render/names.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
+import type { TargetSettings } from "../base/target.js";
 import { createModel } from "../config/normalize.js";
 import { loadProject } from "../config/project.js";
 import {
@@ -10,7 +11,6 @@ import {
   upCommands,
 } from "../plan/commands.js";
 import { createPlan } from "../plan/create-plan.js";
-import type { PlanTarget } from "../plan/types.js";
 import {
   classifyKubectlError,
   describePods,
@@ -21,7 +21,7 @@ import {
   staleJobs,
 } from "./kubernetes.js";
 
-const target: PlanTarget = {
+const target: TargetSettings = {
   name: "prod",
   backend: "kubernetes",
   kubeContext: "aks-prod",

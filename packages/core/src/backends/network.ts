@@ -1,4 +1,4 @@
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../base/errors.js";
 import { engineMessage, withEngine } from "../exec/docker-engine.js";
 import { exec } from "../exec/exec.js";
 import { formatCommand } from "../exec/format.js";

@@ -5,7 +5,7 @@
  * tasks complete) before the next. Swarm's own update rollback counts as a
  * failed deploy.
  */
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../base/errors.js";
 import {
   type DockerEngine,
   engineFilters,

@@ -6,12 +6,12 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { planUp, type TargetOptions } from "../api.js";
-import { orasPlainHttp } from "../catalog/oci-source.js";
+import { KaupangError } from "../base/errors.js";
+import { type EventSink, silent } from "../base/events.js";
+import { orasPlainHttp } from "../config/catalog/oci-source.js";
 import { waveArtifact } from "../deploy/artifacts.js";
-import { pinImages } from "../deploy/up.js";
-import { KaupangError } from "../errors.js";
-import { type EventSink, silent } from "../events.js";
+import { pinImages } from "../deploy/pin.js";
+import { planUp, type TargetOptions } from "../deploy/plan-up.js";
 import { execOk } from "../exec/exec.js";
 import { localImageId, localImageIds } from "../images/local.js";
 import { sha256 } from "../ledger/ledger.js";

@@ -6,8 +6,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, normalize, relative, resolve } from "node:path";
-import { orasPull } from "../catalog/oci-source.js";
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../base/errors.js";
+import { orasPull } from "../config/catalog/oci-source.js";
 import type { DeploymentUnit } from "../ledger/record.js";
 import { upCommands } from "../plan/commands.js";
 import { artifactExtension } from "../render/render.js";

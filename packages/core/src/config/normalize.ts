@@ -5,12 +5,13 @@
  */
 import { resolve } from "node:path";
 import type * as z from "zod";
-import { KaupangError, showValue } from "../errors.js";
-import type { EventSink } from "../events.js";
-import { closure } from "../graph/dag.js";
-import { nameOf } from "../images/reference.js";
-import { didYouMean } from "./did-you-mean.js";
-import { parseDuration } from "./duration.js";
+import { closure } from "../base/dag.js";
+import { didYouMean } from "../base/did-you-mean.js";
+import { parseDuration } from "../base/duration.js";
+import { KaupangError, showValue } from "../base/errors.js";
+import type { EventSink } from "../base/events.js";
+import { nameOf } from "../base/image-reference.js";
+import { deepMerge } from "../base/merge.js";
 import type {
   BackendName,
   Environment,
@@ -258,22 +259,6 @@ function hooks(value: unknown, root: string): Hook[] {
       ? { run: hook, cwd: root, env: {} }
       : { run: hook.run, cwd: resolve(root, hook.cwd ?? "."), env: hook.env ?? {} },
   );
-}
-
-/** Objects merge key by key; arrays and scalars from `over` replace. */
-export function deepMerge(base: unknown, over: unknown): unknown {
-  if (isPlainObject(base) && isPlainObject(over)) {
-    const out: Record<string, unknown> = { ...base };
-    for (const [key, value] of Object.entries(over)) {
-      out[key] = key in base ? deepMerge(base[key], value) : value;
-    }
-    return out;
-  }
-  return over === undefined ? base : over;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Bare names (no "/" in the repository part) get the repository prefix. */

@@ -5,13 +5,13 @@
  */
 import { dirname, relative, resolve } from "node:path";
 import type * as z from "zod";
-import { type Catalog, loadCatalog } from "../catalog/catalog.js";
-import { fileSource } from "../catalog/file-source.js";
-import { httpSource } from "../catalog/http-source.js";
-import { ociSource } from "../catalog/oci-source.js";
-import type { CatalogSource } from "../catalog/source.js";
-import { errorMessage, KaupangError } from "../errors.js";
-import { type EventSink, silent } from "../events.js";
+import { errorMessage, KaupangError } from "../base/errors.js";
+import { type EventSink, silent } from "../base/events.js";
+import { type Catalog, loadCatalog } from "./catalog/catalog.js";
+import { fileSource } from "./catalog/file-source.js";
+import { httpSource } from "./catalog/http-source.js";
+import { ociSource } from "./catalog/oci-source.js";
+import type { CatalogSource } from "./catalog/source.js";
 import {
   displayPath,
   findConfigFile,

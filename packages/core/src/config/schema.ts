@@ -5,9 +5,9 @@
  * here, so they cannot drift.
  */
 import * as z from "zod";
-import { showValue } from "../errors.js";
-import { didYouMean } from "./did-you-mean.js";
-import { isDuration } from "./duration.js";
+import { didYouMean } from "../base/did-you-mean.js";
+import { isDuration } from "../base/duration.js";
+import { showValue } from "../base/errors.js";
 import { isPortMapping } from "./ports.js";
 
 /** A strict object whose unknown keys are reported with a "did you mean". */

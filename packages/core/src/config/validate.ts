@@ -1,5 +1,5 @@
 import type * as z from "zod";
-import { KaupangError, showValue } from "../errors.js";
+import { KaupangError, showValue } from "../base/errors.js";
 
 /** A field path as users read it: `services.web.ports[0]`. */
 export function formatPath(path: readonly PropertyKey[]): string {

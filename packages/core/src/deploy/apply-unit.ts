@@ -5,12 +5,12 @@
  * that failed.
  */
 import type { BackendContext } from "../backends/backend.js";
-import { errorMessage } from "../errors.js";
+import { backendFor } from "../backends/context.js";
+import { errorMessage } from "../base/errors.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
 import type { PlannedImage } from "../plan/types.js";
 import { writeArtifacts } from "./artifacts.js";
-import { backendFor } from "./context.js";
 import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
 import { verifyRunning } from "./verify.js";

@@ -1,17 +1,9 @@
-import { mkdir, rename, writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
+import { writeFileAtomic } from "../base/fs.js";
 import type { BackendName } from "../config/model.js";
 import { waveArtifactPath } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import { artifactDocuments, toYaml, toYamlStream } from "../render/yaml.js";
-
-/** Write a file atomically (temp file + rename), creating its directory. */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(temp, content);
-  await rename(temp, path);
-}
 
 /** The part of an artifact holding only `services` (a stage of a staged deploy). */
 export function waveArtifact(backend: BackendName, content: string, services: readonly string[]): string {

@@ -5,16 +5,16 @@
  * and Kubernetes cannot build, they deploy what was pushed.
  */
 import { join, relative } from "node:path";
-import type { TargetOptions } from "../api.js";
+import { KaupangError } from "../base/errors.js";
+import type { EventSink } from "../base/events.js";
+import { writeFileAtomic } from "../base/fs.js";
 import { createModel } from "../config/normalize.js";
 import { loadProject } from "../config/project.js";
-import { KaupangError } from "../errors.js";
-import type { EventSink } from "../events.js";
 import { execOk } from "../exec/exec.js";
 import { type CommandContext, composeArgs } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
 import { renderCompose } from "../render/compose.js";
-import { writeFileAtomic } from "./artifacts.js";
+import type { TargetOptions } from "./plan-up.js";
 
 export interface BuildOptions extends TargetOptions {
   environment: string;

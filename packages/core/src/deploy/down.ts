@@ -1,15 +1,18 @@
 /** Tear environments down: the named one, or with its dependencies in reverse start order. */
-import { planUp, type TargetOptions } from "../api.js";
+
+import { backendContext, backendFor } from "../backends/context.js";
+import { errorMessage } from "../base/errors.js";
+import type { EventSink } from "../base/events.js";
 import type { Model } from "../config/model.js";
-import { errorMessage } from "../errors.js";
-import type { EventSink } from "../events.js";
 import { downCommands } from "../plan/commands.js";
 import type { Plan, PlanCommand } from "../plan/types.js";
 import { writeArtifacts } from "./artifacts.js";
-import { backendContext, backendFor } from "./context.js";
 import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
-import { type ApplyOptions, ledgerFor, lockEnvironments } from "./up.js";
+import { lockEnvironments } from "./locks.js";
+import { planUp, type TargetOptions } from "./plan-up.js";
+import { ledgerFor } from "./state-location.js";
+import type { ApplyOptions } from "./up.js";
 
 export interface DownOptions extends TargetOptions {
   environment: string;

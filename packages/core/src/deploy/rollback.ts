@@ -6,15 +6,16 @@
  * target. Every rollback is itself recorded, so it can be rolled back.
  */
 
-import { KaupangError } from "../errors.js";
-import { silent } from "../events.js";
+import { defaultTimeoutMs } from "../backends/context.js";
+import { KaupangError } from "../base/errors.js";
+import { silent } from "../base/events.js";
 import { Ledger } from "../ledger/ledger.js";
 import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
-import { defaultTimeoutMs } from "./context.js";
+import { lockEnvironments } from "./locks.js";
 import { checkSecrets } from "./secrets.js";
-import { openSite } from "./site.js";
-import { type ApplyOptions, lockEnvironments } from "./up.js";
+import { openSite } from "./state-location.js";
+import type { ApplyOptions } from "./up.js";
 
 export interface RollbackOptions extends ApplyOptions {
   cwd?: string | undefined;

@@ -10,8 +10,8 @@
  * the path of every deploy.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { KaupangError } from "../errors.js";
-import type { EventSink } from "../events.js";
+import { KaupangError } from "../base/errors.js";
+import type { EventSink } from "../base/events.js";
 import { directCompose } from "./compose-plugin.js";
 import { formatCommand } from "./format.js";
 

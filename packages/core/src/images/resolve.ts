@@ -4,9 +4,9 @@
  * points at, the index digest for multi-platform images: what `docker pull`
  * would pin.
  */
-import { KaupangError } from "../errors.js";
-import type { EventSink } from "../events.js";
-import { parseImageRef } from "./reference.js";
+import { KaupangError } from "../base/errors.js";
+import type { EventSink } from "../base/events.js";
+import { parseImageRef } from "../base/image-reference.js";
 import { RegistryClient, RegistryError } from "./registry.js";
 
 export interface ResolveRequest {

@@ -27,8 +27,8 @@ import {
 } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { writeFileAtomic } from "../deploy/artifacts.js";
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../base/errors.js";
+import { writeFileAtomic } from "../base/fs.js";
 import { type DeploymentUnit, type LedgerRecord, ledgerRecordSchema, ledgerVersion } from "./record.js";
 
 /** crypto.hash (Node ≥ 20.12) is one call instead of three objects: ~3× faster on 10,000 short records. */

@@ -1,13 +1,13 @@
 /** A pipeline's steps as a DAG: validated needs, cycle report, waves. Pure. */
 import type * as z from "zod";
-import { didYouMean } from "../config/did-you-mean.js";
+import { GraphError, topoWaves } from "../base/dag.js";
+import { didYouMean } from "../base/did-you-mean.js";
+import { KaupangError } from "../base/errors.js";
 import { displayPath } from "../config/load.js";
 import type { BackendName } from "../config/model.js";
-import type { Project } from "../config/project.js";
+import { loadProject, type Project } from "../config/project.js";
 import type { PipelineSchema } from "../config/schema.js";
 import { fieldError } from "../config/validate.js";
-import { KaupangError } from "../errors.js";
-import { GraphError, topoWaves } from "../graph/dag.js";
 
 type ValidStep = z.output<typeof PipelineSchema>["steps"][string];
 export type StepAction = "run" | "up" | "down" | "build" | "wait";
@@ -80,4 +80,13 @@ export function planPipeline(project: Project, name: string): PipelinePlan {
     throw error;
   }
   return { pipeline: name, waves, steps };
+}
+
+/** Load the config and plan a pipeline run. Touches nothing. */
+export async function planRun(options: {
+  cwd?: string | undefined;
+  pipeline: string;
+}): Promise<PipelinePlan> {
+  const project = await loadProject(options.cwd ?? process.cwd());
+  return planPipeline(project, options.pipeline);
 }

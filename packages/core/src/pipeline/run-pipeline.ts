@@ -5,15 +5,15 @@
  * call: same resolve → pin → apply → ledger path, same locks.
  */
 import { resolve } from "node:path";
-import { type Planned, planUp } from "../api.js";
-import { parseDuration } from "../config/duration.js";
+import { parseDuration } from "../base/duration.js";
+import { errorMessage, KaupangError } from "../base/errors.js";
+import { type EventSink, silent } from "../base/events.js";
 import { selectTarget } from "../config/normalize.js";
 import { loadProject } from "../config/project.js";
 import { build, planBuild } from "../deploy/build.js";
 import { down } from "../deploy/down.js";
+import { type Planned, planUp } from "../deploy/plan-up.js";
 import { type ApplyOptions, deployPlanned } from "../deploy/up.js";
-import { errorMessage, KaupangError } from "../errors.js";
-import { type EventSink, silent } from "../events.js";
 import { runShell, tail } from "../exec/exec.js";
 import { executeDag, type TaskOutcome } from "./execute.js";
 import { type PipelinePlan, type PipelineStep, planPipeline } from "./plan-pipeline.js";

@@ -2,24 +2,26 @@
  * The exact commands of a deploy, as pure functions of the plan: --dry-run
  * prints them and the backends execute them, so what you preview is what runs.
  */
+
+import type { TargetSettings } from "../base/target.js";
 import type { PullPolicy } from "../config/model.js";
 import { composeProjectName, projectNetworkName, stackName } from "../render/names.js";
 import { artifactDocuments } from "../render/yaml.js";
-import type { EnvironmentPlan, PlanCommand, PlanTarget } from "./types.js";
+import type { EnvironmentPlan, KubeArtifactObject, PlanCommand } from "./types.js";
 
-export const dockerGlobalArgs = (target: PlanTarget): string[] =>
+export const dockerGlobalArgs = (target: TargetSettings): string[] =>
   target.dockerContext ? ["--context", target.dockerContext] : [];
 
-export const kubectlGlobalArgs = (target: PlanTarget): string[] =>
+export const kubectlGlobalArgs = (target: TargetSettings): string[] =>
   target.kubeContext ? ["--context", target.kubeContext] : [];
 
 /** KUBECONFIG for a target's kubectl runs, as a command's `env`. */
-export const kubectlEnv = (target: PlanTarget): { env?: Record<string, string> } =>
+export const kubectlEnv = (target: TargetSettings): { env?: Record<string, string> } =>
   target.kubeconfig ? { env: { KUBECONFIG: target.kubeconfig } } : {};
 
 export interface CommandContext {
   project: string;
-  target: PlanTarget;
+  target: TargetSettings;
   pull: PullPolicy;
   /** Config root; compose resolves relative paths (build contexts, binds) against it. */
   root: string;
@@ -182,14 +184,6 @@ export function kubeRerunCommand(ctx: CommandContext, service: string): PlanComm
 
 const kubePrunable = { Deployment: "deployment", Job: "job", Service: "service" } as const;
 type KubePrunable = keyof typeof kubePrunable;
-
-export interface KubeArtifactObject {
-  kind: string;
-  name: string;
-  /** The name kaupang's selectors use (label app.kubernetes.io/name). */
-  service: string | undefined;
-  annotations: Record<string, string>;
-}
 
 /** Parsed artifacts by content: several commands of one environment need the same objects. */
 const parsedArtifacts = new Map<string, KubeArtifactObject[]>();

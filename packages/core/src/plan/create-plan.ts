@@ -4,13 +4,13 @@
  * what makes --dry-run hermetic.
  */
 import { join, relative } from "node:path";
+import { GraphError, topoWaves } from "../base/dag.js";
+import { KaupangError } from "../base/errors.js";
 import type { Model, PullPolicy } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
-import { KaupangError } from "../errors.js";
-import { GraphError, topoWaves } from "../graph/dag.js";
 import { kubernetesObjects } from "../render/kubernetes.js";
 import { artifactExtension, renderArtifact } from "../render/render.js";
-import { type KubeArtifactObject, upCommands } from "./commands.js";
+import { upCommands } from "./commands.js";
 
 /** What the command builders need to know of each rendered Kubernetes object. */
 function kubeObjectSummary(objects: readonly Record<string, unknown>[]): KubeArtifactObject[] {
@@ -29,7 +29,8 @@ function kubeObjectSummary(objects: readonly Record<string, unknown>[]): KubeArt
   });
 }
 
-import type { EnvironmentPlan, Plan, PlannedImage, PlanTarget } from "./types.js";
+import type { TargetSettings } from "../base/target.js";
+import type { EnvironmentPlan, KubeArtifactObject, Plan, PlannedImage } from "./types.js";
 
 export interface PlanOptions {
   /** Run-level pull (`--pull`); default the target's. */
@@ -99,7 +100,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
   checkUniqueServiceNames(model, order);
   const pull = options.pull ?? model.target.pull;
   const { name: targetName, backend, pull: _pull, ...settings } = model.target;
-  const target: PlanTarget = { name: targetName, backend, ...settings };
+  const target: TargetSettings = { name: targetName, backend, ...settings };
   const ctx = { project: model.project, target, pull, root: model.root };
   const artifactDir = relative(model.root, join(model.cacheDir, targetName)) || ".";
 

@@ -1,5 +1,5 @@
-import type { BackendName, Hook, PullPolicy } from "../config/model.js";
-import type { KubeArtifactObject } from "./commands.js";
+import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
+import type { Hook } from "../config/model.js";
 
 /** A command kaupang runs, shown by --dry-run exactly as it will be executed. */
 export interface PlanCommand {
@@ -20,6 +20,14 @@ export interface PlannedImage {
   pinned: boolean;
   /** Pinned to a local image ID: a build that was never pushed, deployed with --no-resolve. */
   local?: boolean;
+}
+
+export interface KubeArtifactObject {
+  kind: string;
+  name: string;
+  /** The name kaupang's selectors use (label app.kubernetes.io/name). */
+  service: string | undefined;
+  annotations: Record<string, string>;
 }
 
 export interface EnvironmentPlan {
@@ -43,22 +51,13 @@ export interface EnvironmentPlan {
   commands: PlanCommand[];
 }
 
-export interface PlanTarget {
-  name: string;
-  backend: BackendName;
-  dockerContext?: string;
-  kubeContext?: string;
-  kubeconfig?: string;
-  namespace: string;
-}
-
 export interface Plan {
   project: string;
   /** Set when the plan deploys a solution. */
   solution?: { name: string; version: string };
   target: string;
   backend: BackendName;
-  targetSettings: PlanTarget;
+  targetSettings: TargetSettings;
   pull: PullPolicy;
   /** Absolute config root; artifact paths are relative to it. */
   root: string;

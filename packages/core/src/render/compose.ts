@@ -1,6 +1,7 @@
 /** Model → compose spec YAML for one environment (`docker compose -p <project>-<env>`). */
+
+import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
-import { deepMerge } from "../config/normalize.js";
 import { composeProjectName, labelKeys, projectNetworkName } from "./names.js";
 import {
   dockerEnvironment,

@@ -6,8 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { parse as parseShell } from "shell-quote";
+import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
-import { deepMerge } from "../config/normalize.js";
 import type { RenderOptions } from "./compose.js";
 import { kubeSecretName } from "./names.js";
 import { type ImageMap, imageOf, renderedArtifact, unsupported } from "./shared.js";

@@ -72,7 +72,7 @@ describe("golden artifacts", () => {
     });
   }
 
-  for (const target of ["local", "vanaheim", "asgard"]) {
+  for (const target of ["local", "vanaheim-swarm", "asgard-k8s"]) {
     it(`longhall market and its dependencies on ${target}`, async () => {
       const plan = await planFor(longhall, target, "market");
       for (const env of plan.environments) {
@@ -143,7 +143,7 @@ describe("kubernetes rendering", () => {
   it("validates against the Kubernetes OpenAPI schema", async () => {
     const docs = [
       ...(await planFor(testdir(kitchenSink(false)), "k8s")).environments,
-      ...(await planFor(longhall, "asgard", "market")).environments,
+      ...(await planFor(longhall, "asgard-k8s", "market")).environments,
     ].flatMap((env) => parseAllDocuments(env.artifact.content).map((d) => d.toJS()));
     const kinds = { Namespace, Service, Deployment, Job } as const;
     expect(docs.length).toBeGreaterThan(6);

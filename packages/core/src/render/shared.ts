@@ -1,4 +1,4 @@
-import { formatDockerDuration } from "../config/duration.js";
+import { formatDockerDuration } from "../base/duration.js";
 import type { BackendName, Environment, Healthcheck, Model, Service } from "../config/model.js";
 import type { PortMapping } from "../config/ports.js";
 import { fieldError } from "../config/validate.js";

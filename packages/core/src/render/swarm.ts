@@ -1,7 +1,7 @@
 /** Model → stack file for `docker stack deploy` of one environment. */
 import { isAbsolute, resolve } from "node:path";
+import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
-import { deepMerge } from "../config/normalize.js";
 import type { RenderOptions } from "./compose.js";
 import { dockerLimits } from "./compose.js";
 import { labelKeys, projectNetworkName } from "./names.js";
