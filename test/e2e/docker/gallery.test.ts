@@ -11,7 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanupProject, kaupang, requireDocker, sh, waitHttp } from "../support/kaupang.js";
 
 const work = mkdtempSync(join(tmpdir(), "kaupang-gallery-"));
-const projects = ["minimal", "my-service", "migrations", "presets", "secrets", "jsonconf", "pipeline-example"];
+const projects = [
+  "minimal",
+  "my-service",
+  "migrations",
+  "presets",
+  "secrets",
+  "jsonconf",
+  "pipeline-example",
+];
 
 function example(name: string): string {
   const dir = join(work, name);
@@ -26,7 +34,9 @@ function example(name: string): string {
 function containers(project: string, service?: string): string[] {
   const filters = ["--filter", `label=dev.kaupang.project=${project}`];
   if (service) filters.push("--filter", `label=dev.kaupang.service=${service}`);
-  return sh(["docker", "ps", "-aq", ...filters]).out.split("\n").filter(Boolean);
+  return sh(["docker", "ps", "-aq", ...filters])
+    .out.split("\n")
+    .filter(Boolean);
 }
 
 function inspect(container: string, format: string): string {
