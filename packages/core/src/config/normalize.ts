@@ -12,6 +12,7 @@ import { KaupangError, showValue } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { nameOf } from "../base/image-reference.js";
 import { deepMerge } from "../base/merge.js";
+import { displayPath } from "./load.js";
 import type {
   BackendName,
   Environment,
@@ -22,7 +23,7 @@ import type {
   Service,
   Target,
 } from "./model.js";
-import { parsePort } from "./ports.js";
+import { parsePorts } from "./ports.js";
 import { type Config, isValidName, nameRule, type Project, type ValidEnvironment } from "./project.js";
 import type { ServiceObjectSchema, TargetSchema } from "./schema.js";
 import { fieldError } from "./validate.js";
@@ -71,10 +72,18 @@ export function selectTarget(
     );
   }
   const backend = options.backend ?? written.backend ?? config.defaultBackend ?? "compose";
+  if (written.dockerHost && written.dockerContext) {
+    throw fieldError(
+      displayPath(project.root, project.configFile),
+      ["targets", name, "dockerHost"],
+      `"${written.dockerHost}" and dockerContext "${written.dockerContext}" both pick the engine; keep one`,
+    );
+  }
   return {
     name,
     backend,
     ...(written.dockerContext ? { dockerContext: written.dockerContext } : {}),
+    ...(written.dockerHost ? { dockerHost: written.dockerHost } : {}),
     ...(written.kubeContext ? { kubeContext: written.kubeContext } : {}),
     ...(written.kubeconfig ? { kubeconfig: resolve(project.root, written.kubeconfig) } : {}),
     namespace: written.namespace ?? config.project,
@@ -96,10 +105,11 @@ export async function createModel(project: Project, options: ModelOptions): Prom
   const { config } = project;
   const target = selectTarget(project, options);
   for (const name of options.environments) {
-    if (!project.hasEnvironment(name)) {
+    if (!(await project.findEnvironment(name))) {
+      const known = await project.allEnvironmentNames();
       throw new KaupangError(
         "ERR_UNKNOWN_ENVIRONMENT",
-        `unknown environment "${name}"${didYouMean(name, project.environmentNames())}; environments: ${project.environmentNames().join(", ") || `(none in ${project.environmentsDisplay})`}`,
+        `unknown environment "${name}"${didYouMean(name, known)}; environments: ${known.join(", ") || `(none in ${project.environmentsDisplay})`}`,
       );
     }
   }
@@ -110,20 +120,20 @@ export async function createModel(project: Project, options: ModelOptions): Prom
   while (frontier.length > 0) {
     const loaded = await Promise.all(frontier.map((name) => project.loadEnvironment(name)));
     const next: string[] = [];
-    frontier.forEach((name, i) => {
+    for (const [i, name] of frontier.entries()) {
       const env = loaded[i]!;
       written.set(name, env);
       for (const dep of list(env.dependsOn)) {
-        if (!project.hasEnvironment(dep)) {
+        if (!(await project.findEnvironment(dep))) {
           throw fieldError(
             project.environmentFile(name),
             ["dependsOn"],
-            `environment "${dep}" does not exist${didYouMean(dep, project.environmentNames())}`,
+            `environment "${dep}" does not exist${didYouMean(dep, await project.allEnvironmentNames())}`,
           );
         }
         if (!written.has(dep) && !next.includes(dep) && !frontier.includes(dep)) next.push(dep);
       }
-    });
+    }
     frontier = next;
   }
 
@@ -136,6 +146,18 @@ export async function createModel(project: Project, options: ModelOptions): Prom
   for (const name of [...written.keys()].sort()) {
     const env = written.get(name)!;
     const file = project.environmentFile(name);
+    const environmentNetworks = namedDefinitions(env.networks);
+    const environmentVolumes = namedDefinitions(env.volumes);
+    for (const [kind, defs] of [
+      ["networks", environmentNetworks],
+      ["volumes", environmentVolumes],
+    ] as const) {
+      for (const key of Object.keys(defs)) {
+        if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(key)) {
+          throw fieldError(file, [kind, key], `"${key}" is not a valid ${kind.slice(0, -1)} name`);
+        }
+      }
+    }
     const services: Record<string, Service> = {};
     for (const serviceName of Object.keys(env.services).sort()) {
       if (!isValidName(serviceName)) {
@@ -176,9 +198,17 @@ export async function createModel(project: Project, options: ModelOptions): Prom
           }
           base.image = `${nameOf(base.image)}:${version}`;
         }
-        const { $catalog: _ignored, ...overrides } = service;
+        // Overrides: beside "$catalog" (what use() writes) and/or under "overrides" (the original's JSON form).
+        const { $catalog: _ignored, overrides: nested, ...siblings } = service;
+        const overrides = nested ? (deepMerge(siblings, nested) as ValidService) : siblings;
         imageFromPreset = overrides.image === undefined;
         service = deepMerge(base, overrides) as ValidService;
+      } else if (service.overrides !== undefined) {
+        throw fieldError(
+          file,
+          ["services", serviceName, "overrides"],
+          'overrides apply to a catalog preset: add "$catalog", or write the settings on the service itself',
+        );
       }
       services[serviceName] = normalizeService({
         name: serviceName,
@@ -186,6 +216,8 @@ export async function createModel(project: Project, options: ModelOptions): Prom
         path: ["services", serviceName],
         file,
         config,
+        repository: env.dockerRepository ?? config.dockerRepository,
+        networks: Object.keys(environmentNetworks),
         imagePrefixed: !imageFromPreset,
         env: mergeEnv(config.globalEnv, env.env, target.env, options.extraEnv, service.env),
         pin: options.pins?.[`${name}.${serviceName}`],
@@ -208,6 +240,9 @@ export async function createModel(project: Project, options: ModelOptions): Prom
       file,
       dependsOn: list(env.dependsOn),
       services,
+      networks: environmentNetworks,
+      volumes: environmentVolumes,
+      ...(env.pull ? { pull: env.pull as PullPolicy } : {}),
       hooks: {
         beforeUp: hooks(env.hooks?.beforeUp, project.root),
         afterUp: hooks(env.hooks?.afterUp, project.root),
@@ -231,6 +266,19 @@ export async function createModel(project: Project, options: ModelOptions): Prom
 /** The environments a deploy of `roots` touches (roots and everything they depend on). */
 export function environmentClosure(model: Model, roots: readonly string[]): Set<string> {
   return closure(roots, (name) => model.environments[name]?.dependsOn ?? []);
+}
+
+/** `["a"]` or `{ a: null | {…} }` → `{ a: {…} }` (environment networks and volumes). */
+function namedDefinitions<T extends object>(
+  value: string[] | Record<string, T | null> | undefined,
+): Record<string, T> {
+  if (value === undefined) return {};
+  if (Array.isArray(value)) return Object.fromEntries([...new Set(value)].sort().map((n) => [n, {} as T]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([n, v]) => [n, (v ?? {}) as T]),
+  );
 }
 
 function list(value: string | string[] | undefined): string[] {
@@ -277,6 +325,10 @@ function normalizeService(input: {
   path: PropertyKey[];
   file: string;
   config: Config;
+  /** The environment's dockerRepository, else the project's. */
+  repository: string | undefined;
+  /** Networks the environment declares. */
+  networks: string[];
   imagePrefixed: boolean;
   env: Record<string, EnvValue>;
   pin: string | undefined;
@@ -288,8 +340,37 @@ function normalizeService(input: {
     throw fieldError(file, path, "a service needs an image, a build, or a catalog preset ($catalog / use())");
   }
   const image =
-    input.pin ?? (input.imagePrefixed ? prefixImage(writtenImage, config.dockerRepository) : writtenImage);
-  const ports = (s.ports ?? []).map((port) => parsePort(port)!);
+    input.pin ?? (input.imagePrefixed ? prefixImage(writtenImage, input.repository) : writtenImage);
+  const ports = (s.ports ?? []).flatMap((port) => parsePorts(port)!);
+  const seen = new Map<string, string | number>();
+  for (const [i, port] of ports.entries()) {
+    if (port.published === undefined) continue;
+    const key = `${port.hostIp ?? ""}:${port.published}/${port.protocol}`;
+    if (seen.has(key)) {
+      throw fieldError(
+        file,
+        [...path, "ports"],
+        `host port ${port.published}/${port.protocol} is published twice`,
+      );
+    }
+    seen.set(key, i);
+  }
+  if (s.workingDir !== undefined && s.workingDirectory !== undefined && s.workingDir !== s.workingDirectory) {
+    throw fieldError(
+      file,
+      [...path, "workingDirectory"],
+      `"${s.workingDirectory}" differs from workingDir "${s.workingDir}"; keep one`,
+    );
+  }
+  for (const network of s.networks ?? []) {
+    if (!input.networks.includes(network)) {
+      throw fieldError(
+        file,
+        [...path, "networks"],
+        `network "${network}" is not declared in the environment's networks${didYouMean(network, input.networks)}${input.networks.length ? ` (declared: ${input.networks.join(", ")})` : ""}`,
+      );
+    }
+  }
   const out: Service = {
     name,
     image,
@@ -300,6 +381,9 @@ function normalizeService(input: {
     replicas: s.replicas ?? 1,
     labels: s.labels ?? {},
     dependsOn: list(s.dependsOn),
+    capAdd: [...new Set(s.capAdd ?? [])],
+    capDrop: [...new Set(s.capDrop ?? [])],
+    networks: [...new Set(s.networks ?? [])],
     compose: s.compose ?? {},
     kubernetes: s.kubernetes ?? {},
   };
@@ -315,7 +399,8 @@ function normalizeService(input: {
   }
   if (s.command !== undefined) out.command = s.command;
   if (s.entrypoint !== undefined) out.entrypoint = s.entrypoint;
-  if (s.workingDir !== undefined) out.workingDir = s.workingDir;
+  const workingDir = s.workingDir ?? s.workingDirectory;
+  if (workingDir !== undefined) out.workingDir = workingDir;
   if (s.restart !== undefined) out.restart = s.restart;
   if (s.pull !== undefined) out.pull = s.pull as PullPolicy;
   if (s.healthcheck) {

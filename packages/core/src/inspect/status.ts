@@ -32,7 +32,7 @@ export async function status(options: {
   const site = await openSite(options);
   let names: string[];
   if (options.environment) names = [options.environment];
-  else if (site.hasConfig) names = (await loadProject(site.root)).environmentNames();
+  else if (site.hasConfig) names = await (await loadProject(site.root)).allEnvironmentNames();
   else names = [];
   const results: EnvironmentStatus[] = [];
   await Promise.all(

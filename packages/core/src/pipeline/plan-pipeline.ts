@@ -20,6 +20,8 @@ export interface PipelineStep {
   needs: string[];
   target?: string;
   backend?: BackendName;
+  /** A run step's command, cwd (relative to the config root) and env, from `run` as a string or `{ run, cwd, env }`. */
+  shell?: { run: string; cwd: string; env: Record<string, string> };
   raw: ValidStep;
 }
 
@@ -48,7 +50,21 @@ export function planPipeline(project: Project, name: string): PipelinePlan {
   const steps: Record<string, PipelineStep> = {};
   for (const [stepName, raw] of Object.entries(pipeline.steps)) {
     const action = (["run", "up", "down", "build", "wait"] as const).find((a) => raw[a] !== undefined)!;
-    const subject = action === "wait" ? describeWait(raw.wait!) : String(raw[action]);
+    let shell: PipelineStep["shell"];
+    if (raw.run !== undefined) {
+      const run = typeof raw.run === "string" ? { run: raw.run } : raw.run;
+      for (const key of ["cwd", "env"] as const) {
+        if (typeof raw.run === "object" && raw.run[key] !== undefined && raw[key] !== undefined) {
+          throw fieldError(
+            file,
+            ["pipelines", name, "steps", stepName, key],
+            `${key} is given twice (also in run.${key}); keep one`,
+          );
+        }
+      }
+      shell = { run: run.run, cwd: run.cwd ?? raw.cwd ?? ".", env: { ...raw.env, ...run.env } };
+    }
+    const subject = shell ? shell.run : action === "wait" ? describeWait(raw.wait!) : String(raw[action]);
     const needs =
       raw.needs === undefined ? [] : Array.isArray(raw.needs) ? [...new Set(raw.needs)] : [raw.needs];
     for (const need of needs) {
@@ -67,6 +83,7 @@ export function planPipeline(project: Project, name: string): PipelinePlan {
       needs,
       ...(raw.target ? { target: raw.target } : {}),
       ...(raw.backend ? { backend: raw.backend } : {}),
+      ...(shell ? { shell } : {}),
       raw,
     };
   }

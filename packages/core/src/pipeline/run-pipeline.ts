@@ -131,10 +131,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     const apply = { ...options, events: scoped };
     switch (step.action) {
       case "run": {
-        const raw = step.raw;
-        const result = await runShell(raw.run!, {
-          cwd: resolve(root, raw.cwd ?? "."),
-          env: raw.env ?? {},
+        const shell = step.shell!;
+        const result = await runShell(shell.run, {
+          cwd: resolve(root, shell.cwd),
+          env: shell.env,
           events: scoped,
           scope: name,
           detached: true,

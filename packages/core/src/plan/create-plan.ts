@@ -145,6 +145,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
         ? { objects: kubeObjectSummary(kubernetesObjects(model, env, { images: pinnedRefs })) }
         : {}),
       hooks: env.hooks,
+      ...(env.pull ? { pull: env.pull } : {}),
       commands: [],
     };
     plan.commands = upCommands(ctx, plan);

@@ -48,6 +48,8 @@ export interface EnvironmentPlan {
   /** Kubernetes: the objects of the artifact (kind, name, service), recorded when it was rendered. */
   objects?: KubeArtifactObject[];
   hooks: { beforeUp: Hook[]; afterUp: Hook[]; beforeDown: Hook[]; afterDown: Hook[] };
+  /** The environment's own pull policy, when it sets one (swarm deploys its stack with it). */
+  pull?: PullPolicy;
   commands: PlanCommand[];
 }
 
