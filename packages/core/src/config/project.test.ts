@@ -3,8 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
 import { createPlan } from "../plan/create-plan.js";
-import { createModel } from "./normalize.js";
-import { loadProject } from "./project.js";
+import { loadModel, loadProject } from "./project.js";
 
 const project = () =>
   testdir({
@@ -29,7 +28,7 @@ describe("Project.withEnvironment", () => {
     });
     expect(copy.environmentNames()).toEqual(["data", "app"]);
     expect(copy.environmentFile("app")).toBe("environments/app.ts");
-    const plan = createPlan(await createModel(copy, { environments: ["app"], target: "local" }));
+    const plan = createPlan(await loadModel(copy, { environments: ["app"], target: "local" }));
     expect(plan.environmentOrder).toEqual(["data", "app"]);
     expect(plan.environments[1]!.waves).toEqual([["api"], ["web"]]);
     expect(plan.environments[1]!.secrets).toEqual(["APP_KEY"]);
@@ -43,7 +42,7 @@ describe("Project.withEnvironment", () => {
   it("validates with the environment schema and names the given file", async () => {
     const base = await loadProject(project());
     const copy = base.withEnvironment("app", { services: { web: { imag: "x" } } }, "environments/app.json");
-    await expect(createModel(copy, { environments: ["app"], target: "local" })).rejects.toThrow(
+    await expect(loadModel(copy, { environments: ["app"], target: "local" })).rejects.toThrow(
       'environments/app.json: services.web.imag: unknown key (did you mean "image"?)',
     );
     await expect(base.withEnvironment("App", { services: {} }).loadEnvironment("App")).rejects.toThrow(
@@ -56,7 +55,7 @@ describe("Project.withEnvironment", () => {
     const copy = base.withEnvironment("data", { services: { db: "postgres:17" } });
     expect(copy.environmentNames()).toEqual(["data"]);
     expect(copy.environmentFile("data")).toBe("environments/data.json");
-    const model = await createModel(copy, { environments: ["data"], target: "local" });
+    const model = await loadModel(copy, { environments: ["data"], target: "local" });
     expect(model.environments.data!.services.db!.image).toBe("postgres:17");
     expect((await base.loadEnvironment("data")).services.db).toEqual({ $catalog: "pg" });
   });
@@ -91,7 +90,7 @@ describe("environment files, folders and names", () => {
     const project = await loadProject(layout());
     expect(await project.findEnvironment("api")).toBe(true);
     expect(project.environmentFile("api")).toBe("environments/api/index.ts");
-    const model = await createModel(project, { environments: ["api"], target: "local" });
+    const model = await loadModel(project, { environments: ["api"], target: "local" });
     expect(model.environments.api!.services.web!.ports).toEqual([
       expect.objectContaining({ published: 8080, target: 80 }),
     ]);
@@ -99,12 +98,12 @@ describe("environment files, folders and names", () => {
 
   it("finds an environment by its name key, and by name through dependsOn", async () => {
     const project = await loadProject(layout());
-    const model = await createModel(project, { environments: ["market"], target: "local" });
+    const model = await loadModel(project, { environments: ["market"], target: "local" });
     expect(Object.keys(model.environments).sort()).toEqual(["api", "market", "storage"]);
     expect(model.environments.storage!.file).toBe("environments/db.json");
     expect((await project.allEnvironmentNames()).sort()).toEqual(["api", "market", "storage"]);
     // The file name is not a name when `name` says otherwise.
-    await expect(createModel(project, { environments: ["db"], target: "local" })).rejects.toThrow(
+    await expect(loadModel(project, { environments: ["db"], target: "local" })).rejects.toThrow(
       'unknown environment "db"; environments: api, market, storage',
     );
   });
@@ -113,7 +112,7 @@ describe("environment files, folders and names", () => {
     const dir = layout();
     writeFileSync(join(dir, "environments/broken.ts"), "export default {{{");
     const project = await loadProject(dir);
-    const model = await createModel(project, { environments: ["api"], target: "local" });
+    const model = await loadModel(project, { environments: ["api"], target: "local" });
     expect(Object.keys(model.environments)).toEqual(["api"]);
   });
 
@@ -124,7 +123,7 @@ describe("environment files, folders and names", () => {
       "environments/web.json": json({ services: {} }),
     });
     await expect(
-      createModel(await loadProject(dup), { environments: ["nope"], target: "local" }),
+      loadModel(await loadProject(dup), { environments: ["nope"], target: "local" }),
     ).rejects.toThrow(
       'environments/web.json: name: environment "web" is also defined by environments/a.json',
     );
@@ -134,14 +133,14 @@ describe("environment files, folders and names", () => {
       "environments/api/index.json": json({ services: {} }),
     });
     await expect(
-      createModel(await loadProject(both), { environments: ["api"], target: "local" }),
+      loadModel(await loadProject(both), { environments: ["api"], target: "local" }),
     ).rejects.toThrow('environments: environment "api" is defined twice (api/index.json and api.json)');
     const bad = testdir({
       "kaupang.config.json": json({ project: "shop" }),
       "environments/api.json": json({ name: "Api_1", services: {} }),
     });
     await expect(
-      createModel(await loadProject(bad), { environments: ["api"], target: "local" }),
+      loadModel(await loadProject(bad), { environments: ["api"], target: "local" }),
     ).rejects.toThrow('environments/api.json: name: "Api_1" must be lowercase letters');
   });
 });

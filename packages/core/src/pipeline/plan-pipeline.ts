@@ -1,7 +1,9 @@
 /** A pipeline's steps as a DAG: validated needs, cycle report, waves. Pure. */
+import { resolve } from "node:path";
 import type * as z from "zod";
 import { GraphError, topoWaves } from "../base/dag.js";
 import { didYouMean } from "../base/did-you-mean.js";
+import { parseDuration } from "../base/duration.js";
 import { KaupangError } from "../base/errors.js";
 import { displayPath } from "../config/load.js";
 import type { BackendName } from "../config/model.js";
@@ -12,18 +14,26 @@ import { fieldError } from "../config/validate.js";
 type ValidStep = z.output<typeof PipelineSchema>["steps"][string];
 export type StepAction = "run" | "up" | "down" | "build" | "wait";
 
-export interface PipelineStep {
+interface StepBase {
   name: string;
-  action: StepAction;
-  /** The command, environment, or wait condition. */
+  /** Display form of what the step does: the command, environment, or wait condition. */
   subject: string;
   needs: string[];
   target?: string;
   backend?: BackendName;
-  /** A run step's command, cwd (relative to the config root) and env, from `run` as a string or `{ run, cwd, env }`. */
-  shell?: { run: string; cwd: string; env: Record<string, string> };
-  raw: ValidStep;
 }
+
+/** How a wait step waits, durations parsed and defaults applied. */
+export type WaitFor =
+  | { kind: "seconds"; ms: number }
+  | { kind: "http"; url: string; status: number; intervalMs: number; timeoutMs: number };
+
+/** One step of a pipeline, normalised: one variant per action. */
+export type PipelineStep =
+  | (StepBase & { action: "run"; run: { command: string; cwd: string; env: Record<string, string> } })
+  | (StepBase & { action: "up" | "down"; environment: string })
+  | (StepBase & { action: "build"; environment: string; push: boolean })
+  | (StepBase & { action: "wait"; wait: WaitFor });
 
 export interface PipelinePlan {
   pipeline: string;
@@ -31,9 +41,58 @@ export interface PipelinePlan {
   steps: Record<string, PipelineStep>;
 }
 
+const waitDefaults = { status: 200, interval: "2s", timeout: "30s" } as const;
+
 function describeWait(wait: NonNullable<ValidStep["wait"]>): string {
   if ("seconds" in wait) return `${wait.seconds}s`;
-  return `http ${wait.http} → ${wait.status ?? 200} (every ${wait.interval ?? "2s"}, up to ${wait.timeout ?? "30s"})`;
+  return `http ${wait.http} → ${wait.status ?? waitDefaults.status} (every ${wait.interval ?? waitDefaults.interval}, up to ${wait.timeout ?? waitDefaults.timeout})`;
+}
+
+function waitFor(wait: NonNullable<ValidStep["wait"]>): WaitFor {
+  if ("seconds" in wait) return { kind: "seconds", ms: wait.seconds * 1000 };
+  return {
+    kind: "http",
+    url: wait.http,
+    status: wait.status ?? waitDefaults.status,
+    intervalMs: parseDuration(wait.interval ?? waitDefaults.interval),
+    timeoutMs: parseDuration(wait.timeout ?? waitDefaults.timeout),
+  };
+}
+
+/** The variant of a validated step (the schema guarantees exactly one action). */
+function stepOf(
+  base: StepBase,
+  raw: ValidStep,
+  root: string,
+  at: { file: string; path: string[] },
+): PipelineStep {
+  if (raw.run !== undefined) {
+    // `run` is a command, or { run, cwd, env } as hooks are written.
+    const run = typeof raw.run === "string" ? { run: raw.run } : raw.run;
+    for (const key of ["cwd", "env"] as const) {
+      if (typeof raw.run === "object" && raw.run[key] !== undefined && raw[key] !== undefined) {
+        throw fieldError({
+          file: at.file,
+          path: [...at.path, key],
+          message: `${key} is given twice (also as run.${key}); keep one`,
+        });
+      }
+    }
+    return {
+      ...base,
+      action: "run",
+      run: {
+        command: run.run,
+        cwd: resolve(root, run.cwd ?? raw.cwd ?? "."),
+        env: { ...raw.env, ...run.env },
+      },
+    };
+  }
+  if (raw.up !== undefined) return { ...base, action: "up", environment: raw.up };
+  if (raw.down !== undefined) return { ...base, action: "down", environment: raw.down };
+  if (raw.build !== undefined)
+    return { ...base, action: "build", environment: raw.build, push: raw.push ?? false };
+  return { ...base, action: "wait", wait: waitFor(raw.wait!) };
 }
 
 export function planPipeline(project: Project, name: string): PipelinePlan {
@@ -50,49 +109,51 @@ export function planPipeline(project: Project, name: string): PipelinePlan {
   const steps: Record<string, PipelineStep> = {};
   for (const [stepName, raw] of Object.entries(pipeline.steps)) {
     const action = (["run", "up", "down", "build", "wait"] as const).find((a) => raw[a] !== undefined)!;
-    let shell: PipelineStep["shell"];
-    if (raw.run !== undefined) {
-      const run = typeof raw.run === "string" ? { run: raw.run } : raw.run;
-      for (const key of ["cwd", "env"] as const) {
-        if (typeof raw.run === "object" && raw.run[key] !== undefined && raw[key] !== undefined) {
-          throw fieldError(
-            file,
-            ["pipelines", name, "steps", stepName, key],
-            `${key} is given twice (also in run.${key}); keep one`,
-          );
-        }
-      }
-      shell = { run: run.run, cwd: run.cwd ?? raw.cwd ?? ".", env: { ...raw.env, ...run.env } };
-    }
-    const subject = shell ? shell.run : action === "wait" ? describeWait(raw.wait!) : String(raw[action]);
+    const subject =
+      action === "wait"
+        ? describeWait(raw.wait!)
+        : typeof raw.run === "object"
+          ? raw.run.run
+          : String(raw[action]);
     const needs =
       raw.needs === undefined ? [] : Array.isArray(raw.needs) ? [...new Set(raw.needs)] : [raw.needs];
     for (const need of needs) {
       if (!(need in pipeline.steps)) {
-        throw fieldError(
+        throw fieldError({
           file,
-          ["pipelines", name, "steps", stepName, "needs"],
-          `step "${need}" does not exist${didYouMean(need, Object.keys(pipeline.steps))}`,
-        );
+          path: ["pipelines", name, "steps", stepName, "needs"],
+          value: need,
+          message: `step "${need}" does not exist${didYouMean(need, Object.keys(pipeline.steps))}`,
+        });
       }
     }
-    steps[stepName] = {
+    // `action` first after the name, as --dry-run --output json has always shown it.
+    const base: StepBase & { action: StepAction } = {
       name: stepName,
       action,
       subject,
       needs,
       ...(raw.target ? { target: raw.target } : {}),
       ...(raw.backend ? { backend: raw.backend } : {}),
-      ...(shell ? { shell } : {}),
-      raw,
     };
+    steps[stepName] = stepOf(base, raw, project.root, {
+      file,
+      path: ["pipelines", name, "steps", stepName, "run"],
+    });
   }
   let waves: string[][];
   try {
     waves = topoWaves(new Map(Object.values(steps).map((s) => [s.name, s.needs])));
   } catch (error) {
     if (error instanceof GraphError && error.problem.kind === "cycle") {
-      throw fieldError(file, ["pipelines", name, "steps"], `step cycle: ${error.problem.cycle.join(" → ")}`);
+      throw fieldError(
+        {
+          file,
+          path: ["pipelines", name, "steps"],
+          message: `step cycle: ${error.problem.cycle.join(" → ")}`,
+        },
+        { cycle: { kind: "steps", nodes: error.problem.cycle } },
+      );
     }
     throw error;
   }

@@ -84,7 +84,8 @@ export function dockerLimits(service: Service): Record<string, string> {
   };
 }
 
-export function renderCompose(model: Model, env: Environment, options: RenderOptions = {}): string {
+/** The compose file of one environment, as its one document. */
+export function composeDocuments(model: Model, env: Environment, options: RenderOptions = {}): unknown[] {
   const services: Record<string, unknown> = {};
   for (const service of Object.values(env.services)) {
     services[service.name] = deepMerge(composeService(model, env, service, options.images), service.compose);
@@ -99,5 +100,9 @@ export function renderCompose(model: Model, env: Environment, options: RenderOpt
   };
   const volumes = volumeDeclarations(env);
   if (volumes) doc.volumes = volumes;
-  return renderedArtifact(model, env, "compose", [doc]);
+  return [doc];
+}
+
+export function renderCompose(model: Model, env: Environment, options: RenderOptions = {}): string {
+  return renderedArtifact(model, env, "compose", composeDocuments(model, env, options));
 }

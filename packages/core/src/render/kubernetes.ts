@@ -233,15 +233,15 @@ export function kubernetesObjects(
   for (const kind of ["networks", "volumes"] as const) {
     const declared = Object.keys(env[kind]);
     if (declared.length > 0) {
-      throw fieldError(
-        env.file,
-        [kind, declared[0]!],
-        `environment ${kind} are not available on the kubernetes backend (target "${model.target.name}"): ${
+      throw fieldError({
+        file: env.file,
+        path: [kind, declared[0]!],
+        message: `environment ${kind} are not available on the kubernetes backend (target "${model.target.name}"): ${
           kind === "networks"
             ? "every service of a project shares the namespace's network"
             : "create PersistentVolumeClaims yourself and mount them with the kubernetes: escape hatch"
         }`,
-      );
+      });
     }
   }
   const docs: Record<string, unknown>[] = [

@@ -95,7 +95,8 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
   return out;
 }
 
-export function renderSwarm(model: Model, env: Environment, options: RenderOptions = {}): string {
+/** The stack file of one environment, as its one document. */
+export function swarmDocuments(model: Model, env: Environment, options: RenderOptions = {}): unknown[] {
   const services: Record<string, unknown> = {};
   for (const service of Object.values(env.services)) {
     services[service.name] = deepMerge(swarmService(model, env, service, options.images), service.compose);
@@ -117,5 +118,9 @@ export function renderSwarm(model: Model, env: Environment, options: RenderOptio
   };
   const volumes = volumeDeclarations(env);
   if (volumes) doc.volumes = volumes;
-  return renderedArtifact(model, env, "swarm", [doc]);
+  return [doc];
+}
+
+export function renderSwarm(model: Model, env: Environment, options: RenderOptions = {}): string {
+  return renderedArtifact(model, env, "swarm", swarmDocuments(model, env, options));
 }
