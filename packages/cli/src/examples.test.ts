@@ -120,3 +120,25 @@ describe.each(folders)("example %s", (folder) => {
     }
   });
 });
+
+describe("flags from the original", () => {
+  const minimal = join(examples, "minimal");
+  it.each(["up", "down", "build", "rollback", "run"])("%s accepts -v/--verbose", async (command) => {
+    const subject = command === "run" ? "nope" : "web";
+    const r = await cli(command, subject, "-v", "--dry-run", "--cwd", minimal);
+    // Parsed: whatever the command then says, it is not a usage error about -v.
+    expect(r.stderr).not.toMatch(/unknown option/);
+    expect(r.code).not.toBe(2);
+  });
+
+  it("--resolve is the explicit form of the default", async () => {
+    const r = await cli("up", "web", "--resolve", "--dry-run", "--cwd", minimal);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it("-q and -v together are a usage error", async () => {
+    const r = await cli("up", "web", "-q", "-v", "--dry-run", "--cwd", minimal);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot be used with/);
+  });
+});
