@@ -146,7 +146,10 @@ describe("a config using every key of the original", () => {
 
 describe("bad values of the new keys: one line naming file, field and value", () => {
   it.each([
-    [{ ports: ["8000-8002:9000-9001"] }, 'services.web.ports[0]: "8000-8002:9000-9001" is not a port mapping'],
+    [
+      { ports: ["8000-8002:9000-9001"] },
+      'services.web.ports[0]: "8000-8002:9000-9001" is not a port mapping',
+    ],
     [
       { networks: ["nope"] },
       'services.web.networks: network "nope" is not declared in the environment\'s networks',

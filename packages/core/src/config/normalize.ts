@@ -197,7 +197,8 @@ export function createModel(
         throw fieldError({
           file,
           path: ["services", serviceName, "overrides"],
-          message: 'overrides apply to a catalog preset: add "$catalog", or write the settings on the service itself',
+          message:
+            'overrides apply to a catalog preset: add "$catalog", or write the settings on the service itself',
         });
       }
       services[serviceName] = normalizeService({
