@@ -46,7 +46,7 @@ export function registerUp(program: Command, io: Io): void {
         });
         if (options.output === "json") {
           io.stdout.write(
-            `${JSON.stringify({ dryRun: true, manifest: bundle.manifest, units: bundle.units }, null, 2)}\n`,
+            `${JSON.stringify({ dryRun: true, manifest: bundle.manifest, units: bundle.units, ...(bundle.loadImages ? { loadImages: bundle.loadImages } : {}) }, null, 2)}\n`,
           );
           return;
         }
@@ -55,6 +55,10 @@ export function registerUp(program: Command, io: Io): void {
           `Bundle ${m.solution.name}@${m.solution.version} for target ${m.target} (${m.backend}), verified: every file matches its manifest digest`,
           "",
         ];
+        if (bundle.loadImages) {
+          const c = bundle.loadImages;
+          lines.push(`  $ ${formatCommand(c.argv, c.env)}    # ${c.description}`);
+        }
         for (const unit of bundle.units) {
           lines.push(`  ${unit.environment.environment}`);
           for (const c of unit.environment.commands)

@@ -122,6 +122,7 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
       ledger: context.ledger,
       action: "rollback",
       rollbackOf: record.id,
+      backendImpl: options.backendImpl,
     });
   } finally {
     for (const lock of locks) lock.release();
