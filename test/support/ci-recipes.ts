@@ -35,7 +35,7 @@ type Yaml = any;
 export const readYaml = (file: string): Yaml => parse(readFileSync(`${ciDir}${file}`, "utf8"));
 
 /** Does this script run kaupang, or build/push an image? Then a test runs it. */
-export const runsSomething = (script: string) =>
+const runsSomething = (script: string) =>
   /npx @kaupang\/cli /.test(script) || /\bdocker (build|push)\b/.test(script);
 
 /** The kaupang command lines of a script (npx @kaupang/cli …), as argv after the CLI name. */
