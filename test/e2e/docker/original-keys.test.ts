@@ -91,8 +91,8 @@ describe("every key of the original, on the real engine", () => {
     const service = inspect("service", `${project}-edge_web`);
     const spec = service.Spec.TaskTemplate.ContainerSpec;
     expect(spec.Dir).toBe("/www");
-    expect(spec.CapabilityAdd).toEqual(["NET_ADMIN"]);
-    expect(spec.CapabilityDrop).toEqual(["MKNOD"]);
+    expect(spec.CapabilityAdd).toEqual(["CAP_NET_ADMIN"]);
+    expect(spec.CapabilityDrop).toEqual(["CAP_MKNOD"]);
     expect(spec.Mounts.map((m: { Source: string }) => m.Source)).toContain(`${project}-edge_data`);
     expect(service.Endpoint.Ports.map((p: { PublishedPort: number }) => p.PublishedPort).sort()).toEqual([
       18110, 18111,
