@@ -169,7 +169,14 @@ describe("examples gallery on the real engine", () => {
 
   it("json-config: the pure-JSON config deploys", async () => {
     const dir = example("json-config");
-    await upAndDown(dir, "api", "http://127.0.0.1:18081/", "<", { vars: { JSONCONF_API_KEY: "s3cret" } });
+    const vars = { JSONCONF_API_KEY: "s3cret" };
+    const up = await kaupang(["up", "api", "--cwd", dir], { env: vars });
+    expect(up.code, up.stderr).toBe(0);
+    await waitHttp("http://127.0.0.1:18081/");
+    // { "$catalog": "kv", "overrides": { … } }: the preset with the override merged in.
+    expect(inspect(containers("jsonconf", "kv")[0]!, "{{json .Config.Env}}")).toContain("KV_MODE=json");
+    const down = await kaupang(["down", "api", "--cwd", dir], { env: vars });
+    expect(down.code, down.stderr).toBe(0);
   });
 
   it("pipeline: run release builds, deploys, waits, smoke-tests; run teardown removes it", async () => {
