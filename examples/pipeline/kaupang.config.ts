@@ -22,7 +22,8 @@ export default defineConfig({
           run: "curl -fsS http://127.0.0.1:18087/ | grep -q 'Released by the pipeline example'",
           needs: "health",
         },
-        announce: { run: "echo released $WHAT", env: { WHAT: "web" }, needs: "smoke" },
+        // `run` as a command, or { run, cwd, env } as hooks are written:
+        announce: { run: { run: "echo released $WHAT", env: { WHAT: "web" } }, needs: "smoke" },
       },
     }),
     teardown: definePipeline({
