@@ -1,7 +1,7 @@
 import { deployBundle, deployPlanned, diffPlan, formatCommand, planBundleUp, planUp } from "@kaupang/core";
 import type { Command } from "commander";
 import type { Io } from "../output/io.js";
-import { formatPlan } from "../output/plan-text.js";
+import { formatPlan, planJson, unitsJson } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
 import { version } from "../version.js";
 import { formatDiff } from "./inspect.js";
@@ -46,7 +46,7 @@ export function registerUp(program: Command, io: Io): void {
         });
         if (options.output === "json") {
           io.stdout.write(
-            `${JSON.stringify({ dryRun: true, manifest: bundle.manifest, units: bundle.units, ...(bundle.loadImages ? { loadImages: bundle.loadImages } : {}) }, null, 2)}\n`,
+            `${JSON.stringify({ dryRun: true, manifest: bundle.manifest, units: unitsJson(bundle.units), ...(bundle.loadImages ? { loadImages: bundle.loadImages } : {}) }, null, 2)}\n`,
           );
           return;
         }
@@ -90,7 +90,7 @@ export function registerUp(program: Command, io: Io): void {
       // What would change against the last deploy: configured references only (hermetic).
       const changes = diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
-        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planned.plan, changes }, null, 2)}\n`);
+        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(planned.plan), changes }, null, 2)}\n`);
       } else {
         const summary = formatDiff(changes).replace(/^/gm, "  ").trimEnd();
         io.stdout.write(`Changes against the last deploy:\n${summary}\n\n${formatPlan(planned.plan)}`);

@@ -115,7 +115,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
         ),
       ),
     ].sort();
-    const { documents, content } = renderEnvironment(model, env, { images: pinnedRefs });
+    const { documents, content, wave } = renderEnvironment(model, env, { images: pinnedRefs });
     const artifact = { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content };
     const plan: EnvironmentPlan = {
       environment: name,
@@ -129,7 +129,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       images,
       secrets,
       artifact,
-      ...fromDocuments(backend, documents, { artifact, waves }),
+      ...fromDocuments(backend, documents, { artifact, waves }, wave),
       hooks: env.hooks,
       ...(env.pull ? { pull: env.pull } : {}),
       commands: [],
