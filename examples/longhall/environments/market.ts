@@ -7,6 +7,7 @@ const sharedPid = { kubernetes: { spec: { template: { spec: { shareProcessNamesp
 const init = { compose: { init: true }, ...sharedPid };
 
 export default defineEnvironment({
+  name: "market",
   dependsOn: ["saga", "runes"],
   env: { SAGA_URL: "http://store:8080/", RUNES_URL: "http://cache:6379/" },
   services: {
