@@ -367,10 +367,35 @@ knode_stop() {
   for m in $(knode_mounts); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
   if [ -x "$KAUPANG_TOOLS_BIN/kube-proxy" ] && iptables -t nat -S KUBE-SERVICES >/dev/null 2>&1; then
     mkdir -p "$KAUPANG_K8S_DIR/logs"
-    "$KAUPANG_TOOLS_BIN/kube-proxy" --cleanup >"$KAUPANG_K8S_DIR/logs/kube-proxy-cleanup.log" 2>&1 ||
-      log "kube-proxy --cleanup reported errors (see $KAUPANG_K8S_DIR/logs/kube-proxy-cleanup.log)"
+    # It also tries IPVS and nftables, which this host lacks, and exits 1 for that:
+    # what counts is whether its iptables rules are gone.
+    "$KAUPANG_TOOLS_BIN/kube-proxy" --cleanup >"$KAUPANG_K8S_DIR/logs/kube-proxy-cleanup.log" 2>&1 || true
+    ! iptables -t nat -S KUBE-SERVICES >/dev/null 2>&1 ||
+      log "kube-proxy --cleanup left its rules (see $KAUPANG_K8S_DIR/logs/kube-proxy-cleanup.log)"
   fi
+  knode_drop_kube_chains
   knode_restore_sysctls
+}
+
+# What --cleanup leaves: the canary chains kubelet and kube-proxy make in every
+# table, kubelet's KUBE-FIREWALL and KUBE-IPTABLES-HINT. The node is the only
+# Kubernetes on the machine (one per machine), so every KUBE-* chain is its own.
+knode_drop_kube_chains() {
+  local table rule chain
+  for table in filter nat mangle; do
+    # Jumps from the built-in (or Docker's) chains into a KUBE- chain first, then the chains.
+    iptables -t "$table" -S 2>/dev/null | grep -E '^-A [^ ]+ .*-j KUBE-' | grep -vE '^-A KUBE-' |
+      while read -r rule; do
+        # shellcheck disable=SC2086  # the rule's words, as iptables -S printed them
+        iptables -t "$table" ${rule/#-A/-D} 2>/dev/null || true
+      done
+    for chain in $(iptables -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^KUBE-/ { print $2 }'); do
+      iptables -t "$table" -F "$chain" 2>/dev/null || true
+    done
+    for chain in $(iptables -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^KUBE-/ { print $2 }'); do
+      iptables -t "$table" -X "$chain" 2>/dev/null || log "could not remove iptables chain $chain ($table)"
+    done
+  done
 }
 
 # --clean: also the bridge, the socket/state dir and the containerd root.
