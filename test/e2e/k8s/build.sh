@@ -260,7 +260,7 @@ if ! wanted pause; then
 elif is_built pause "$PAUSE_STAMP"; then
   log "pause: up to date ($PAUSE_STAMP)"
 else
-  command -v gcc >/dev/null || die "gcc is needed to build the pod sandbox program (apt-get install gcc libc6-dev)"
+  ensure_packages gcc libc6-dev
   gcc -static -Os -s -Wall -Werror -o "$BIN/.pause.tmp" "$PAUSE_SRC" || die "gcc -static $PAUSE_SRC failed"
   mv -f "$BIN/.pause.tmp" "$BIN/pause"
   printf '%s\n' "$PAUSE_STAMP" >"$BIN/.pause.stamp"

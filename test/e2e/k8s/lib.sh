@@ -53,6 +53,12 @@ KWOK_TAINT_KEY="kwok.x-k8s.io/node"
 log() { printf '[k8s] %s\n' "$*" >&2; }
 die() { printf '[k8s] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# Install the Debian packages that are missing (the harness's apt helper, in a subshell).
+ensure_packages() {
+  bash -c '. "$1/../harness/lib.sh"; shift; ensure_apt_packages "$@"' _ "$(dirname "${BASH_SOURCE[0]}")" "$@" ||
+    die "could not install $*"
+}
+
 # The executable a component runs from (the node's runtime comes from Debian).
 component_bin() {
   case "$1" in

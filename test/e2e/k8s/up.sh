@@ -55,6 +55,8 @@ done
 for i in pause coredns; do
   [ -f "$KAUPANG_NODE_IMAGES/$i.tar" ] || die "$KAUPANG_NODE_IMAGES/$i.tar missing: run test/e2e/k8s/build.sh first"
 done
+# The node's runtime and network come from Debian.
+ensure_packages containerd runc containernetworking-plugins iptables ipset openssl curl
 for t in openssl curl base64 setsid flock ip iptables sysctl containerd containerd-shim-runc-v2 runc ctr; do
   command -v "$t" >/dev/null ||
     die "$t is required (apt-get install containerd runc containernetworking-plugins iptables ipset)"
