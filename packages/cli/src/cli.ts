@@ -9,6 +9,7 @@ import { registerBuild } from "./commands/build.js";
 import { registerBundle } from "./commands/bundle.js";
 import { registerDown } from "./commands/down.js";
 import { registerOperate } from "./commands/inspect.js";
+import { registerKeygen } from "./commands/keygen.js";
 import { registerLedger } from "./commands/ledger.js";
 import { registerRollback } from "./commands/rollback.js";
 import { registerRun } from "./commands/run.js";
@@ -33,6 +34,7 @@ export function buildProgram(io: Io): Command {
   registerDown(program, io);
   registerBuild(program, io);
   registerBundle(program, io);
+  registerKeygen(program, io);
   registerRollback(program, io);
   registerLedger(program, io);
   registerOperate(program, io);

@@ -10,6 +10,7 @@ interface BundleFlags extends CommonOptions {
   push?: string;
   out?: string;
   resolve: boolean;
+  sign?: string;
 }
 
 export function registerBundle(program: Command, io: Io): void {
@@ -20,7 +21,11 @@ export function registerBundle(program: Command, io: Io): void {
     .option("--with-images", "save the images into the bundle (one docker save: shared layers once)")
     .option("--push <oci://ref>", "publish the bundle as one OCI artifact (oras)")
     .option("-o, --out <dir>", "bundle directory (default ./<solution>.bundle)")
-    .option("--no-resolve", "do not resolve tags (local builds are pinned by image ID)");
+    .option("--no-resolve", "do not resolve tags (local builds are pinned by image ID)")
+    .option(
+      "--sign <key>",
+      "sign the manifest digest with this Ed25519 private key (PEM); writes bundle.sig",
+    );
   addFlags(command, ["target", "backend", "output", "quiet", "cwd"]);
   command.action(async (solution: string, options: BundleFlags) => {
     const result = await createBundle({
@@ -34,6 +39,7 @@ export function registerBundle(program: Command, io: Io): void {
       resolve: options.resolve,
       events: createReporter(io, { verbose: !options.quiet }),
       kaupangVersion: version,
+      sign: options.sign,
     });
     if (options.output === "json") {
       io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -46,6 +52,7 @@ export function registerBundle(program: Command, io: Io): void {
         ...(result.directory ? [`  directory: ${result.directory}`] : []),
         ...(result.pushed ? [`  pushed:    ${result.pushed}`] : []),
         `  manifest:  ${result.manifestDigest}`,
+        ...(result.signature ? [`  signed:    key ${result.signature.keyId}`] : []),
         `  images:    ${m.images.length}${m.withImages ? " (carried in images.tar)" : " (pinned by digest; the site pulls them)"}`,
         "",
       ].join("\n"),

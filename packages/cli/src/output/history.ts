@@ -8,18 +8,26 @@ const short = (digest: string | undefined) =>
 const when = (at: string) =>
   at.length === 24 && at[10] === "T" ? `${at.slice(0, 10)} ${at.slice(11, 19)}Z` : at;
 
+/** "hedeby@2.3.1 a1b2c3d4e5f6 signed 0f1e2d3c4b5a": which bundle, its manifest digest, who signed it. */
+const provenance = (r: LedgerRecord) =>
+  r.bundle
+    ? `${r.bundle.solution} ${short(r.bundle.digest)}${r.bundle.signer ? ` signed ${short(r.bundle.signer)}` : " unsigned"}`
+    : "-";
+
 /** The ledger as a table: newest last, like a log. */
 export function formatHistory(
   records: readonly LedgerRecord[],
   options: { showEnvironment?: boolean } = {},
 ): string {
   if (records.length === 0) return "No deployments recorded.\n";
+  const bundles = records.some((r) => r.bundle);
   const rows = records.map((r) => [
     `  ${r.id}`,
     ...(options.showEnvironment ? [r.environment] : []),
     when(r.at),
     r.action + (r.rollbackOf ? ` → ${r.rollbackOf}` : "") + (r.source ? ` (${r.source})` : ""),
     r.status + (r.failedStep ? ` (${r.failedStep})` : ""),
+    ...(bundles ? [provenance(r)] : []),
     r.images.map((i) => `${i.service}=${short(i.digest)}`).join(" ") || "-",
   ]);
   const header = [
@@ -28,6 +36,7 @@ export function formatHistory(
     "TIME",
     "ACTION",
     "STATUS",
+    ...(bundles ? ["BUNDLE"] : []),
     "IMAGES",
   ];
   const widths = header.map((h) => h.length);

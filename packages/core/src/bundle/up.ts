@@ -1,94 +1,226 @@
 /**
  * `kaupang up --bundle <dir|oci://ref>`: verify the bundle, load its images,
  * and replay its pinned units through the one apply path — no source repo,
- * no kaupang config, no registry. Recorded in the ledger like any deploy, so
- * rollback works inside the gap among the versions carried in.
+ * no kaupang config, no registry. Where it deploys is the site's decision
+ * (its config's target, or flags and the environment without one); the
+ * bundle must agree with it. Recorded in the ledger with the bundle's
+ * provenance, so rollback stays among the versions carried in.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { resolve } from "node:path";
 import { defaultTimeoutMs } from "../backends/context.js";
-import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
+import type { BackendName, PullPolicy } from "../base/target.js";
 import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
 import { lockEnvironments } from "../deploy/locks.js";
 import { checkSecrets } from "../deploy/secrets.js";
 import { openSite } from "../deploy/state-location.js";
 import type { ApplyOptions, UpResult } from "../deploy/up.js";
-import { exec, execOk } from "../exec/exec.js";
+import { execOk } from "../exec/exec.js";
+import { localImageIds } from "../images/local.js";
 import { Ledger } from "../ledger/ledger.js";
+import { currentRecord } from "../ledger/record.js";
 import { dockerGlobalArgs } from "../plan/commands.js";
-import { type OpenBundle, openBundle } from "./open.js";
+import type { PlanCommand } from "../plan/types.js";
+import { bundleError } from "./files.js";
+import { bundleManifestName } from "./manifest.js";
+import { type BundleSite, type OpenBundle, openBundle, type RequiredKey } from "./open.js";
 
 export interface BundleUpOptions extends ApplyOptions {
   bundle: string;
   cwd?: string | undefined;
   target?: string | undefined;
+  /** Without a config: the backend to deploy with (default compose); with one, overrides the target's. */
+  backend?: BackendName | undefined;
+  pull?: PullPolicy | undefined;
+  /** Public key files the bundle must be signed with (`--verify`). */
+  verify?: readonly string[] | undefined;
+  /** The manifest digest the bundle must have (`--expect-digest sha256:…`). */
+  expectDigest?: string | undefined;
 }
 
-export async function planBundleUp(
-  options: BundleUpOptions,
-): Promise<OpenBundle & { root: string; cacheDir: string }> {
-  const site = await openSite({ cwd: options.cwd, target: options.target });
-  const bundle = await openBundle(options.bundle, { cwd: site.root, cacheDir: site.cacheDir });
-  if (options.target !== undefined && options.target !== bundle.manifest.target) {
-    throw new KaupangError(
-      "ERR_BUNDLE_TARGET",
-      `bundle ${bundle.manifest.solution.name}@${bundle.manifest.solution.version} was made for target "${bundle.manifest.target}", not "${options.target}"`,
-      {
-        hint: `make one for ${options.target}: kaupang bundle ${bundle.manifest.solution.name} --target ${options.target}`,
+export interface PlannedBundle extends OpenBundle {
+  root: string;
+  cacheDir: string;
+  /** Every command the deploy runs, in order: the image load (only if an image is missing), then each unit's. */
+  commands: { scope: string; command: PlanCommand }[];
+}
+
+/** The site's side of a bundle deploy: where, with what, and which keys it requires. */
+async function bundleSite(options: BundleUpOptions): Promise<{ site: BundleSite; keys: RequiredKey[] }> {
+  const found = await openSite({ cwd: options.cwd, target: options.target, backend: options.backend });
+  const keys: RequiredKey[] = (options.verify ?? []).map((path) => ({
+    path: resolve(found.root, path),
+    display: path,
+    reason: "--verify",
+  }));
+  const targetSource =
+    options.target !== undefined
+      ? "--target"
+      : process.env.KAUPANG_TARGET
+        ? "$KAUPANG_TARGET"
+        : "the default target";
+  if (found.settings) {
+    const settings = { ...found.settings, ...(options.pull ? { pull: options.pull } : {}) };
+    if (found.requireSignature)
+      keys.push({
+        path: found.requireSignature.key,
+        display: found.requireSignature.display,
+        reason: `target ${found.target}'s requireSignature (${found.configFile})`,
+      });
+    return {
+      site: {
+        root: found.root,
+        cacheDir: found.cacheDir,
+        settings,
+        project: { name: found.project!, file: found.configFile! },
+        targetSource: `${targetSource} of ${found.configFile}`,
+        backendSource: options.backend ? "--backend" : `its backend in ${found.configFile}`,
       },
+      keys,
+    };
+  }
+  // No config: the target's name from --target/$KAUPANG_TARGET, the backend from --backend,
+  // docker and kubectl reach what the environment says (DOCKER_CONTEXT, DOCKER_HOST, KUBECONFIG).
+  return {
+    site: {
+      root: found.root,
+      cacheDir: found.cacheDir,
+      settings: {
+        name: found.target,
+        backend: options.backend ?? "compose",
+        // The config rule without a config: the project's name (open.ts fills it in from the manifest).
+        namespace: "",
+        pull: options.pull ?? "missing",
+      },
+      targetSource,
+      backendSource: options.backend ? "--backend" : "no config and no --backend: compose",
+    },
+    keys,
+  };
+}
+
+/** `docker load` of the bundle's archive, for the site's engine. */
+function loadCommand(bundle: OpenBundle, site: BundleSite): PlanCommand | undefined {
+  if (!bundle.imagesArchive) return undefined;
+  const ids = new Set(bundle.manifest.images.flatMap((i) => (i.imageId ? [i.imageId] : [])));
+  return {
+    argv: ["docker", ...dockerGlobalArgs(site.settings), "load", "-i", bundle.imagesArchive],
+    description: `load ${ids.size} image${ids.size === 1 ? "" : "s"} by ID (no tags), only if one is not on the engine`,
+  };
+}
+
+export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBundle> {
+  const { site, keys } = await bundleSite(options);
+  const bundle = await openBundle(options.bundle, {
+    cwd: site.root,
+    site,
+    keys,
+    expectDigest: options.expectDigest,
+  });
+  try {
+    if (!site.project) checkLedgerProject(bundle, site);
+    const load = loadCommand(bundle, site);
+    const commands = [
+      ...(load ? [{ scope: "images", command: load }] : []),
+      ...bundle.units.flatMap((unit) =>
+        unit.environment.commands.map((command) => ({ scope: unit.environment.environment, command })),
+      ),
+    ];
+    return { ...bundle, root: site.root, cacheDir: site.cacheDir, commands };
+  } catch (error) {
+    await bundle.close();
+    throw error;
+  }
+}
+
+/**
+ * Without a config, the project is the bundle's; it must be the one this
+ * site's ledger already deploys under each environment@target, so a bundle
+ * cannot take over another project's names.
+ */
+function checkLedgerProject(bundle: OpenBundle, site: BundleSite): void {
+  for (const unit of bundle.units) {
+    const env = unit.environment.environment;
+    const ledger = new Ledger(site.cacheDir, env, site.settings.name, { root: site.root });
+    const current = currentRecord(ledger.read().records);
+    if (current && current.project !== bundle.manifest.project) {
+      throw bundleError(
+        "ERR_BUNDLE_PROJECT",
+        `${bundle.location.replace(/\/+$/, "")}/${bundleManifestName}`,
+        `project: bundle ${bundle.provenance.solution} deploys project "${bundle.manifest.project}", this site's ledger (${ledger.path.slice(site.root.length + 1)}) deploys ${env}@${site.settings.name} as project "${current.project}"; refused`,
+      );
+    }
+  }
+}
+
+/** Load the archive unless every listed image ID is on the engine; then every one must be. */
+async function loadImages(bundle: PlannedBundle, events: NonNullable<ApplyOptions["events"]>): Promise<void> {
+  const target = bundle.units[0]!.target;
+  const listed = bundle.manifest.images.flatMap((image, i) => (image.imageId ? [{ image, i }] : []));
+  if (listed.length === 0) return;
+  const ids = [...new Set(listed.map(({ image }) => image.imageId!))];
+  let present = await localImageIds(target, ids);
+  const load = bundle.commands.find((c) => c.scope === "images")?.command;
+  if (present.size < ids.length && load) {
+    events({
+      type: "stage",
+      message: `loading ${ids.length} image${ids.length === 1 ? "" : "s"} from the bundle`,
+    });
+    await execOk(load.argv, "docker load", { events });
+    present = await localImageIds(target, ids);
+  }
+  const missing = listed.find(({ image }) => !present.has(image.imageId!));
+  if (missing) {
+    throw bundleError(
+      "ERR_BUNDLE_IMAGES",
+      `${bundle.location.replace(/\/+$/, "")}/${bundleManifestName}: images[${missing.i}].imageId`,
+      `${missing.image.imageId} (${missing.image.environment}.${missing.image.service}) is not on the engine${load ? " after loading images.tar" : " and the bundle carries no images.tar"}; refused, nothing deployed`,
     );
   }
-  return { ...bundle, root: site.root, cacheDir: site.cacheDir };
-}
-
-/** Load the bundle's images unless every image it pins is already on the engine. */
-async function loadImages(bundle: OpenBundle, events: NonNullable<ApplyOptions["events"]>): Promise<void> {
-  const tarball = join(bundle.directory, "images.tar");
-  if (!bundle.manifest.files["images.tar"] || !existsSync(tarball)) return;
-  const target = bundle.units[0]!.target;
-  const ids = [...new Set(bundle.manifest.images.flatMap((i) => (i.imageId ? [i.imageId] : [])))];
-  const present = await exec(
-    ["docker", ...dockerGlobalArgs(target), "image", "inspect", "--format", "{{.Id}}", ...ids],
-    { quiet: true },
-  );
-  if (ids.length > 0 && present.exitCode === 0) return;
-  events({
-    type: "stage",
-    message: `loading ${ids.length} image${ids.length === 1 ? "" : "s"} from the bundle`,
-  });
-  await execOk(["docker", ...dockerGlobalArgs(target), "load", "-i", tarball], "docker load", { events });
 }
 
 export async function deployBundle(options: BundleUpOptions): Promise<UpResult> {
   const bundle = await planBundleUp(options);
-  const { manifest, units } = bundle;
-  const events = options.events ?? silent;
-  checkSecrets(
-    units.filter((u) => u.backend !== "kubernetes").map((u) => u.environment),
-    options.processEnv,
-  );
-  await loadImages(bundle, events);
-  const locks = await lockEnvironments(bundle.cacheDir, manifest.target, manifest.environmentOrder, options);
   try {
-    const deployments: DeploymentSummary[] = [];
-    for (const unit of units) {
-      const ledger = new Ledger(bundle.cacheDir, unit.environment.environment, manifest.target, {
-        root: bundle.root,
-        ...(options.kaupangVersion ? { kaupangVersion: options.kaupangVersion } : {}),
-      });
-      const ctx = {
-        project: unit.project,
-        target: unit.target,
-        pull: unit.pull,
-        root: bundle.root,
-        events,
-        timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
-      };
-      deployments.push(await applyUnit(unit, { ctx, ledger, action: "up", source: bundle.source }));
+    const { manifest, units } = bundle;
+    const events = options.events ?? silent;
+    const target = units[0]!.target;
+    checkSecrets(
+      units.filter((u) => u.backend !== "kubernetes").map((u) => u.environment),
+      options.processEnv,
+    );
+    const locks = await lockEnvironments(bundle.cacheDir, target.name, manifest.environmentOrder, options);
+    try {
+      await loadImages(bundle, events);
+      const deployments: DeploymentSummary[] = [];
+      for (const unit of units) {
+        const ledger = new Ledger(bundle.cacheDir, unit.environment.environment, target.name, {
+          root: bundle.root,
+          ...(options.kaupangVersion ? { kaupangVersion: options.kaupangVersion } : {}),
+        });
+        const ctx = {
+          project: unit.project,
+          target: unit.target,
+          pull: unit.pull,
+          root: bundle.root,
+          events,
+          timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+        };
+        deployments.push(
+          await applyUnit(unit, {
+            ctx,
+            ledger,
+            action: "up",
+            source: bundle.source,
+            bundle: bundle.provenance,
+          }),
+        );
+      }
+      return { project: manifest.project, target: target.name, backend: manifest.backend, deployments };
+    } finally {
+      for (const lock of locks) lock.release();
     }
-    return { project: manifest.project, target: manifest.target, backend: manifest.backend, deployments };
   } finally {
-    for (const lock of locks) lock.release();
+    await bundle.close();
   }
 }

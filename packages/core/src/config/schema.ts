@@ -184,6 +184,13 @@ export const TargetSchema = strict({
     .describe("Swarm networking for hosts without IPVS, or to keep client addresses (host ports + dnsrr)."),
   pull: Pull.optional(),
   env: EnvMap.optional(),
+  requireSignature: strict({
+    key: z.string().describe("Ed25519 public key (PEM), relative to the config root."),
+  })
+    .optional()
+    .describe(
+      "Deploy bundles to this target only when signed by this key (`up --bundle`); rollback stays among them.",
+    ),
 });
 
 const optionalFlag = z.boolean().optional().describe("An unreachable source is skipped instead of failing.");

@@ -8,7 +8,7 @@ import type { BackendContext } from "../backends/backend.js";
 import { backendFor } from "../backends/context.js";
 import { errorMessage } from "../base/errors.js";
 import type { Ledger } from "../ledger/ledger.js";
-import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
+import type { BundleProvenance, DeploymentUnit, LedgerRecord } from "../ledger/record.js";
 import type { PlannedImage } from "../plan/types.js";
 import { writeArtifacts } from "./artifacts.js";
 import { runHooks } from "./hooks.js";
@@ -28,6 +28,8 @@ export interface ApplyUnitOptions {
   action: "up" | "rollback";
   rollbackOf?: string;
   source?: string;
+  /** The verified bundle the unit came from, recorded with the deploy. */
+  bundle?: BundleProvenance;
 }
 
 type Step = NonNullable<LedgerRecord["failedStep"]>;
@@ -53,6 +55,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
       ...(failure ? { failedStep: failure.step, error: failure.error } : {}),
       ...(options.rollbackOf ? { rollbackOf: options.rollbackOf } : {}),
       ...(options.source ? { source: options.source } : {}),
+      ...(options.bundle ? { bundle: options.bundle } : {}),
       images: env.images,
       unit: unitDigest,
     });
@@ -84,7 +87,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
 /** Record that a deploy found nothing to change (same pinned unit, no drift) and applied nothing. */
 export async function recordUnchanged(
   unit: DeploymentUnit,
-  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source">,
+  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source" | "bundle">,
 ): Promise<DeploymentSummary> {
   const began = new Date();
   const id = newDeploymentId(began);
@@ -98,6 +101,7 @@ export async function recordUnchanged(
     action: "up",
     status: "unchanged",
     ...(options.source ? { source: options.source } : {}),
+    ...(options.bundle ? { bundle: options.bundle } : {}),
     images: unit.environment.images,
     unit: await options.ledger.storeUnit(unit),
   });

@@ -9,12 +9,13 @@
 import { defaultTimeoutMs } from "../backends/context.js";
 import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
+import { keyIdOf, readPublicKey } from "../base/signing-keys.js";
 import { Ledger } from "../ledger/ledger.js";
 import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
 import { lockEnvironments } from "./locks.js";
 import { checkSecrets } from "./secrets.js";
-import { openSite } from "./state-location.js";
+import { openSite, type Site } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
 
 export interface RollbackOptions extends ApplyOptions {
@@ -29,8 +30,24 @@ export interface RollbackOptions extends ApplyOptions {
 const deployments = (records: readonly LedgerRecord[]) =>
   records.filter((r) => r.action !== "down" && r.status !== "unchanged");
 
+/**
+ * Which records a rollback may return to. On a site that deploys from
+ * bundles (no config, or a target with requireSignature), only deploys a
+ * verified bundle carried in — and with requireSignature, only those signed
+ * by the required key — so rollback stays within what crossed the gap.
+ */
+export interface RollbackBounds {
+  allows(record: LedgerRecord): boolean;
+  /** Why a record is not allowed: "was not carried in by a verified bundle". */
+  refusal: string;
+}
+
 /** The record a rollback returns to. */
-export function chooseRollbackTarget(records: readonly LedgerRecord[], to?: string): LedgerRecord {
+export function chooseRollbackTarget(
+  records: readonly LedgerRecord[],
+  to?: string,
+  bounds?: RollbackBounds,
+): LedgerRecord {
   const history = deployments(records);
   if (to !== undefined) {
     const found = records.find((r) => r.id === to);
@@ -44,18 +61,25 @@ export function chooseRollbackTarget(records: readonly LedgerRecord[], to?: stri
         `deployment ${to} ${found.action === "down" ? "was a down" : "failed"}; only a succeeded deployment can be rolled back to`,
       );
     }
+    if (bounds && !bounds.allows(found))
+      throw new KaupangError("ERR_ROLLBACK_BOUNDS", `deployment ${to} ${bounds.refusal}; refused`, {
+        hint: "list them with kaupang rollback <env> --list (the BUNDLE column)",
+      });
     return found;
   }
   const latest = history[history.length - 1];
   if (!latest)
     throw new KaupangError("ERR_NOTHING_TO_ROLL_BACK", "nothing to roll back: no deployment is recorded");
-  const succeeded = history.filter((r) => r.status === "succeeded" && r.unit);
-  const target =
-    latest.status === "succeeded" ? succeeded[succeeded.length - 2] : succeeded[succeeded.length - 1];
+  // The current deploy is not a target: the one before it is (or, after a failure, the last good one).
+  const before = latest.status === "succeeded" ? history.slice(0, -1) : history;
+  const candidates = before.filter((r) => r.status === "succeeded" && r.unit);
+  const target = candidates.filter((r) => !bounds || bounds.allows(r)).pop();
   if (!target) {
     throw new KaupangError(
       "ERR_NOTHING_TO_ROLL_BACK",
-      "nothing to roll back to: there is no earlier succeeded deployment",
+      candidates.length > 0 && bounds
+        ? `nothing to roll back to: no earlier succeeded deployment is within this site's bounds (every one ${bounds.refusal})`
+        : "nothing to roll back to: there is no earlier succeeded deployment",
     );
   }
   return target;
@@ -67,6 +91,25 @@ export interface RollbackContext {
   root: string;
   cacheDir: string;
   target: string;
+  /** Set on a site that deploys from bundles. */
+  bounds?: RollbackBounds;
+}
+
+/** The bounds of a site that deploys from bundles (no config, or requireSignature on the target). */
+function siteBounds(site: Site): RollbackBounds | undefined {
+  if (site.hasConfig && !site.requireSignature) return undefined;
+  if (site.requireSignature) {
+    const keyId = keyIdOf(readPublicKey(site.requireSignature.key, site.requireSignature.display));
+    return {
+      allows: (r) => r.bundle?.signer === keyId,
+      refusal: `was not carried in by a bundle signed with ${site.requireSignature.display} (${keyId}), which target ${site.target} requires`,
+    };
+  }
+  return {
+    allows: (r) => r.bundle !== undefined,
+    refusal:
+      "was not carried in by a verified bundle (this site has no config: it deploys from bundles only)",
+  };
 }
 
 /** Open and verify the ledger of environment@target (a broken chain is an error, never "empty"). */
@@ -83,7 +126,15 @@ export async function openLedger(options: {
   });
   const read = ledger.read();
   ledger.verify(read);
-  return { ledger, records: read.records, root: site.root, cacheDir: site.cacheDir, target: site.target };
+  const bounds = siteBounds(site);
+  return {
+    ledger,
+    records: read.records,
+    root: site.root,
+    cacheDir: site.cacheDir,
+    target: site.target,
+    ...(bounds ? { bounds } : {}),
+  };
 }
 
 export async function planRollback(
@@ -99,8 +150,16 @@ export async function planRollback(
       },
     );
   }
-  const record = chooseRollbackTarget(context.records, options.to);
-  return { context, record, unit: context.ledger.readUnit(record) };
+  const record = chooseRollbackTarget(context.records, options.to, context.bounds);
+  const unit = context.ledger.readUnit(record);
+  const hooks = Object.values(unit.environment.hooks ?? {}).flat();
+  if (record.bundle && hooks.length > 0) {
+    throw new KaupangError(
+      "ERR_LEDGER_TAMPERED",
+      `${context.ledger.path}: record ${record.id} came from bundle ${record.bundle.solution}, yet its unit has ${hooks.length} hook(s); a bundle carries none; refused`,
+    );
+  }
+  return { context, record, unit };
 }
 
 export async function rollback(options: RollbackOptions): Promise<DeploymentSummary> {
@@ -121,6 +180,8 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
       ledger: context.ledger,
       action: "rollback",
       rollbackOf: record.id,
+      ...(record.source ? { source: record.source } : {}),
+      ...(record.bundle ? { bundle: record.bundle } : {}),
     });
   } finally {
     for (const lock of locks) lock.release();
