@@ -12,7 +12,7 @@
  */
 import type { BackendName } from "../base/target.js";
 import { composeProjectName, projectNetworkName } from "../render/names.js";
-import { artifactDocuments } from "../render/yaml.js";
+import { parseArtifact } from "../render/yaml.js";
 import { bundleError } from "./files.js";
 
 type Doc = Record<string, unknown>;
@@ -38,7 +38,7 @@ export interface ArtifactContext {
 
 function parse(content: string, where: string): unknown[] {
   try {
-    return [...artifactDocuments(content)];
+    return [...parseArtifact(content)];
   } catch (error) {
     throw bundleError(
       "ERR_BUNDLE_INVALID",

@@ -9,7 +9,6 @@ import { basename, dirname, join, resolve } from "node:path";
 import { KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
 import { orasPlainHttp } from "../config/catalog/oci-source.js";
-import { waveArtifact } from "../deploy/artifacts.js";
 import { pinImages } from "../deploy/pin.js";
 import { planUp, type TargetOptions } from "../deploy/plan-up.js";
 import { execOk } from "../exec/exec.js";
@@ -154,16 +153,18 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
   for (const env of plan.environments) {
     const bundlePath = `artifacts/${basename(env.artifact.path)}`;
     await put(bundlePath, env.artifact.content);
-    if (plan.backend !== "compose" && env.waves.length > 1) {
-      for (let i = 0; i < env.waves.length; i++) {
-        await put(
-          waveArtifactPath(bundlePath, i + 1),
-          waveArtifact(plan.backend, env.artifact.content, env.waves[i]!),
-        );
-      }
-    }
+    // Wave files for readers and other tools; a site derives its own from the verified artifact.
+    const waveArtifacts = env.waveArtifacts?.map((wave, i) => ({
+      path: waveArtifactPath(bundlePath, i + 1),
+      content: wave.content,
+    }));
+    for (const wave of waveArtifacts ?? []) await put(wave.path, wave.content);
     // Commands shown with bundle-relative paths, for readers; a site builds its own.
-    const shown = { ...env, artifact: { path: bundlePath, content: "" } };
+    const shown = {
+      ...env,
+      artifact: { path: bundlePath, content: "" },
+      ...(waveArtifacts ? { waveArtifacts: waveArtifacts.map((w) => ({ path: w.path, content: "" })) } : {}),
+    };
     units.push({
       project: plan.project,
       target: unitTarget,

@@ -18,8 +18,7 @@
  */
 import * as z from "zod";
 import { showValue } from "../base/errors.js";
-import { isValidName, nameRule } from "../config/project.js";
-import { backendNames, pullPolicies } from "../config/schema.js";
+import { backendNames, isValidName, nameRule, pullPolicies } from "../config/schema.js";
 
 export const bundleManifestName = "bundle.json";
 export const bundlePlanName = "plan.json";

@@ -20,10 +20,12 @@ import { KaupangError, showValue } from "../base/errors.js";
 import { orasPull } from "../config/catalog/oci-source.js";
 import type { Target } from "../config/model.js";
 import { validate } from "../config/validate.js";
-import type { BundleProvenance, DeploymentUnit } from "../ledger/record.js";
-import { kubeArtifactObjects, upCommands } from "../plan/commands.js";
-import type { PlanCommand } from "../plan/types.js";
+import type { BundleProvenance } from "../ledger/record.js";
+import { upCommands } from "../plan/commands.js";
+import type { EnvironmentPlan } from "../plan/types.js";
+import { type DeploymentUnit, fromDocuments } from "../plan/unit.js";
 import { artifactExtension } from "../render/render.js";
+import { parseArtifact } from "../render/yaml.js";
 import { checkArtifact } from "./artifact-check.js";
 import { ociRef } from "./create.js";
 import {
@@ -416,7 +418,9 @@ async function readBundle(
       pins,
     });
     const { pull: _pull, ...settings }: Target = siteSettings;
-    const plan = {
+    const artifact = { path: join(artifactDir, `${name}.${artifactExtension[manifest.backend]}`), content };
+    // Wave artifacts, Kubernetes objects and service views come from the verified artifact, never from plan.json.
+    const plan: EnvironmentPlan = {
       environment: name,
       file: env.file,
       dependsOn: env.dependsOn,
@@ -425,10 +429,10 @@ async function readBundle(
       replicas: env.replicas,
       images: env.images,
       secrets: env.secrets,
-      artifact: { path: join(artifactDir, `${name}.${artifactExtension[manifest.backend]}`), content },
-      ...(manifest.backend === "kubernetes" ? { objects: kubeArtifactObjects(content) } : {}),
+      artifact,
+      ...fromDocuments(manifest.backend, parseArtifact(content), { artifact, waves: env.waves }),
       hooks: { beforeUp: [], afterUp: [], beforeDown: [], afterDown: [] },
-      commands: [] as PlanCommand[],
+      commands: [],
     };
     const ctx = { project: manifest.project, target: settings, pull: site.settings.pull, root: site.root };
     plan.commands = upCommands(ctx, plan);

@@ -6,14 +6,15 @@
  * bundle must agree with it. Recorded in the ledger with the bundle's
  * provenance, so rollback stays among the versions carried in.
  */
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
 import type { BackendName, PullPolicy } from "../base/target.js";
+import { selectTarget } from "../config/normalize.js";
 import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
 import { lockEnvironments } from "../deploy/locks.js";
 import { checkSecrets } from "../deploy/secrets.js";
-import { openSite } from "../deploy/state-location.js";
+import { locateState, requiredSignatureKey } from "../deploy/state-location.js";
 import type { ApplyOptions, UpResult } from "../deploy/up.js";
 import { execOk } from "../exec/exec.js";
 import { localImageIds } from "../images/local.js";
@@ -47,9 +48,9 @@ export interface PlannedBundle extends OpenBundle {
 
 /** The site's side of a bundle deploy: where, with what, and which keys it requires. */
 async function bundleSite(options: BundleUpOptions): Promise<{ site: BundleSite; keys: RequiredKey[] }> {
-  const found = await openSite({ cwd: options.cwd, target: options.target, backend: options.backend });
+  const state = await locateState({ cwd: options.cwd, target: options.target });
   const keys: RequiredKey[] = (options.verify ?? []).map((path) => ({
-    path: resolve(found.root, path),
+    path: resolve(state.root, path),
     display: path,
     reason: "--verify",
   }));
@@ -59,22 +60,27 @@ async function bundleSite(options: BundleUpOptions): Promise<{ site: BundleSite;
       : process.env.KAUPANG_TARGET
         ? "$KAUPANG_TARGET"
         : "the default target";
-  if (found.settings) {
-    const settings = { ...found.settings, ...(options.pull ? { pull: options.pull } : {}) };
-    if (found.requireSignature)
+  if (state.project) {
+    const { env: _env, ...selected } = selectTarget(state.project, {
+      target: state.target,
+      backend: options.backend,
+    });
+    const configFile = relative(state.root, state.project.configFile) || state.project.configFile;
+    const required = requiredSignatureKey(state);
+    if (required)
       keys.push({
-        path: found.requireSignature.key,
-        display: found.requireSignature.display,
-        reason: `target ${found.target}'s requireSignature (${found.configFile})`,
+        path: required.key,
+        display: required.display,
+        reason: `target ${state.target}'s requireSignature (${configFile})`,
       });
     return {
       site: {
-        root: found.root,
-        cacheDir: found.cacheDir,
-        settings,
-        project: { name: found.project!, file: found.configFile! },
-        targetSource: `${targetSource} of ${found.configFile}`,
-        backendSource: options.backend ? "--backend" : `its backend in ${found.configFile}`,
+        root: state.root,
+        cacheDir: state.cacheDir,
+        settings: { ...selected, ...(options.pull ? { pull: options.pull } : {}) },
+        project: { name: state.project.config.project, file: configFile },
+        targetSource: `${targetSource} of ${configFile}`,
+        backendSource: options.backend ? "--backend" : `its backend in ${configFile}`,
       },
       keys,
     };
@@ -83,10 +89,10 @@ async function bundleSite(options: BundleUpOptions): Promise<{ site: BundleSite;
   // docker and kubectl reach what the environment says (DOCKER_CONTEXT, DOCKER_HOST, KUBECONFIG).
   return {
     site: {
-      root: found.root,
-      cacheDir: found.cacheDir,
+      root: state.root,
+      cacheDir: state.cacheDir,
       settings: {
-        name: found.target,
+        name: state.target,
         backend: options.backend ?? "compose",
         // The config rule without a config: the project's name (open.ts fills it in from the manifest).
         namespace: "",

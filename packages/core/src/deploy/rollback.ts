@@ -11,11 +11,12 @@ import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
 import { keyIdOf, readPublicKey } from "../base/signing-keys.js";
 import { Ledger } from "../ledger/ledger.js";
-import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
+import type { LedgerRecord } from "../ledger/record.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
 import { lockEnvironments } from "./locks.js";
 import { checkSecrets } from "./secrets.js";
-import { openSite, type Site } from "./state-location.js";
+import { locateState, requiredSignatureKey, type StateLocation } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
 
 export interface RollbackOptions extends ApplyOptions {
@@ -96,15 +97,16 @@ export interface RollbackContext {
 }
 
 /** The bounds of a site that deploys from bundles (no config, or requireSignature on the target). */
-function siteBounds(site: Site): RollbackBounds | undefined {
-  if (site.hasConfig && !site.requireSignature) return undefined;
-  if (site.requireSignature) {
-    const keyId = keyIdOf(readPublicKey(site.requireSignature.key, site.requireSignature.display));
+function siteBounds(state: StateLocation): RollbackBounds | undefined {
+  const required = requiredSignatureKey(state);
+  if (required) {
+    const keyId = keyIdOf(readPublicKey(required.key, required.display));
     return {
       allows: (r) => r.bundle?.signer === keyId,
-      refusal: `was not carried in by a bundle signed with ${site.requireSignature.display} (${keyId}), which target ${site.target} requires`,
+      refusal: `was not carried in by a bundle signed with ${required.display} (${keyId}), which target ${state.target} requires`,
     };
   }
+  if (state.project) return undefined;
   return {
     allows: (r) => r.bundle !== undefined,
     refusal:
@@ -119,20 +121,20 @@ export async function openLedger(options: {
   target?: string | undefined;
   kaupangVersion?: string | undefined;
 }): Promise<RollbackContext> {
-  const site = await openSite(options);
-  const ledger = new Ledger(site.cacheDir, options.environment, site.target, {
-    root: site.root,
+  const state = await locateState(options);
+  const ledger = new Ledger(state.cacheDir, options.environment, state.target, {
+    root: state.root,
     ...(options.kaupangVersion ? { kaupangVersion: options.kaupangVersion } : {}),
   });
   const read = ledger.read();
   ledger.verify(read);
-  const bounds = siteBounds(site);
+  const bounds = siteBounds(state);
   return {
     ledger,
     records: read.records,
-    root: site.root,
-    cacheDir: site.cacheDir,
-    target: site.target,
+    root: state.root,
+    cacheDir: state.cacheDir,
+    target: state.target,
     ...(bounds ? { bounds } : {}),
   };
 }

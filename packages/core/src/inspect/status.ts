@@ -6,9 +6,8 @@
 import type { BackendContext } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
-import { loadProject } from "../config/project.js";
 import { type Drift, driftOf } from "../deploy/drift.js";
-import { openSite } from "../deploy/state-location.js";
+import { locateState } from "../deploy/state-location.js";
 import { Ledger } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
 
@@ -29,20 +28,20 @@ export async function status(options: {
   target?: string | undefined;
   timeoutMs?: number | undefined;
 }): Promise<EnvironmentStatus[]> {
-  const site = await openSite(options);
+  const state = await locateState(options);
   let names: string[];
   if (options.environment) names = [options.environment];
-  else if (site.hasConfig) names = (await loadProject(site.root)).environmentNames();
+  else if (state.project) names = state.project.environmentNames();
   else names = [];
   const results: EnvironmentStatus[] = [];
   await Promise.all(
     names.map(async (name, index) => {
-      const ledger = new Ledger(site.cacheDir, name, site.target, { root: site.root });
+      const ledger = new Ledger(state.cacheDir, name, state.target, { root: state.root });
       const read = ledger.read();
       ledger.verify(read);
       const record = currentRecord(read.records);
       if (!record) {
-        results[index] = { environment: name, target: site.target, state: "not deployed", drift: [] };
+        results[index] = { environment: name, target: state.target, state: "not deployed", drift: [] };
         return;
       }
       const unit = ledger.readUnit(record);
@@ -50,14 +49,14 @@ export async function status(options: {
         project: unit.project,
         target: unit.target,
         pull: unit.pull,
-        root: site.root,
+        root: state.root,
         events: silent,
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
       const drift = await driftOf(backendFor(unit.backend), ctx, unit);
       results[index] = {
         environment: name,
-        target: site.target,
+        target: state.target,
         deploymentId: record.id,
         state: drift.length > 0 ? "drifted" : "ok",
         drift,
