@@ -33,7 +33,7 @@ export function imagesLimit(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isSafeInteger(given) && given > 0 ? given : bundleLimits.images;
 }
 
-export const formatBytes = (bytes: number): string =>
+const formatBytes = (bytes: number): string =>
   bytes >= MiB
     ? `${(bytes / MiB).toFixed(1)} MiB`
     : bytes >= 1024
@@ -65,7 +65,7 @@ export function unsafePath(path: string): string | undefined {
   return undefined;
 }
 
-export interface CheckedFile {
+interface CheckedFile {
   handle: FileHandle;
   size: number;
 }

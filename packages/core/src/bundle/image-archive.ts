@@ -16,14 +16,14 @@ import { bundleError } from "./files.js";
 const block = 512;
 const indexLimit = 4 * 1024 * 1024;
 
-export interface ArchiveImage {
+interface ArchiveImage {
   /** sha256:… of the config blob: the image ID docker load creates. */
   id: string;
   /** Tags the archive asks docker load to set for it. */
   tags: string[];
 }
 
-export interface ArchiveIndex {
+interface ArchiveIndex {
   images: ArchiveImage[];
   /** Tags named outside manifest.json (legacy `repositories`, OCI index annotations). */
   otherTags: string[];

@@ -30,7 +30,7 @@ const Digest = z
   .regex(digestPattern, { error: (i) => `${showValue(i.input)} is not sha256: and 64 hex digits` });
 
 /** A name as a config would have it (project, environment, service, target, solution). */
-export const BundleName = z.string().refine(isValidName, {
+const BundleName = z.string().refine(isValidName, {
   error: (i) => `${showValue(i.input)} must be ${nameRule}`,
 });
 

@@ -78,7 +78,7 @@ export interface RequiredKey {
   reason: string;
 }
 
-export interface OpenBundleOptions {
+interface OpenBundleOptions {
   site: BundleSite;
   keys?: readonly RequiredKey[];
   /** sha256:… the manifest must have (`--expect-digest`). */

@@ -16,7 +16,7 @@ import * as z from "zod";
 import { KaupangError } from "../base/errors.js";
 import { keyIdOf } from "../base/signing-keys.js";
 
-export { keyIdOf, readPrivateKey, readPublicKey, shortKeyId } from "../base/signing-keys.js";
+export { keyIdOf, readPrivateKey, readPublicKey } from "../base/signing-keys.js";
 
 export const signatureName = "bundle.sig";
 

@@ -88,6 +88,24 @@ describe("ledger", () => {
     expect(lineContentHash('{"a":1}')).toBeUndefined();
   });
 
+  it("records and reads back a bundle's provenance, in the chain's hash", async () => {
+    const ledger = new Ledger(cache(), "api", "local");
+    const bundle = {
+      solution: "shop@1.0.0",
+      digest: `sha256:${"d".repeat(64)}`,
+      signer: `sha256:${"5".repeat(64)}`,
+    };
+    const a = await add(ledger, "succeeded", undefined, { source: "bundle shop@1.0.0", bundle });
+    const [read] = ledger.read().records;
+    expect(read!.bundle).toEqual(bundle);
+    expect(ledger.verify()).toEqual({ records: 1, tornTail: false });
+    writeFileSync(
+      ledger.path,
+      readFileSync(ledger.path, "utf8").replace('shop@1.0.0","digest', 'shop@9.0.0","digest'),
+    );
+    expect(() => ledger.verify()).toThrow(`record ${a.id}): content does not match its hash`);
+  });
+
   it("stores identical deployment units once", async () => {
     const ledger = new Ledger(cache(), "api", "local");
     const a = await add(ledger, "succeeded");

@@ -276,6 +276,7 @@ export class Ledger {
         ...(entry.error ? { error: entry.error } : {}),
         ...(entry.rollbackOf ? { rollbackOf: entry.rollbackOf } : {}),
         ...(entry.source ? { source: entry.source } : {}),
+        ...(entry.bundle ? { bundle: entry.bundle } : {}),
         images: entry.images,
         ...(entry.unit ? { unit: entry.unit } : {}),
         prev: last?.hash ?? null,

@@ -4,6 +4,7 @@
  * the project in memory (Project.withEnvironment) and planned exactly as
  * `kaupang up <name> --dry-run` would plan its file.
  */
+import { randomBytes } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -81,7 +82,7 @@ class Projects {
       if (project && this.key === this.stamp(project.environmentsDir)) return project;
       if (!project && this.key === this.stamp()) return this.loaded;
     }
-    this.loaded = loadProject(this.cwd);
+    this.loaded = confinedConfig(this.cwd).then(() => loadProject(this.cwd));
     this.loaded.then(
       (p) => {
         this.key = this.stamp(p.environmentsDir);
@@ -97,6 +98,15 @@ class Projects {
   reset(): void {
     this.loaded = undefined;
     this.key = undefined;
+  }
+}
+
+/** A config file that resolves outside --cwd (a symlink out) is refused, never read. */
+async function confinedConfig(cwd: string): Promise<void> {
+  for (const name of configNames) {
+    const path = join(cwd, name);
+    if (existsSync(path) && !isInside(cwd, realpathSync(path)))
+      throw new BadRequest(`${name} resolves outside --cwd; it is not read`, 403);
   }
 }
 
@@ -152,12 +162,27 @@ export function createHandlers(options: HandlerOptions) {
     return dir;
   };
 
+  /**
+   * The project, reading an environment file only when it resolves inside
+   * --cwd: a symlink to a file outside is refused by name, not followed.
+   */
+  const confined = (project: Project): Project => {
+    const load = project.loadEnvironment.bind(project);
+    project.loadEnvironment = (name: string) => {
+      const file = project.environmentFile(name);
+      if (!isInside(cwd, realTarget(resolve(project.root, file))))
+        return Promise.reject(new BadRequest(`${file} resolves outside --cwd; it is not read`, 403));
+      return load(name);
+    };
+    return project;
+  };
+
   async function planDraft(name: string, environment: DraftEnvironment, target: string) {
     let file = `environments/${name}.ts`;
     try {
       const project = await projects.get();
       environmentsDir(project);
-      const drawn = project.withEnvironment(name, environment);
+      const drawn = confined(project.withEnvironment(name, environment));
       file = drawn.environmentFile(name);
       const model = await loadModel(drawn, { environments: [name], target });
       return { project, file, plan: createPlan(model) };
@@ -281,9 +306,15 @@ export function createHandlers(options: HandlerOptions) {
         return { ok: false, exists: names, message: `${names} exists; confirm to replace it` };
       }
       mkdirSync(dir, { recursive: true });
-      const temporary = join(dir, `.${request.name}.${process.pid}.studio-tmp`);
-      writeFileSync(temporary, exported.content);
-      renameSync(temporary, target);
+      // A random name, created exclusively (O_EXCL, no symlink followed): nothing planted there is written through.
+      const temporary = join(dir, `.${request.name}.${randomBytes(12).toString("hex")}.studio-tmp`);
+      writeFileSync(temporary, exported.content, { flag: "wx", mode: 0o644 });
+      try {
+        renameSync(temporary, target);
+      } catch (error) {
+        rmSync(temporary, { force: true });
+        throw error;
+      }
       const others = existing.filter((path) => path !== target);
       for (const path of others) rmSync(path);
       projects.reset();
