@@ -529,17 +529,39 @@ describe("signed bundles, digests and rollback bounds (real engine, auth registr
     const commands = dry.stdout.split("\n").filter((l) => l.trim().startsWith("$ "));
     expect(commands[0]).toContain(`$ docker load -i ${join(site, "carried/images.tar")}`);
     expect(commands.some((c) => c.includes("compose -p"))).toBe(true);
-    const up = await kaupang([
-      "up",
-      "--bundle",
-      "carried",
-      "--verify",
-      join(base.dir, "keys/site.pub"),
-      "--cwd",
-      site,
-    ]);
+    // An air-gapped engine: the bundle's images are not there, so the load runs.
+    const manifest = JSON.parse(readFileSync(join(site, "carried/bundle.json"), "utf8"));
+    const ids = manifest.images.map((i: { imageId: string }) => i.imageId);
+    const refs = manifest.images.map((i: { ref: string }) => i.ref);
+    sh(["docker", "image", "rm", "-f", ...refs, ...ids]);
+    // The real run, with docker and kubectl spied on (logged, then run): every process it starts is in the dry run.
+    const spies = temp();
+    const ran = join(spies, "ran");
+    for (const tool of ["docker", "kubectl"]) {
+      const real = sh(["sh", "-c", `command -v ${tool}`]).out;
+      writeFileSync(
+        join(spies, tool),
+        `#!/bin/sh\necho "${tool} $*" >> ${ran}\nexec ${real || "false"} "$@"\n`,
+      );
+      chmodSync(join(spies, tool), 0o755);
+    }
+    const up = await kaupang(
+      ["up", "--bundle", "carried", "--verify", join(base.dir, "keys/site.pub"), "--cwd", site],
+      {
+        env: { PATH: `${spies}:${process.env.PATH}` },
+      },
+    );
     expect(up.code, up.stderr).toBe(0);
     expect(await waitHttp(`http://127.0.0.1:${base.port}/version`)).toBe("one\n");
+    const started = existsSync(ran) ? readFileSync(ran, "utf8").trim().split("\n") : [];
+    const shown = commands.map((c) =>
+      c
+        .trim()
+        .replace(/^\$ /, "")
+        .replace(/ {4}#.*$/, ""),
+    );
+    expect(started.some((line) => line.startsWith("docker load -i"))).toBe(true);
+    for (const line of started) expect(shown, `${line} ran but the dry run did not show it`).toContain(line);
     const list = await kaupang(["rollback", "app", "--list", "--output", "json", "--cwd", site]);
     const records = JSON.parse(list.stdout);
     expect(records[0].bundle).toEqual({
