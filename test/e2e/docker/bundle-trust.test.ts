@@ -24,15 +24,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { httpService, project, pushVersion } from "../support/fixture.js";
-import {
-  freePort,
-  kaupang,
-  projectNames,
-  type RunResult,
-  requireDocker,
-  sh,
-  waitHttp,
-} from "../support/kaupang.js";
+import { freePort, kaupang, projectNames, requireDocker, sh, waitHttp } from "../support/kaupang.js";
+
+type RunResult = Awaited<ReturnType<typeof kaupang>>;
 
 const fresh = projectNames("btr");
 const temps: string[] = [];

@@ -3,14 +3,14 @@ import {
   deployPlanned,
   diffPlan,
   formatCommand,
-  type PlannedBundle,
+  type PlannedBundleUp,
   planBundleUp,
   planUp,
   shortKeyId,
 } from "@kaupang/core";
 import { type Command, InvalidArgumentError } from "commander";
 import type { Io } from "../output/io.js";
-import { formatPlan } from "../output/plan-text.js";
+import { formatPlan, planJson, unitsJson } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
 import { version } from "../version.js";
 import { formatDiff } from "./inspect.js";
@@ -79,7 +79,8 @@ export function registerUp(program: Command, io: Io): void {
                 manifest: bundle.manifest,
                 manifestDigest: bundle.manifestDigest,
                 ...(bundle.signature ? { signature: bundle.signature } : {}),
-                units: bundle.units,
+                units: unitsJson(bundle.units),
+                ...(bundle.loadImages ? { loadImages: bundle.loadImages } : {}),
                 commands: bundle.commands.map(({ scope, command }) => ({ scope, ...command })),
               },
               null,
@@ -108,7 +109,7 @@ export function registerUp(program: Command, io: Io): void {
       // What would change against the last deploy: configured references only (hermetic).
       const changes = diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
-        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planned.plan, changes }, null, 2)}\n`);
+        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(planned.plan), changes }, null, 2)}\n`);
       } else {
         const summary = formatDiff(changes).replace(/^/gm, "  ").trimEnd();
         io.stdout.write(`Changes against the last deploy:\n${summary}\n\n${formatPlan(planned.plan)}`);
@@ -128,7 +129,7 @@ export function registerUp(program: Command, io: Io): void {
 }
 
 /** What `up --bundle --dry-run` shows: what was verified, where it goes, and every command the deploy runs. */
-function formatBundlePlan(bundle: PlannedBundle): string {
+function formatBundlePlan(bundle: PlannedBundleUp): string {
   const m = bundle.manifest;
   const unit = bundle.units[0]!;
   const t = unit.target;

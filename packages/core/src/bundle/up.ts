@@ -20,7 +20,7 @@ import { execOk } from "../exec/exec.js";
 import { localImageIds } from "../images/local.js";
 import { Ledger } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
-import { dockerGlobalArgs } from "../plan/commands.js";
+import { imageLoadCommand } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
 import { bundleError } from "./files.js";
 import { bundleManifestName } from "./manifest.js";
@@ -39,10 +39,12 @@ export interface BundleUpOptions extends ApplyOptions {
   expectDigest?: string | undefined;
 }
 
-export interface PlannedBundle extends OpenBundle {
+export interface PlannedBundleUp extends OpenBundle {
   root: string;
   cacheDir: string;
-  /** Every command the deploy runs, in order: the image load (only if an image is missing), then each unit's. */
+  /** The image load that runs first, when the bundle carries images (only if the engine lacks one). */
+  loadImages?: PlanCommand;
+  /** Every command the deploy runs, in order: the image load, then each unit's. */
   commands: { scope: string; command: PlanCommand }[];
 }
 
@@ -109,13 +111,10 @@ async function bundleSite(options: BundleUpOptions): Promise<{ site: BundleSite;
 function loadCommand(bundle: OpenBundle, site: BundleSite): PlanCommand | undefined {
   if (!bundle.imagesArchive) return undefined;
   const ids = new Set(bundle.manifest.images.flatMap((i) => (i.imageId ? [i.imageId] : [])));
-  return {
-    argv: ["docker", ...dockerGlobalArgs(site.settings), "load", "-i", bundle.imagesArchive],
-    description: `load ${ids.size} image${ids.size === 1 ? "" : "s"} by ID (no tags), only if one is not on the engine`,
-  };
+  return imageLoadCommand(site.settings, bundle.imagesArchive, ids.size);
 }
 
-export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBundle> {
+export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBundleUp> {
   const { site, keys } = await bundleSite(options);
   const bundle = await openBundle(options.bundle, {
     cwd: site.root,
@@ -132,7 +131,13 @@ export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBun
         unit.environment.commands.map((command) => ({ scope: unit.environment.environment, command })),
       ),
     ];
-    return { ...bundle, root: site.root, cacheDir: site.cacheDir, commands };
+    return {
+      ...bundle,
+      root: site.root,
+      cacheDir: site.cacheDir,
+      ...(load ? { loadImages: load } : {}),
+      commands,
+    };
   } catch (error) {
     await bundle.close();
     throw error;
@@ -160,13 +165,16 @@ function checkLedgerProject(bundle: OpenBundle, site: BundleSite): void {
 }
 
 /** Load the archive unless every listed image ID is on the engine; then every one must be. */
-async function loadImages(bundle: PlannedBundle, events: NonNullable<ApplyOptions["events"]>): Promise<void> {
+async function loadImages(
+  bundle: PlannedBundleUp,
+  events: NonNullable<ApplyOptions["events"]>,
+): Promise<void> {
   const target = bundle.units[0]!.target;
   const listed = bundle.manifest.images.flatMap((image, i) => (image.imageId ? [{ image, i }] : []));
   if (listed.length === 0) return;
   const ids = [...new Set(listed.map(({ image }) => image.imageId!))];
   let present = await localImageIds(target, ids);
-  const load = bundle.commands.find((c) => c.scope === "images")?.command;
+  const load = bundle.loadImages;
   if (present.size < ids.length && load) {
     events({
       type: "stage",
@@ -219,6 +227,7 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
             action: "up",
             source: bundle.source,
             bundle: bundle.provenance,
+            backendImpl: options.backendImpl,
           }),
         );
       }

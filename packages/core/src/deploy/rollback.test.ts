@@ -1,76 +1,96 @@
+/**
+ * rollback through the one apply path, against an in-memory Backend: the unit
+ * it picks after failed deploys, and units recorded by an older kaupang.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { LedgerRecord } from "../ledger/record.js";
-import { chooseRollbackTarget, type RollbackBounds } from "./rollback.js";
+import { json, testdir } from "../../../../test/support/testdir.js";
+import { Ledger, unitDigest } from "../ledger/ledger.js";
+import type { DeploymentUnit, StoredUnit } from "../plan/unit.js";
+import { planUp } from "./plan-up.js";
+import { rollback } from "./rollback.js";
+import { fakeBackend } from "./testing/fake-backend.js";
+import { digest, hall, records } from "./testing/fixtures.js";
+import { up } from "./up.js";
 
-let seq = 0;
-function record(id: string, extra: Partial<LedgerRecord> = {}): LedgerRecord {
-  seq += 1;
-  return {
-    v: 1,
-    seq,
-    id,
-    at: "2026-01-01T00:00:00.000Z",
-    by: { user: "u", host: "h" },
-    kaupang: "0.0.0",
-    project: "p",
-    environment: "app",
-    target: "site",
-    backend: "compose",
-    action: "up",
-    status: "succeeded",
-    images: [],
-    unit: `sha256:${id}`,
-    prev: null,
-    hash: "h",
-    ...extra,
-  };
-}
+const webAt = (cwd: string, c: string) =>
+  writeFileSync(
+    join(cwd, "environments/market.json"),
+    json({ dependsOn: "saga", services: { web: `r/web@${digest(c)}` } }),
+  );
 
-const carried = (solution: string, signer?: string) => ({
-  bundle: { solution, digest: `sha256:${"a".repeat(64)}`, ...(signer ? { signer } : {}) },
-});
-const bundlesOnly: RollbackBounds = { allows: (r) => r.bundle !== undefined, refusal: "was not carried in" };
-const signedBy = (key: string): RollbackBounds => ({
-  allows: (r) => r.bundle?.signer === key,
-  refusal: "was not signed",
-});
+describe("rollback", () => {
+  it("returns to the last succeeded deploy when later ones failed, and records the rollback", async () => {
+    const cwd = hall();
+    const backend = fakeBackend();
+    await up({ cwd, environments: ["market"], backendImpl: backend }); // web b
+    webAt(cwd, "c");
+    await up({ cwd, environments: ["market"], backendImpl: backend }); // web c: what runs
+    for (const c of ["d", "e"]) {
+      webAt(cwd, c);
+      backend.failApply.add("market");
+      await expect(up({ cwd, environments: ["market"], backendImpl: backend })).rejects.toThrow();
+    }
+    const before = records(cwd, "market");
+    expect(before.map((r) => r.status)).toEqual(["succeeded", "succeeded", "failed", "failed"]);
 
-describe("rollback bounds", () => {
-  const history = [
-    record("src1"),
-    record("b1", carried("shop@1.0.0", "k")),
-    record("src2"),
-    record("b2", carried("shop@2.0.0")),
-    record("b3", carried("shop@3.0.0", "k")),
-  ];
-
-  it("without bounds returns to the deploy before the current one", () => {
-    expect(chooseRollbackTarget(history).id).toBe("b2");
+    await rollback({ cwd, environment: "market", backendImpl: backend });
+    expect(backend.applied.at(-1)!.images[0]!.digest).toBe(digest("c"));
+    expect(records(cwd, "market").at(-1)).toMatchObject({
+      action: "rollback",
+      status: "succeeded",
+      rollbackOf: before[1]!.id,
+    });
   });
 
-  it("on a bundle site skips what no bundle carried in", () => {
-    expect(chooseRollbackTarget(history.slice(0, 3), undefined, bundlesOnly).id).toBe("b1");
-    expect(chooseRollbackTarget(history, undefined, bundlesOnly).id).toBe("b2");
-  });
+  it("replays a unit recorded by an older kaupang, deriving its wave artifacts", async () => {
+    const cwd = testdir({
+      "kaupang.config.json": json({ project: "hall", defaultBackend: "swarm" }),
+      "environments/market.json": json({
+        services: {
+          migrate: { image: `r/migrate@${digest("a")}`, runOnce: true },
+          web: { image: `r/web@${digest("b")}`, dependsOn: "migrate" },
+        },
+      }),
+    });
+    const { plan } = await planUp({ cwd, environments: ["market"] });
+    const current: DeploymentUnit = {
+      project: plan.project,
+      target: plan.targetSettings,
+      backend: plan.backend,
+      pull: plan.pull,
+      environment: plan.environments[0]!,
+    };
+    // What the ledger held before the plan carried wave artifacts, views and swarm's re-runs.
+    const { waveArtifacts, views: _views, ...old } = current.environment;
+    const stored: StoredUnit = {
+      ...current,
+      environment: { ...old, commands: old.commands.filter((c) => !c.argv.includes("update")) },
+    };
+    const ledger = new Ledger(join(cwd, ".kaupang"), "market", "local");
+    const record = ledger.append({
+      id: "20250101T000000Z-0001",
+      at: "2025-01-01T00:00:00.000Z",
+      project: "hall",
+      environment: "market",
+      target: "local",
+      backend: "swarm",
+      action: "up",
+      status: "succeeded",
+      images: old.images,
+      unit: await ledger.storeUnit(stored as DeploymentUnit),
+    });
+    expect(record.unit).not.toBe(unitDigest(current));
 
-  it("with a required key, only what that key signed", () => {
-    expect(chooseRollbackTarget(history, undefined, signedBy("k")).id).toBe("b1");
-    expect(() => chooseRollbackTarget(history, "b2", signedBy("k"))).toThrow(
-      "deployment b2 was not signed; refused",
-    );
-    expect(() => chooseRollbackTarget(history, "src2", bundlesOnly)).toThrow(
-      "deployment src2 was not carried in; refused",
-    );
-  });
-
-  it("after a failed deploy returns to the last allowed good one", () => {
-    const failed = [...history, record("b4", { ...carried("shop@4.0.0", "k"), status: "failed" })];
-    expect(chooseRollbackTarget(failed, undefined, signedBy("k")).id).toBe("b3");
-  });
-
-  it("says why when nothing is within bounds", () => {
-    expect(() => chooseRollbackTarget([record("s1"), record("s2")], undefined, bundlesOnly)).toThrow(
-      "nothing to roll back to: no earlier succeeded deployment is within this site's bounds (every one was not carried in)",
-    );
+    const backend = fakeBackend();
+    await rollback({ cwd, environment: "market", to: record.id, backendImpl: backend });
+    const replayed = backend.applied[0]!;
+    expect(replayed.waveArtifacts).toEqual(waveArtifacts);
+    for (const wave of waveArtifacts!) {
+      expect(readFileSync(join(cwd, wave.path), "utf8")).toBe(wave.content);
+    }
+    expect(existsSync(join(cwd, ".kaupang/local/market.stack.yaml"))).toBe(true);
+    expect(records(cwd, "market").at(-1)).toMatchObject({ action: "rollback", status: "succeeded" });
   });
 });

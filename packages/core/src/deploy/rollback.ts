@@ -16,7 +16,7 @@ import type { DeploymentUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
 import { lockEnvironments } from "./locks.js";
 import { checkSecrets } from "./secrets.js";
-import { locateState, requiredSignatureKey, type StateLocation } from "./state-location.js";
+import { locateState, requiredSignatureKey } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
 
 export interface RollbackOptions extends ApplyOptions {
@@ -97,7 +97,7 @@ export interface RollbackContext {
 }
 
 /** The bounds of a site that deploys from bundles (no config, or requireSignature on the target). */
-function siteBounds(state: StateLocation): RollbackBounds | undefined {
+function siteBounds(state: Awaited<ReturnType<typeof locateState>>): RollbackBounds | undefined {
   const required = requiredSignatureKey(state);
   if (required) {
     const keyId = keyIdOf(readPublicKey(required.key, required.display));
@@ -184,6 +184,7 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
       rollbackOf: record.id,
       ...(record.source ? { source: record.source } : {}),
       ...(record.bundle ? { bundle: record.bundle } : {}),
+      backendImpl: options.backendImpl,
     });
   } finally {
     for (const lock of locks) lock.release();

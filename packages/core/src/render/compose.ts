@@ -21,7 +21,7 @@ export interface RenderOptions {
   images?: ImageMap;
 }
 
-export function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {
+function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {
   const out: Record<string, unknown> = { image: escapeDollars(imageOf(service, images)) };
   if (service.build) {
     const b = service.build;
