@@ -20,7 +20,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { httpService, project, pushVersion } from "../support/fixture.js";
@@ -67,7 +67,11 @@ let base: { name: string; dir: string; port: number; plain: string; signed: stri
 beforeAll(async () => {
   requireDocker();
   const name = fresh();
-  const { dir, port, registry } = await solutionProject(name, "1.0.0");
+  const made = await solutionProject(name, "1.0.0");
+  const { port, registry } = made;
+  // The shared project outlives each test (test directories go after every test).
+  const dir = join(temp(), "project");
+  cpSync(made.dir, dir, { recursive: true });
   pushVersion(`${registry}/${name}/store:1`, "store");
   pushVersion(`${registry}/${name}/web:latest`, "one");
   const keys = await kaupang(["keygen", "keys/site", "--output", "json", "--cwd", dir]);
@@ -658,6 +662,8 @@ describe("signed bundles, digests and rollback bounds (real engine, auth registr
   it("carries the signature through oci:// on the auth registry; a pull with the wrong key is refused", async () => {
     const registry = process.env.KAUPANG_TEST_AUTH_REGISTRY!;
     const config = temp("kaupang-docker-config-");
+    mkdirSync(join(config, "cli-plugins"));
+    symlinkSync(join(homedir(), ".docker/cli-plugins/docker-compose"), join(config, "cli-plugins/docker-compose"));
     const env = { DOCKER_CONFIG: config };
     const login = sh(
       ["docker", "login", registry, "-u", process.env.KAUPANG_TEST_AUTH_USER!, "--password-stdin"],
