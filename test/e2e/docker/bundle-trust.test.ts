@@ -663,7 +663,10 @@ describe("signed bundles, digests and rollback bounds (real engine, auth registr
     const registry = process.env.KAUPANG_TEST_AUTH_REGISTRY!;
     const config = temp("kaupang-docker-config-");
     mkdirSync(join(config, "cli-plugins"));
-    symlinkSync(join(homedir(), ".docker/cli-plugins/docker-compose"), join(config, "cli-plugins/docker-compose"));
+    symlinkSync(
+      join(homedir(), ".docker/cli-plugins/docker-compose"),
+      join(config, "cli-plugins/docker-compose"),
+    );
     const env = { DOCKER_CONFIG: config };
     const login = sh(
       ["docker", "login", registry, "-u", process.env.KAUPANG_TEST_AUTH_USER!, "--password-stdin"],

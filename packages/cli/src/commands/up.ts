@@ -17,7 +17,7 @@ import { formatDiff } from "./inspect.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
 interface UpFlags extends CommonOptions {
-  resolve: boolean;
+  resolve?: boolean;
   force?: boolean;
   from?: string;
   solution?: string;
@@ -38,6 +38,7 @@ export function registerUp(program: Command, io: Io): void {
     .argument("[env]", "environment to deploy")
     .option("--solution <name>", "deploy a solution: its environments, pins and env")
     .option("--bundle <dir|oci://ref>", "deploy a bundle offline: no source repo, config or registry needed")
+    .option("--resolve", "resolve image tags to registry digests (the default)")
     .option("--no-resolve", "deploy image references as written (local builds are pinned by image ID)")
     .option(
       "--from <file>",
@@ -50,13 +51,13 @@ export function registerUp(program: Command, io: Io): void {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option("--expect-digest <sha256>", "with --bundle: refuse any other manifest digest", digestFlag);
-  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "cwd"]);
+  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "verbose", "cwd"]);
   command.action(async (env: string | undefined, options: UpFlags) => {
     const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
     if (given.length !== 1) {
       command.error("error: give exactly one of <env>, --solution <name> or --bundle <dir|oci://ref>");
     }
-    const events = createReporter(io, { verbose: !options.quiet });
+    const events = createReporter(io, options);
     const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
     if (options.bundle) {
       const bundleOptions = {
@@ -119,7 +120,7 @@ export function registerUp(program: Command, io: Io): void {
     const result = await deployPlanned(planned, {
       ...request,
       ...apply,
-      resolve: options.resolve,
+      resolve: options.resolve !== false,
       from: options.from,
       force: options.force,
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,

@@ -130,12 +130,12 @@ function refuseForeignFields(raw: unknown, where: string): void {
   if (!Array.isArray(units)) return;
   units.forEach((unit, i) => {
     const target = (unit as { target?: Record<string, unknown> })?.target;
-    for (const key of ["dockerContext", "kubeContext", "kubeconfig"]) {
+    for (const key of ["dockerContext", "dockerHost", "kubeContext", "kubeconfig"]) {
       if (target && typeof target === "object" && key in target)
         throw bundleError(
           "ERR_BUNDLE_INVALID",
           where,
-          `units[${i}].target.${key}: ${showValue(target[key])}: a bundle does not choose the ${key}; the deploying site does (its config's target, or the environment: DOCKER_CONTEXT, KUBECONFIG); refused`,
+          `units[${i}].target.${key}: ${showValue(target[key])}: a bundle does not choose the ${key}; the deploying site does (its config's target, or the environment: DOCKER_CONTEXT, DOCKER_HOST, KUBECONFIG); refused`,
         );
     }
     const hooks = (unit as { environment?: { hooks?: Record<string, unknown> } })?.environment?.hooks;

@@ -432,8 +432,8 @@ describe("studio API", () => {
       environment: { dependsOn: ["leak"], services: { gate: { image: "nginx:1.27" } } },
     });
     expect(planned.body.ok).toBe(false);
-    expect(JSON.stringify(planned.body)).toContain(
-      "environments/leak.ts resolves outside --cwd; it is not read",
+    expect(JSON.stringify(planned.body)).toMatch(
+      /environments\/leak\.ts: resolves outside the project directory [^;"]+; it is not read/,
     );
     expect(JSON.stringify(planned.body)).not.toContain("outside-marker");
     expect(existsSync(canary)).toBe(false);

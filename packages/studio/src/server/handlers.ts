@@ -169,27 +169,13 @@ export function createHandlers(options: HandlerOptions) {
     return dir;
   };
 
-  /**
-   * The project, reading an environment file only when it resolves inside
-   * --cwd: a symlink to a file outside is refused by name, not followed.
-   */
-  const confined = (project: Project): Project => {
-    const load = project.loadEnvironment.bind(project);
-    project.loadEnvironment = (name: string) => {
-      const file = project.environmentFile(name);
-      if (!isInside(cwd, realTarget(resolve(project.root, file))))
-        return Promise.reject(new BadRequest(`${file} resolves outside --cwd; it is not read`, 403));
-      return load(name);
-    };
-    return project;
-  };
-
   async function planDraft(name: string, environment: DraftEnvironment, target: string) {
     let file = `environments/${name}.ts`;
     try {
       const project = await projects.get();
       environmentsDir(project);
-      const drawn = confined(project.withEnvironment(name, environment));
+      // Environment files that resolve outside --cwd (symlinks out) are refused, never read.
+      const drawn = project.withEnvironment(name, environment).confineTo(cwd);
       file = drawn.environmentFile(name);
       const model = await loadModel(drawn, { environments: [name], target });
       return { project, file, plan: createPlan(model) };
