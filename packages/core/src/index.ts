@@ -2,6 +2,8 @@ export { registerBackend } from "./backends/context.js";
 export { isDuration, parseDuration } from "./base/duration.js";
 export { isKaupangError, KaupangError } from "./base/errors.js";
 export type { EventSink, KaupangEvent } from "./base/events.js";
+export { interrupt, interruptedBy, signalExitCode } from "./base/interrupt.js";
+export { redact } from "./base/redact.js";
 export { type BundleOptions, type BundleResult, createBundle } from "./bundle/create.js";
 export { type BundleUpOptions, deployBundle, planBundleUp } from "./bundle/up.js";
 export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
@@ -21,6 +23,8 @@ export { defineConfig, defineEnvironment, definePipeline, secret, use } from "./
 export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/build.js";
 export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
 export { newDeploymentId } from "./deploy/ids.js";
+export { type UnlockResult, unlock } from "./deploy/locks.js";
+export { recordInterrupted } from "./deploy/outcome.js";
 export { type Planned, type PlanUpOptions, planUp, type TargetOptions } from "./deploy/plan-up.js";
 export {
   chooseRollbackTarget,
@@ -37,15 +41,17 @@ export {
   type UpResult,
   up,
 } from "./deploy/up.js";
-export { exec, stopAllChildren } from "./exec/exec.js";
+export { exec, runningChildCount, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
 export { diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
 export { type PassthroughOptions, passthroughCommands } from "./inspect/passthrough.js";
 export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
-export { Ledger, ledgerPath } from "./ledger/ledger.js";
-export type { DeploymentUnit, LedgerRecord } from "./ledger/record.js";
-export { currentRecord } from "./ledger/record.js";
+export { Ledger, ledgerAt, ledgerPath } from "./ledger/ledger.js";
+export { describeHolder, type LockHolder } from "./ledger/lock.js";
+export type { Deployment, DeploymentUnit, LedgerRecord } from "./ledger/record.js";
+export { currentRecord, deployments } from "./ledger/record.js";
+export type { Scope, StateLocation, StateStore } from "./ledger/store.js";
 export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
 export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
 export {

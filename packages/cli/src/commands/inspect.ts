@@ -1,9 +1,10 @@
 import {
+  type Deployment,
+  deployments,
   diff,
   type EnvironmentDiff,
   exec,
   formatCommand,
-  type LedgerRecord,
   openLedger,
   passthroughCommands,
   status,
@@ -11,7 +12,7 @@ import {
 } from "@kaupang/core";
 import type { Command } from "commander";
 import { formatHistory } from "../output/history.js";
-import type { Io } from "../output/io.js";
+import { type Io, sanitize } from "../output/io.js";
 import { createReporter } from "../output/reporter.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
@@ -22,17 +23,17 @@ export function formatDiff(diffs: readonly EnvironmentDiff[]): string {
   const lines: string[] = [];
   for (const d of diffs) {
     const against = d.against ? `against ${d.against}` : "not deployed yet";
-    if (d.changes.length === 0) {
+    const count = d.changes.length + d.secrets.length;
+    if (count === 0) {
       lines.push(`${d.environment} (${against}): no changes`);
       continue;
     }
-    lines.push(
-      `${d.environment} (${against}): ${d.changes.length} change${d.changes.length === 1 ? "" : "s"}`,
-    );
+    lines.push(`${d.environment} (${against}): ${count} change${count === 1 ? "" : "s"}`);
     for (const c of d.changes)
       lines.push(
         `  ${c.kind === "added" ? "+" : c.kind === "removed" ? "-" : "~"} ${c.service}: ${c.detail}`,
       );
+    for (const secret of d.secrets) lines.push(`  ~ ${secret}`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -49,8 +50,15 @@ export function registerOperate(program: Command, io: Io): void {
     else {
       for (const r of results) {
         const head = `${r.environment}@${r.target}: ${r.state}${r.deploymentId ? ` (deployment ${r.deploymentId})` : ""}`;
+        const last = r.last
+          ? `  last deploy ${r.last.id} (${r.last.action}) ${r.last.status}${r.last.error ? `: ${r.last.error}` : ""}\n`
+          : "";
         io.stdout.write(
-          `${head}\n${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}`,
+          sanitize(
+            `${head}\n${last}${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}${r.secrets
+              .map((s) => `  ${s} since that deploy (up applies it)\n`)
+              .join("")}`,
+          ),
         );
       }
     }
@@ -85,11 +93,10 @@ export function registerOperate(program: Command, io: Io): void {
     const names = env
       ? [env]
       : (await verifyLedgers({ cwd: options.cwd, target: options.target })).map((c) => c.environment);
-    const records: LedgerRecord[] = [];
+    const records: Deployment[] = [];
     for (const name of [...new Set(names)]) {
-      records.push(
-        ...(await openLedger({ cwd: options.cwd, environment: name, target: options.target })).records,
-      );
+      const opened = await openLedger({ cwd: options.cwd, environment: name, target: options.target });
+      records.push(...deployments(opened.records, opened.running));
     }
     records.sort((a, b) => a.at.localeCompare(b.at));
     if (options.output === "json") io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);

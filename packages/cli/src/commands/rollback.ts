@@ -1,4 +1,4 @@
-import { formatCommand, openLedger, planRollback, rollback } from "@kaupang/core";
+import { deployments, formatCommand, openLedger, planRollback, rollback } from "@kaupang/core";
 import type { Command } from "commander";
 import { formatHistory } from "../output/history.js";
 import type { Io } from "../output/io.js";
@@ -16,9 +16,14 @@ export function registerRollback(program: Command, io: Io): void {
   addFlags(command, ["target", "dryRun", "output", "timeout", "quiet", "cwd"]);
   command.action(async (env: string, options: CommonOptions & { to?: string; list?: boolean }) => {
     if (options.list) {
-      const { records } = await openLedger({ cwd: options.cwd, environment: env, target: options.target });
-      if (options.output === "json") io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
-      else io.stdout.write(formatHistory(records));
+      const { records, running } = await openLedger({
+        cwd: options.cwd,
+        environment: env,
+        target: options.target,
+      });
+      const history = deployments(records, running);
+      if (options.output === "json") io.stdout.write(`${JSON.stringify(history, null, 2)}\n`);
+      else io.stdout.write(formatHistory(history));
       return;
     }
     const request = { cwd: options.cwd, environment: env, target: options.target, to: options.to };

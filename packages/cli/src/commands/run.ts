@@ -1,6 +1,12 @@
-import { type PipelineResult, preparePipeline, runPipeline } from "@kaupang/core";
+import {
+  interruptedBy,
+  type PipelineResult,
+  preparePipeline,
+  runPipeline,
+  signalExitCode,
+} from "@kaupang/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { handleInterrupts, interrupted } from "../interrupt.js";
+import { interrupted } from "../interrupt.js";
 import type { Io } from "../output/io.js";
 import { formatPipelinePlan, formatPlan } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
@@ -56,7 +62,6 @@ export function registerRun(program: Command, io: Io): void {
       }
       return;
     }
-    handleInterrupts();
     const result = await runPipeline({
       cwd: options.cwd,
       pipeline,
@@ -69,6 +74,7 @@ export function registerRun(program: Command, io: Io): void {
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else io.stderr.write(formatSummary(result));
-    if (result.status !== "succeeded") io.exitCode = result.status === "interrupted" ? 130 : 1;
+    if (result.status !== "succeeded")
+      io.exitCode = result.status === "interrupted" ? signalExitCode(interruptedBy() ?? "SIGINT") : 1;
   });
 }

@@ -10,6 +10,7 @@ import { addFlags, type CommonOptions } from "./options.js";
 interface UpFlags extends CommonOptions {
   resolve: boolean;
   force?: boolean;
+  rollbackOnFailure?: boolean;
   from?: string;
   solution?: string;
   bundle?: string;
@@ -27,7 +28,12 @@ export function registerUp(program: Command, io: Io): void {
       "--from <file>",
       "deploy the digests of an earlier `up --output json` (promotion) instead of resolving",
     )
-    .option("--force", "apply even when nothing changed since the last deploy");
+    .option("--force", "apply even when nothing changed since the last deploy")
+    .option(
+      "--rollback-on-failure",
+      "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (and still exit 1)",
+    )
+    .option("--no-rollback-on-failure", "do not, even when the target or config sets rollbackOnFailure");
   addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "cwd"]);
   command.action(async (env: string | undefined, options: UpFlags) => {
     const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
@@ -83,7 +89,7 @@ export function registerUp(program: Command, io: Io): void {
     const planned = await planUp(request);
     if (options.dryRun) {
       // What would change against the last deploy: configured references only (hermetic).
-      const changes = diffPlan(planned, planned.plan, true);
+      const changes = await diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
         io.stdout.write(`${JSON.stringify({ dryRun: true, ...planned.plan, changes }, null, 2)}\n`);
       } else {
@@ -98,6 +104,7 @@ export function registerUp(program: Command, io: Io): void {
       resolve: options.resolve,
       from: options.from,
       force: options.force,
+      rollbackOnFailure: options.rollbackOnFailure,
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

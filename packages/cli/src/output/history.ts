@@ -1,4 +1,4 @@
-import type { LedgerRecord } from "@kaupang/core";
+import type { Deployment } from "@kaupang/core";
 
 // Plain slices, no regular expressions: --list formats every record (10,000 in the benchmark).
 const short = (digest: string | undefined) =>
@@ -10,7 +10,7 @@ const when = (at: string) =>
 
 /** The ledger as a table: newest last, like a log. */
 export function formatHistory(
-  records: readonly LedgerRecord[],
+  records: readonly Deployment[],
   options: { showEnvironment?: boolean } = {},
 ): string {
   if (records.length === 0) return "No deployments recorded.\n";
@@ -18,8 +18,13 @@ export function formatHistory(
     `  ${r.id}`,
     ...(options.showEnvironment ? [r.environment] : []),
     when(r.at),
-    r.action + (r.rollbackOf ? ` → ${r.rollbackOf}` : "") + (r.source ? ` (${r.source})` : ""),
-    r.status + (r.failedStep ? ` (${r.failedStep})` : ""),
+    r.action +
+      (r.rollbackOf ? ` → ${r.rollbackOf}` : "") +
+      (r.trigger ? ` (after ${r.trigger} failed)` : "") +
+      (r.source ? ` (${r.source})` : ""),
+    (r.status === "started" ? "running" : r.status) +
+      (r.failedStep ? ` (${r.failedStep})` : "") +
+      (r.outcomeMissing ? " (no outcome recorded)" : ""),
     r.images.map((i) => `${i.service}=${short(i.digest)}`).join(" ") || "-",
   ]);
   const header = [

@@ -9,6 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { KaupangError } from "../base/errors.js";
+import { sleep } from "../base/poll.js";
 import type { TargetSettings } from "../base/target.js";
 import { type ExecResult, exec, tail } from "../exec/exec.js";
 import { formatCommand } from "../exec/format.js";
@@ -29,7 +30,6 @@ import { kubeSecretName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
 
 const pollMs = 500;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 
@@ -215,6 +215,31 @@ async function checkClusterSecrets(ctx: BackendContext, env: EnvironmentPlan): P
     `${scope}: Secret ${name} in namespace ${ns} (${where(ctx.target)}) ${exists ? "lacks" : "does not exist; secret() needs"} ${missing.join(", ")}; nothing was deployed`,
     { hint: `${exists ? "add the keys" : "create it"}: ${fix}` },
   );
+}
+
+/**
+ * The values of `keys` in the cluster Secret, to fingerprint them (the deploy
+ * records keyed hashes, and the pod templates a checksum of them, so a
+ * changed value rolls the pods). Read quietly, never printed or written; a
+ * missing Secret or key is left out (the apply's pre-flight names it).
+ */
+async function clusterSecretValues(
+  ctx: BackendContext,
+  keys: readonly string[],
+): Promise<Record<string, string>> {
+  if (keys.length === 0) return {};
+  requireKubeconfig(ctx.target);
+  const [name, ns] = [kubeSecretName(ctx.project), ctx.target.namespace];
+  const template = "go-template={{range $key, $value := .data}}{{$key}}={{$value}}\n{{end}}";
+  const out = await get(ctx, "secrets", "secret", "-n", ns, name, "--ignore-not-found", "-o", template);
+  const values: Record<string, string> = {};
+  for (const line of out.split("\n")) {
+    const at = line.indexOf("=");
+    const key = line.slice(0, at);
+    if (at > 0 && keys.includes(key))
+      values[key] = Buffer.from(line.slice(at + 1), "base64").toString("utf8");
+  }
+  return values;
 }
 
 /** Why a service's pods are not ready: the first stuck pod's reason, or that none exists. */
@@ -446,4 +471,6 @@ export const kubernetesBackend: Backend = {
     requireKubeconfig(ctx.target);
     return runningFromPods(await podsOf(ctx, env.environment), env.runOnce);
   },
+
+  secretValues: clusterSecretValues,
 };

@@ -6,6 +6,7 @@
  * failed deploy.
  */
 import { KaupangError } from "../base/errors.js";
+import { sleep } from "../base/poll.js";
 import {
   type DockerEngine,
   engineFilters,
@@ -48,7 +49,6 @@ interface SwarmTask {
  * processes a check) once a second.
  */
 const pollInterval = (ctx: BackendContext): number => (localEngineSocket(ctx.target) ? 250 : 1000);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function docker(ctx: BackendContext, ...args: string[]): string[] {
   return ["docker", ...dockerGlobalArgs(ctx.target), ...args];

@@ -6,16 +6,17 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { defaultTimeoutMs } from "../backends/context.js";
+import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
 import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
 import { lockEnvironments } from "../deploy/locks.js";
+import { currentFingerprints } from "../deploy/secret-fingerprints.js";
 import { checkSecrets } from "../deploy/secrets.js";
 import { openSite } from "../deploy/state-location.js";
 import type { ApplyOptions, UpResult } from "../deploy/up.js";
 import { exec, execOk } from "../exec/exec.js";
-import { Ledger } from "../ledger/ledger.js";
+import { ledgerAt } from "../ledger/ledger.js";
 import { dockerGlobalArgs } from "../plan/commands.js";
 import { type OpenBundle, openBundle } from "./open.js";
 
@@ -69,14 +70,15 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
     options.processEnv,
   );
   await loadImages(bundle, events);
-  const locks = await lockEnvironments(bundle.cacheDir, manifest.target, manifest.environmentOrder, options);
+  const locks = await lockEnvironments(bundle, manifest.target, manifest.environmentOrder, options);
   try {
     const deployments: DeploymentSummary[] = [];
     for (const unit of units) {
-      const ledger = new Ledger(bundle.cacheDir, unit.environment.environment, manifest.target, {
-        root: bundle.root,
-        ...(options.kaupangVersion ? { kaupangVersion: options.kaupangVersion } : {}),
-      });
+      const ledger = ledgerAt(
+        bundle,
+        { environment: unit.environment.environment, target: manifest.target },
+        { kaupangVersion: options.kaupangVersion },
+      );
       const ctx = {
         project: unit.project,
         target: unit.target,
@@ -85,10 +87,24 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
         events,
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
-      deployments.push(await applyUnit(unit, { ctx, ledger, action: "up", source: bundle.source }));
+      const secrets = await currentFingerprints(
+        backendFor(unit.backend),
+        ctx,
+        unit.environment.secrets,
+        options.processEnv,
+      );
+      deployments.push(
+        await applyUnit(unit, {
+          ctx,
+          ledger,
+          action: "up",
+          source: bundle.source,
+          ...(secrets ? { secrets } : {}),
+        }),
+      );
     }
     return { project: manifest.project, target: manifest.target, backend: manifest.backend, deployments };
   } finally {
-    for (const lock of locks) lock.release();
+    for (const lock of locks) await lock.release();
   }
 }

@@ -3,6 +3,7 @@
 import { backendContext, backendFor } from "../backends/context.js";
 import { errorMessage } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
+import { interruptedBy, interruptedError } from "../base/interrupt.js";
 import type { Model } from "../config/model.js";
 import { downCommands } from "../plan/commands.js";
 import type { Plan, PlanCommand } from "../plan/types.js";
@@ -10,6 +11,7 @@ import { writeArtifacts } from "./artifacts.js";
 import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
+import { startDeployment } from "./outcome.js";
 import { planUp, type TargetOptions } from "./plan-up.js";
 import { ledgerFor } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
@@ -47,40 +49,57 @@ export async function down(options: DownOptions & ApplyOptions): Promise<{ remov
   const { plan, order, model } = await planDownWithModel(options);
   const ctx = backendContext(plan, options);
   const backend = backendFor(plan.backend);
-  const locks = await lockEnvironments(model.cacheDir, plan.target, order, options);
+  const locks = await lockEnvironments(
+    { cacheDir: model.cacheDir, root: plan.root },
+    plan.target,
+    order,
+    options,
+  );
   try {
     for (const name of order) {
       const env = plan.environments.find((e) => e.environment === name)!;
       const began = new Date();
+      const id = newDeploymentId(began);
       const ledger = ledgerFor(plan, model, name, plan.target, options.kaupangVersion);
-      const record = (status: "succeeded" | "failed", error?: string) =>
-        ledger.append({
-          id: newDeploymentId(began),
-          at: began.toISOString(),
-          project: plan.project,
-          environment: name,
-          target: plan.target,
-          backend: plan.backend,
-          action: "down",
-          status,
-          ...(error ? { failedStep: "apply" as const, error } : {}),
-          images: [],
-        });
+      const deployment = await startDeployment(ledger, {
+        id,
+        at: began.toISOString(),
+        project: plan.project,
+        environment: name,
+        target: plan.target,
+        backend: plan.backend,
+        action: "down",
+        images: [],
+      });
+      const hookEnv = {
+        KAUPANG_DEPLOYMENT_ID: id,
+        KAUPANG_ENVIRONMENT: name,
+        KAUPANG_TARGET: plan.target,
+        KAUPANG_ACTION: "down",
+      };
       ctx.events({ type: "stage", scope: name, message: `removing from ${plan.target} (${plan.backend})` });
       try {
-        await runHooks(env.hooks.beforeDown, "beforeDown", name, ctx.events);
+        await runHooks(env.hooks.beforeDown, "beforeDown", name, ctx.events, hookEnv);
         await writeArtifacts(plan.root, plan.backend, env);
         await backend.remove(ctx, env);
-        await runHooks(env.hooks.afterDown, "afterDown", name, ctx.events);
+        await runHooks(env.hooks.afterDown, "afterDown", name, ctx.events, hookEnv);
       } catch (error) {
-        record("failed", errorMessage(error));
+        const signal = interruptedBy();
+        if (signal) {
+          await deployment.finish("interrupted", {
+            failedStep: "apply",
+            error: `interrupted (${signal}): ${errorMessage(error)}`,
+          });
+          throw interruptedError(`while removing ${name} (${id}, recorded as interrupted)`);
+        }
+        await deployment.finish("failed", { failedStep: "apply", error: errorMessage(error) });
         throw error;
       }
-      record("succeeded");
+      await deployment.finish("succeeded");
       ctx.events({ type: "done", scope: name, message: "removed", durationMs: Date.now() - began.getTime() });
     }
   } finally {
-    for (const lock of locks) lock.release();
+    for (const lock of locks) await lock.release();
   }
   return { removed: order };
 }

@@ -1,10 +1,12 @@
 import { KaupangError } from "../base/errors.js";
+import { addSecretValues } from "../base/redact.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 
 /**
  * Every secret() the environments reference must be set (and non-empty) in the
  * process environment before anything runs: never deploy a silently empty
- * secret. One error lists all that are missing.
+ * secret. One error lists all that are missing. The values are registered to
+ * be masked in everything kaupang prints or stores from then on.
  */
 export function checkSecrets(
   environments: readonly Pick<EnvironmentPlan, "environment" | "secrets">[],
@@ -13,7 +15,9 @@ export function checkSecrets(
   const missing = new Map<string, string[]>();
   for (const plan of environments) {
     for (const variable of plan.secrets) {
-      if (!env[variable]) missing.set(variable, [...(missing.get(variable) ?? []), plan.environment]);
+      const value = env[variable];
+      if (!value) missing.set(variable, [...(missing.get(variable) ?? []), plan.environment]);
+      else addSecretValues([value]);
     }
   }
   if (missing.size === 0) return;

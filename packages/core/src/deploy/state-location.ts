@@ -10,7 +10,7 @@ import { configNames } from "../config/load.js";
 import type { Model } from "../config/model.js";
 import { selectTarget } from "../config/normalize.js";
 import { loadProject } from "../config/project.js";
-import { Ledger } from "../ledger/ledger.js";
+import { type Ledger, ledgerAt } from "../ledger/ledger.js";
 import type { Plan } from "../plan/types.js";
 
 export interface Site {
@@ -50,8 +50,9 @@ export function ledgerFor(
   target: string,
   version?: string,
 ): Ledger {
-  return new Ledger(model.cacheDir, environment, target, {
-    root: plan.root,
-    ...(version ? { kaupangVersion: version } : {}),
-  });
+  return ledgerAt(
+    { cacheDir: model.cacheDir, root: plan.root },
+    { environment, target },
+    { kaupangVersion: version },
+  );
 }

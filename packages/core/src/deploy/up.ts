@@ -10,7 +10,7 @@ import { prefetchProjectNetwork } from "../backends/network.js";
 import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
-import { currentRecord, type DeploymentUnit } from "../ledger/record.js";
+import { currentRecord, type DeploymentUnit, deployments } from "../ledger/record.js";
 import { createPlan } from "../plan/create-plan.js";
 import { applyUnit, type DeploymentSummary, recordUnchanged } from "./apply-unit.js";
 import { driftOf } from "./drift.js";
@@ -18,6 +18,12 @@ import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
 import { type PinOptions, type Pins, pinImages } from "./pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "./plan-up.js";
+import {
+  currentFingerprints,
+  fingerprintMap,
+  type SecretFingerprints,
+  secretChanges,
+} from "./secret-fingerprints.js";
 import { checkSecrets } from "./secrets.js";
 import { ledgerFor } from "./state-location.js";
 
@@ -38,6 +44,12 @@ export interface ApplyOptions {
 export interface UpOptions extends PlanUpOptions, ApplyOptions, Omit<PinOptions, "events" | "cwd"> {
   /** Apply even when nothing changed since the last deploy. */
   force?: boolean | undefined;
+  /**
+   * When apply, verify or an afterUp hook fails, re-apply the environment's
+   * last succeeded unit (recorded as a rollback) and still fail. Default: the
+   * target's or the config's `rollbackOnFailure`, else false.
+   */
+  rollbackOnFailure?: boolean | undefined;
 }
 
 /** The spec's `up --output json` shape. */
@@ -48,13 +60,25 @@ export interface UpResult {
   deployments: DeploymentSummary[];
 }
 
+/**
+ * Whether a failed apply re-applies the last succeeded unit: the run's flag,
+ * else the target's `rollbackOnFailure`, else the config's.
+ */
+export function rollbackOnFailureFor(planned: Planned, flag: boolean | undefined): boolean {
+  if (flag !== undefined) return flag;
+  const config = planned.project.config;
+  return config.targets?.[planned.plan.target]?.rollbackOnFailure ?? config.rollbackOnFailure ?? false;
+}
+
 /** Deploy a planned config (see `up`). */
 export async function deployPlanned(planned: Planned, options: UpOptions): Promise<UpResult> {
   const { model, plan } = planned;
   // Kubernetes reads secret values from the cluster's Secret (its backend checks that); the others from this process.
   if (plan.backend !== "kubernetes") checkSecrets(plan.environments, options.processEnv);
   const ctx = backendContext(plan, options);
-  const locks = await lockEnvironments(model.cacheDir, plan.target, plan.environmentOrder, options);
+  const backend = backendFor(plan.backend);
+  const location = { cacheDir: model.cacheDir, root: plan.root };
+  const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, options);
   if (plan.backend !== "kubernetes") prefetchProjectNetwork(ctx);
   try {
     let pins: Pins;
@@ -65,7 +89,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       const owner = isKaupangError(error) ? error.details.environment : undefined;
       if (owner && plan.environmentOrder.includes(owner)) {
         const env = plan.environments.find((e) => e.environment === owner)!;
-        ledgerFor(plan, model, owner, plan.target, options.kaupangVersion).append({
+        await ledgerFor(plan, model, owner, plan.target, options.kaupangVersion).append({
           id: newDeploymentId(),
           at: new Date().toISOString(),
           project: plan.project,
@@ -81,7 +105,16 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       }
       throw error;
     }
-    const pinnedPlan = createPlan(model, { pull: plan.pull, pinned: pins });
+    // Fingerprints of every secret() value, read once: they count as change, and
+    // Kubernetes pod templates carry a checksum of them.
+    const allSecrets = [...new Set(plan.environments.flatMap((e) => e.secrets))];
+    const fingerprints = await currentFingerprints(backend, ctx, allSecrets, options.processEnv);
+    const pinnedPlan = createPlan(model, {
+      pull: plan.pull,
+      pinned: pins,
+      secrets: fingerprintMap(fingerprints),
+    });
+    const rollbackOnFailure = rollbackOnFailureFor(planned, options.rollbackOnFailure);
     const deployments: DeploymentSummary[] = [];
     for (const env of pinnedPlan.environments) {
       const unit: DeploymentUnit = {
@@ -91,33 +124,79 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
         pull: pinnedPlan.pull,
         environment: env,
       };
+      const secrets = only(fingerprints, env.secrets);
       const ledger = ledgerFor(plan, model, env.environment, plan.target, options.kaupangVersion);
-      if (!options.force && (await isUnchanged(ledger, unit, ctx))) {
-        deployments.push(await recordUnchanged(unit, { ctx, ledger }));
+      if (!options.force && (await isUnchanged(ledger, unit, ctx, secrets))) {
+        deployments.push(await recordUnchanged(unit, { ctx, ledger, ...(secrets ? { secrets } : {}) }));
         continue;
       }
-      deployments.push(await applyUnit(unit, { ctx, ledger, action: "up" }));
+      deployments.push(
+        await applyUnit(unit, {
+          ctx,
+          ledger,
+          action: "up",
+          rollbackOnFailure,
+          ...(secrets ? { secrets } : {}),
+        }),
+      );
     }
     return { project: plan.project, target: plan.target, backend: plan.backend, deployments };
   } finally {
-    for (const lock of locks) lock.release();
+    for (const lock of locks) await lock.release();
   }
 }
 
+/** The fingerprints of just `names`. */
+function only(
+  fingerprints: SecretFingerprints | undefined,
+  names: readonly string[],
+): SecretFingerprints | undefined {
+  if (!fingerprints || names.length === 0) return undefined;
+  return {
+    key: fingerprints.key,
+    values: Object.fromEntries(
+      names.flatMap((n) => (fingerprints.values[n] ? [[n, fingerprints.values[n]]] : [])),
+    ),
+  };
+}
+
 /**
- * Nothing to do when the pinned unit equals the current deploy's and a live
+ * Nothing to do when the pinned unit equals the current deploy's, the last
+ * deploy that did something succeeded, no secret value changed, and a live
  * check finds no drift: a re-run of an unchanged pipeline touches nothing.
  */
-async function isUnchanged(ledger: Ledger, unit: DeploymentUnit, ctx: BackendContext): Promise<boolean> {
-  const read = ledger.read();
-  ledger.verify(read);
+async function isUnchanged(
+  ledger: Ledger,
+  unit: DeploymentUnit,
+  ctx: BackendContext,
+  secrets: SecretFingerprints | undefined,
+): Promise<boolean> {
+  const read = await ledger.read();
+  await ledger.verify(read);
   const current = currentRecord(read.records);
   if (current?.unit !== unitDigest(unit)) return false;
+  const scope = unit.environment.environment;
+  const lastAttempt = deployments(read.records)
+    .filter((r) => r.status !== "unchanged" && r.failedStep !== "resolve")
+    .at(-1);
+  if (lastAttempt && lastAttempt.status !== "succeeded") {
+    ctx.events({
+      type: "stage",
+      scope,
+      message: `unchanged config, but the last deploy (${lastAttempt.id}) ${lastAttempt.status === "failed" ? "failed" : "was interrupted"}: applying`,
+    });
+    return false;
+  }
+  const changed = secretChanges(current.secrets, secrets);
+  if (changed.length > 0) {
+    ctx.events({ type: "stage", scope, message: `${changed.join("; ")}: applying` });
+    return false;
+  }
   const drift = await driftOf(backendFor(unit.backend), ctx, unit);
   if (drift.length === 0) return true;
   ctx.events({
     type: "stage",
-    scope: unit.environment.environment,
+    scope,
     message: `unchanged config, but it drifted (${drift.map((d) => `${d.service}: ${d.detail}`).join("; ")}): applying`,
   });
   return false;

@@ -4,10 +4,17 @@
  * digests when allowed; in a hermetic dry-run, configured references only.
  */
 
+import { backendContext, backendFor } from "../backends/context.js";
 import { nameOf } from "../base/image-reference.js";
 import { pinImages } from "../deploy/pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "../deploy/plan-up.js";
-import { Ledger } from "../ledger/ledger.js";
+import {
+  currentFingerprints,
+  fingerprintMap,
+  type SecretFingerprints,
+  secretChanges,
+} from "../deploy/secret-fingerprints.js";
+import { ledgerAt } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { EnvironmentPlan, Plan } from "../plan/types.js";
@@ -18,6 +25,8 @@ export interface EnvironmentDiff {
   /** The deploy compared against; absent when nothing is deployed yet. */
   against?: string;
   changes: Change[];
+  /** Secrets whose value changed since that deploy ("secret API_KEY changed"); never a value. */
+  secrets: string[];
 }
 
 /** Views of an environment; with `refsOnly`, images are the configured references. */
@@ -31,38 +40,68 @@ function views(
   return out;
 }
 
-/** Compare a plan (pinned or not) with the ledgers of its environments. */
-export function diffPlan(planned: Planned, plan: Plan, hermetic: boolean): EnvironmentDiff[] {
-  return plan.environments.map((env) => {
-    const ledger = new Ledger(planned.model.cacheDir, env.environment, plan.target, { root: plan.root });
-    const read = ledger.read();
-    ledger.verify(read);
-    const record = currentRecord(read.records);
-    // Never deployed: every service is new; the plan says so without parsing its artifact.
-    if (!record) {
+/**
+ * Compare a plan (pinned or not) with the ledgers of its environments; with
+ * `secrets` (fingerprints of the values now), also which secret values changed.
+ */
+export async function diffPlan(
+  planned: Planned,
+  plan: Plan,
+  hermetic: boolean,
+  secrets?: SecretFingerprints,
+): Promise<EnvironmentDiff[]> {
+  return Promise.all(
+    plan.environments.map(async (env): Promise<EnvironmentDiff> => {
+      const ledger = ledgerAt(
+        { cacheDir: planned.model.cacheDir, root: plan.root },
+        { environment: env.environment, target: plan.target },
+      );
+      const read = await ledger.read();
+      await ledger.verify(read);
+      const record = currentRecord(read.records);
+      // Never deployed: every service is new; the plan says so without parsing its artifact.
+      if (!record) {
+        return {
+          environment: env.environment,
+          changes: env.images.map((image) => ({
+            service: image.service,
+            kind: "added" as const,
+            detail: `added (${hermetic || !image.digest ? image.ref : `${nameOf(image.ref)}@${image.digest}`})`,
+          })),
+          secrets: [],
+        };
+      }
+      const unit = await ledger.readUnit(record);
+      const now = secrets && {
+        key: secrets.key,
+        values: Object.fromEntries(
+          Object.entries(secrets.values).filter(([name]) => env.secrets.includes(name)),
+        ),
+      };
       return {
         environment: env.environment,
-        changes: env.images.map((image) => ({
-          service: image.service,
-          kind: "added" as const,
-          detail: `added (${hermetic || !image.digest ? image.ref : `${nameOf(image.ref)}@${image.digest}`})`,
-        })),
+        against: record.id,
+        changes: diffViews(views(unit, unit.environment, hermetic), views(plan, env, hermetic)),
+        secrets: secretChanges(record.secrets, now),
       };
-    }
-    const unit = ledger.readUnit(record);
-    return {
-      environment: env.environment,
-      against: record.id,
-      changes: diffViews(views(unit, unit.environment, hermetic), views(plan, env, hermetic)),
-    };
-  });
+    }),
+  );
 }
 
 export async function diff(
-  options: PlanUpOptions & { resolve?: boolean | undefined },
+  options: PlanUpOptions & { resolve?: boolean | undefined; processEnv?: NodeJS.ProcessEnv | undefined },
 ): Promise<EnvironmentDiff[]> {
   const planned = await planUp(options);
-  if (options.resolve === false) return diffPlan(planned, planned.plan, true);
-  const pins = await pinImages(planned.model, planned.plan, { cwd: options.cwd, events: options.events });
-  return diffPlan(planned, createPlan(planned.model, { pull: planned.plan.pull, pinned: pins }), false);
+  const { plan } = planned;
+  const ctx = backendContext(plan, { events: options.events });
+  const names = [...new Set(plan.environments.flatMap((e) => e.secrets))];
+  const secrets = await currentFingerprints(backendFor(plan.backend), ctx, names, options.processEnv);
+  if (options.resolve === false) return diffPlan(planned, plan, true, secrets);
+  const pins = await pinImages(planned.model, plan, { cwd: options.cwd, events: options.events });
+  const pinned = createPlan(planned.model, {
+    pull: plan.pull,
+    pinned: pins,
+    secrets: fingerprintMap(secrets),
+  });
+  return diffPlan(planned, pinned, false, secrets);
 }

@@ -9,7 +9,7 @@ import { KaupangError } from "../base/errors.js";
 import type { TargetSettings } from "../base/target.js";
 import { planUp } from "../deploy/plan-up.js";
 import { openSite } from "../deploy/state-location.js";
-import { Ledger } from "../ledger/ledger.js";
+import { ledgerAt } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
 import { dockerGlobalArgs, kubectlEnv, kubectlGlobalArgs } from "../plan/commands.js";
 import { composeProjectName, stackName } from "../render/names.js";
@@ -36,14 +36,14 @@ async function locate(
     const env = plan.environments.find((e) => e.environment === options.environment)!;
     return { project: plan.project, target: plan.targetSettings, services: env.waves.flat() };
   }
-  const ledger = new Ledger(site.cacheDir, options.environment, site.target);
-  const record = currentRecord(ledger.read().records);
+  const ledger = ledgerAt(site, { environment: options.environment, target: site.target });
+  const record = currentRecord((await ledger.read()).records);
   if (!record)
     throw new KaupangError(
       "ERR_NOT_DEPLOYED",
       `${options.environment}@${site.target} is not deployed from here (no kaupang config and no ledger record)`,
     );
-  const unit = ledger.readUnit(record);
+  const unit = await ledger.readUnit(record);
   return { project: unit.project, target: unit.target, services: unit.environment.waves.flat() };
 }
 

@@ -8,9 +8,11 @@ import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
 import { loadProject } from "../config/project.js";
 import { type Drift, driftOf } from "../deploy/drift.js";
+import { currentFingerprints, secretChanges } from "../deploy/secret-fingerprints.js";
 import { openSite } from "../deploy/state-location.js";
-import { Ledger } from "../ledger/ledger.js";
-import { currentRecord } from "../ledger/record.js";
+import { ledgerAt } from "../ledger/ledger.js";
+import { holderGone, readLock } from "../ledger/lock.js";
+import { currentRecord, deployments, type LedgerRecord } from "../ledger/record.js";
 
 export type { Drift } from "../deploy/drift.js";
 
@@ -21,6 +23,15 @@ export interface EnvironmentStatus {
   deploymentId?: string;
   state: "ok" | "drifted" | "not deployed";
   drift: Drift[];
+  /** Secrets whose value changed since that deploy ("secret API_KEY changed"; `up` applies them); never a value. */
+  secrets: string[];
+  /** The last deploy, when it did not succeed: failed, interrupted, or still running. */
+  last?: {
+    id: string;
+    action: LedgerRecord["action"];
+    status: "failed" | "interrupted" | "running";
+    error?: string;
+  };
 }
 
 export async function status(options: {
@@ -37,15 +48,23 @@ export async function status(options: {
   const results: EnvironmentStatus[] = [];
   await Promise.all(
     names.map(async (name, index) => {
-      const ledger = new Ledger(site.cacheDir, name, site.target, { root: site.root });
-      const read = ledger.read();
-      ledger.verify(read);
+      const ledger = ledgerAt(site, { environment: name, target: site.target });
+      const read = await ledger.read();
+      await ledger.verify(read);
+      const last = await lastAttempt(ledger.store, read.records);
       const record = currentRecord(read.records);
       if (!record) {
-        results[index] = { environment: name, target: site.target, state: "not deployed", drift: [] };
+        results[index] = {
+          environment: name,
+          target: site.target,
+          state: "not deployed",
+          drift: [],
+          secrets: [],
+          ...(last ? { last } : {}),
+        };
         return;
       }
-      const unit = ledger.readUnit(record);
+      const unit = await ledger.readUnit(record);
       const ctx: BackendContext = {
         project: unit.project,
         target: unit.target,
@@ -54,15 +73,38 @@ export async function status(options: {
         events: silent,
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
-      const drift = await driftOf(backendFor(unit.backend), ctx, unit);
+      const backend = backendFor(unit.backend);
+      const drift = await driftOf(backend, ctx, unit);
+      // Only secrets whose value can be read now (kaupang's env, or the cluster Secret) are compared.
+      const now = await currentFingerprints(backend, ctx, unit.environment.secrets);
+      const known = now && { key: now.key, values: now.values };
+      const secrets = Object.keys(known?.values ?? {}).length > 0 ? secretChanges(record.secrets, known) : [];
       results[index] = {
         environment: name,
         target: site.target,
         deploymentId: record.id,
-        state: drift.length > 0 ? "drifted" : "ok",
+        state: drift.length > 0 || secrets.length > 0 ? "drifted" : "ok",
         drift,
+        secrets,
+        ...(last ? { last } : {}),
       };
     }),
   );
   return results;
+}
+
+/** The last deploy that did something, when it did not succeed (running: it holds the lock now). */
+async function lastAttempt(
+  store: Parameters<typeof readLock>[0],
+  records: readonly LedgerRecord[],
+): Promise<EnvironmentStatus["last"]> {
+  const lock = await readLock(store);
+  const live = lock.kind === "held" && !holderGone(lock.holder);
+  const open = records.at(-1)?.status === "started" && live ? records.at(-1)!.id : undefined;
+  const last = deployments(records, open)
+    .filter((r) => r.status !== "unchanged")
+    .at(-1);
+  if (!last || last.status === "succeeded") return undefined;
+  const status = last.status === "started" ? "running" : last.status === "failed" ? "failed" : "interrupted";
+  return { id: last.id, action: last.action, status, ...(last.error ? { error: last.error } : {}) };
 }

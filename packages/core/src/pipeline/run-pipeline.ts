@@ -156,6 +156,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           cwd: root,
           environments: [step.subject],
           command: `kaupang run ${plan.pipeline} (step ${name})`,
+          rollbackOnFailure: step.raw.rollbackOnFailure,
         });
         return result.deployments.map((d) => ({ environment: d.environment, deploymentId: d.deploymentId }));
       }

@@ -37,6 +37,8 @@ export interface PlanOptions {
   pull?: PullPolicy | undefined;
   /** environment → service → pinned image ref (name@sha256:…), from resolution. */
   pinned?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** secret() name → keyed fingerprint of its value now (Kubernetes rolls pods whose secrets changed). */
+  secrets?: Readonly<Record<string, string>> | undefined;
 }
 
 export const isDigestRef = (ref: string): boolean => /@sha256:[0-9a-f]{64}$/.test(ref);
@@ -128,7 +130,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
         ),
       ),
     ].sort();
-    const content = renderArtifact(model, env, { images: pinnedRefs });
+    const content = renderArtifact(model, env, { images: pinnedRefs, secrets: options.secrets });
     const plan: EnvironmentPlan = {
       environment: name,
       file: env.file,
@@ -142,7 +144,11 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       secrets,
       artifact: { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content },
       ...(backend === "kubernetes"
-        ? { objects: kubeObjectSummary(kubernetesObjects(model, env, { images: pinnedRefs })) }
+        ? {
+            objects: kubeObjectSummary(
+              kubernetesObjects(model, env, { images: pinnedRefs, secrets: options.secrets }),
+            ),
+          }
         : {}),
       hooks: env.hooks,
       commands: [],
