@@ -1,6 +1,6 @@
 export { registerBackend } from "./backends/context.js";
 export { isDuration, parseDuration } from "./base/duration.js";
-export { isKaupangError, KaupangError } from "./base/errors.js";
+export { type Cycle, formatProblem, isKaupangError, KaupangError, type Problem } from "./base/errors.js";
 export type { EventSink, KaupangEvent } from "./base/events.js";
 export { interrupt, interruptedBy, signalExitCode } from "./base/interrupt.js";
 export { redact } from "./base/redact.js";
@@ -9,8 +9,13 @@ export { type BundleUpOptions, deployBundle, planBundleUp } from "./bundle/up.js
 export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
 export { jsonSchemas } from "./config/json-schema.js";
 export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
-export { createModel, selectTarget } from "./config/normalize.js";
-export { catalogSource, loadProject, Project } from "./config/project.js";
+export {
+  createModel,
+  type SelectedTarget,
+  selectTarget,
+  type WrittenClosure,
+} from "./config/normalize.js";
+export { catalogSource, type LoadModelOptions, loadModel, loadProject, Project } from "./config/project.js";
 export {
   backendNames,
   CatalogManifestSchema,
@@ -44,14 +49,14 @@ export {
 export { exec, runningChildCount, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
-export { diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
+export { type Change, diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
 export { type PassthroughOptions, passthroughCommands } from "./inspect/passthrough.js";
 export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
 export { Ledger, ledgerAt, ledgerPath } from "./ledger/ledger.js";
 export { describeHolder, type LockHolder } from "./ledger/lock.js";
-export type { Deployment, DeploymentUnit, LedgerRecord } from "./ledger/record.js";
+export type { Deployment, LedgerRecord } from "./ledger/record.js";
 export { currentRecord, deployments } from "./ledger/record.js";
-export type { Scope, StateLocation, StateStore } from "./ledger/store.js";
+export type { Scope, StateStore, StoreLocation } from "./ledger/store.js";
 export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
 export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
 export {
@@ -64,7 +69,7 @@ export {
 export { downCommands, upCommands } from "./plan/commands.js";
 export { createPlan, isDigestRef } from "./plan/create-plan.js";
 export type { EnvironmentPlan, Plan, PlanCommand, PlannedImage } from "./plan/types.js";
+export type { DeploymentUnit } from "./plan/unit.js";
 export { renderCompose } from "./render/compose.js";
 export { kubernetesObjects, renderKubernetes } from "./render/kubernetes.js";
 export { renderSwarm } from "./render/swarm.js";
-export type { Change } from "./render/view.js";

@@ -13,7 +13,7 @@ import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
 import { lockEnvironments } from "../deploy/locks.js";
 import { currentFingerprints } from "../deploy/secret-fingerprints.js";
 import { checkSecrets } from "../deploy/secrets.js";
-import { openSite } from "../deploy/state-location.js";
+import { locateState } from "../deploy/state-location.js";
 import type { ApplyOptions, UpResult } from "../deploy/up.js";
 import { exec, execOk } from "../exec/exec.js";
 import { ledgerAt } from "../ledger/ledger.js";
@@ -29,8 +29,8 @@ export interface BundleUpOptions extends ApplyOptions {
 export async function planBundleUp(
   options: BundleUpOptions,
 ): Promise<OpenBundle & { root: string; cacheDir: string }> {
-  const site = await openSite({ cwd: options.cwd, target: options.target });
-  const bundle = await openBundle(options.bundle, { cwd: site.root, cacheDir: site.cacheDir });
+  const state = await locateState({ cwd: options.cwd, target: options.target });
+  const bundle = await openBundle(options.bundle, { cwd: state.root, cacheDir: state.cacheDir });
   if (options.target !== undefined && options.target !== bundle.manifest.target) {
     throw new KaupangError(
       "ERR_BUNDLE_TARGET",
@@ -40,7 +40,7 @@ export async function planBundleUp(
       },
     );
   }
-  return { ...bundle, root: site.root, cacheDir: site.cacheDir };
+  return { ...bundle, root: state.root, cacheDir: state.cacheDir };
 }
 
 /** Load the bundle's images unless every image it pins is already on the engine. */

@@ -11,8 +11,9 @@ import { backendFor } from "../backends/context.js";
 import { errorMessage, isKaupangError, KaupangError } from "../base/errors.js";
 import { interruptedBy, interruptedError } from "../base/interrupt.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { currentRecord, type DeploymentUnit, type LedgerRecord } from "../ledger/record.js";
+import { currentRecord, type LedgerRecord } from "../ledger/record.js";
 import type { PlannedImage } from "../plan/types.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import { writeArtifacts } from "./artifacts.js";
 import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
@@ -87,7 +88,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   try {
     await runHooks(env.hooks.beforeUp, "beforeUp", scope, ctx.events, hookEnv);
     step = "apply";
-    await writeArtifacts(ctx.root, unit.backend, env);
+    await writeArtifacts(ctx.root, env);
     applied = true;
     await backend.apply(ctx, env);
     step = "verify";

@@ -5,6 +5,7 @@ import { errorMessage } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { interruptedBy, interruptedError } from "../base/interrupt.js";
 import type { Model } from "../config/model.js";
+import { loadProject, type Project } from "../config/project.js";
 import { downCommands } from "../plan/commands.js";
 import type { Plan, PlanCommand } from "../plan/types.js";
 import { writeArtifacts } from "./artifacts.js";
@@ -12,7 +13,7 @@ import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
 import { startDeployment } from "./outcome.js";
-import { planUp, type TargetOptions } from "./plan-up.js";
+import { planProject, type TargetOptions } from "./plan-up.js";
 import { ledgerFor } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
 
@@ -31,12 +32,19 @@ export interface DownPlan {
 }
 
 export async function planDown(options: DownOptions): Promise<DownPlan> {
-  const { plan, order, commands } = await planDownWithModel(options);
+  const { plan, order, commands } = await planDownProject(
+    await loadProject(options.cwd ?? process.cwd()),
+    options,
+  );
   return { plan, order, commands };
 }
 
-async function planDownWithModel(options: DownOptions): Promise<DownPlan & { model: Model }> {
-  const { plan, model } = await planUp({ ...options, environments: [options.environment] });
+/** A down planned from a project already loaded (a pipeline's down steps), with its model. */
+export async function planDownProject(
+  project: Project,
+  options: Omit<DownOptions, "cwd">,
+): Promise<DownPlan & { model: Model }> {
+  const { plan, model } = await planProject(project, { ...options, environments: [options.environment] });
   const order = options.withDeps ? [...plan.environmentOrder].reverse() : [options.environment];
   const ctx = backendContext(plan, {});
   const commands = Object.fromEntries(
@@ -46,7 +54,18 @@ async function planDownWithModel(options: DownOptions): Promise<DownPlan & { mod
 }
 
 export async function down(options: DownOptions & ApplyOptions): Promise<{ removed: string[] }> {
-  const { plan, order, model } = await planDownWithModel(options);
+  return removePlanned(
+    await planDownProject(await loadProject(options.cwd ?? process.cwd()), options),
+    options,
+  );
+}
+
+/** Tear down what `planDownProject` planned. */
+export async function removePlanned(
+  planned: DownPlan & { model: Model },
+  options: ApplyOptions,
+): Promise<{ removed: string[] }> {
+  const { plan, order, model } = planned;
   const ctx = backendContext(plan, options);
   const backend = backendFor(plan.backend);
   const locks = await lockEnvironments(
@@ -80,7 +99,7 @@ export async function down(options: DownOptions & ApplyOptions): Promise<{ remov
       ctx.events({ type: "stage", scope: name, message: `removing from ${plan.target} (${plan.backend})` });
       try {
         await runHooks(env.hooks.beforeDown, "beforeDown", name, ctx.events, hookEnv);
-        await writeArtifacts(plan.root, plan.backend, env);
+        await writeArtifacts(plan.root, env);
         await backend.remove(ctx, env);
         await runHooks(env.hooks.afterDown, "afterDown", name, ctx.events, hookEnv);
       } catch (error) {

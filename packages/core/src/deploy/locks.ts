@@ -18,8 +18,8 @@ import {
   stopLeftovers,
   unlockCommand,
 } from "../ledger/lock.js";
-import { type StateLocation, stateStore } from "../ledger/store.js";
-import { openSite } from "./state-location.js";
+import { type StoreLocation, stateStore } from "../ledger/store.js";
+import { locateState } from "./state-location.js";
 
 const interruptedReason = (holder: LockHolder | undefined, by: string) =>
   holder
@@ -28,7 +28,7 @@ const interruptedReason = (holder: LockHolder | undefined, by: string) =>
 
 /** Take the locks of `environments` (sorted, so two runs never deadlock). */
 export async function lockEnvironments(
-  location: StateLocation,
+  location: StoreLocation,
   target: string,
   environments: readonly string[],
   options: {
@@ -98,7 +98,7 @@ export async function unlock(options: {
   force?: boolean | undefined;
   kaupangVersion?: string | undefined;
 }): Promise<UnlockResult> {
-  const site = await openSite(options);
+  const site = await locateState(options);
   const scope = { environment: options.environment, target: site.target };
   const store = stateStore(site, scope);
   const lock = await readLock(store);

@@ -12,12 +12,13 @@ import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
 import { type Ledger, ledgerAt } from "../ledger/ledger.js";
 import { holderGone, readLock } from "../ledger/lock.js";
-import { type DeploymentUnit, deployments as history, type LedgerRecord } from "../ledger/record.js";
+import { deployments as history, type LedgerRecord } from "../ledger/record.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
 import { lockEnvironments } from "./locks.js";
 import { currentFingerprints } from "./secret-fingerprints.js";
 import { checkSecrets } from "./secrets.js";
-import { openSite } from "./state-location.js";
+import { locateState } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
 
 export interface RollbackOptions extends ApplyOptions {
@@ -85,7 +86,7 @@ export async function openLedger(options: {
   target?: string | undefined;
   kaupangVersion?: string | undefined;
 }): Promise<RollbackContext> {
-  const site = await openSite(options);
+  const site = await locateState(options);
   const ledger = ledgerAt(
     site,
     { environment: options.environment, target: site.target },

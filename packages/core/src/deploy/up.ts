@@ -10,8 +10,9 @@ import { prefetchProjectNetwork } from "../backends/network.js";
 import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
-import { currentRecord, type DeploymentUnit, deployments } from "../ledger/record.js";
+import { currentRecord, deployments } from "../ledger/record.js";
 import { createPlan } from "../plan/create-plan.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary, recordUnchanged } from "./apply-unit.js";
 import { driftOf } from "./drift.js";
 import { newDeploymentId } from "./ids.js";
@@ -174,7 +175,10 @@ async function isUnchanged(
   const read = await ledger.read();
   await ledger.verify(read);
   const current = currentRecord(read.records);
-  if (current?.unit !== unitDigest(unit)) return false;
+  if (!current?.unit) return false;
+  const digest = unitDigest(unit);
+  // A unit an older kaupang recorded has another digest for the same deploy: compare it completed.
+  if (current.unit !== digest && unitDigest(await ledger.readUnit(current)) !== digest) return false;
   const scope = unit.environment.environment;
   const lastAttempt = deployments(read.records)
     .filter((r) => r.status !== "unchanged" && r.failedStep !== "resolve")

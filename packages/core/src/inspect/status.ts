@@ -6,10 +6,9 @@
 import type { BackendContext } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
-import { loadProject } from "../config/project.js";
 import { type Drift, driftOf } from "../deploy/drift.js";
 import { currentFingerprints, secretChanges } from "../deploy/secret-fingerprints.js";
-import { openSite } from "../deploy/state-location.js";
+import { locateState } from "../deploy/state-location.js";
 import { ledgerAt } from "../ledger/ledger.js";
 import { holderGone, readLock } from "../ledger/lock.js";
 import { currentRecord, deployments, type LedgerRecord } from "../ledger/record.js";
@@ -40,15 +39,15 @@ export async function status(options: {
   target?: string | undefined;
   timeoutMs?: number | undefined;
 }): Promise<EnvironmentStatus[]> {
-  const site = await openSite(options);
+  const state = await locateState(options);
   let names: string[];
   if (options.environment) names = [options.environment];
-  else if (site.hasConfig) names = (await loadProject(site.root)).environmentNames();
+  else if (state.project) names = state.project.environmentNames();
   else names = [];
   const results: EnvironmentStatus[] = [];
   await Promise.all(
     names.map(async (name, index) => {
-      const ledger = ledgerAt(site, { environment: name, target: site.target });
+      const ledger = ledgerAt(state, { environment: name, target: state.target });
       const read = await ledger.read();
       await ledger.verify(read);
       const last = await lastAttempt(ledger.store, read.records);
@@ -56,7 +55,7 @@ export async function status(options: {
       if (!record) {
         results[index] = {
           environment: name,
-          target: site.target,
+          target: state.target,
           state: "not deployed",
           drift: [],
           secrets: [],
@@ -69,7 +68,7 @@ export async function status(options: {
         project: unit.project,
         target: unit.target,
         pull: unit.pull,
-        root: site.root,
+        root: state.root,
         events: silent,
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
@@ -81,7 +80,7 @@ export async function status(options: {
       const secrets = Object.keys(known?.values ?? {}).length > 0 ? secretChanges(record.secrets, known) : [];
       results[index] = {
         environment: name,
-        target: site.target,
+        target: state.target,
         deploymentId: record.id,
         state: drift.length > 0 || secrets.length > 0 ? "drifted" : "ok",
         drift,

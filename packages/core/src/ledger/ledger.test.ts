@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { chooseRollbackTarget } from "../deploy/rollback.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import {
   closeOpenDeployments,
   type Ledger,
@@ -12,13 +13,7 @@ import {
   type NewRecord,
   recordHash,
 } from "./ledger.js";
-import {
-  currentRecord,
-  type DeploymentUnit,
-  deployments,
-  type LedgerRecord,
-  ledgerRecordSchema,
-} from "./record.js";
+import { currentRecord, deployments, type LedgerRecord, ledgerRecordSchema } from "./record.js";
 
 const dirs: string[] = [];
 afterEach(() =>
@@ -53,6 +48,7 @@ const unit = (digest: string): DeploymentUnit => ({
     images: [{ service: "web", ref: "r/web:1", digest, pinned: true }],
     secrets: [],
     artifact: { path: ".kaupang/local/api.compose.yaml", content: `image: r/web@${digest}\n` },
+    views: {},
     hooks: { beforeUp: [], afterUp: [], beforeDown: [], afterDown: [] },
     commands: [],
   },

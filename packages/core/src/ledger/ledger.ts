@@ -23,8 +23,9 @@ import { join } from "node:path";
 import * as z from "zod";
 import { KaupangError } from "../base/errors.js";
 import { redact } from "../base/redact.js";
-import { type DeploymentUnit, type LedgerRecord, ledgerRecordSchema, ledgerVersion } from "./record.js";
-import { type Scope, type StateLocation, type StateStore, stateStore } from "./store.js";
+import { completeUnit, type DeploymentUnit, type StoredUnit } from "../plan/unit.js";
+import { type LedgerRecord, ledgerRecordSchema, ledgerVersion } from "./record.js";
+import { type Scope, type StateStore, type StoreLocation, stateStore } from "./store.js";
 
 /** crypto.hash (Node ≥ 20.12) is one call instead of three objects: ~3× faster on 10,000 short records. */
 export const sha256 = (text: string): string => `sha256:${hash("sha256", text, "hex")}`;
@@ -287,7 +288,7 @@ export class Ledger {
     return text !== undefined && sha256(text) === digest ? text : undefined;
   }
 
-  /** The deployment unit a record names, checked against its digest. */
+  /** The deployment unit a record names, checked against its digest (and completed, if an older kaupang stored it). */
   async readUnit(record: LedgerRecord): Promise<DeploymentUnit> {
     if (!record.unit) {
       throw new KaupangError(
@@ -303,7 +304,7 @@ export class Ledger {
         { hint: `expected ${this.store.unitLocation(record.unit)} with that digest` },
       );
     }
-    return JSON.parse(text) as DeploymentUnit;
+    return completeUnit(JSON.parse(text) as StoredUnit);
   }
 
   /**
@@ -359,7 +360,7 @@ const sha256Bytes = (bytes: Buffer): string => `sha256:${hash("sha256", bytes, "
 
 /** The ledger of environment@target at `location`. */
 export function ledgerAt(
-  location: StateLocation,
+  location: StoreLocation,
   scope: Scope,
   options: { kaupangVersion?: string | undefined } = {},
 ): Ledger {

@@ -1,8 +1,5 @@
 /** The on-disk ledger record, read back through this schema (never trusted raw). */
 import * as z from "zod";
-import type { TargetSettings } from "../base/target.js";
-import type { BackendName, PullPolicy } from "../config/model.js";
-import type { EnvironmentPlan } from "../plan/types.js";
 
 /**
  * Record format versions. 1: one record per deploy, written after it
@@ -80,15 +77,6 @@ export function ledgerRecordSchema(count: number): typeof LedgerRecordShape {
 
 export type LedgerRecord = z.infer<typeof LedgerRecordShape>;
 export type LedgerImage = z.infer<typeof LedgerImageSchema>;
-
-/** Everything needed to replay one environment's deploy without the config. */
-export interface DeploymentUnit {
-  project: string;
-  target: TargetSettings;
-  backend: BackendName;
-  pull: PullPolicy;
-  environment: EnvironmentPlan;
-}
 
 /** A deployment as history shows it: its outcome record, or its started record when no outcome was written. */
 export type Deployment = LedgerRecord & {

@@ -285,7 +285,7 @@ function fileScopes(cacheDir: string): Scope[] {
 }
 
 /** Where a run keeps deploy state today: its cacheDir (root: what paths in messages are relative to). */
-export interface StateLocation {
+export interface StoreLocation {
   cacheDir: string;
   root?: string | undefined;
 }
@@ -294,11 +294,11 @@ export interface StateLocation {
  * The store of one environment@target. Every reader and writer of deploy
  * state gets its store here, so a store on the target is chosen in one place.
  */
-export function stateStore(location: StateLocation, scope: Scope): StateStore {
+export function stateStore(location: StoreLocation, scope: Scope): StateStore {
   return fileStore(location.cacheDir, scope, location.root ? { root: location.root } : {});
 }
 
 /** Every environment@target with records at `location`. */
-export function stateScopes(location: StateLocation): Scope[] {
+export function stateScopes(location: StoreLocation): Scope[] {
   return fileScopes(location.cacheDir);
 }
