@@ -5,7 +5,7 @@
  * 130 / 143 interrupted by SIGINT / SIGTERM.
  */
 
-import { interruptedBy, signalExitCode } from "@kaupang/core";
+import { interruptedBy, setConfigLoadTimeout, signalExitCode } from "@kaupang/core";
 import { Command, CommanderError, Option } from "commander";
 import { registerBuild } from "./commands/build.js";
 import { registerBundle } from "./commands/bundle.js";
@@ -42,6 +42,10 @@ export function buildProgram(io: Io): Command {
   registerOperate(program, io);
   registerRun(program, io);
   registerStudio(program, io);
+  // --timeout also bounds loading the config: user code that never finishes is stopped.
+  program.hook("preAction", (_program, action) => {
+    setConfigLoadTimeout((action.opts() as { timeout?: number }).timeout);
+  });
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program).slice(1)) {
     command.exitOverride().configureOutput({

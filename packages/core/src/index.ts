@@ -8,6 +8,7 @@ export { type BundleOptions, type BundleResult, createBundle } from "./bundle/cr
 export { type BundleUpOptions, deployBundle, planBundleUp } from "./bundle/up.js";
 export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
 export { jsonSchemas } from "./config/json-schema.js";
+export { defaultConfigLoadTimeoutMs, setConfigLoadTimeout } from "./config/load-worker.js";
 export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
 export {
   createModel,

@@ -9,8 +9,8 @@
 const values = new Set<string>();
 let pattern: RegExp | undefined;
 
-export const mask = "***";
-export const minSecretLength = 3;
+const mask = "***";
+const minSecretLength = 3;
 
 /** Mask these values (and each line of a multi-line value) from now on. */
 export function addSecretValues(secrets: Iterable<string>): void {

@@ -3,13 +3,14 @@
  * jiti, so a user's repo needs no `typescript`, no `tsconfig` and no build
  * step; `@kaupang/core` and `kaupang` imports inside those files resolve to
  * this running tool's own helpers even when the user's repo installed nothing.
+ * That code runs in a worker with a deadline (load-worker.ts).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, extname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Jiti } from "jiti";
 import { didYouMean } from "../base/did-you-mean.js";
-import { KaupangError } from "../base/errors.js";
+import { isKaupangError, KaupangError } from "../base/errors.js";
+import { importConfigModule } from "./load-worker.js";
 
 export const configExtensions = [".ts", ".mts", ".mjs", ".js", ".json"] as const;
 export const configNames = configExtensions.map((ext) => `kaupang.config${ext}`);
@@ -47,20 +48,6 @@ function helpersPath(): string {
   throw new Error("kaupang: cannot find its own define helpers next to the loader");
 }
 
-let jiti: Jiti | undefined;
-async function getJiti(): Promise<Jiti> {
-  if (!jiti) {
-    const { createJiti } = await import("jiti");
-    const helpers = helpersPath();
-    jiti = createJiti(import.meta.url, {
-      alias: { "@kaupang/core": helpers, "@kaupang/cli": helpers, kaupang: helpers },
-      interopDefault: true,
-      moduleCache: false,
-    });
-  }
-  return jiti;
-}
-
 function locate(text: string, offset: number): string {
   const before = text.slice(0, offset);
   const line = before.split("\n").length;
@@ -90,14 +77,17 @@ export async function loadModuleFile(file: string, displayName: string): Promise
       );
     }
   }
-  const loader = await getJiti();
-  let mod: unknown;
+  const helpers = helpersPath();
+  let value: unknown;
   try {
-    mod = await loader.import(file);
+    value = await importConfigModule(file, displayName, {
+      base: import.meta.url,
+      alias: { "@kaupang/core": helpers, "@kaupang/cli": helpers, kaupang: helpers },
+    });
   } catch (error) {
+    if (isKaupangError(error)) throw error;
     throw loadError(error, displayName);
   }
-  const value = (mod as { default?: unknown } | undefined)?.default ?? mod;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new KaupangError("ERR_CONFIG_INVALID", `${displayName}: the default export must be an object`, {
       hint: "export default defineConfig({ … }) / defineEnvironment({ … })",

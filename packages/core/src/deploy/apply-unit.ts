@@ -43,8 +43,11 @@ export interface ApplyUnitOptions {
 
 type Step = NonNullable<LedgerRecord["failedStep"]>;
 
+/** "web r/web:1.4 (sha256:9f86d081884c)" per image. */
 const imageList = (images: readonly PlannedImage[]) =>
-  images.map((i) => `${i.service}=${i.digest ? `${i.ref.split("@")[0]}@${i.digest.slice(0, 19)}…` : i.ref}`);
+  images.map(
+    (i) => `${i.service} ${i.ref}${i.digest && !i.ref.includes("@") ? ` (${i.digest.slice(0, 19)})` : ""}`,
+  );
 
 export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions): Promise<DeploymentSummary> {
   const { ctx, ledger } = options;

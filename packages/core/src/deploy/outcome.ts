@@ -10,7 +10,7 @@ import type { LedgerRecord } from "../ledger/record.js";
 
 type Outcome = "succeeded" | "failed" | "interrupted";
 
-export interface OpenDeployment {
+interface OpenDeployment {
   readonly started: LedgerRecord;
   /** Record the outcome (once; later calls return the first outcome). */
   finish(status: Outcome, extra?: Pick<NewRecord, "failedStep" | "error">): Promise<LedgerRecord | undefined>;

@@ -65,7 +65,7 @@ export interface UpResult {
  * Whether a failed apply re-applies the last succeeded unit: the run's flag,
  * else the target's `rollbackOnFailure`, else the config's.
  */
-export function rollbackOnFailureFor(planned: Planned, flag: boolean | undefined): boolean {
+function rollbackOnFailureFor(planned: Planned, flag: boolean | undefined): boolean {
   if (flag !== undefined) return flag;
   const config = planned.project.config;
   return config.targets?.[planned.plan.target]?.rollbackOnFailure ?? config.rollbackOnFailure ?? false;

@@ -33,12 +33,8 @@ export const sha256 = (text: string): string => `sha256:${hash("sha256", text, "
 /** The content address of a deployment unit: equal units, equal digests. */
 export const unitDigest = (unit: DeploymentUnit): string => sha256(JSON.stringify(unit));
 
-export function ledgerDir(cacheDir: string): string {
-  return join(cacheDir, "ledger");
-}
-
 export function ledgerPath(cacheDir: string, environment: string, target: string): string {
-  return join(ledgerDir(cacheDir), `${environment}@${target}.jsonl`);
+  return join(cacheDir, "ledger", `${environment}@${target}.jsonl`);
 }
 
 /** Hash of a record's content: its JSON without the `hash` field, in written key order. */
@@ -84,7 +80,7 @@ const AnchorSchema = z.object({
   id: z.string(),
   at: z.string(),
 });
-export type Anchor = z.infer<typeof AnchorSchema>;
+type Anchor = z.infer<typeof AnchorSchema>;
 
 export interface LedgerCheck {
   records: number;
@@ -94,7 +90,7 @@ export interface LedgerCheck {
 }
 
 /** The CI run this process belongs to, where the CI system exposes one. */
-export function ciRun(env: NodeJS.ProcessEnv = process.env): string | undefined {
+function ciRun(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.GITHUB_RUN_ID)
     return `github ${env.GITHUB_REPOSITORY ?? ""} run ${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `.${env.GITHUB_RUN_ATTEMPT}` : ""}`.replace(
       "  ",

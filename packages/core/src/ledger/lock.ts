@@ -42,7 +42,7 @@ const HolderSchema = z.object({
 export type LockHolder = z.infer<typeof HolderSchema>;
 
 /** A lock as read: its holder, or the raw text when it cannot be read as one. */
-export type LockState =
+type LockState =
   | { kind: "none" }
   | { kind: "held"; holder: LockHolder; text: string }
   | { kind: "unreadable"; text: string };

@@ -20,7 +20,7 @@ export const LedgerImageSchema = z.object({
   local: z.boolean().optional(),
 });
 
-export const recordStatuses = ["started", "succeeded", "failed", "interrupted", "unchanged"] as const;
+const recordStatuses = ["started", "succeeded", "failed", "interrupted", "unchanged"] as const;
 
 const LedgerRecordShape = z.object({
   v: z.union([z.literal(1), z.literal(ledgerVersion)]),
@@ -107,16 +107,6 @@ export function deployments(records: readonly LedgerRecord[], running?: string):
   for (const [id, at] of open)
     if (id !== running) out[at] = { ...out[at]!, status: "interrupted", outcomeMissing: true };
   return out;
-}
-
-/** Ids of `started` records with no outcome after them. */
-export function openDeployments(records: readonly LedgerRecord[]): LedgerRecord[] {
-  const open = new Map<string, LedgerRecord>();
-  for (const record of records) {
-    if (record.status === "started") open.set(record.id, record);
-    else open.delete(record.id);
-  }
-  return [...open.values()];
 }
 
 /**
