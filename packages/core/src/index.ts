@@ -1,6 +1,13 @@
-export { registerBackend } from "./backends/context.js";
+export type { Backend, BackendContext, RunningService } from "./backends/backend.js";
 export { isDuration, parseDuration } from "./base/duration.js";
-export { type Cycle, formatProblem, isKaupangError, KaupangError, type Problem } from "./base/errors.js";
+export {
+  type Cycle,
+  formatProblem,
+  isKaupangError,
+  KaupangError,
+  type KaupangErrorOptions,
+  type Problem,
+} from "./base/errors.js";
 export type { EventSink, KaupangEvent } from "./base/events.js";
 export { interrupt, interruptedBy, signalExitCode } from "./base/interrupt.js";
 export { redact } from "./base/redact.js";
@@ -8,6 +15,7 @@ export { type BundleOptions, type BundleResult, createBundle } from "./bundle/cr
 export { type BundleUpOptions, deployBundle, planBundleUp } from "./bundle/up.js";
 export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
 export { jsonSchemas } from "./config/json-schema.js";
+export { configNames } from "./config/load.js";
 export { defaultConfigLoadTimeoutMs, setConfigLoadTimeout } from "./config/load-worker.js";
 export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
 export {
@@ -36,6 +44,7 @@ export {
   chooseRollbackTarget,
   openLedger,
   planRollback,
+  type RollbackContext,
   type RollbackOptions,
   rollback,
 } from "./deploy/rollback.js";
@@ -51,9 +60,13 @@ export { exec, runningChildCount, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
 export { type Change, diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
-export { type PassthroughOptions, passthroughCommands } from "./inspect/passthrough.js";
+export {
+  type PassthroughCommand,
+  type PassthroughOptions,
+  passthroughCommands,
+} from "./inspect/passthrough.js";
 export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
-export { Ledger, ledgerAt, ledgerPath } from "./ledger/ledger.js";
+export { Ledger, type LedgerRead, ledgerAt, ledgerPath } from "./ledger/ledger.js";
 export { describeHolder, type LockHolder } from "./ledger/lock.js";
 export type { Deployment, LedgerRecord } from "./ledger/record.js";
 export { currentRecord, deployments } from "./ledger/record.js";
@@ -62,6 +75,7 @@ export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
 export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
 export {
   type PipelineResult,
+  type PreparedPipeline,
   preparePipeline,
   type RunPipelineOptions,
   runPipeline,

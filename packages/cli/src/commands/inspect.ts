@@ -17,7 +17,7 @@ import { createReporter } from "../output/reporter.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
 /** Exit code of `status` when what runs differs from what was deployed (CI can gate on it). */
-export const driftExitCode = 3;
+const driftExitCode = 3;
 
 export function formatDiff(diffs: readonly EnvironmentDiff[]): string {
   const lines: string[] = [];

@@ -25,7 +25,7 @@ import type { EnvironmentPlan } from "../plan/types.js";
 import { stackName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
 import { envMap } from "./compose.js";
-import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
+import { ensureProjectNetwork, prefetchProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
 interface SwarmService {
   ID: string;
@@ -305,6 +305,8 @@ async function waitGone(ctx: BackendContext, envName: string, stack: string): Pr
 }
 
 export const swarmBackend: Backend = {
+  prepare: prefetchProjectNetwork,
+
   async apply(ctx, env) {
     await ensureProjectNetwork(ctx, env.environment);
     await applyEnvironment(ctx, env);

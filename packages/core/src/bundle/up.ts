@@ -100,6 +100,7 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
           action: "up",
           source: bundle.source,
           ...(secrets ? { secrets } : {}),
+          backendImpl: options.backendImpl,
         }),
       );
     }

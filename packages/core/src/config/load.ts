@@ -12,7 +12,7 @@ import { didYouMean } from "../base/did-you-mean.js";
 import { isKaupangError, KaupangError } from "../base/errors.js";
 import { importConfigModule } from "./load-worker.js";
 
-export const configExtensions = [".ts", ".mts", ".mjs", ".js", ".json"] as const;
+const configExtensions = [".ts", ".mts", ".mjs", ".js", ".json"] as const;
 export const configNames = configExtensions.map((ext) => `kaupang.config${ext}`);
 
 /** The config file in `cwd`, or a user error naming the directory. */

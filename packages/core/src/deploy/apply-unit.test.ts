@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backend, BackendContext } from "../backends/backend.js";
-import { backendFor, registerBackend } from "../backends/context.js";
 import type { KaupangEvent } from "../base/events.js";
 import { interrupt, resetInterrupt } from "../base/interrupt.js";
 import { addSecretValues, clearSecretValues } from "../base/redact.js";
@@ -13,10 +12,10 @@ import type { DeploymentUnit } from "../plan/unit.js";
 import { applyUnit } from "./apply-unit.js";
 import { recordInterrupted } from "./outcome.js";
 
-const real = backendFor("compose");
 const dirs: string[] = [];
+let backendImpl: Backend | undefined;
 afterEach(() => {
-  registerBackend("compose", real);
+  backendImpl = undefined;
   resetInterrupt();
   clearSecretValues();
   dirs.splice(0).forEach((d) => {
@@ -66,7 +65,7 @@ function fakeBackend(options: { failing?: string[]; onApply?: (version: string) 
       return [{ service: "web", instances: [{ digests: [digest(runs)], ref: "r/web", state: "running" }] }];
     },
   };
-  registerBackend("compose", backend);
+  backendImpl = backend;
   return { applied, runs: () => runs };
 }
 
@@ -101,7 +100,7 @@ describe("applyUnit", () => {
         seenAtApply = await statuses(ledger);
       },
     });
-    const summary = await applyUnit(unit("a"), { ctx, ledger, action: "up" });
+    const summary = await applyUnit(unit("a"), { ctx, ledger, backendImpl, action: "up" });
     expect(seenAtApply).toEqual(["up:started"]);
     const { records } = await ledger.read();
     expect(records.map((r) => [r.id, r.status])).toEqual([
@@ -121,7 +120,12 @@ describe("applyUnit", () => {
       cwd: root,
       env: {},
     };
-    const summary = await applyUnit(unit("a", { beforeUp: [hook] }), { ctx, ledger, action: "up" });
+    const summary = await applyUnit(unit("a", { beforeUp: [hook] }), {
+      ctx,
+      ledger,
+      backendImpl,
+      action: "up",
+    });
     expect(readFileSync(join(root, "hook.txt"), "utf8").trim()).toBe(`up api@local ${summary.deploymentId}`);
   });
 
@@ -130,9 +134,9 @@ describe("applyUnit", () => {
     fakeBackend();
     addSecretValues(["hunter2-secret"]);
     const hook = { run: "echo token=hunter2-secret >&2; exit 3", cwd: root, env: {} };
-    await expect(applyUnit(unit("a", { afterUp: [hook] }), { ctx, ledger, action: "up" })).rejects.toThrow(
-      "afterUp hook failed (exit 3): echo token=hunter2-secret >&2; exit 3 — token=***",
-    );
+    await expect(
+      applyUnit(unit("a", { afterUp: [hook] }), { ctx, ledger, backendImpl, action: "up" }),
+    ).rejects.toThrow("afterUp hook failed (exit 3): echo token=hunter2-secret >&2; exit 3 — token=***");
     const last = (await ledger.read()).records.at(-1)!;
     expect(last).toMatchObject({ status: "failed", failedStep: "hook" });
     expect(last.error).not.toContain("hunter2-secret");
@@ -147,7 +151,7 @@ describe("applyUnit", () => {
         throw new Error("docker compose up was stopped (SIGTERM)");
       },
     });
-    await expect(applyUnit(unit("a"), { ctx, ledger, action: "up" })).rejects.toMatchObject({
+    await expect(applyUnit(unit("a"), { ctx, ledger, backendImpl, action: "up" })).rejects.toMatchObject({
       code: "ERR_INTERRUPTED",
       exitCode: 130,
       message: expect.stringMatching(
@@ -165,7 +169,7 @@ describe("applyUnit", () => {
     const { ledger, ctx } = setup();
     let release: () => void = () => {};
     fakeBackend({ onApply: () => new Promise<void>((resolve) => (release = resolve)) });
-    const running = applyUnit(unit("a"), { ctx, ledger, action: "up" });
+    const running = applyUnit(unit("a"), { ctx, ledger, backendImpl, action: "up" });
     await new Promise((resolve) => setTimeout(resolve, 50));
     await recordInterrupted("interrupted (SIGTERM): kaupang exited before the deploy unwound");
     expect(deployments((await ledger.read()).records)).toMatchObject([
@@ -180,8 +184,14 @@ describe("applyUnit", () => {
     it("re-applies the last succeeded unit, records both, says what it restored, and still fails", async () => {
       const { ledger, ctx, events } = setup();
       const backend = fakeBackend({ failing: ["b"] });
-      const first = await applyUnit(unit("a"), { ctx, ledger, action: "up" });
-      const failure = applyUnit(unit("b"), { ctx, ledger, action: "up", rollbackOnFailure: true });
+      const first = await applyUnit(unit("a"), { ctx, ledger, backendImpl, action: "up" });
+      const failure = applyUnit(unit("b"), {
+        ctx,
+        ledger,
+        backendImpl,
+        action: "up",
+        rollbackOnFailure: true,
+      });
       await expect(failure).rejects.toThrow(
         new RegExp(
           `^web did not become healthy \\(b\\); rolled back to ${first.deploymentId} \\(recorded as \\S+\\)$`,
@@ -209,12 +219,18 @@ describe("applyUnit", () => {
       const { ledger, ctx, root } = setup();
       fakeBackend({ failing: ["b"] });
       await expect(
-        applyUnit(unit("b"), { ctx, ledger, action: "up", rollbackOnFailure: true }),
+        applyUnit(unit("b"), { ctx, ledger, backendImpl, action: "up", rollbackOnFailure: true }),
       ).rejects.toThrow("web did not become healthy (b); no earlier succeeded deploy to roll back to");
-      await applyUnit(unit("a"), { ctx, ledger, action: "up" });
+      await applyUnit(unit("a"), { ctx, ledger, backendImpl, action: "up" });
       const hook = { run: "exit 1", cwd: root, env: {} };
       await expect(
-        applyUnit(unit("c", { beforeUp: [hook] }), { ctx, ledger, action: "up", rollbackOnFailure: true }),
+        applyUnit(unit("c", { beforeUp: [hook] }), {
+          ctx,
+          ledger,
+          backendImpl,
+          action: "up",
+          rollbackOnFailure: true,
+        }),
       ).rejects.toThrow("nothing was applied, so nothing was rolled back");
       expect(deployments((await ledger.read()).records).map((r) => r.status)).toEqual([
         "failed",
@@ -226,10 +242,10 @@ describe("applyUnit", () => {
     it("reports a rollback that fails too", async () => {
       const { ledger, ctx } = setup();
       fakeBackend({ failing: ["b"] });
-      await applyUnit(unit("a"), { ctx, ledger, action: "up" });
+      await applyUnit(unit("a"), { ctx, ledger, backendImpl, action: "up" });
       fakeBackend({ failing: ["a", "b"] });
       await expect(
-        applyUnit(unit("b"), { ctx, ledger, action: "up", rollbackOnFailure: true }),
+        applyUnit(unit("b"), { ctx, ledger, backendImpl, action: "up", rollbackOnFailure: true }),
       ).rejects.toThrow(/; the rollback to \S+ failed too: web did not become healthy \(a\)$/);
     });
   });

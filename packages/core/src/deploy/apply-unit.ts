@@ -6,7 +6,7 @@
  * SIGTERM). With `rollbackOnFailure`, a failure after something was applied
  * re-applies the environment's last succeeded unit through this same path.
  */
-import type { BackendContext } from "../backends/backend.js";
+import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendFor } from "../backends/context.js";
 import { errorMessage, isKaupangError, KaupangError } from "../base/errors.js";
 import { interruptedBy, interruptedError } from "../base/interrupt.js";
@@ -27,7 +27,7 @@ export interface DeploymentSummary {
   images: PlannedImage[];
 }
 
-export interface ApplyUnitOptions {
+interface ApplyUnitOptions {
   ctx: BackendContext;
   ledger: Ledger;
   action: "up" | "rollback";
@@ -39,6 +39,8 @@ export interface ApplyUnitOptions {
   secrets?: LedgerRecord["secrets"];
   /** When apply, verify or an afterUp hook fails: re-apply the last succeeded unit, then fail. */
   rollbackOnFailure?: boolean;
+  /** Instead of the built-in Backend of the unit's backend (an in-memory fake in tests). */
+  backendImpl?: Backend | undefined;
 }
 
 type Step = NonNullable<LedgerRecord["failedStep"]>;
@@ -55,7 +57,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   const scope = env.environment;
   const began = new Date();
   const id = newDeploymentId(began);
-  const backend = backendFor(unit.backend);
+  const backend = backendFor(unit.backend, options.backendImpl);
   // What a failure would restore, read before this deploy adds its records.
   const previous = options.rollbackOnFailure ? currentRecord((await ledger.read()).records) : undefined;
   const unitDigest = await ledger.storeUnit(unit);
@@ -158,6 +160,7 @@ async function rollBackAfter(
       action: "rollback",
       rollbackOf: previous.id,
       trigger: failedId,
+      backendImpl: options.backendImpl,
       ...(options.secrets ? { secrets: options.secrets } : {}),
     });
     options.ctx.events({

@@ -67,7 +67,7 @@ export async function removePlanned(
 ): Promise<{ removed: string[] }> {
   const { plan, order, model } = planned;
   const ctx = backendContext(plan, options);
-  const backend = backendFor(plan.backend);
+  const backend = backendFor(plan.backend, options.backendImpl);
   const locks = await lockEnvironments(
     { cacheDir: model.cacheDir, root: plan.root },
     plan.target,

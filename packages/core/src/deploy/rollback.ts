@@ -153,6 +153,7 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
       action: "rollback",
       rollbackOf: record.id,
       ...(secrets ? { secrets } : {}),
+      backendImpl: options.backendImpl,
     });
   } finally {
     for (const lock of locks) await lock.release();

@@ -15,7 +15,7 @@ import { loadProject, type Project } from "../config/project.js";
 import { type Ledger, ledgerAt } from "../ledger/ledger.js";
 import type { Plan } from "../plan/types.js";
 
-export interface StateLocation {
+interface StateLocation {
   root: string;
   cacheDir: string;
   target: string;

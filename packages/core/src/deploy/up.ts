@@ -4,9 +4,8 @@
  * local builds by image ID with --no-resolve), then apply environment by
  * environment through the one apply path, recording each in its ledger.
  */
-import type { BackendContext } from "../backends/backend.js";
+import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendContext, backendFor } from "../backends/context.js";
-import { prefetchProjectNetwork } from "../backends/network.js";
 import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
@@ -32,6 +31,8 @@ export type { DeploymentSummary } from "./apply-unit.js";
 
 export interface ApplyOptions {
   events?: EventSink | undefined;
+  /** Deploy through this Backend instead of the built-in one for the plan's backend (an in-memory fake in tests). */
+  backendImpl?: Backend | undefined;
   /** Per-environment convergence timeout, and how long to wait for another deploy's lock. */
   timeoutMs?: number | undefined;
   /** Where secret() values are read for the pre-flight; default process.env. */
@@ -77,10 +78,10 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
   // Kubernetes reads secret values from the cluster's Secret (its backend checks that); the others from this process.
   if (plan.backend !== "kubernetes") checkSecrets(plan.environments, options.processEnv);
   const ctx = backendContext(plan, options);
-  const backend = backendFor(plan.backend);
   const location = { cacheDir: model.cacheDir, root: plan.root };
   const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, options);
-  if (plan.backend !== "kubernetes") prefetchProjectNetwork(ctx);
+  const backend = backendFor(plan.backend, options.backendImpl);
+  backend.prepare?.(ctx);
   try {
     let pins: Pins;
     try {
@@ -127,7 +128,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       };
       const secrets = only(fingerprints, env.secrets);
       const ledger = ledgerFor(plan, model, env.environment, plan.target, options.kaupangVersion);
-      if (!options.force && (await isUnchanged(ledger, unit, ctx, secrets))) {
+      if (!options.force && (await isUnchanged(ledger, unit, ctx, backend, secrets))) {
         deployments.push(await recordUnchanged(unit, { ctx, ledger, ...(secrets ? { secrets } : {}) }));
         continue;
       }
@@ -137,6 +138,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
           ledger,
           action: "up",
           rollbackOnFailure,
+          backendImpl: options.backendImpl,
           ...(secrets ? { secrets } : {}),
         }),
       );
@@ -170,6 +172,7 @@ async function isUnchanged(
   ledger: Ledger,
   unit: DeploymentUnit,
   ctx: BackendContext,
+  backend: Backend,
   secrets: SecretFingerprints | undefined,
 ): Promise<boolean> {
   const read = await ledger.read();
@@ -196,7 +199,7 @@ async function isUnchanged(
     ctx.events({ type: "stage", scope, message: `${changed.join("; ")}: applying` });
     return false;
   }
-  const drift = await driftOf(backendFor(unit.backend), ctx, unit);
+  const drift = await driftOf(backend, ctx, unit);
   if (drift.length === 0) return true;
   ctx.events({
     type: "stage",

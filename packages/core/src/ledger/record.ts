@@ -11,7 +11,7 @@ import * as z from "zod";
  */
 export const ledgerVersion = 2 as const;
 
-export const LedgerImageSchema = z.object({
+const LedgerImageSchema = z.object({
   service: z.string(),
   ref: z.string(),
   digest: z.string().optional(),
@@ -76,7 +76,6 @@ export function ledgerRecordSchema(count: number): typeof LedgerRecordShape {
 }
 
 export type LedgerRecord = z.infer<typeof LedgerRecordShape>;
-export type LedgerImage = z.infer<typeof LedgerImageSchema>;
 
 /** A deployment as history shows it: its outcome record, or its started record when no outcome was written. */
 export type Deployment = LedgerRecord & {

@@ -12,7 +12,7 @@ import type { PipelineSchema } from "../config/schema.js";
 import { fieldError } from "../config/validate.js";
 
 type ValidStep = z.output<typeof PipelineSchema>["steps"][string];
-export type StepAction = "run" | "up" | "down" | "build" | "wait";
+type StepAction = "run" | "up" | "down" | "build" | "wait";
 
 interface StepBase {
   name: string;

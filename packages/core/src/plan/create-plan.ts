@@ -14,7 +14,7 @@ import { upCommands } from "./commands.js";
 import type { EnvironmentPlan, Plan, PlannedImage } from "./types.js";
 import { fromDocuments } from "./unit.js";
 
-export interface PlanOptions {
+interface PlanOptions {
   /** Run-level pull (`--pull`); default the target's. */
   pull?: PullPolicy | undefined;
   /** environment → service → pinned image ref (name@sha256:…), from resolution. */
@@ -25,7 +25,7 @@ export interface PlanOptions {
 
 export const isDigestRef = (ref: string): boolean => /@sha256:[0-9a-f]{64}$/.test(ref);
 
-export function environmentWaves(model: Model): string[][] {
+function environmentWaves(model: Model): string[][] {
   const graph = new Map(Object.entries(model.environments).map(([n, e]) => [n, e.dependsOn]));
   try {
     return topoWaves(graph);
@@ -45,7 +45,7 @@ export function environmentWaves(model: Model): string[][] {
   }
 }
 
-export function serviceWaves(model: Model, envName: string): string[][] {
+function serviceWaves(model: Model, envName: string): string[][] {
   const env = model.environments[envName]!;
   const graph = new Map(Object.values(env.services).map((s) => [s.name, s.dependsOn]));
   try {

@@ -27,7 +27,7 @@ export interface RenderOptions {
   secrets?: Readonly<Record<string, string>> | undefined;
 }
 
-export function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {
+function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {
   const out: Record<string, unknown> = { image: escapeDollars(imageOf(service, images)) };
   if (service.build) {
     const b = service.build;

@@ -19,7 +19,7 @@ const renderers: Record<
   kubernetes: kubernetesObjects,
 };
 
-export interface Rendered {
+interface Rendered {
   documents: readonly unknown[];
   content: string;
 }
