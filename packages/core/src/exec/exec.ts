@@ -66,7 +66,7 @@ const running = new Set<ChildProcess>();
 let stopping = false;
 
 /** A running child's process group, as the deploy lock records it. */
-export interface ChildGroup {
+interface ChildGroup {
   pgid: number;
   /** Its leader's start time (clock ticks since boot; Linux), to tell it from a later process with its id. */
   start?: number;

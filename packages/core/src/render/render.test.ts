@@ -7,6 +7,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { json, testdir } from "../../../../test/support/testdir.js";
 import { loadModel, loadProject } from "../config/project.js";
 import { createPlan } from "../plan/create-plan.js";
+import { secretChecksumAnnotation } from "./kubernetes.js";
 import { renderEnvironment } from "./render.js";
 
 const longhall = fileURLToPath(new URL("../../../../examples/longhall", import.meta.url));
