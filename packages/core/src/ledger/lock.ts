@@ -123,7 +123,13 @@ function me(command: string): LockHolder {
 }
 
 /** Held locks, rewritten with the current children whenever one starts. */
-const held = new Set<{ store: StateStore; holder: LockHolder; text: string; writing: Promise<void> }>();
+const held = new Set<{
+  store: StateStore;
+  holder: LockHolder;
+  text: string;
+  writing: Promise<void>;
+  inFlight: number;
+}>();
 let listening = false;
 
 function recordChildren(): void {
@@ -135,12 +141,20 @@ function recordChildren(): void {
     );
     lock.holder = { ...lock.holder, children: [...previous, ...running] };
     const text = JSON.stringify(lock.holder);
-    lock.writing = lock.writing.then(async () => {
+    const write = async () => {
       if (!held.has(lock)) return;
       await lock.store.replaceLock(text);
       lock.text = text;
-    });
-    lock.writing.catch(() => {});
+    };
+    // In order; with none pending it starts at once (a local store writes synchronously,
+    // so a kill right after the child started still finds its group in the lock).
+    const run = lock.inFlight === 0 ? write() : lock.writing.then(write);
+    lock.inFlight++;
+    lock.writing = run
+      .catch(() => {})
+      .finally(() => {
+        lock.inFlight--;
+      });
   }
 }
 
@@ -164,7 +178,7 @@ export async function acquireLock(
   for (;;) {
     if (interruptedBy()) throw interruptedError(`while waiting for the lock of ${options.what}`);
     if (await store.createLock(text)) {
-      const entry = { store, holder, text, writing: Promise.resolve() };
+      const entry = { store, holder, text, writing: Promise.resolve(), inFlight: 0 };
       held.add(entry);
       if (!listening) {
         onChildrenChange(recordChildren);

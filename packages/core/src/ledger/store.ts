@@ -32,6 +32,7 @@ import {
   readdirSync,
   readFileSync,
   readSync,
+  renameSync,
   unlinkSync,
   writeFileSync,
   writeSync,
@@ -250,9 +251,11 @@ export function fileStore(cacheDir: string, scope: Scope, options: { root?: stri
     },
 
     async replaceLock(text) {
+      // Synchronous on purpose: the holder records a child's process group the
+      // moment it starts, so a kill right after leaves as small a gap as can be.
       const temp = `${lockPath}.${process.pid}.tmp`;
       writeFileSync(temp, text);
-      await rename(temp, lockPath);
+      renameSync(temp, lockPath);
       holdFile(lockPath, text);
     },
 

@@ -177,6 +177,25 @@ describe("kubernetes rendering", () => {
     });
   });
 
+  it("rolls pods whose secret values changed: a checksum of their fingerprints on the pod template", async () => {
+    const project = await loadProject(testdir(kitchenSink(false)));
+    const model = await loadModel(project, { environments: ["all"], target: "k8s", processEnv: {} });
+    const template = (secrets?: Record<string, string>) =>
+      parseAllDocuments(createPlan(model, { secrets }).environments[0]!.artifact.content)
+        .map((d) => d.toJS())
+        .filter((d) => d.kind === "Deployment" || d.kind === "Job")
+        .map((d) => [d.metadata.name, d.spec.template.metadata.annotations?.[secretChecksumAnnotation]]);
+    const one = template({ SINK_API_KEY: "hmac-sha256:1111" });
+    const web = one.find(([name]) => name === "web")![1];
+    expect(web).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // migrate uses no secret: no annotation, never rolled for one.
+    expect(one.find(([name]) => name === "migrate")![1]).toBeUndefined();
+    expect(template({ SINK_API_KEY: "hmac-sha256:1111" })).toEqual(one);
+    expect(template({ SINK_API_KEY: "hmac-sha256:2222" }).find(([name]) => name === "web")![1]).not.toBe(web);
+    // A hermetic plan knows no values: no annotation.
+    expect(template().find(([name]) => name === "web")![1]).toBeUndefined();
+  });
+
   it("rejects what a Deployment cannot honour, naming file, field and target", async () => {
     await expect(planFor(testdir(kitchenSink(true)), "k8s")).rejects.toThrow(
       'environments/all.json: services.web.volumes: volumes are not available (use the kubernetes: escape hatch with a volume and volumeMount) on the kubernetes backend (target "k8s")',
