@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { deployments } from "@kaupang/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { json } from "../../support/testdir.js";
 import { baseImage, httpService, project, pushVersion, sleeper } from "../support/fixture.js";
@@ -22,11 +23,14 @@ function runningDigest(container: string): string {
   return sh(["docker", "image", "inspect", "-f", "{{range .RepoDigests}}{{.}} {{end}}", image]).out;
 }
 
+/** The deploys of env@target, one entry each (a started record and its outcome are one deploy). */
 const ledgerOf = (dir: string, env: string, target = "local") =>
-  readFileSync(join(dir, ".kaupang/ledger", `${env}@${target}.jsonl`), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l));
+  deployments(
+    readFileSync(join(dir, ".kaupang/ledger", `${env}@${target}.jsonl`), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l)),
+  );
 
 function emptyDockerConfig(): string {
   const dir = mkdtempSync(join(tmpdir(), "kaupang-docker-config-"));
@@ -82,7 +86,7 @@ describe("versioning: resolve, pin, record, roll back (real engine and registry)
     expect(list.stdout).toContain(`web=${first.slice(7, 19)}`);
     expect(list.stdout).toContain(`web=${second.slice(7, 19)}`);
     const verify = await kaupang(["ledger", "verify", "--cwd", dir]);
-    expect(verify.stdout).toBe("app@local: 4 records, chain intact\n");
+    expect(verify.stdout).toBe("app@local: 8 records, chain intact, head anchor matches\n");
   });
 
   it("a tag that does not exist fails naming service and ref, deploys nothing, and is recorded", async () => {
@@ -181,11 +185,11 @@ describe("versioning: resolve, pin, record, roll back (real engine and registry)
     expect(bad.code).toBe(1);
     const records = ledgerOf(dir, "app");
     expect(records.map((r) => r.status)).toEqual(["succeeded", "succeeded", "failed"]);
-    expect(records[2].failedStep).toBe("apply");
+    expect(records[2]!.failedStep).toBe("apply");
 
     const back = await kaupang(["rollback", "app", "--cwd", dir]);
     expect(back.code, back.stderr).toBe(0);
-    expect(back.stderr).toContain(`rolling back to ${records[1].id}`);
+    expect(back.stderr).toContain(`rolling back to ${records[1]!.id}`);
     expect(sh(["docker", "exec", `${name}-app-web-1`, "printenv", "VERSION"]).out).toBe("b");
   });
 
@@ -201,7 +205,7 @@ describe("versioning: resolve, pin, record, roll back (real engine and registry)
     expect(a.stderr + b.stderr).toMatch(/waiting for app@local: locked by process \d+/);
     expect(ledgerOf(dir, "app").map((r) => r.status)).toEqual(["succeeded", "succeeded"]);
     expect((await kaupang(["ledger", "verify", "app", "--cwd", dir])).stdout).toBe(
-      "app@local: 2 records, chain intact\n",
+      "app@local: 4 records, chain intact, head anchor matches\n",
     );
   });
 
