@@ -179,10 +179,16 @@ async function isUnchanged(
   await ledger.verify(read);
   const current = currentRecord(read.records);
   if (!current?.unit) return false;
+  const scope = unit.environment.environment;
+  // Said first: on Kubernetes a changed value also changes the unit (its pod-template checksum).
+  const changed = secretChanges(current.secrets, secrets);
+  if (changed.length > 0) {
+    ctx.events({ type: "stage", scope, message: `${changed.join("; ")}: applying` });
+    return false;
+  }
   const digest = unitDigest(unit);
   // A unit an older kaupang recorded has another digest for the same deploy: compare it completed.
   if (current.unit !== digest && unitDigest(await ledger.readUnit(current)) !== digest) return false;
-  const scope = unit.environment.environment;
   const lastAttempt = deployments(read.records)
     .filter((r) => r.status !== "unchanged" && r.failedStep !== "resolve")
     .at(-1);
@@ -192,11 +198,6 @@ async function isUnchanged(
       scope,
       message: `unchanged config, but the last deploy (${lastAttempt.id}) ${lastAttempt.status === "failed" ? "failed" : "was interrupted"}: applying`,
     });
-    return false;
-  }
-  const changed = secretChanges(current.secrets, secrets);
-  if (changed.length > 0) {
-    ctx.events({ type: "stage", scope, message: `${changed.join("; ")}: applying` });
     return false;
   }
   const drift = await driftOf(backend, ctx, unit);

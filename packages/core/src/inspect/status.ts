@@ -77,7 +77,9 @@ export async function status(options: {
       // Only secrets whose value can be read now (kaupang's env, or the cluster Secret) are compared.
       const now = await currentFingerprints(backend, ctx, unit.environment.secrets);
       const known = now && { key: now.key, values: now.values };
-      const secrets = Object.keys(known?.values ?? {}).length > 0 ? secretChanges(record.secrets, known) : [];
+      // A record without fingerprints (older kaupang) or with another key cannot say: not reported as drift.
+      const comparable = known && record.secrets?.key === known.key;
+      const secrets = comparable ? secretChanges(record.secrets, known) : [];
       results[index] = {
         environment: name,
         target: state.target,
