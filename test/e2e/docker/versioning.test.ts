@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { deployments } from "@kaupang/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { json } from "../../support/testdir.js";
 import { baseImage, httpService, project, pushVersion, sleeper } from "../support/fixture.js";
@@ -23,14 +22,17 @@ function runningDigest(container: string): string {
   return sh(["docker", "image", "inspect", "-f", "{{range .RepoDigests}}{{.}} {{end}}", image]).out;
 }
 
-/** The deploys of env@target, one entry each (a started record and its outcome are one deploy). */
-const ledgerOf = (dir: string, env: string, target = "local") =>
-  deployments(
-    readFileSync(join(dir, ".kaupang/ledger", `${env}@${target}.jsonl`), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l)),
-  );
+/** The deploys of env@target, one entry each: a started record and its outcome (same id) are one deploy. */
+const ledgerOf = (dir: string, env: string, target = "local") => {
+  const deploys = new Map<string, Record<string, string>>();
+  for (const line of readFileSync(join(dir, ".kaupang/ledger", `${env}@${target}.jsonl`), "utf8")
+    .trim()
+    .split("\n")) {
+    const record = JSON.parse(line);
+    deploys.set(record.id, record);
+  }
+  return [...deploys.values()];
+};
 
 function emptyDockerConfig(): string {
   const dir = mkdtempSync(join(tmpdir(), "kaupang-docker-config-"));

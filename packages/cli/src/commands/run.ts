@@ -8,7 +8,7 @@ import {
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { interrupted } from "../interrupt.js";
 import type { Io } from "../output/io.js";
-import { formatPipelinePlan, formatPlan } from "../output/plan-text.js";
+import { formatPipelinePlan, formatPlan, planJson } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
 import { version } from "../version.js";
 import { addFlags, type CommonOptions } from "./options.js";
@@ -46,12 +46,14 @@ export function registerRun(program: Command, io: Io): void {
         },
       ),
     );
-  addFlags(command, ["target", "dryRun", "output", "timeout", "quiet", "cwd"]);
+  addFlags(command, ["target", "dryRun", "output", "timeout", "quiet", "verbose", "cwd"]);
   command.action(async (pipeline: string, options: CommonOptions & { concurrency?: number }) => {
     if (options.dryRun) {
       const prepared = await preparePipeline({ cwd: options.cwd, pipeline, target: options.target });
       if (options.output === "json") {
-        const ups = Object.fromEntries(Object.entries(prepared.upPlans).map(([step, p]) => [step, p.plan]));
+        const ups = Object.fromEntries(
+          Object.entries(prepared.upPlans).map(([step, p]) => [step, planJson(p.plan)]),
+        );
         io.stdout.write(`${JSON.stringify({ dryRun: true, ...prepared.plan, upPlans: ups }, null, 2)}\n`);
         return;
       }
@@ -68,7 +70,7 @@ export function registerRun(program: Command, io: Io): void {
       target: options.target,
       concurrency: options.concurrency,
       signal: interrupted,
-      events: createReporter(io, { verbose: !options.quiet }),
+      events: createReporter(io, options),
       timeoutMs: options.timeout,
       kaupangVersion: version,
     });

@@ -1,14 +1,14 @@
 import { deployBundle, deployPlanned, diffPlan, formatCommand, planBundleUp, planUp } from "@kaupang/core";
 import type { Command } from "commander";
 import type { Io } from "../output/io.js";
-import { formatPlan } from "../output/plan-text.js";
+import { formatPlan, planJson, unitsJson } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
 import { version } from "../version.js";
 import { formatDiff } from "./inspect.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
 interface UpFlags extends CommonOptions {
-  resolve: boolean;
+  resolve?: boolean;
   force?: boolean;
   rollbackOnFailure?: boolean;
   from?: string;
@@ -23,6 +23,7 @@ export function registerUp(program: Command, io: Io): void {
     .argument("[env]", "environment to deploy")
     .option("--solution <name>", "deploy a solution: its environments, pins and env")
     .option("--bundle <dir|oci://ref>", "deploy a bundle offline: no source repo, config or registry needed")
+    .option("--resolve", "resolve image tags to registry digests (the default)")
     .option("--no-resolve", "deploy image references as written (local builds are pinned by image ID)")
     .option(
       "--from <file>",
@@ -34,13 +35,13 @@ export function registerUp(program: Command, io: Io): void {
       "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (and still exit 1)",
     )
     .option("--no-rollback-on-failure", "do not, even when the target or config sets rollbackOnFailure");
-  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "cwd"]);
+  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "verbose", "cwd"]);
   command.action(async (env: string | undefined, options: UpFlags) => {
     const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
     if (given.length !== 1) {
       command.error("error: give exactly one of <env>, --solution <name> or --bundle <dir|oci://ref>");
     }
-    const events = createReporter(io, { verbose: !options.quiet });
+    const events = createReporter(io, options);
     const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
     if (options.bundle) {
       if (options.dryRun) {
@@ -51,7 +52,7 @@ export function registerUp(program: Command, io: Io): void {
         });
         if (options.output === "json") {
           io.stdout.write(
-            `${JSON.stringify({ dryRun: true, manifest: bundle.manifest, units: bundle.units }, null, 2)}\n`,
+            `${JSON.stringify({ dryRun: true, manifest: bundle.manifest, units: unitsJson(bundle.units), ...(bundle.loadImages ? { loadImages: bundle.loadImages } : {}) }, null, 2)}\n`,
           );
           return;
         }
@@ -60,6 +61,10 @@ export function registerUp(program: Command, io: Io): void {
           `Bundle ${m.solution.name}@${m.solution.version} for target ${m.target} (${m.backend}), verified: every file matches its manifest digest`,
           "",
         ];
+        if (bundle.loadImages) {
+          const c = bundle.loadImages;
+          lines.push(`  $ ${formatCommand(c.argv, c.env)}    # ${c.description}`);
+        }
         for (const unit of bundle.units) {
           lines.push(`  ${unit.environment.environment}`);
           for (const c of unit.environment.commands)
@@ -91,7 +96,7 @@ export function registerUp(program: Command, io: Io): void {
       // What would change against the last deploy: configured references only (hermetic).
       const changes = await diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
-        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planned.plan, changes }, null, 2)}\n`);
+        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(planned.plan), changes }, null, 2)}\n`);
       } else {
         const summary = formatDiff(changes).replace(/^/gm, "  ").trimEnd();
         io.stdout.write(`Changes against the last deploy:\n${summary}\n\n${formatPlan(planned.plan)}`);
@@ -101,7 +106,7 @@ export function registerUp(program: Command, io: Io): void {
     const result = await deployPlanned(planned, {
       ...request,
       ...apply,
-      resolve: options.resolve,
+      resolve: options.resolve !== false,
       from: options.from,
       force: options.force,
       rollbackOnFailure: options.rollbackOnFailure,

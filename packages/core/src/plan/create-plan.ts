@@ -117,7 +117,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
         ),
       ),
     ].sort();
-    const { documents, content } = renderEnvironment(model, env, {
+    const { documents, content, wave } = renderEnvironment(model, env, {
       images: pinnedRefs,
       secrets: options.secrets,
     });
@@ -134,8 +134,9 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       images,
       secrets,
       artifact,
-      ...fromDocuments(backend, documents, { artifact, waves }),
+      ...fromDocuments(backend, documents, { artifact, waves }, wave),
       hooks: env.hooks,
+      ...(env.pull ? { pull: env.pull } : {}),
       commands: [],
     };
     plan.commands = upCommands(ctx, plan);
