@@ -80,6 +80,8 @@ interface Trial {
   killedAfterMs: number;
   id?: string;
   tookOver: boolean;
+  /** The takeover ended processes the killed run left running (its hook, compose). */
+  endedLeftovers: boolean;
 }
 
 async function killTrials(options: { target: string; trials: number; maxKillMs: number }) {
@@ -100,6 +102,7 @@ async function killTrials(options: { target: string; trials: number; maxKillMs: 
       killedAfterMs,
       ...(id ? { id } : {}),
       tookOver: run.stderr().includes("taking over the lock"),
+      endedLeftovers: run.stderr().includes("first ended what it left running"),
     });
   }
   // After the kills, a deploy that is left alone succeeds.
@@ -142,7 +145,9 @@ const summary = (label: string, r: Awaited<ReturnType<typeof killTrials>>) => {
   console.log(
     `${label}: ${r.results.length} runs killed (-9) at ${killTimes[0]}–${killTimes.at(-1)} ms; ` +
       `${r.applied.size} reached their apply, ${r.results.length + 1 - r.applied.size} were killed before it; ` +
-      `${r.results.filter((t) => t.tookOver).length} took over a dead holder's lock; history: ${JSON.stringify(statuses)}`,
+      `${r.results.filter((t) => t.tookOver).length} took over a dead holder's lock, ` +
+      `${r.results.filter((t) => t.endedLeftovers).length} of them after ending what it left running; ` +
+      `history: ${r.deploys.length} deploys ${JSON.stringify(statuses)}`,
   );
 };
 
