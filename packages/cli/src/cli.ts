@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from "commander";
 import { registerBuild } from "./commands/build.js";
 import { registerBundle } from "./commands/bundle.js";
 import { registerDown } from "./commands/down.js";
+import { registerInit } from "./commands/init.js";
 import { registerLedger } from "./commands/ledger.js";
 import { registerOperate } from "./commands/operate.js";
 import { registerRollback } from "./commands/rollback.js";
@@ -29,6 +30,7 @@ export function buildProgram(io: Io): Command {
       writeErr: (text) => io.stderr.write(text),
     })
     .exitOverride();
+  registerInit(program, io);
   registerUp(program, io);
   registerDown(program, io);
   registerBuild(program, io);
