@@ -24,7 +24,13 @@ export function waveArtifact(backend: BackendName, content: string, services: re
   }
   if (backend === "kubernetes") {
     const docs = artifactDocuments(content) as { kind: string; metadata: { name: string } }[];
-    return toYamlStream(docs.filter((d) => d.kind === "Namespace" || services.includes(d.metadata.name)));
+    // Every stage applies the namespace and the volume claims (idempotent) before its workloads.
+    return toYamlStream(
+      docs.filter(
+        (d) =>
+          d.kind === "Namespace" || d.kind === "PersistentVolumeClaim" || services.includes(d.metadata.name),
+      ),
+    );
   }
   return content;
 }

@@ -395,10 +395,13 @@ class Converter {
       }
     } else if (restart === "always" || restart === "unless-stopped") out.restart = restart;
     else if (restart?.startsWith("on-failure")) {
-      out.restart = "on-failure";
-      if (restart !== "on-failure") {
-        this.add("changed", at("restart"), `"${restart}": kaupang's on-failure has no retry limit`);
-      }
+      // A Kubernetes Deployment restarts its pods whatever the exit: kept for compose only.
+      compose.restart = restart;
+      this.add(
+        "compose-only",
+        at("restart"),
+        `"${restart}" is kept for compose; swarm and Kubernetes restart the service whenever it stops`,
+      );
     } else if (restart !== undefined && restart !== "no") {
       this.add("not-converted", at("restart"), `${showValue(restart)} is not a restart policy kaupang knows`);
     }

@@ -1,22 +1,25 @@
 /**
  * Model → Kubernetes manifests for one environment: the project namespace,
- * then per service a Deployment (a Job for runOnce) and, where it has ports,
+ * the claims of the environment's named volumes, then per service a Deployment (a Job for runOnce) and, where it has ports,
  * a ClusterIP Service named after the service so other environments reach it
  * by name, as they do on compose and swarm.
  */
 import { createHash } from "node:crypto";
+import { isAbsolute, resolve } from "node:path";
 import { parse as parseShell } from "shell-quote";
 import type { Environment, Model, Service } from "../config/model.js";
 import { deepMerge } from "../config/normalize.js";
 import type { RenderOptions } from "./compose.js";
 import { kubeSecretName } from "./names.js";
-import { type ImageMap, imageOf, renderedArtifact, unsupported } from "./shared.js";
+import { type ImageMap, imageOf, namedVolume, renderedArtifact, unsupported } from "./shared.js";
 
 export const managedBy = "kaupang";
 export const environmentLabel = "kaupang.dev/environment";
 export const projectLabel = "app.kubernetes.io/part-of";
 /** On a Job: the hash of its spec. A Job is immutable, so the backend replaces one whose hash differs. */
 export const specHashAnnotation = "kaupang.dev/spec-hash";
+/** On a PersistentVolumeClaim: the volume name as written in the environment. */
+export const volumeLabel = "kaupang.dev/volume";
 
 /** Labels on every object kaupang creates for a service; the selector uses name + instance. */
 export function kubeLabels(model: Model, env: Environment, service?: Service): Record<string, string> {
@@ -58,20 +61,77 @@ function kubeQuantity(bytes: number): string {
   return String(bytes);
 }
 
-function container(model: Model, env: Environment, service: Service, images?: ImageMap) {
-  if (service.volumes.length > 0) {
-    throw unsupported(
-      model,
-      env,
-      service,
-      "volumes",
-      "volumes are not available (use the kubernetes: escape hatch with a volume and volumeMount)",
+/** DNS-1123 label from a compose volume name ("db_data" → "db-data"). */
+const dnsLabel = (text: string): string =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+
+/** The claim of a named volume: one per environment and volume, like compose's `<project>-<env>_<volume>`. */
+export const claimName = (env: Environment, volume: string): string => dnsLabel(`${env.name}-${volume}`);
+
+interface PodVolumes {
+  volumes: Record<string, unknown>[];
+  mounts: Record<string, unknown>[];
+}
+
+/**
+ * Compose short syntax → pod volumes: a named volume mounts the
+ * environment's PersistentVolumeClaim, a bind mount the node's path (resolved
+ * against the config root, as on swarm), an anonymous volume an emptyDir.
+ */
+function podVolumes(model: Model, env: Environment, service: Service): PodVolumes {
+  const out: PodVolumes = { volumes: [], mounts: [] };
+  service.volumes.forEach((spec, i) => {
+    const parts = spec.split(":");
+    const name = `volume-${i}`;
+    if (parts.length === 1) {
+      out.volumes.push({ name, emptyDir: {} });
+      out.mounts.push({ name, mountPath: spec });
+      return;
+    }
+    const [source, target, options = ""] = parts as [string, string, string?];
+    const readOnly = options.split(",").includes("ro");
+    const named = namedVolume(spec);
+    out.volumes.push(
+      named !== undefined
+        ? { name, persistentVolumeClaim: { claimName: claimName(env, named) } }
+        : { name, hostPath: { path: isAbsolute(source) ? source : resolve(model.root, source) } },
     );
+    out.mounts.push({ name, mountPath: target, ...(readOnly ? { readOnly: true } : {}) });
+  });
+  return out;
+}
+
+function claims(model: Model, env: Environment): Record<string, unknown>[] {
+  const names = new Set<string>();
+  for (const service of Object.values(env.services)) {
+    for (const spec of service.volumes) {
+      const named = namedVolume(spec);
+      if (named !== undefined) names.add(named);
+    }
   }
+  return [...names].sort().map((volume) => ({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: {
+      name: claimName(env, volume),
+      namespace: model.target.namespace,
+      labels: { ...kubeLabels(model, env), [volumeLabel]: volume },
+    },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+  }));
+}
+
+function container(model: Model, env: Environment, service: Service, mounts: unknown[], images?: ImageMap) {
   const c: Record<string, unknown> = { name: service.name, image: imageOf(service, images) };
   if (service.entrypoint !== undefined) c.command = argv(model, env, service, "entrypoint");
   if (service.command !== undefined) c.args = argv(model, env, service, "command");
   if (service.workingDir !== undefined) c.workingDir = service.workingDir;
+  if (mounts.length > 0) c.volumeMounts = mounts;
   const envEntries = Object.entries(service.env);
   if (envEntries.length > 0) {
     c.env = envEntries.map(([name, value]) =>
@@ -117,9 +177,14 @@ function workload(model: Model, env: Environment, service: Service, images?: Ima
     "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"]!,
   };
   const metadata = { name: service.name, namespace: model.target.namespace, labels };
+  const { volumes, mounts } = podVolumes(model, env, service);
   const podSpec = (restartPolicy: string) => ({
     metadata: { labels },
-    spec: { restartPolicy, containers: [container(model, env, service, images)] },
+    spec: {
+      restartPolicy,
+      containers: [container(model, env, service, mounts, images)],
+      ...(volumes.length > 0 ? { volumes } : {}),
+    },
   });
   if (service.runOnce) {
     return {
@@ -220,6 +285,7 @@ export function kubernetesObjects(
         labels: { [projectLabel]: model.project, "app.kubernetes.io/managed-by": managedBy },
       },
     },
+    ...claims(model, env),
   ];
   for (const service of Object.values(env.services)) {
     const object = deepMerge(workload(model, env, service, options.images), service.kubernetes) as Record<
