@@ -288,6 +288,11 @@ class Converter {
     const path = `services.${service}.environment.${key}`;
     if (resolved === null || resolved === undefined) {
       // `- KEY` with no value: the container gets the host's variable at runtime.
+      this.add(
+        "changed",
+        path,
+        `no value (passed from the host's environment): written as secret("${key}"), which kaupang requires to be set when it deploys`,
+      );
       return new SecretExpr(key);
     }
     const value = String(resolved);
@@ -337,6 +342,7 @@ class Converter {
     const out: Out = {};
     const compose: Record<string, SourceValue> = {};
     const kaupangName = this.names.get(name)!;
+    this.noteInterpolation(name, raw, s);
 
     if (typeof s.image === "string") {
       out.image = this.interpolated(at("image"), s.image, raw?.image);
@@ -354,7 +360,6 @@ class Converter {
         continue;
       }
       out[field] = Array.isArray(value) ? value.map(String) : String(value);
-      this.noteInterpolation(at(field), raw?.[field], value);
     }
     if (typeof s.working_dir === "string") out.workingDir = s.working_dir;
 
@@ -441,7 +446,11 @@ class Converter {
       if (field === "env_file" || field === "label_file") continue;
       if (composeOnly.has(field)) {
         compose[field] = value as SourceValue;
-        this.add("compose-only", at(field), "kept for compose and swarm; Kubernetes has no equivalent field");
+        this.add(
+          "compose-only",
+          at(field),
+          "kept in compose: {…} for compose and swarm; not applied on Kubernetes",
+        );
         continue;
       }
       const why = notConvertedWhy[field] ?? "kaupang has no equivalent";
@@ -455,11 +464,26 @@ class Converter {
     return out;
   }
 
-  private noteInterpolation(path: string, raw: unknown, resolved: unknown): void {
-    if (raw === undefined) return;
-    const text = JSON.stringify(raw);
-    if (text !== JSON.stringify(resolved) && /\$\{?[A-Za-z_]/.test(text)) {
-      this.add("changed", path, `uses variables; written with their current values ${showValue(resolved)}`);
+  /** Fields other than env and image that were written with variables keep the values they have now. */
+  private noteInterpolation(name: string, raw: Service | undefined, resolved: Service): void {
+    for (const [field, value] of Object.entries(raw ?? {})) {
+      if (["environment", "image", "env_file"].includes(field)) continue;
+      const variables = new Set<string>();
+      const visit = (v: unknown): void => {
+        if (typeof v === "string") {
+          const parsed = parseInterpolation(v);
+          if ("unsupported" in parsed) variables.add(parsed.unsupported);
+          else for (const p of parsed.parts) if (typeof p !== "string") variables.add(`\${${p.variable}}`);
+        } else if (Array.isArray(v)) v.forEach(visit);
+        else if (isObject(v)) Object.values(v).forEach(visit);
+      };
+      visit(value);
+      if (variables.size === 0) continue;
+      this.add(
+        "changed",
+        `services.${name}.${field}`,
+        `uses ${[...variables].join(", ")}: written with the value${variables.size > 1 ? "s" : ""} it has now (${showValue(resolved[field])})`,
+      );
     }
   }
 
@@ -786,7 +810,12 @@ export function convertCompose(options: ConvertOptions): Conversion {
         c.add("changed", `${at}.required`, "false: kaupang always requires its dependencies");
       }
       if (isObject(spec) && spec.restart === true) {
-        c.add("not-converted", `${at}.restart`, "true: kaupang does not restart dependents");
+        const links = Array.isArray(s.links) ? s.links.map((l) => String(l).split(":")[0]) : [];
+        c.add(
+          "not-converted",
+          `${at}.restart`,
+          `true${links.includes(dep) ? " (compose sets it for links)" : ""}: kaupang does not restart dependents`,
+        );
       }
       const depEnv = environmentOf.get(dep)!;
       if (depEnv === envName) deps.push(c.names.get(dep)!);

@@ -92,7 +92,8 @@ export function sourceOf(value: SourceValue, format: InitFormat, depth = 0): str
   if (entries.length === 0) return "{}";
   const items = entries.map(([k, v]) => `${key(k, format)}: ${sourceOf(v, format, depth + 1)}`);
   const flat = `{ ${items.join(", ")} }`;
-  if (!flat.includes("\n") && flat.length + depth * 2 <= lineWidth - 30 && entries.length <= 3) {
+  // The top level always spreads over lines, as a person writes a config.
+  if (depth > 0 && !flat.includes("\n") && flat.length + depth * 2 <= lineWidth - 30 && entries.length <= 3) {
     return flat;
   }
   return `{\n${items.map((i) => `${pad}${i}`).join(",\n")}${format === "json" ? "" : ","}\n${end}}`;
