@@ -77,7 +77,7 @@ export function normaliseService(service: Obj, options: { composeProject: string
   return out;
 }
 
-export interface Difference {
+interface Difference {
   path: string;
   expected: Json | undefined;
   actual: Json | undefined;

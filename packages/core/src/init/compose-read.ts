@@ -8,11 +8,11 @@
  */
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../base/errors.js";
 import { exec, tail } from "../exec/exec.js";
 import type { ComposeProject } from "./compose.js";
 
-export interface ComposeRead {
+interface ComposeRead {
   /** Interpolated with the current environment (and compose's .env): what compose would deploy now. */
   resolved: ComposeProject;
   /** Read with --no-interpolate: where `${VAR}` was written. */
@@ -22,7 +22,7 @@ export interface ComposeRead {
 }
 
 /** `docker compose --profile * -f a -f b config --format json` with or without interpolation. */
-export function composeConfigArgv(files: readonly string[], interpolate: boolean): string[] {
+function composeConfigArgv(files: readonly string[], interpolate: boolean): string[] {
   return [
     "docker",
     "compose",

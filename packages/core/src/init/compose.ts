@@ -13,8 +13,8 @@
  *   escape hatch (compose and swarm only); everything else is reported.
  */
 import { isAbsolute, relative } from "node:path";
-import { isValidName } from "../config/project.js";
-import { showValue } from "../errors.js";
+import { showValue } from "../base/errors.js";
+import { isValidName } from "../config/schema.js";
 import { parseInterpolation } from "./interpolation.js";
 import { configValue, projectNameFrom } from "./scaffold.js";
 import { EnvExpr, type InitFormat, SecretExpr, type SourceValue } from "./source.js";

@@ -7,7 +7,7 @@
  */
 import type { InterpolationPart } from "./source.js";
 
-export type Parsed = { parts: InterpolationPart[]; required: string[] } | { unsupported: string };
+type Parsed = { parts: InterpolationPart[]; required: string[] } | { unsupported: string };
 
 const name = /^[A-Za-z_][A-Za-z0-9_]*/;
 
@@ -65,17 +65,4 @@ export function parseInterpolation(text: string): Parsed {
   }
   flush();
   return { parts, required };
-}
-
-/** True when `text` holds a variable reference (not only `$$` escapes). */
-export function interpolates(text: string): boolean {
-  const parsed = parseInterpolation(text);
-  return "unsupported" in parsed || parsed.parts.some((p) => typeof p !== "string");
-}
-
-/** `text` with `$$` turned into `$` (a value with no variables). */
-export function unescapeDollars(text: string): string {
-  const parsed = parseInterpolation(text);
-  if ("unsupported" in parsed) return text;
-  return parsed.parts.map((p) => (typeof p === "string" ? p : "")).join("");
 }

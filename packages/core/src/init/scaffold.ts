@@ -4,9 +4,9 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { KaupangError } from "../base/errors.js";
 import { configNames } from "../config/load.js";
-import { isValidName, nameRule } from "../config/project.js";
-import { KaupangError } from "../errors.js";
+import { isValidName, nameRule } from "../config/schema.js";
 import { fileSource, type InitFormat, type SourceValue } from "./source.js";
 
 export interface ProjectFile {
@@ -49,7 +49,7 @@ export function configValue(project: string): SourceValue {
 export const configFileName = (format: InitFormat) => `kaupang.config.${format}`;
 export const environmentFileName = (name: string, format: InitFormat) => `environments/${name}.${format}`;
 
-export interface ScaffoldOptions {
+interface ScaffoldOptions {
   dir: string;
   format: InitFormat;
   project?: string | undefined;

@@ -107,11 +107,6 @@ function uses(value: SourceValue, kind: typeof SecretExpr | typeof EnvExpr): boo
   );
 }
 
-/** True when `value` holds something JSON cannot express (an environment read). */
-export function needsCode(value: SourceValue): boolean {
-  return uses(value, EnvExpr);
-}
-
 /** The whole text of a config (`define: "defineConfig"`) or environment (`"defineEnvironment"`) file. */
 export function fileSource(
   value: SourceValue,

@@ -7,22 +7,22 @@
 import { createHash } from "node:crypto";
 import { isAbsolute, resolve } from "node:path";
 import { parse as parseShell } from "shell-quote";
+import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
-import { deepMerge } from "../config/normalize.js";
 import type { RenderOptions } from "./compose.js";
 import { kubeSecretName } from "./names.js";
 import { type ImageMap, imageOf, namedVolume, renderedArtifact, unsupported } from "./shared.js";
 
-export const managedBy = "kaupang";
-export const environmentLabel = "kaupang.dev/environment";
-export const projectLabel = "app.kubernetes.io/part-of";
+const managedBy = "kaupang";
+const environmentLabel = "kaupang.dev/environment";
+const projectLabel = "app.kubernetes.io/part-of";
 /** On a Job: the hash of its spec. A Job is immutable, so the backend replaces one whose hash differs. */
 export const specHashAnnotation = "kaupang.dev/spec-hash";
 /** On a PersistentVolumeClaim: the volume name as written in the environment. */
-export const volumeLabel = "kaupang.dev/volume";
+const volumeLabel = "kaupang.dev/volume";
 
 /** Labels on every object kaupang creates for a service; the selector uses name + instance. */
-export function kubeLabels(model: Model, env: Environment, service?: Service): Record<string, string> {
+function kubeLabels(model: Model, env: Environment, service?: Service): Record<string, string> {
   return {
     ...(service ? { "app.kubernetes.io/name": service.name } : {}),
     "app.kubernetes.io/instance": `${model.project}-${env.name}`,
@@ -71,7 +71,7 @@ const dnsLabel = (text: string): string =>
     .replace(/-+$/, "");
 
 /** The claim of a named volume: one per environment and volume, like compose's `<project>-<env>_<volume>`. */
-export const claimName = (env: Environment, volume: string): string => dnsLabel(`${env.name}-${volume}`);
+const claimName = (env: Environment, volume: string): string => dnsLabel(`${env.name}-${volume}`);
 
 interface PodVolumes {
   volumes: Record<string, unknown>[];
