@@ -10,7 +10,7 @@ import { didYouMean } from "../base/did-you-mean.js";
 import { parseDuration } from "../base/duration.js";
 import { KaupangError, showValue } from "../base/errors.js";
 import { nameOf } from "../base/image-reference.js";
-import { deepMerge } from "../base/merge.js";
+import { deepMerge, own } from "../base/merge.js";
 import type { Catalog } from "./catalog/catalog.js";
 import type {
   BackendName,
@@ -67,16 +67,22 @@ export function selectTarget(
   options: TargetOptions,
 ): SelectedTarget {
   const { config } = project;
-  const name = options.target ?? options.processEnv?.KAUPANG_TARGET ?? process.env.KAUPANG_TARGET ?? "local";
+  const fromEnv = options.processEnv?.KAUPANG_TARGET ?? process.env.KAUPANG_TARGET;
+  const name = options.target ?? fromEnv ?? "local";
   const targets = config.targets ?? {};
-  const written: z.output<typeof TargetSchema> | undefined =
-    targets[name] ?? (name === "local" ? {} : undefined);
+  // Own keys only: a target named "constructor" is not Object.prototype's.
+  const written: z.output<typeof TargetSchema> | undefined = Object.hasOwn(targets, name)
+    ? targets[name]
+    : name === "local"
+      ? {}
+      : undefined;
   if (!written) {
     const known = Object.keys(targets);
     if (!known.includes("local")) known.unshift("local");
+    const source = options.target === undefined && fromEnv !== undefined ? " (from $KAUPANG_TARGET)" : "";
     throw new KaupangError(
       "ERR_UNKNOWN_TARGET",
-      `unknown target "${name}"${didYouMean(name, known)}; configured targets: ${known.join(", ")}`,
+      `unknown target "${name}"${source}${didYouMean(name, known)}; configured targets: ${known.join(", ")}`,
     );
   }
   const backend = options.backend ?? written.backend ?? config.defaultBackend ?? "compose";
@@ -180,7 +186,7 @@ export function createModel(
     }
     for (const service of Object.values(services)) {
       service.dependsOn.forEach((dep) => {
-        if (!services[dep]) {
+        if (!own(services, dep)) {
           throw fieldError({
             file,
             path: ["services", service.name, "dependsOn"],

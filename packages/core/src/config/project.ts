@@ -8,7 +8,7 @@
  */
 import { dirname, relative, resolve } from "node:path";
 import { didYouMean } from "../base/did-you-mean.js";
-import { errorMessage, KaupangError } from "../base/errors.js";
+import { errorMessage, type KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
 import { type Catalog, loadCatalog } from "./catalog/catalog.js";
 import { fileSource } from "./catalog/file-source.js";
@@ -90,6 +90,16 @@ export class Project {
   }
 
   /** Display form of the environments folder, relative to the root. */
+  /** The error for an environment name with no file (naming a missing folder as such). */
+  private unknownEnvironment(name: string): KaupangError {
+    return unknownEnvironmentError(name, this.environmentNames(), {
+      dir: this.environmentsDir,
+      displayDir: this.environmentsDisplay,
+      configDisplay: displayPath(this.root, this.configFile),
+      setting: this.config.environments,
+    });
+  }
+
   get environmentsDisplay(): string {
     return relative(this.root, this.environmentsDir) || ".";
   }
@@ -110,7 +120,7 @@ export class Project {
     if (supplied) return supplied.file;
     this.environmentNames();
     const file = this.envFiles!.get(name);
-    if (!file) throw unknownEnvironmentError(name, this.environmentNames(), this.environmentsDisplay);
+    if (!file) throw this.unknownEnvironment(name);
     return displayPath(this.root, file);
   }
 
@@ -148,10 +158,7 @@ export class Project {
   async loadClosure(names: readonly string[]): Promise<WrittenClosure["environments"]> {
     for (const name of names) {
       if (!this.hasEnvironment(name)) {
-        throw new KaupangError(
-          "ERR_UNKNOWN_ENVIRONMENT",
-          `unknown environment "${name}"${didYouMean(name, this.environmentNames())}; environments: ${this.environmentNames().join(", ") || `(none in ${this.environmentsDisplay})`}`,
-        );
+        throw this.unknownEnvironment(name);
       }
     }
     const written = new Map<string, { file: string; written: ValidEnvironment }>();

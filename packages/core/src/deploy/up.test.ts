@@ -6,6 +6,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { json, testdir } from "../../../../test/support/testdir.js";
 import { fakeBackend } from "./testing/fake-backend.js";
 import { digest, hall, records } from "./testing/fixtures.js";
 import { up } from "./up.js";
@@ -90,5 +91,45 @@ describe("up, through the one apply path", () => {
     ).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID" });
     expect(backend.calls).toEqual([]);
     expect(readdirSync(cwd).sort()).toEqual(["environments", "kaupang.config.json"]);
+  });
+});
+
+describe("names that are also Object.prototype's keys", () => {
+  it("deploy, record and plan again when an environment, a service, a target and an env var are named constructor", async () => {
+    const cwd = testdir({
+      "kaupang.config.json": json({
+        project: "hall",
+        targets: { constructor: { backend: "swarm" }, k: { backend: "kubernetes" } },
+      }),
+      "environments/constructor.json": json({
+        services: {
+          constructor: {
+            image: `r/store@${digest("a")}`,
+            env: { constructor: "1" },
+            volumes: ["constructor:/d"],
+          },
+          web: { image: `r/web@${digest("b")}`, dependsOn: "constructor" },
+        },
+      }),
+      "environments/other.json": json({
+        services: { solo: { image: `r/solo@${digest("c")}`, dependsOn: "constructor" } },
+      }),
+    });
+    const backend = fakeBackend();
+    for (const target of ["local", "constructor", "k"]) {
+      const result = await up({
+        cwd,
+        environments: ["constructor"],
+        target,
+        backendImpl: backend,
+        processEnv: {},
+      });
+      expect(result.deployments.map((d) => d.images.map((i) => i.service))).toEqual([["constructor", "web"]]);
+      expect(records(cwd, "constructor", target).map((r) => r.status)).toEqual(["succeeded"]);
+    }
+    // A dependency on a service that is not there is named, not found on the prototype.
+    await expect(up({ cwd, environments: ["other"], backendImpl: backend })).rejects.toThrow(
+      'environments/other.json: services.solo.dependsOn: service "constructor" does not exist in environment "other"',
+    );
   });
 });

@@ -5,6 +5,7 @@
  */
 
 import { nameOf } from "../base/image-reference.js";
+import { own } from "../base/merge.js";
 import { pinImages } from "../deploy/pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "../deploy/plan-up.js";
 import { Ledger } from "../ledger/ledger.js";
@@ -82,8 +83,8 @@ function diffViews(before: Record<string, ServiceView>, after: Record<string, Se
   const changes: Change[] = [];
   const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
   for (const service of names) {
-    const a = before[service];
-    const b = after[service];
+    const a = own(before, service);
+    const b = own(after, service);
     if (!a) {
       changes.push({ service, kind: "added", detail: `added (${b!.image})` });
       continue;
@@ -95,8 +96,8 @@ function diffViews(before: Record<string, ServiceView>, after: Record<string, Se
     if (a.image !== b.image)
       changes.push({ service, kind: "image", detail: `image ${a.image} → ${b.image}` });
     for (const key of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
-      const x = a.env[key];
-      const y = b.env[key];
+      const x = own(a.env, key);
+      const y = own(b.env, key);
       if (JSON.stringify(x) === JSON.stringify(y)) continue;
       changes.push({ service, kind: "env", detail: `env ${key}: ${showEnv(x)} → ${showEnv(y)}` });
     }

@@ -3,9 +3,11 @@
  * exact commands. Pure: no network, no child process, no file written. That is
  * what makes --dry-run hermetic.
  */
+
 import { join, relative } from "node:path";
 import { GraphError, topoWaves } from "../base/dag.js";
 import { KaupangError } from "../base/errors.js";
+import { own } from "../base/merge.js";
 import type { TargetSettings } from "../base/target.js";
 import type { Model, PullPolicy } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
@@ -94,9 +96,9 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
   const environments = order.map((name): EnvironmentPlan => {
     const env = model.environments[name]!;
     const waves = serviceWaves(model, name);
-    const pinnedRefs = options.pinned?.[name] ?? {};
+    const pinnedRefs = own(options.pinned, name) ?? {};
     const images: PlannedImage[] = Object.values(env.services).map((s) => {
-      const pinnedRef = pinnedRefs[s.name];
+      const pinnedRef = own(pinnedRefs, s.name);
       const ref = s.image;
       if (pinnedRef) {
         // An image ID (sha256:…) pins a local build; name@sha256:… a registry digest.
