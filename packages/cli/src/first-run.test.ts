@@ -117,3 +117,111 @@ describe("loading configs", () => {
     );
   });
 });
+
+describe("validating a plan", () => {
+  const plan = (
+    environments: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+    ...args: string[]
+  ) => {
+    const files: Record<string, string> = { "kaupang.config.json": config(extra) };
+    for (const [name, body] of Object.entries(environments)) files[`environments/${name}.json`] = json(body);
+    return cli("up", Object.keys(environments).at(-1)!, "--dry-run", ...args, "--cwd", testdir(files));
+  };
+
+  it("says why a port mapping is not one", async () => {
+    const cases: [unknown, string][] = [
+      ["181110:8080", "181110 is out of range (ports are 1-65535)"],
+      ["8080:80/sctp", 'protocol "sctp" is not tcp or udp'],
+      ["8000-8010:8000-8010", "8000-8010 is a port range; list each port as a mapping of its own"],
+      ["1:2:3:4", 'use "host:container", "container" or "ip:host:container"'],
+      [70000, "70000 is out of range (ports are 1-65535)"],
+    ];
+    for (const [port, why] of cases) {
+      const r = await plan({ api: { services: { web: { image: "nginx", ports: [port] } } } });
+      expect(r.stderr).toBe(
+        `error: environments/api.json: services.web.ports[0]: ${JSON.stringify(port)} is not a port mapping: ${why}\n`,
+      );
+    }
+  });
+
+  it("says what resources.cpus takes", async () => {
+    const r = await plan({ api: { services: { web: { image: "nginx", resources: { cpus: "2 cores" } } } } });
+    expect(r.stderr).toBe(
+      'error: environments/api.json: services.web.resources.cpus: "2 cores" is not a number of CPUs (use a positive number: 0.5, 2, "1.5")\n',
+    );
+  });
+
+  it("checks image references with Docker's rules before anything runs", async () => {
+    const cases: [string, string][] = [
+      ["127.0.0.1:5000/UXBAD/Store:1", 'the repository name must be lowercase ("UXBAD")'],
+      ["nginx:1.27 alpine", "it contains whitespace"],
+      [
+        "nginx:-bad",
+        'the tag "-bad" must be letters, digits, "_", "." and "-" (at most 128, not starting with "." or "-")',
+      ],
+      ["shop/web@sha256:xyz", 'the digest "sha256:xyz" is not algorithm:hex (sha256:…)'],
+      ["shop//web", "the repository path has an empty component"],
+      [
+        "shop/we%b",
+        '"we%b" is not a repository name component (lowercase letters and digits, joined by ".", "_", "__" or "-")',
+      ],
+    ];
+    for (const [image, why] of cases) {
+      const r = await plan({ api: { services: { web: { image } } } });
+      expect(r.stderr).toBe(
+        `error: environments/api.json: services.web.image: ${JSON.stringify(image)} is not a valid image reference: ${why}\n`,
+      );
+      expect(r.code).toBe(1);
+    }
+    const prefixed = await plan(
+      { api: { services: { web: "web:1" } } },
+      { dockerRepository: "ghcr.io/Midgard" },
+    );
+    expect(prefixed.stderr).toBe(
+      'error: environments/api.json: services.web.image: "web:1" (with dockerRepository: "ghcr.io/Midgard/web:1") is not a valid image reference: the repository name must be lowercase ("Midgard")\n',
+    );
+    for (const image of [
+      "nginx",
+      "localhost:5000/a/b_c__d-e.f:v1.2-rc_3",
+      "[::1]:5000/x",
+      "Registry.Example:443/team/app@sha256:" + "a".repeat(64),
+    ]) {
+      const ok = await plan({ api: { services: { web: { image } } } });
+      expect(ok.stderr, image).toBe("");
+    }
+  });
+
+  it("rejects one host port published twice by services deployed together", async () => {
+    const r = await plan({
+      db: { services: { pg: { image: "postgres:16", ports: ["5432:5432", "8080:80"] } } },
+      api: { dependsOn: "db", services: { web: { image: "nginx", ports: ["127.0.0.1:8080:3000"] } } },
+    });
+    expect(r.stderr).toBe(
+      'error: environments/api.json: services.web.ports[0]: host port 8080/tcp is already published by service "pg" of environment "db" (environments/db.json); services deployed together cannot publish the same host port\nhint: publish one of them on another host port\n',
+    );
+    const same = await plan({
+      api: { services: { a: { image: "x", ports: ["9000:1"] }, b: { image: "x", ports: ["9000:2"] } } },
+    });
+    expect(same.stderr).toContain(
+      'services.b.ports[0]: host port 9000/tcp is already published by service "a";',
+    );
+    // Another protocol or another host address is another port; Kubernetes publishes no host ports.
+    const fine = await plan({
+      api: {
+        services: {
+          a: { image: "x", ports: ["127.0.0.1:9000:1", "53:53/udp"] },
+          b: { image: "x", ports: ["127.0.0.2:9000:2", "53:53"] },
+        },
+      },
+    });
+    expect(fine.stderr).toBe("");
+    const k8s = await plan(
+      { api: { services: { a: { image: "x", ports: ["9000:1"] }, b: { image: "x", ports: ["9000:2"] } } } },
+      {},
+      "-b",
+      "kubernetes",
+    );
+    expect(k8s.stderr).toBe("");
+  });
+});

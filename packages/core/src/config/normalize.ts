@@ -9,7 +9,7 @@ import type * as z from "zod";
 import { didYouMean } from "../base/did-you-mean.js";
 import { parseDuration } from "../base/duration.js";
 import { KaupangError, showValue } from "../base/errors.js";
-import { nameOf } from "../base/image-reference.js";
+import { imageReferenceProblem, nameOf } from "../base/image-reference.js";
 import { deepMerge, own } from "../base/merge.js";
 import type { Catalog } from "./catalog/catalog.js";
 import type {
@@ -282,6 +282,22 @@ function normalizeService(input: {
   }
   const image =
     input.pin ?? (input.imagePrefixed ? prefixImage(writtenImage, config.dockerRepository) : writtenImage);
+  // Docker's reference rules, at plan time: a dry-run must not pass what `docker pull` refuses.
+  const problem = imageReferenceProblem(image);
+  if (problem !== undefined) {
+    const how =
+      image === writtenImage
+        ? ""
+        : input.pin !== undefined
+          ? ` (pinned by the solution as ${showValue(image)})`
+          : ` (with dockerRepository: ${showValue(image)})`;
+    throw fieldError({
+      file,
+      path: [...path, "image"],
+      value: writtenImage,
+      message: `${showValue(writtenImage)}${how} is not a valid image reference: ${problem}`,
+    });
+  }
   const ports = (s.ports ?? []).map((port) => parsePort(port)!);
   const out: Service = {
     name,

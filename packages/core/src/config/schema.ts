@@ -8,7 +8,7 @@ import * as z from "zod";
 import { didYouMean } from "../base/did-you-mean.js";
 import { isDuration } from "../base/duration.js";
 import { showValue } from "../base/errors.js";
-import { isPortMapping } from "./ports.js";
+import { portProblem } from "./ports.js";
 
 /** A strict object whose unknown keys are reported with a "did you mean". */
 function strict<T extends z.core.$ZodLooseShape>(shape: T) {
@@ -83,7 +83,10 @@ const StringOrList = z.union([z.string(), z.array(z.string())]);
 
 const Port = z
   .union([z.string(), z.number()])
-  .refine(isPortMapping, { error: (issue) => `${showValue(issue.input)} is not a port mapping` })
+  .refine((value) => portProblem(value) === undefined, {
+    error: (issue) =>
+      `${showValue(issue.input)} is not a port mapping: ${portProblem(issue.input as string | number)}`,
+  })
   .describe('"host:container", "container", "ip:host:container", optionally "/tcp" or "/udp".');
 
 const Healthcheck = strict({
@@ -110,6 +113,9 @@ const Memory = z
     error: (issue) => `${showValue(issue.input)} is not a memory size (use bytes or 512m, 1g)`,
   });
 
+const cpusMessage = (input: unknown) =>
+  `${showValue(input)} is not a number of CPUs (use a positive number: 0.5, 2, "1.5")`;
+
 const serviceShape = {
   $catalog: z.string().optional().describe("Name of a catalog preset this service starts from."),
   image: z.string().min(1).optional().describe("Image reference; bare names get dockerRepository as prefix."),
@@ -134,7 +140,12 @@ const serviceShape = {
   pull: Pull.optional(),
   dependsOn: StringOrList.optional().describe("Services of the same environment that must start first."),
   resources: strict({
-    cpus: z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?$/)]).optional(),
+    cpus: z
+      .union([
+        z.number().positive({ error: (issue) => cpusMessage(issue.input) }),
+        z.string().regex(/^\d+(\.\d+)?$/, { error: (issue) => cpusMessage(issue.input) }),
+      ])
+      .optional(),
     memory: Memory.optional(),
   }).optional(),
   compose: z

@@ -101,6 +101,16 @@ describe("convertCompose", () => {
       "changed: services.app.environment.URL: pg://u:${DB_PASSWORD}@db/x embeds DB_PASSWORD in a longer value; secret() holds a whole value, so it is read from the environment when the config loads (and recorded)",
     ]);
     const all = convert(resolved, { raw, secrets: "all" });
+    // A variable passed from the host (`- SENTRY_DSN`) is never written with the value init saw.
+    const passed = convert(
+      { app: { image: "app:1", environment: { SENTRY_DSN: "https://key@sentry" } } },
+      { raw: { app: { image: "app:1", environment: { SENTRY_DSN: null } } } },
+    );
+    expect(passed.environments[0]!.value.services).toEqual({
+      app: { image: "app:1", env: { SENTRY_DSN: expect.objectContaining({ variable: "SENTRY_DSN" }) } },
+    });
+    expect(text(passed)).toContain('SENTRY_DSN: secret("SENTRY_DSN")');
+    expect(text(passed)).not.toContain("https://key@sentry");
     expect(text(all)).toContain('KEY: secret("STRIPE_KEY")');
   });
 

@@ -286,7 +286,8 @@ class Converter {
 
   envValue(service: string, key: string, resolved: unknown, raw: unknown): SourceValue | undefined {
     const path = `services.${service}.environment.${key}`;
-    if (resolved === null || resolved === undefined) {
+    // `- KEY` (no value) reads null raw; interpolated, compose has filled in the host's value if set.
+    if (resolved === null || resolved === undefined || raw === null) {
       // `- KEY` with no value: the container gets the host's variable at runtime.
       this.add(
         "changed",

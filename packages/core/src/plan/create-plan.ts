@@ -83,10 +83,48 @@ function checkUniqueServiceNames(model: Model, order: readonly string[]): void {
   }
 }
 
+/**
+ * Compose and swarm publish ports on the host (swarm: on every node): two
+ * services deployed together cannot publish the same one. Kubernetes gives
+ * each service its own ClusterIP, so its ports never clash.
+ */
+function checkHostPorts(model: Model, order: readonly string[]): void {
+  if (model.target.backend === "kubernetes") return;
+  const seen = new Map<string, { env: string; service: string; index: number; hostIp: string | undefined }>();
+  const everywhere = (ip: string | undefined) => ip === undefined || ip === "0.0.0.0" || ip === "::";
+  for (const name of order) {
+    const env = model.environments[name]!;
+    for (const service of Object.values(env.services)) {
+      service.ports.forEach((port, index) => {
+        if (port.published === undefined) return;
+        const key = `${port.published}/${port.protocol}`;
+        const other = seen.get(key);
+        if (other && (everywhere(other.hostIp) || everywhere(port.hostIp) || other.hostIp === port.hostIp)) {
+          const where =
+            other.env === name
+              ? `service "${other.service}"`
+              : `service "${other.service}" of environment "${other.env}" (${model.environments[other.env]!.file})`;
+          throw fieldError(
+            {
+              file: env.file,
+              path: ["services", service.name, "ports", index],
+              value: `${port.hostIp ? `${port.hostIp}:` : ""}${port.published}:${port.target}`,
+              message: `host port ${key} is already published by ${where}; services deployed together cannot publish the same host port`,
+            },
+            { hint: "publish one of them on another host port" },
+          );
+        }
+        if (!other) seen.set(key, { env: name, service: service.name, index, hostIp: port.hostIp });
+      });
+    }
+  }
+}
+
 export function createPlan(model: Model, options: PlanOptions = {}): Plan {
   const environmentWavesList = environmentWaves(model);
   const order = environmentWavesList.flat();
   checkUniqueServiceNames(model, order);
+  checkHostPorts(model, order);
   const pull = options.pull ?? model.target.pull;
   const { name: targetName, backend, pull: _pull, ...settings } = model.target;
   const target: TargetSettings = { name: targetName, backend, ...settings };
