@@ -225,3 +225,85 @@ describe("validating a plan", () => {
     expect(k8s.stderr).toBe("");
   });
 });
+
+describe("help", () => {
+  it("plain kaupang prints the help on stdout and exits 0", async () => {
+    const r = await cli();
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: kaupang \[options\] \[command\]\n/);
+    expect(r.stdout).toContain("Start here:\n  kaupang init ");
+  });
+
+  it("gives every command an example, and says what --target means for it", async () => {
+    const { buildProgram } = await import("./cli.js");
+    const program = buildProgram({ stdout: { write: () => true }, stderr: { write: () => true } });
+    const all = (c: typeof program): (typeof program)[] => [c, ...c.commands.flatMap(all)];
+    const readOnly = ["status", "diff", "history", "ps", "logs", "verify"];
+    for (const command of all(program).slice(1)) {
+      if (command.name() === "help") continue;
+      const help = command.helpInformation() + (await helpAfter(command));
+      expect(help, command.name()).toMatch(/\nExamples:\n {2}kaupang /);
+      const target = command.options.find((o) => o.long === "--target");
+      if (target && readOnly.includes(command.name()))
+        expect(target.description, command.name()).not.toMatch(/deploy to/);
+    }
+    const down = program.commands.find((c) => c.name() === "down")!;
+    expect(down.options.find((o) => o.long === "--timeout")!.description).toBe(
+      "how long each environment may take to be removed (default 5m)",
+    );
+  });
+});
+
+/** The text a command adds after its help (examples), as `--help` prints it. */
+async function helpAfter(command: import("commander").Command): Promise<string> {
+  let text = "";
+  command.configureOutput({ writeOut: (t) => (text += t), writeErr: (t) => (text += t) });
+  command.outputHelp();
+  return text;
+}
+
+describe("logs and ps", () => {
+  const project = () =>
+    testdir({
+      "kaupang.config.json": config({
+        targets: { sw: { backend: "swarm" }, k8s: { backend: "kubernetes", namespace: "ns" } },
+      }),
+      "environments/api.json": json({ services: { web: "nginx", worker: "nginx" } }),
+    });
+
+  it("passes --tail, --since and -t to each backend's own logs command", async () => {
+    const { passthroughCommands } = await import("@kaupang/core");
+    const cwd = project();
+    const flags = { tail: 50, since: "10m", timestamps: true } as const;
+    const argv = async (target: string, extra: Record<string, unknown> = flags) =>
+      (await passthroughCommands("logs", { cwd, environment: "api", service: "web", target, ...extra })).map(
+        (c) => c.argv.join(" "),
+      );
+    expect(await argv("local")).toEqual(["docker compose -p demo-api logs --tail 50 --since 10m -t web"]);
+    expect(await argv("sw")).toEqual(["docker service logs --tail 50 --since 10m -t demo-api_web"]);
+    expect(await argv("k8s")).toEqual([
+      "kubectl -n ns logs -l app.kubernetes.io/managed-by=kaupang,app.kubernetes.io/instance=demo-api,app.kubernetes.io/name=web --all-containers --prefix --tail=50 --since=10m --timestamps",
+    ]);
+    expect(await argv("k8s", { since: "2026-06-12T14:00:00Z", tail: "all" })).toEqual([
+      "kubectl -n ns logs -l app.kubernetes.io/managed-by=kaupang,app.kubernetes.io/instance=demo-api,app.kubernetes.io/name=web --all-containers --prefix --tail=-1 --since-time=2026-06-12T14:00:00Z",
+    ]);
+  });
+
+  it("refuses a --tail or --since it cannot pass on", async () => {
+    const cwd = project();
+    const tail = await cli("logs", "api", "--tail", "lots", "--cwd", cwd);
+    expect(tail.stderr).toContain(
+      "error: option '--tail <n>' argument 'lots' is invalid. use a number of lines, or \"all\".",
+    );
+    expect(tail.code).toBe(2);
+    const since = await cli("logs", "api", "--since", "yesterday", "--cwd", cwd);
+    expect(since.stderr).toContain(
+      "error: option '--since <when>' argument 'yesterday' is invalid. use a duration (10m, 1h30m) or a timestamp (2026-06-12T14:00:00Z).",
+    );
+    const service = await cli("ps", "api", "wbe", "--output", "json", "--cwd", cwd);
+    expect(service.stderr).toBe(
+      'error: environment api has no service "wbe" (did you mean "web"?); services: web, worker\n',
+    );
+  });
+});

@@ -62,7 +62,10 @@ export { type Change, diff, diffPlan, type EnvironmentDiff } from "./inspect/dif
 export {
   type PassthroughCommand,
   type PassthroughOptions,
+  type PsEntry,
   passthroughCommands,
+  ps,
+  sinceProblem,
 } from "./inspect/passthrough.js";
 export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
 export { Ledger, type LedgerRead, ledgerPath } from "./ledger/ledger.js";

@@ -45,19 +45,7 @@ export function registerInit(program: Command, io: Io): void {
     .addOption(
       new Option("--output <format>", "text, or json on stdout").choices(["text", "json"]).default("text"),
     )
-    .option("--cwd <dir>", "directory to create the project in (default: current directory)")
-    .addHelpText(
-      "after",
-      [
-        "",
-        "Examples:",
-        "  kaupang init                                   # kaupang.config.ts + environments/app.ts",
-        "  kaupang init --format json                     # the same as JSON",
-        "  kaupang init --from docker-compose.yml         # convert a compose project",
-        "  kaupang init -f compose.yaml -f compose.prod.yaml --secrets",
-        "",
-      ].join("\n"),
-    );
+    .option("--cwd <dir>", "directory to create the project in (default: current directory)");
   command.action(async (options: InitFlags) => {
     const secrets =
       options.secrets === undefined || options.secrets === false

@@ -383,6 +383,7 @@ export function runningFromPods(pods: readonly KubePod[], runOnce: readonly stri
         return {
           digests: digest ? [digest] : [],
           ref,
+          name: pod.metadata.name,
           state: podState[phase] ?? phase.toLowerCase(),
           ...(exitCode !== undefined ? { exitCode } : {}),
           env: Object.fromEntries(env),

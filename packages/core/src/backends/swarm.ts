@@ -43,6 +43,7 @@ interface SwarmTask {
   ID: string;
   Spec?: { ContainerSpec?: { Image?: string; Env?: string[] } };
   ServiceID: string;
+  Slot?: number;
   CreatedAt: string;
   DesiredState: string;
   Status: { State: string; Err?: string; ContainerStatus?: { ExitCode?: number } };
@@ -345,6 +346,7 @@ export const swarmBackend: Backend = {
           return {
             digests: at === -1 ? [] : [ref.slice(at + 1)],
             ref,
+            name: t.Slot !== undefined ? `${name}.${t.Slot}` : `${name}.${t.ID}`,
             state: t.Status.State,
             ...(t.Status.State === "complete" || t.Status.State === "failed"
               ? { exitCode: exitCode ?? 0 }
