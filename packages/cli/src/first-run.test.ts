@@ -307,3 +307,17 @@ describe("logs and ps", () => {
     );
   });
 });
+
+describe("the config above, for the read-only commands too", () => {
+  it("history from a subdirectory reads the project's ledger, not an empty one there", async () => {
+    const dir = testdir({
+      "kaupang.config.json": config(),
+      "environments/api.json": json({ services: { web: "nginx" } }),
+    });
+    const r = await cli("history", "--output", "json", "--cwd", join(dir, "environments"));
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual([]);
+    const { existsSync } = await import("node:fs");
+    expect(existsSync(join(dir, "environments", ".kaupang"))).toBe(false);
+  });
+});

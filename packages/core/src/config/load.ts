@@ -24,23 +24,31 @@ export function findConfigFile(cwd: string): string {
   if (!existsSync(start)) {
     throw new KaupangError("ERR_NO_CONFIG", `directory ${start} does not exist`, { hint: "check --cwd" });
   }
-  for (let dir = start; ; dir = dirname(dir)) {
-    const found = configNames.filter((name) => existsSync(join(dir, name)));
-    if (found.length > 1) {
-      throw new KaupangError(
-        "ERR_CONFIG_AMBIGUOUS",
-        `${dir}: more than one config file (${found.join(", ")})`,
-        { hint: "keep exactly one kaupang.config.* file" },
-      );
-    }
-    if (found.length === 1) return join(dir, found[0]!);
-    if (dirname(dir) === dir) break;
-  }
+  const found = configFileAbove(start);
+  if (found !== undefined) return found;
   throw new KaupangError(
     "ERR_NO_CONFIG",
     `no kaupang.config.{ts,mts,mjs,js,json} in ${start} or any directory above it`,
     { hint: "run kaupang init to start a project here, or pass --cwd <project dir>" },
   );
+}
+
+/** The config file in `dir` or the nearest directory above it; undefined when there is none. */
+export function configFileAbove(dir: string): string | undefined {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    const found = configNames.filter((name) => existsSync(join(at, name)));
+    if (found.length > 1) {
+      throw new KaupangError(
+        "ERR_CONFIG_AMBIGUOUS",
+        `${at}: more than one config file (${found.join(", ")})`,
+        {
+          hint: "keep exactly one kaupang.config.* file",
+        },
+      );
+    }
+    if (found.length === 1) return join(at, found[0]!);
+    if (dirname(at) === at) return undefined;
+  }
 }
 
 /** Path of the helper module user configs import; the built file or, from source, the .ts. */
