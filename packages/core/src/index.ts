@@ -58,7 +58,14 @@ export { type Conversion, type ConvertOptions, convertCompose, type ReportLine }
 export { readCompose } from "./init/compose-read.js";
 export { type InitOptions, type InitResult, init, reportLines } from "./init/init.js";
 export { type InitFormat, initFormats } from "./init/source.js";
-export { type Change, diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
+export {
+  type Change,
+  diff,
+  diffPlan,
+  type EnvironmentDiff,
+  recordChanges,
+  rollbackChanges,
+} from "./inspect/diff.js";
 export {
   type PassthroughCommand,
   type PassthroughOptions,

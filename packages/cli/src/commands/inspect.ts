@@ -1,4 +1,5 @@
 import {
+  type Change,
   diff,
   type EnvironmentDiff,
   exec,
@@ -8,6 +9,7 @@ import {
   type PassthroughCommand,
   passthroughCommands,
   ps,
+  recordChanges,
   sinceProblem,
   status,
   verifyLedgers,
@@ -88,15 +90,28 @@ export function registerInspect(program: Command, io: Io): void {
     const names = env
       ? [env]
       : (await verifyLedgers({ cwd: options.cwd, target: options.target })).map((c) => c.environment);
-    const records: LedgerRecord[] = [];
+    const rows: { record: LedgerRecord; changes: Change[] | undefined }[] = [];
     for (const name of [...new Set(names)]) {
-      records.push(
-        ...(await openLedger({ cwd: options.cwd, environment: name, target: options.target })).records,
-      );
+      const { ledger, records } = await openLedger({
+        cwd: options.cwd,
+        environment: name,
+        target: options.target,
+      });
+      const changes = recordChanges(ledger, records);
+      records.forEach((record, i) => rows.push({ record, changes: changes[i] }));
     }
-    records.sort((a, b) => a.at.localeCompare(b.at));
-    if (options.output === "json") io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
-    else io.stdout.write(formatHistory(records, { showEnvironment: !env }));
+    rows.sort((a, b) => a.record.at.localeCompare(b.record.at));
+    const records = rows.map((r) => r.record);
+    if (options.output === "json") {
+      io.stdout.write(
+        `${JSON.stringify(
+          rows.map((r) => ({ ...r.record, ...(r.changes ? { changes: r.changes } : {}) })),
+          null,
+          2,
+        )}\n`,
+      );
+    } else
+      io.stdout.write(formatHistory(records, { showEnvironment: !env, changes: rows.map((r) => r.changes) }));
   });
 
   const psCommand = program

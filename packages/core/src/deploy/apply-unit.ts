@@ -80,7 +80,15 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
     throw error;
   }
   record("succeeded");
-  ctx.events({ type: "done", scope, message: `deployed as ${id}`, durationMs: Date.now() - began.getTime() });
+  ctx.events({
+    type: "done",
+    scope,
+    message:
+      options.action === "rollback"
+        ? `rolled back to ${options.rollbackOf} (recorded as ${id})`
+        : `deployed as ${id}`,
+    durationMs: Date.now() - began.getTime(),
+  });
   return { environment: scope, deploymentId: id, ranAt: began.toISOString(), images: env.images };
 }
 
