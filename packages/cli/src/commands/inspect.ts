@@ -98,7 +98,7 @@ export function registerInspect(program: Command, io: Io): void {
         target: options.target,
       });
       const changes = recordChanges(ledger, records);
-      records.forEach((record, i) => rows.push({ record, changes: changes[i] }));
+      rows.push(...records.map((record, i) => ({ record, changes: changes[i] })));
     }
     rows.sort((a, b) => a.record.at.localeCompare(b.record.at));
     const records = rows.map((r) => r.record);

@@ -12,7 +12,7 @@ const when = (at: string) =>
  * What a record changed, compactly: "+web", "-worker", "web: env LOG_LEVEL, command".
  * "-" when nothing changed; empty for a record without a unit (a down).
  */
-export function changeSummary(changes: readonly Change[] | undefined): string {
+function changeSummary(changes: readonly Change[] | undefined): string {
   if (changes === undefined) return "";
   if (changes.length === 0) return "-";
   const parts: string[] = [];
