@@ -21,7 +21,7 @@ describe("loading configs", () => {
       "kaupang.config.ts":
         'import { defineConfig } from "@kaupang/core/define";\nexport default defineConfig({ project: "demo" });\n',
       "environments/api.ts":
-        'import { defineEnvironment, secret } from "@kaupang/core/define";\nexport default defineEnvironment({ services: { web: { image: "nginx", env: { K: secret("K") } } } });\n',
+        'import { defineEnvironment } from "@kaupang/core/define";\nexport default defineEnvironment({ services: { web: "nginx" } });\n',
     });
     const r = await cli("up", "api", "--dry-run", "--cwd", dir);
     expect(r.stderr).toBe("");
@@ -319,5 +319,38 @@ describe("the config above, for the read-only commands too", () => {
     expect(JSON.parse(r.stdout)).toEqual([]);
     const { existsSync } = await import("node:fs");
     expect(existsSync(join(dir, "environments", ".kaupang"))).toBe(false);
+  });
+});
+
+describe("--dry-run and secrets", () => {
+  it("warns about the secrets up would stop on, and still prints the plan", async () => {
+    const dir = testdir({
+      "kaupang.config.json": config(),
+      "environments/api.json": json({
+        services: {
+          web: { image: "nginx", env: { A: { $secret: "KINIT_TEST_A" }, B: { $secret: "KINIT_TEST_B" } } },
+        },
+      }),
+    });
+    delete process.env.KINIT_TEST_A;
+    process.env.KINIT_TEST_B = "set";
+    try {
+      const r = await cli("up", "api", "--dry-run", "--cwd", dir);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("Dry run: nothing was deployed.");
+      expect(r.stderr).toBe(
+        "! secret not set in this environment: KINIT_TEST_A (api); up would stop before deploying anything (export it, or map it in your CI step's env)\n",
+      );
+      const json = await cli("up", "api", "--dry-run", "--output", "json", "--cwd", dir);
+      expect(JSON.parse(json.stdout).dryRun).toBe(true);
+      expect(json.stderr).toContain("KINIT_TEST_A (api)");
+      // A Kubernetes Secret lives in the cluster: a hermetic dry-run does not judge it.
+      expect((await cli("up", "api", "--dry-run", "-b", "kubernetes", "--cwd", dir)).stderr).toBe("");
+      process.env.KINIT_TEST_A = "set";
+      expect((await cli("up", "api", "--dry-run", "--cwd", dir)).stderr).toBe("");
+    } finally {
+      delete process.env.KINIT_TEST_A;
+      delete process.env.KINIT_TEST_B;
+    }
   });
 });

@@ -43,6 +43,7 @@ export {
   type RollbackOptions,
   rollback,
 } from "./deploy/rollback.js";
+export { unsetSecretsWarning } from "./deploy/secrets.js";
 export {
   type ApplyOptions,
   type DeploymentSummary,

@@ -58,6 +58,7 @@ async function diagnose(
         : `is ${failed.State}`;
   return new KaupangError("ERR_DEPLOY_FAILED", `${env.environment}: service ${failed.Service} ${what}`, {
     ...(last ? { hint: `last log lines: ${last}` } : {}),
+    details: { environment: env.environment, service: failed.Service },
   });
 }
 

@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
+import { KaupangError } from "../base/errors.js";
 import { fakeBackend } from "./testing/fake-backend.js";
 import { digest, hall, records } from "./testing/fixtures.js";
 import { up } from "./up.js";
@@ -131,5 +132,33 @@ describe("names that are also Object.prototype's keys", () => {
     await expect(up({ cwd, environments: ["other"], backendImpl: backend })).rejects.toThrow(
       'environments/other.json: services.solo.dependsOn: service "constructor" does not exist in environment "other"',
     );
+  });
+});
+
+describe("a failure that names a service", () => {
+  it("ends with the kaupang logs command to run, with the target and the project directory", async () => {
+    const cwd = hall({}, { targets: { k: { backend: "kubernetes" } } });
+    const base = fakeBackend();
+    const sick: typeof base = {
+      ...base,
+      async apply(ctx, env) {
+        if (env.environment !== "market") return base.apply(ctx, env);
+        throw new KaupangError("ERR_DEPLOY_FAILED", "market: service web is unhealthy", {
+          hint: "last log lines: boom",
+          details: { environment: "market", service: "web" },
+        });
+      },
+    };
+    for (const [target, flag] of [
+      ["local", ""],
+      ["k", " --target k"],
+    ]) {
+      const error = await up({ cwd, environments: ["market"], target, backendImpl: sick }).catch((e) => e);
+      expect(error.message).toBe("market: service web is unhealthy");
+      // The tests run from the repository, not the project: the command says where it is.
+      expect(error.hint).toBe(
+        `last log lines: boom; all of them: kaupang logs market web${flag} --cwd ${cwd}`,
+      );
+    }
   });
 });
