@@ -21,7 +21,14 @@ export {
   selectTarget,
   type WrittenClosure,
 } from "./config/normalize.js";
-export { catalogSource, type LoadModelOptions, loadModel, loadProject, Project } from "./config/project.js";
+export {
+  catalogSource,
+  type LoadModelOptions,
+  loadModel,
+  loadProject,
+  Project,
+  scratchProject,
+} from "./config/project.js";
 export {
   backendNames,
   CatalogManifestSchema,

@@ -6,7 +6,7 @@
  * broken file elsewhere never blocks a deploy. Normalising what was loaded
  * (normalize.ts) is pure.
  */
-import { dirname, relative, resolve } from "node:path";
+import { basename, dirname, relative, resolve } from "node:path";
 import { didYouMean } from "../base/did-you-mean.js";
 import { errorMessage, type KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
@@ -81,6 +81,8 @@ export class Project {
   private supplied = new Map<string, { written: unknown; file: string }>();
   /** The project a withEnvironment copy was made from; its catalog is shared. */
   private base: Project | undefined;
+  /** Catalog sources ahead of the configured ones (see withCatalog). */
+  private extraSources: readonly CatalogSource[] = [];
 
   constructor(options: { root: string; configFile: string; config: Config }) {
     this.root = options.root;
@@ -208,15 +210,28 @@ export class Project {
     return copy;
   }
 
+  /**
+   * A copy of this project whose catalog is `sources` first, then its own
+   * configured sources (earlier sources win a preset name): how the studio
+   * plans with the catalog it was started with. Nothing is written.
+   */
+  withCatalog(sources: readonly CatalogSource[]): Project {
+    const copy = new Project({ root: this.root, configFile: this.configFile, config: this.config });
+    copy.supplied = new Map(this.supplied);
+    copy.extraSources = [...sources, ...this.extraSources];
+    return copy;
+  }
+
   /** The merged catalog; every source is fetched once per run, concurrently. */
   catalog(events: EventSink = silent): Promise<Catalog> {
     if (this.base) return this.base.catalog(events);
-    this.catalogPromise ??= loadCatalog(
-      (this.config.catalog?.sources ?? []).map((source) => {
+    this.catalogPromise ??= loadCatalog([
+      ...this.extraSources,
+      ...(this.config.catalog?.sources ?? []).map((source) => {
         const made = catalogSource(source, this.root);
         return "optional" in source && source.optional ? optionalSource(made, events) : made;
       }),
-    );
+    ]);
     return this.catalogPromise;
   }
 
@@ -270,6 +285,24 @@ export async function loadModel(project: Project, options: LoadModelOptions): Pr
     pins: options.pins,
   };
   return createModel(closure, catalog, target);
+}
+
+/**
+ * A project for a directory that has no config (the studio outside a
+ * project): named after the directory, environments in ./environments, no
+ * targets but local. Its config file does not exist; nothing is written.
+ */
+export function scratchProject(dir: string): Project {
+  const root = resolve(dir);
+  const name =
+    basename(root)
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 63)
+      .replace(/-+$/, "") || "studio";
+  const config = validate(ConfigSchema, { project: isValidName(name) ? name : "studio" }, "(no config)");
+  return new Project({ root, configFile: resolve(root, "kaupang.config.ts"), config });
 }
 
 /** Find, read and validate the config in `cwd`. */
