@@ -3,7 +3,7 @@
  * the ledger — read-only, on demand, no agent. Also the "quick live check"
  * behind the no-change deploy.
  */
-import type { BackendContext } from "../backends/backend.js";
+import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
 import { type Drift, driftOf } from "../deploy/drift.js";
@@ -27,6 +27,8 @@ export async function status(options: {
   environment?: string | undefined;
   target?: string | undefined;
   timeoutMs?: number | undefined;
+  /** Ask this Backend instead of the built-in one (an in-memory fake in tests). */
+  backendImpl?: Backend | undefined;
 }): Promise<EnvironmentStatus[]> {
   const state = await locateState(options);
   let names: string[];
@@ -53,7 +55,7 @@ export async function status(options: {
         events: silent,
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
-      const drift = await driftOf(backendFor(unit.backend), ctx, unit);
+      const drift = await driftOf(backendFor(unit.backend, options.backendImpl), ctx, unit);
       results[index] = {
         environment: name,
         target: state.target,
