@@ -59,7 +59,8 @@ describe("fresh clone → npm ci → packed install → README quick start", () 
     mkdirSync(prefix);
     const install = run(["bash", "scripts/install.sh", "--prefix", prefix], clone);
     expect(install.code, install.err).toBe(0);
-    expect(install.err).toContain(`[install] done: ${join(prefix, "bin")}/kaupang`);
+    // kaupang is on this PATH (the prefix's bin comes first): the script names the version it installed.
+    expect(install.err.split("\n").at(-1)).toBe(`[install] done: 0.1.0 at ${join(prefix, "bin")}/kaupang`);
     expect(run(["sh", "-c", "command -v kaupang"], work).out).toBe(join(prefix, "bin", "kaupang"));
     // What was installed is the packed packages, not links into the clone.
     for (const pkg of ["cli", "core", "studio"]) {
