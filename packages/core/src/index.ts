@@ -62,10 +62,7 @@ export {
 export { exec, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
-export { type Conversion, type ConvertOptions, convertCompose, type ReportLine } from "./init/compose.js";
-export { readCompose } from "./init/compose-read.js";
-export { type InitOptions, type InitResult, init, reportLines } from "./init/init.js";
-export { type InitFormat, initFormats } from "./init/source.js";
+export { type InitOptions, type InitResult, init, initFormats, type ReportLine } from "./init/entry.js";
 export {
   type Change,
   diff,

@@ -1,4 +1,4 @@
-import { init, initFormats, reportLines } from "@kaupang/core";
+import { init, initFormats } from "@kaupang/core";
 import { type Command, Option } from "commander";
 import type { Io } from "../output/io.js";
 
@@ -104,7 +104,7 @@ export function registerInit(program: Command, io: Io): void {
       lines.push(`  ${verb} ${file.path}${what}`);
     }
     if (conversion) {
-      const report = reportLines(conversion.report);
+      const report = conversion.reportText;
       lines.push(...(report.length > 0 ? report : ["Everything converted."]));
     }
     const first = result.environments[0]!;

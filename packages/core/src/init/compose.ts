@@ -56,7 +56,7 @@ export interface Conversion {
   report: ReportLine[];
 }
 
-export interface ConvertOptions {
+interface ConvertOptions {
   /** The project with variables interpolated (what compose would deploy now). */
   resolved: ComposeProject;
   /** The same project read with --no-interpolate: where `${VAR}` was written. */

@@ -40,8 +40,8 @@ export interface InitResult {
   files: ProjectFile[];
   /** Environment names, main first. */
   environments: string[];
-  /** Set when converting compose files. */
-  conversion?: Conversion & { sources: string[] };
+  /** Set when converting compose files; `reportText` is the report as printed (reportLines). */
+  conversion?: Conversion & { sources: string[]; reportText: string[] };
   written: boolean;
 }
 
@@ -92,7 +92,7 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
       })),
     ];
     environments = converted.environments.map((e) => e.name);
-    conversion = { ...converted, sources };
+    conversion = { ...converted, sources, reportText: reportLines(converted.report) };
   } else {
     files = scaffoldFiles({ dir, format, project: options.project, environment: options.environment });
     environments = [options.environment ?? "app"];
@@ -108,7 +108,7 @@ const headings: Record<ReportLine["kind"], string> = {
 };
 
 /** The conversion report as text lines, grouped by kind. */
-export function reportLines(report: readonly ReportLine[]): string[] {
+function reportLines(report: readonly ReportLine[]): string[] {
   const lines: string[] = [];
   for (const kind of ["not-converted", "changed", "compose-only"] as const) {
     const items = report.filter((r) => r.kind === kind);

@@ -8,7 +8,6 @@
  */
 
 export type InitFormat = "ts" | "mjs" | "json";
-export const initFormats: readonly InitFormat[] = ["ts", "mjs", "json"];
 
 /** `secret("name")`. */
 export class SecretExpr {
