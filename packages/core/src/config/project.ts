@@ -32,7 +32,7 @@ import {
   type WrittenClosure,
   type WrittenEnv,
 } from "./normalize.js";
-import { ConfigSchema, EnvironmentSchema, isValidName, nameRule } from "./schema.js";
+import { ConfigSchema, EnvironmentSchema, isValidName, nameFrom, nameRule } from "./schema.js";
 import { fieldError, validate } from "./validate.js";
 import type { Config, Solution, ValidEnvironment } from "./written.js";
 
@@ -294,13 +294,7 @@ export async function loadModel(project: Project, options: LoadModelOptions): Pr
  */
 export function scratchProject(dir: string): Project {
   const root = resolve(dir);
-  const name =
-    basename(root)
-      .toLowerCase()
-      .replace(/[^a-z0-9-]+/g, "-")
-      .replace(/^-+|-+$/g, "")
-      .slice(0, 63)
-      .replace(/-+$/, "") || "studio";
+  const name = nameFrom(basename(root), "studio");
   const config = validate(ConfigSchema, { project: isValidName(name) ? name : "studio" }, "(no config)");
   return new Project({ root, configFile: resolve(root, "kaupang.config.ts"), config });
 }

@@ -38,6 +38,18 @@ const namePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const nameRule =
   'lowercase letters, digits and "-" (at most 63, starting and ending with a letter or digit)';
 
+/** Text made into a name kaupang accepts ("My_App" → "my-app"); `fallback` when nothing is left. */
+export function nameFrom(text: string, fallback: string): string {
+  const name = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .replace(/-{2,}/g, "-")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+  return name === "" ? fallback : name;
+}
+
 export function isValidName(name: string): boolean {
   return namePattern.test(name);
 }

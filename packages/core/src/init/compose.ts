@@ -15,6 +15,7 @@
 import { isAbsolute, relative } from "node:path";
 import { showValue } from "../base/errors.js";
 import { isValidName } from "../config/schema.js";
+import { dockerMemory } from "../render/shared.js";
 import { parseInterpolation } from "./interpolation.js";
 import { configValue, projectNameFrom } from "./scaffold.js";
 import { EnvExpr, type InitFormat, SecretExpr, type SourceValue } from "./source.js";
@@ -208,18 +209,6 @@ export function goDurationMs(text: unknown): number | undefined {
     consumed += m[0].length;
   }
   return consumed === text.length ? Math.round(total) : undefined;
-}
-
-/** Bytes as kaupang writes a memory size: "512m", "1g", or the number. */
-function memorySize(bytes: number): string | number {
-  for (const [unit, size] of [
-    ["g", 1024 ** 3],
-    ["m", 1024 ** 2],
-    ["k", 1024],
-  ] as const) {
-    if (bytes % size === 0) return `${bytes / size}${unit}`;
-  }
-  return bytes;
 }
 
 /** Kubernetes label rules: kaupang's labels reach every backend, others stay in compose. */
@@ -657,7 +646,7 @@ class Converter {
     const memory = limits.memory ?? s.mem_limit;
     const resources: Out = {};
     if (cpus !== undefined && Number(cpus) > 0) resources.cpus = String(Number(cpus));
-    if (memory !== undefined && Number(memory) > 0) resources.memory = memorySize(Number(memory));
+    if (memory !== undefined && Number(memory) > 0) resources.memory = dockerMemory(Number(memory));
     if (Object.keys(resources).length > 0) out.resources = resources;
     for (const [field, value] of Object.entries(d)) {
       if (field === "replicas" || (isObject(value) && Object.keys(value).length === 0)) continue;

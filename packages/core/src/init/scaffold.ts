@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { KaupangError } from "../base/errors.js";
 import { configNames } from "../config/load.js";
-import { isValidName, nameRule } from "../config/schema.js";
+import { isValidName, nameFrom, nameRule } from "../config/schema.js";
 import { fileSource, type InitFormat, type SourceValue } from "./source.js";
 
 export interface ProjectFile {
@@ -15,17 +15,8 @@ export interface ProjectFile {
   content: string;
 }
 
-/** A directory name made into a project name kaupang accepts ("My_App" → "my-app"). */
-export function projectNameFrom(text: string): string {
-  const name = text
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .replace(/-{2,}/g, "-")
-    .slice(0, 63)
-    .replace(/-+$/, "");
-  return name === "" ? "app" : name;
-}
+/** A directory or compose name made into a name kaupang accepts ("My_App" → "my-app"). */
+export const projectNameFrom = (text: string): string => nameFrom(text, "app");
 
 export function checkName(kind: string, name: string, flag: string): string {
   if (!isValidName(name)) {
