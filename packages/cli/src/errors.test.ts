@@ -100,7 +100,7 @@ describe("bad input: one clear line, exit 1, nothing printed on stdout", () => {
       "front",
     );
     expect(r.stderr).toBe(
-      'error: environments/front.json: services.web.ports[0]: "80:abc" is not a port mapping: "abc" is not a port number ("host:container", "container" or "ip:host:container")\n',
+      'error: environments/front.json: services.web.ports[0]: "80:abc" is not a port mapping: "abc" is not a port number ("host:container", "container" or "ip:host:container", or ranges)\n',
     );
     expect(r.code).toBe(1);
   });

@@ -133,7 +133,8 @@ describe("validating a plan", () => {
     const cases: [unknown, string][] = [
       ["181110:8080", "181110 is out of range (ports are 1-65535)"],
       ["8080:80/sctp", 'protocol "sctp" is not tcp or udp'],
-      ["8000-8010:8000-8010", "8000-8010 is a port range; list each port as a mapping of its own"],
+      ["8000-8010:8000-8011", "the ranges 8000-8010 and 8000-8011 differ in length"],
+      ["8010-8000:80", "the range 8010-8000 runs backwards"],
       ["1:2:3:4", 'use "host:container", "container" or "ip:host:container"'],
       [70000, "70000 is out of range (ports are 1-65535)"],
     ];
@@ -198,13 +199,13 @@ describe("validating a plan", () => {
       api: { dependsOn: "db", services: { web: { image: "nginx", ports: ["127.0.0.1:8080:3000"] } } },
     });
     expect(r.stderr).toBe(
-      'error: environments/api.json: services.web.ports[0]: host port 8080/tcp is already published by service "pg" of environment "db" (environments/db.json); services deployed together cannot publish the same host port\nhint: publish one of them on another host port\n',
+      'error: environments/api.json: services.web.ports: host port 8080/tcp is already published by service "pg" of environment "db" (environments/db.json); services deployed together cannot publish the same host port\nhint: publish one of them on another host port\n',
     );
     const same = await plan({
       api: { services: { a: { image: "x", ports: ["9000:1"] }, b: { image: "x", ports: ["9000:2"] } } },
     });
     expect(same.stderr).toContain(
-      'services.b.ports[0]: host port 9000/tcp is already published by service "a";',
+      'services.b.ports: host port 9000/tcp is already published by service "a";',
     );
     // Another protocol or another host address is another port; Kubernetes publishes no host ports.
     const fine = await plan({

@@ -90,13 +90,13 @@ function checkUniqueServiceNames(model: Model, order: readonly string[]): void {
  */
 function checkHostPorts(model: Model, order: readonly string[]): void {
   if (model.target.backend === "kubernetes") return;
-  const seen = new Map<string, { env: string; service: string; index: number; hostIp: string | undefined }>();
+  const seen = new Map<string, { env: string; service: string; hostIp: string | undefined }>();
   const everywhere = (ip: string | undefined) => ip === undefined || ip === "0.0.0.0" || ip === "::";
   for (const name of order) {
     const env = model.environments[name]!;
     for (const service of Object.values(env.services)) {
-      service.ports.forEach((port, index) => {
-        if (port.published === undefined) return;
+      for (const port of service.ports) {
+        if (port.published === undefined) continue;
         const key = `${port.published}/${port.protocol}`;
         const other = seen.get(key);
         if (other && (everywhere(other.hostIp) || everywhere(port.hostIp) || other.hostIp === port.hostIp)) {
@@ -107,15 +107,16 @@ function checkHostPorts(model: Model, order: readonly string[]): void {
           throw fieldError(
             {
               file: env.file,
-              path: ["services", service.name, "ports", index],
+              // The model's ports are expanded from ranges: name the field, not an index.
+              path: ["services", service.name, "ports"],
               value: `${port.hostIp ? `${port.hostIp}:` : ""}${port.published}:${port.target}`,
               message: `host port ${key} is already published by ${where}; services deployed together cannot publish the same host port`,
             },
             { hint: "publish one of them on another host port" },
           );
         }
-        if (!other) seen.set(key, { env: name, service: service.name, index, hostIp: port.hostIp });
-      });
+        if (!other) seen.set(key, { env: name, service: service.name, hostIp: port.hostIp });
+      }
     }
   }
 }
@@ -171,6 +172,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       artifact,
       ...fromDocuments(backend, documents, { artifact, waves }, wave),
       hooks: env.hooks,
+      ...(env.pull ? { pull: env.pull } : {}),
       commands: [],
     };
     plan.commands = upCommands(ctx, plan);

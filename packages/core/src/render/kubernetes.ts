@@ -9,6 +9,7 @@ import { isAbsolute, resolve } from "node:path";
 import { parse as parseShell } from "shell-quote";
 import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
+import { fieldError } from "../config/validate.js";
 import type { RenderOptions } from "./compose.js";
 import { kubeSecretName } from "./names.js";
 import { type ImageMap, imageOf, namedVolume, renderedArtifact, unsupported } from "./shared.js";
@@ -70,8 +71,15 @@ const dnsLabel = (text: string): string =>
     .slice(0, 63)
     .replace(/-+$/, "");
 
-/** The claim of a named volume: one per environment and volume, like compose's `<project>-<env>_<volume>`. */
-const claimName = (env: Environment, volume: string): string => dnsLabel(`${env.name}-${volume}`);
+/**
+ * The claim of a named volume: one per environment and volume, like compose's
+ * `<project>-<env>_<volume>`; a volume the environment declares with a `name`
+ * uses that name (an external one is a claim made outside kaupang).
+ */
+const claimName = (env: Environment, volume: string): string => {
+  const declared = Object.hasOwn(env.volumes, volume) ? env.volumes[volume] : undefined;
+  return dnsLabel(declared?.name ?? `${env.name}-${volume}`);
+};
 
 interface PodVolumes {
   volumes: Record<string, unknown>[];
@@ -111,7 +119,9 @@ function claims(model: Model, env: Environment): Record<string, unknown>[] {
   for (const service of Object.values(env.services)) {
     for (const spec of service.volumes) {
       const named = namedVolume(spec);
-      if (named !== undefined) names.add(named);
+      if (named !== undefined && !(Object.hasOwn(env.volumes, named) && env.volumes[named]!.external)) {
+        names.add(named);
+      }
     }
   }
   return [...names].sort().map((volume) => ({
@@ -127,11 +137,30 @@ function claims(model: Model, env: Environment): Record<string, unknown>[] {
 }
 
 function container(model: Model, env: Environment, service: Service, mounts: unknown[], images?: ImageMap) {
+  if (service.networks.length > 0) {
+    throw unsupported(
+      model,
+      env,
+      service,
+      "networks",
+      "networks are not available (every service of a project shares the namespace's network; use a NetworkPolicy for isolation)",
+    );
+  }
   const c: Record<string, unknown> = { name: service.name, image: imageOf(service, images) };
   if (service.entrypoint !== undefined) c.command = argv(model, env, service, "entrypoint");
   if (service.command !== undefined) c.args = argv(model, env, service, "command");
   if (service.workingDir !== undefined) c.workingDir = service.workingDir;
   if (mounts.length > 0) c.volumeMounts = mounts;
+  if (service.capAdd.length > 0 || service.capDrop.length > 0) {
+    // Kubernetes names capabilities without the CAP_ prefix docker accepts.
+    const names = (caps: string[]) => caps.map((c) => c.replace(/^CAP_/i, "").toUpperCase());
+    c.securityContext = {
+      capabilities: {
+        ...(service.capAdd.length > 0 ? { add: names(service.capAdd) } : {}),
+        ...(service.capDrop.length > 0 ? { drop: names(service.capDrop) } : {}),
+      },
+    };
+  }
   const envEntries = Object.entries(service.env);
   if (envEntries.length > 0) {
     c.env = envEntries.map(([name, value]) =>
@@ -155,9 +184,8 @@ function container(model: Model, env: Environment, service: Service, mounts: unk
       ...(h.startPeriodMs !== undefined ? { initialDelaySeconds: Math.ceil(h.startPeriodMs / 1000) } : {}),
     };
   }
-  if (service.pull) {
-    c.imagePullPolicy = { always: "Always", missing: "IfNotPresent", never: "Never" }[service.pull];
-  }
+  const pull = service.pull ?? env.pull;
+  if (pull) c.imagePullPolicy = { always: "Always", missing: "IfNotPresent", never: "Never" }[pull];
   if (service.resources) {
     const r = service.resources;
     c.resources = {
@@ -276,6 +304,24 @@ export function kubernetesObjects(
   env: Environment,
   options: RenderOptions = {},
 ): Record<string, unknown>[] {
+  const networks = Object.keys(env.networks);
+  if (networks.length > 0) {
+    throw fieldError({
+      file: env.file,
+      path: ["networks", networks[0]!],
+      message: `environment networks are not available on the kubernetes backend (target "${model.target.name}"): every service of a project shares the namespace's network`,
+    });
+  }
+  // A declared volume's name and external carry over to its claim; a docker volume driver does not.
+  for (const [volume, declared] of Object.entries(env.volumes)) {
+    if (declared.driver !== undefined || declared.driverOpts !== undefined) {
+      throw fieldError({
+        file: env.file,
+        path: ["volumes", volume, declared.driver !== undefined ? "driver" : "driverOpts"],
+        message: `a docker volume driver is not available on the kubernetes backend (target "${model.target.name}"): the claim uses the cluster's default storage class`,
+      });
+    }
+  }
   const docs: Record<string, unknown>[] = [
     {
       apiVersion: "v1",
