@@ -56,6 +56,35 @@ describe("compose interpolation syntax", () => {
 });
 
 describe("convertCompose", () => {
+  it("declares in each environment the named volumes its services mount, under compose's names", () => {
+    const mount = (source: string, target: string) => ({ type: "volume", source, target, volume: {} });
+    const c = convert(
+      {
+        db: { image: "postgres", volumes: [mount("pgdata", "/var/lib/postgresql/data")] },
+        backup: {
+          image: "restic",
+          profiles: ["ops"],
+          volumes: [mount("pgdata", "/in"), mount("repo", "/repo")],
+        },
+      },
+      {
+        extra: {
+          volumes: {
+            pgdata: { name: "shop_pgdata" },
+            repo: { name: "backups", external: true, driver: "rclone", driver_opts: { remote: "s3:x" } },
+          },
+        },
+      },
+    );
+    expect(c.environments.map((e) => [e.name, e.value.volumes])).toEqual([
+      ["app", { pgdata: { name: "shop_pgdata" } }],
+      ["ops", { pgdata: { name: "shop_pgdata" }, repo: { name: "backups", external: true } }],
+    ]);
+    expect(lines(c)).toContain(
+      'not-converted: volumes.repo: {"driver":"rclone","driver_opts":{"remote":"s3:x"}}: a docker volume driver does not carry to Kubernetes (add driver/driverOpts to the environment\'s volume for compose and swarm only)',
+    );
+  });
+
   it("writes env ${VAR} as secret() only for the variables the user opted in to", () => {
     const raw = {
       app: {
@@ -219,12 +248,23 @@ describe("convertCompose", () => {
           deploy: { replicas: 2, resources: { limits: { cpus: 0.5, memory: "536870912" } }, placement: {} },
           labels: { team: "shop", "traefik.http.routers.web.rule": "Host(`x`)" },
           user: "1000",
+          cap_add: ["NET_ADMIN"],
+          cap_drop: ["ALL"],
           container_name: "web",
           networks: { default: null, front: null },
         },
       },
-      { extra: { networks: { default: { name: "shop_default" }, front: { name: "shop_front" } } } },
+      {
+        extra: {
+          networks: { default: { name: "shop_default" }, front: { name: "shop_front" } },
+          volumes: { data: { name: "shop_data", labels: { keep: "yes" } } },
+        },
+      },
     );
+    // The volume keeps the docker name compose gave it: the data carries over.
+    expect(c.environments[0]!.value.volumes).toEqual({
+      data: { name: "shop_data", labels: { keep: "yes" } },
+    });
     expect(c.environments[0]!.value.services).toEqual({
       web: {
         image: "web",
@@ -232,6 +272,8 @@ describe("convertCompose", () => {
         volumes: ["data:/data", "./conf:/etc/web:ro"],
         replicas: 2,
         resources: { cpus: "0.5", memory: "512m" },
+        capAdd: ["NET_ADMIN"],
+        capDrop: ["ALL"],
         labels: { team: "shop" },
         compose: {
           tmpfs: ["/tmp"],
@@ -246,7 +288,7 @@ describe("convertCompose", () => {
       "not-converted: services.web.networks: front: every service of a kaupang project joins one network and reaches the others by service name",
       "compose-only: services.web.user: kept in compose: {…} for compose and swarm; not applied on Kubernetes",
       'not-converted: services.web.container_name: "web": kaupang names containers itself (<project>-<environment>-<service>-N)',
-      "not-converted: networks.front: kaupang puts a project on one network of its own",
+      "not-converted: networks.front: every service of a kaupang project joins the project's network, on every backend (environment networks exist for compose and swarm, not Kubernetes)",
     ]);
   });
 });

@@ -75,8 +75,6 @@ interface ConvertOptions {
 /** Fields kept in the `compose:` escape hatch: self-contained, meaningful to compose and swarm. */
 const composeOnly = new Set([
   "annotations",
-  "cap_add",
-  "cap_drop",
   "cgroup_parent",
   "cpu_shares",
   "cpuset",
@@ -151,6 +149,8 @@ const notConvertedWhy: Record<string, string> = {
 };
 
 const handled = new Set([
+  "cap_add",
+  "cap_drop",
   "image",
   "build",
   "command",
@@ -352,6 +352,8 @@ class Converter {
       out[field] = Array.isArray(value) ? value.map(String) : String(value);
     }
     if (typeof s.working_dir === "string") out.workingDir = s.working_dir;
+    if (Array.isArray(s.cap_add) && s.cap_add.length > 0) out.capAdd = s.cap_add.map(String);
+    if (Array.isArray(s.cap_drop) && s.cap_drop.length > 0) out.capDrop = s.cap_drop.map(String);
 
     if (isObject(s.environment)) {
       const env: Out = {};
@@ -871,22 +873,51 @@ export function convertCompose(options: ConvertOptions): Conversion {
     });
   }
 
+  // Named volumes: each environment declares those its services mount, under the docker name
+  // compose gave them, so a converted project keeps its data (and an external volume stays external).
+  for (const environment of environments) {
+    const used = new Set<string>();
+    for (const service of Object.values(environment.value.services as Record<string, Out | string>)) {
+      if (typeof service === "string") continue;
+      for (const spec of (service.volumes as string[] | undefined) ?? []) {
+        const [source] = spec.split(":");
+        if (spec.includes(":") && source && !/^[./~]/.test(source)) used.add(source);
+      }
+    }
+    if (used.size === 0) continue;
+    const declared: Out = {};
+    for (const volume of [...used].sort()) {
+      const spec = isObject(project.volumes?.[volume]) ? project.volumes![volume]! : {};
+      declared[volume] = {
+        name: typeof spec.name === "string" ? spec.name : `${composeProject}_${volume}`,
+        ...(spec.external === true ? { external: true } : {}),
+        ...(isObject(spec.labels) && Object.keys(spec.labels).length > 0
+          ? { labels: Object.fromEntries(Object.entries(spec.labels).map(([k, v]) => [k, String(v)])) }
+          : {}),
+      };
+    }
+    const { services, ...rest } = environment.value;
+    environment.value = { ...rest, volumes: declared, services };
+  }
   for (const [volume, spec] of Object.entries(project.volumes ?? {})) {
     if (!isObject(spec)) continue;
-    const extra = Object.entries(spec).filter(
-      ([k, v]) => v !== undefined && v !== null && !(k === "name" && v === `${composeProject}_${volume}`),
-    );
-    if (extra.length > 0) {
+    const driver = spec.driver !== undefined && spec.driver !== "local" ? { driver: spec.driver } : {};
+    const options = isObject(spec.driver_opts) ? { driver_opts: spec.driver_opts } : {};
+    if (Object.keys(driver).length + Object.keys(options).length > 0) {
       c.add(
         "not-converted",
         `volumes.${volume}`,
-        `${showValue(Object.fromEntries(extra))}: kaupang declares named volumes with no options (the volume is <project>-<environment>_${volume})`,
+        `${showValue({ ...driver, ...options })}: a docker volume driver does not carry to Kubernetes (add driver/driverOpts to the environment's volume for compose and swarm only)`,
       );
     }
   }
   for (const network of Object.keys(project.networks ?? {})) {
     if (network === "default") continue;
-    c.add("not-converted", `networks.${network}`, "kaupang puts a project on one network of its own");
+    c.add(
+      "not-converted",
+      `networks.${network}`,
+      "every service of a kaupang project joins the project's network, on every backend (environment networks exist for compose and swarm, not Kubernetes)",
+    );
   }
   for (const key of ["secrets", "configs"] as const) {
     for (const entry of Object.keys(project[key] ?? {})) {
@@ -918,6 +949,8 @@ const fieldOrder = [
   "runOnce",
   "replicas",
   "resources",
+  "capAdd",
+  "capDrop",
   "labels",
   "dependsOn",
   "compose",
