@@ -1,4 +1,5 @@
 import {
+  type Change,
   type Deployment,
   deployments,
   diff,
@@ -6,11 +7,15 @@ import {
   exec,
   formatCommand,
   openLedger,
+  type PassthroughCommand,
   passthroughCommands,
+  ps,
+  recordChanges,
+  sinceProblem,
   status,
   verifyLedgers,
 } from "@kaupang/core";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { formatHistory } from "../output/history.js";
 import { type Io, sanitize } from "../output/io.js";
 import { createReporter } from "../output/reporter.js";
@@ -94,44 +99,103 @@ export function registerInspect(program: Command, io: Io): void {
     const names = env
       ? [env]
       : (await verifyLedgers({ cwd: options.cwd, target: options.target })).map((c) => c.environment);
-    const records: Deployment[] = [];
+    const rows: { record: Deployment; changes: Change[] | undefined }[] = [];
     for (const name of [...new Set(names)]) {
       const opened = await openLedger({ cwd: options.cwd, environment: name, target: options.target });
-      records.push(...deployments(opened.records, opened.running));
+      const records = deployments(opened.records, opened.running);
+      const changes = await recordChanges(opened.ledger, records);
+      rows.push(...records.map((record, i) => ({ record, changes: changes[i] })));
     }
-    records.sort((a, b) => a.at.localeCompare(b.at));
-    if (options.output === "json") io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
-    else io.stdout.write(formatHistory(records, { showEnvironment: !env }));
+    rows.sort((a, b) => a.record.at.localeCompare(b.record.at));
+    const records = rows.map((r) => r.record);
+    if (options.output === "json") {
+      io.stdout.write(
+        `${JSON.stringify(
+          rows.map((r) => ({ ...r.record, ...(r.changes ? { changes: r.changes } : {}) })),
+          null,
+          2,
+        )}\n`,
+      );
+    } else
+      io.stdout.write(formatHistory(records, { showEnvironment: !env, changes: rows.map((r) => r.changes) }));
   });
 
-  for (const kind of ["ps", "logs"] as const) {
-    const command = program
-      .command(kind)
-      .description(
-        kind === "ps" ? "list an environment's containers, tasks or pods" : "show an environment's logs",
-      )
-      .argument("<env>", "environment")
-      .argument("[service]", "one service");
-    if (kind === "logs") command.option("-f, --follow", "keep streaming");
-    addFlags(command, ["target", "cwd"]);
-    command.action(
-      async (env: string, service: string | undefined, options: CommonOptions & { follow?: boolean }) => {
-        const commands = await passthroughCommands(kind, {
-          cwd: options.cwd,
-          environment: env,
-          service,
-          target: options.target,
-          follow: options.follow,
-        });
-        const results = await Promise.all(
-          commands.map((c) => {
-            io.stderr.write(`$ ${formatCommand(c.argv, c.env)}\n`);
-            return exec(c.argv, { inherit: true, ...(c.env ? { env: c.env } : {}) });
-          }),
-        );
-        const failed = results.find((r) => r.exitCode !== 0);
-        if (failed) io.exitCode = failed.exitCode;
+  const psCommand = program
+    .command("ps")
+    .description("list an environment's containers, tasks or pods")
+    .argument("<env>", "environment")
+    .argument("[service]", "one service");
+  addFlags(psCommand, ["target", "output", "cwd"]);
+  psCommand.action(async (env: string, service: string | undefined, options: CommonOptions) => {
+    const request = { cwd: options.cwd, environment: env, service, target: options.target };
+    if (options.output === "json") {
+      io.stdout.write(`${JSON.stringify(await ps(request), null, 2)}\n`);
+      return;
+    }
+    await passthrough(io, await passthroughCommands("ps", request));
+  });
+
+  const logsCommand = program
+    .command("logs")
+    .description("show an environment's logs (the backend's own: docker compose, docker service, kubectl)")
+    .argument("<env>", "environment")
+    .argument("[service]", "one service")
+    .option("-f, --follow", "keep streaming")
+    .addOption(
+      new Option("--tail <n>", 'only the last n lines of each container ("all": everything)').argParser(
+        (value) => {
+          if (value === "all") return "all";
+          if (!/^\d+$/.test(value)) throw new InvalidArgumentError('use a number of lines, or "all".');
+          return Number(value);
+        },
+      ),
+    )
+    .addOption(
+      new Option(
+        "--since <when>",
+        "only lines since a duration ago (10m, 1h30m) or a time (RFC 3339)",
+      ).argParser((value) => {
+        const problem = sinceProblem(value);
+        if (problem) throw new InvalidArgumentError(`${problem}.`);
+        return value;
+      }),
+    )
+    .option("-t, --timestamps", "show each line's timestamp");
+  addFlags(logsCommand, ["target", "cwd"]);
+  logsCommand.action(
+    async (
+      env: string,
+      service: string | undefined,
+      options: CommonOptions & {
+        follow?: boolean;
+        tail?: number | "all";
+        since?: string;
+        timestamps?: boolean;
       },
-    );
-  }
+    ) => {
+      const commands = await passthroughCommands("logs", {
+        cwd: options.cwd,
+        environment: env,
+        service,
+        target: options.target,
+        follow: options.follow,
+        tail: options.tail,
+        since: options.since,
+        timestamps: options.timestamps,
+      });
+      await passthrough(io, commands);
+    },
+  );
+}
+
+/** Run the backend's own commands on this terminal; the first failure's exit code is kaupang's. */
+async function passthrough(io: Io, commands: readonly PassthroughCommand[]): Promise<void> {
+  const results = await Promise.all(
+    commands.map((c) => {
+      io.stderr.write(`$ ${formatCommand(c.argv, c.env)}\n`);
+      return exec(c.argv, { inherit: true, ...(c.env ? { env: c.env } : {}) });
+    }),
+  );
+  const failed = results.find((r) => r.exitCode !== 0);
+  if (failed) io.exitCode = failed.exitCode;
 }
