@@ -96,7 +96,7 @@ registry_ports=("${KAUPANG_TEST_REGISTRY##*:}" "${KAUPANG_TEST_AUTH_REGISTRY##*:
 start_bg() { # PIDFILE LOG CMD...: start CMD in its own session, record its pid
   local pidfile="$1" logf="$2"
   shift 2
-  setsid "$@" >>"$logf" 2>&1 </dev/null &
+  (close_inherited_fds && exec setsid "$@" >>"$logf" 2>&1 </dev/null) &
   echo $! >"$pidfile"
 }
 for port in "${registry_ports[@]}"; do
@@ -187,7 +187,7 @@ for ((i = 1; i <= KAUPANG_HOSTS_COUNT; i++)); do
     fi
     log "$name: starting dockerd (log $hs/dockerd.log)"
     rm -f "$(host_sock "$i")"
-    setsid unshare --mount --uts --propagation private -- /bin/sh -c '
+    (close_inherited_fds && exec setsid unshare --mount --uts --propagation private -- /bin/sh -c '
       set -e
       hostname "$1"
       mount --bind "$2" /etc/docker
@@ -204,7 +204,7 @@ for ((i = 1; i <= KAUPANG_HOSTS_COUNT; i++)); do
       --default-address-pool "base=10.$((220 + i)).0.0/16,size=24" \
       --cgroup-parent "$name" \
       --log-level warn \
-      >>"$hs/dockerd.log" 2>&1 </dev/null &
+      >>"$hs/dockerd.log" 2>&1 </dev/null) &
     if ! wait_for 60 "$name dockerd" host_answers "$i"; then
       tail -n 25 "$hs/dockerd.log" | sed 's/^/[harness]   dockerd.log: /' >&2
       die "$name: dockerd did not answer on $(host_sock "$i") within 60s"
@@ -237,7 +237,7 @@ EOF
   else
     pid_alive "$hr/sshd.pid" && stop_pidfile "$hr/sshd.pid" "$name sshd (config changed)" 10
     log "$name: starting sshd on $addr:22"
-    "$hosts_nsenter" --net="/run/netns/$name" -- "$hosts_sshd" -f "$hs/sshd_config" -E "$hs/sshd.log" ||
+    (close_inherited_fds && exec "$hosts_nsenter" --net="/run/netns/$name" -- "$hosts_sshd" -f "$hs/sshd_config" -E "$hs/sshd.log") ||
       die "$name: sshd did not start (see $hs/sshd.log)"
     cp -f "$hs/sshd_config" "$hr/sshd_config.running"
     wait_for 10 "$name sshd pidfile" test -s "$hr/sshd.pid" || die "$name: sshd wrote no pidfile"

@@ -72,6 +72,18 @@ wait_for() {
   done
 }
 
+# close_inherited_fds: close every descriptor above 2 of this (sub)shell. Call
+# it in the subshell that execs a daemon: a harness run under
+# `flock /tmp/kaupang-e2e.lock ...` would otherwise hand the lock's descriptor
+# to the daemon, which then holds the lock for as long as it lives.
+close_inherited_fds() {
+  local fd
+  for fd in $(ls /proc/"$BASHPID"/fd); do
+    ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
+}
+
 # pid_alive PIDFILE: true if the pidfile names a running process.
 pid_alive() {
   local f="$1" pid
