@@ -83,7 +83,7 @@ ip -n "$lan" link set lo up
 if ! ip -n "$lan" link show "$bridge" >/dev/null 2>&1; then
   ip -n "$lan" link add "$bridge" type bridge || die "cannot create bridge $bridge in $lan"
 fi
-ip -n "$lan" addr show dev "$bridge" | grep -q "inet $lan_addr/" ||
+[[ "$(ip -n "$lan" addr show dev "$bridge")" == *"inet $lan_addr/"* ]] ||
   ip -n "$lan" addr add "$lan_addr/24" dev "$bridge"
 ip -n "$lan" link set "$bridge" up
 
@@ -172,7 +172,7 @@ for ((i = 1; i <= KAUPANG_HOSTS_COUNT; i++)); do
   fi
   ip -n "$lan" link set "$name" master "$bridge"
   ip -n "$lan" link set "$name" up
-  ip -n "$name" addr show dev eth0 | grep -q "inet $addr/" || ip -n "$name" addr add "$addr/24" dev eth0
+  [[ "$(ip -n "$name" addr show dev eth0)" == *"inet $addr/"* ]] || ip -n "$name" addr add "$addr/24" dev eth0
   ip -n "$name" link set eth0 up
 
   # dockerd: its own everything; in a mount namespace of its own for /etc/docker
@@ -275,9 +275,18 @@ for ((i = 1; i <= KAUPANG_HOSTS_COUNT; i++)); do
       ". '$KAUPANG_HARNESS_DIR/lib.sh'; registry_answers 127.0.0.1:$port" ||
       die "$name: no registry answers on its 127.0.0.1:$port (see $R/forwarders.log)"
   done
-  if ! wait_for 20 "$name over ssh" "${ssh_env[@]}" docker --context "$name" version; then
-    "${ssh_env[@]}" docker --context "$name" version 2>&1 | tail -n 5 | sed 's/^/[harness]   /' >&2
-    die "$name: docker over ssh://root@$(host_addr "$i") does not answer (see $S/n$i/sshd.log)"
+done
+# Over ssh, all hosts at once (each check is an ssh handshake and a dial-stdio, ~1 s).
+over_ssh() { wait_for 20 "$1 over ssh" "${ssh_env[@]}" docker --context "$1" version; }
+ssh_pids=()
+for ((i = 1; i <= KAUPANG_HOSTS_COUNT; i++)); do
+  over_ssh "$(host_name "$i")" &
+  ssh_pids+=($!)
+done
+for ((i = 1; i <= KAUPANG_HOSTS_COUNT; i++)); do
+  if ! wait "${ssh_pids[i - 1]}"; then
+    "${ssh_env[@]}" docker --context "$(host_name "$i")" version 2>&1 | tail -n 5 | sed 's/^/[harness]   /' >&2
+    die "$(host_name "$i"): docker over ssh://root@$(host_addr "$i") does not answer (see $S/n$i/sshd.log)"
   fi
 done
 
@@ -292,39 +301,85 @@ done
 
 # --- 9. the hosts' own swarm ----------------------------------------------------
 manager_addr="$(host_addr 1)"
-swarm_state() { hdocker "$1" info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Cluster.ID}}' 2>/dev/null || true; }
-read -r m_state m_cluster <<<"$(swarm_state 1)"
+# Straight from the engines' sockets: `docker info` costs ~0.25 s a call.
+engine_get() { curl -s -m 10 --unix-socket "$(host_sock "$1")" "http://engine$2"; }
+# json_str JSON KEY: the first string value of "KEY" in JSON (enough for /info's Swarm fields)
+json_str() {
+  local re="\"$2\":\"([^\"]*)\""
+  [[ "$1" =~ $re ]] && printf '%s' "${BASH_REMATCH[1]}"
+  return 0
+}
+# swarm_self I: "LocalNodeState NodeID ClusterID" of host I (a worker's ClusterID is empty: "-")
+swarm_self() {
+  local info swarm
+  info="$(engine_get "$1" /info)"
+  swarm="${info#*\"Swarm\":}"
+  local state id cluster=""
+  state="$(json_str "$swarm" LocalNodeState)"
+  id="$(json_str "$swarm" NodeID)"
+  [[ "$swarm" == *'"Cluster":{'* ]] && cluster="$(json_str "${swarm#*\"Cluster\":\{}" ID)"
+  echo "${state:--} ${id:--} ${cluster:--}"
+}
+# swarm_nodes: "ID STATE AVAILABILITY HOSTNAME" per node, as the manager sees them
+swarm_nodes() {
+  hdocker 1 node ls --format '{{.ID}} {{.Status}} {{.Availability}} {{.Hostname}}' | tr '[:upper:]' '[:lower:]'
+}
+read -r m_state m_id m_cluster <<<"$(swarm_self 1)"
 if [[ "$m_state" != active ]]; then
   log "swarm: init on $(host_name 1) (advertise $manager_addr)"
   hdocker 1 swarm init --advertise-addr "$manager_addr" --listen-addr "$manager_addr:2377" \
     --default-addr-pool 10.216.0.0/16 >/dev/null || die "swarm init on $(host_name 1) failed"
-  read -r m_state m_cluster <<<"$(swarm_state 1)"
+  read -r m_state m_id m_cluster <<<"$(swarm_self 1)"
 fi
-worker_token="$(hdocker 1 swarm join-token -q worker)"
+# worker_member I: host I is an active swarm node the manager sees ready
+worker_member() {
+  local state id cluster
+  read -r state id cluster <<<"$(swarm_self "$1")"
+  [[ "$state" == active && $'\n'"$(swarm_nodes)" == *$'\n'"$id ready "* ]]
+}
 for ((i = 2; i <= KAUPANG_HOSTS_COUNT; i++)); do
-  read -r w_state w_cluster <<<"$(swarm_state "$i")"
-  if [[ "$w_state" == active && "$w_cluster" == "$m_cluster" ]]; then continue; fi
-  [[ "$w_state" == active || "$w_state" == pending || "$w_state" == error ]] &&
-    hdocker "$i" swarm leave --force >/dev/null 2>&1
+  swarm_self "$i" >"$R/n$i/swarm" &
+done
+wait
+worker_token=""
+for ((i = 2; i <= KAUPANG_HOSTS_COUNT; i++)); do
+  read -r state id _ <"$R/n$i/swarm"
+  # a restarted worker reconnects by itself within seconds
+  if [[ "$state" == active || "$state" == pending ]] &&
+    wait_for 30 "$(host_name "$i") back in the swarm" worker_member "$i"; then
+    continue
+  fi
+  [[ "$state" == inactive ]] || hdocker "$i" swarm leave --force >/dev/null 2>&1 || true
   log "swarm: $(host_name "$i") joins as a worker"
+  [[ -n "$worker_token" ]] || worker_token="$(hdocker 1 swarm join-token -q worker)"
   hdocker "$i" swarm join --token "$worker_token" --advertise-addr "$(host_addr "$i")" \
     --listen-addr "$(host_addr "$i"):2377" "$manager_addr:2377" >/dev/null ||
     die "$(host_name "$i"): swarm join failed"
 done
+node_ids=("$m_id")
+for ((i = 2; i <= KAUPANG_HOSTS_COUNT; i++)); do
+  read -r _ id _ <<<"$(swarm_self "$i")"
+  node_ids+=("$id")
+done
+# Entries of nodes that left (an earlier join of the same host) are removed; a
+# node left drained or paused by an interrupted test is made active again.
+while read -r id state availability hostname; do
+  if [[ " ${node_ids[*]} " != *" $id "* ]]; then
+    hdocker 1 node rm --force "$id" >/dev/null 2>&1 || true
+  elif [[ "$availability" != active ]]; then
+    log "swarm: node $hostname was left $availability; making it active"
+    hdocker 1 node update --availability active "$id" >/dev/null
+  fi
+done < <(swarm_nodes)
 nodes_ready() {
-  [[ "$(hdocker 1 node ls --format '{{.Hostname}} {{.Status}} {{.Availability}}' | grep -c ' Ready Active$')" -eq "$KAUPANG_HOSTS_COUNT" ]]
+  local list id
+  list="$(swarm_nodes)"
+  for id in "${node_ids[@]}"; do
+    [[ "$list" == *"$id ready active "* ]] || return 1
+  done
 }
-# A node drained by an interrupted test is made active again.
-for n in $(hdocker 1 node ls --format '{{.Hostname}}={{.Availability}}' | sed -n 's/=\(drain\|pause\)$//p'); do
-  log "swarm: $n was left $(hdocker 1 node inspect -f '{{.Spec.Availability}}' "$n"); making it active"
-  hdocker 1 node update --availability active "$n" >/dev/null
-done
-# Nodes that left (an earlier data root) are removed from the list.
-for id in $(hdocker 1 node ls --format '{{.ID}} {{.Status}}' | awk '$2 == "Down" { print $1 }'); do
-  hdocker 1 node rm --force "$id" >/dev/null 2>&1 || true
-done
-wait_for 60 "all $KAUPANG_HOSTS_COUNT swarm nodes Ready and Active" nodes_ready ||
-  die "swarm: not all nodes are Ready: $(hdocker 1 node ls --format '{{.Hostname}}:{{.Status}}/{{.Availability}}' | tr '\n' ' ')"
+wait_for 60 "all $KAUPANG_HOSTS_COUNT swarm nodes ready and active" nodes_ready ||
+  die "swarm: not all nodes are ready: $(swarm_nodes | tr '\n' ';')"
 
 # --- 10. hosts.env ---------------------------------------------------------------
 addrs="" contexts="" names=""
@@ -360,7 +415,7 @@ fi
 
 log "---- hosts ----"
 for ((i = 1; i <= KAUPANG_HOSTS_COUNT; i++)); do
-  log "$(host_name "$i")  ssh://root@$(host_addr "$i")  engine $engine_version  swarm $(hdocker 1 node inspect -f '{{.Spec.Role}}' "$(host_name "$i")")"
+  log "$(host_name "$i")  ssh://root@$(host_addr "$i")  engine $engine_version  swarm $(hdocker 1 node inspect -f '{{.Spec.Role}}' "${node_ids[i - 1]}")"
 done
 log "lan         netns $lan ($lan_addr), bridge $bridge"
 log "env file    $env_file"

@@ -1,0 +1,151 @@
+/**
+ * The extra Docker hosts of test/e2e/harness/hosts-up.sh, as the e2e-hosts
+ * tests see them: each a docker context over ssh and an address that exists
+ * only inside the harness's network namespaces (HTTP to it goes through the
+ * lan namespace, as ssh does through its ProxyCommand).
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll } from "vitest";
+import { fail, sh, uniqueProject } from "./kaupang.js";
+
+export interface TestHost {
+  /** The docker context (ssh://root@address). */
+  context: string;
+  address: string;
+  /** ssh://root@address, as DOCKER_HOST or in a target's hosts. */
+  url: string;
+}
+
+/** The hosts from hosts.env; fails (never skips) when the harness is not loaded or a host does not answer. */
+export function requireHosts(): TestHost[] {
+  const addresses = (process.env.KAUPANG_TEST_HOSTS ?? "").split(" ").filter(Boolean);
+  const contexts = (process.env.KAUPANG_TEST_HOST_CONTEXTS ?? "").split(" ").filter(Boolean);
+  if (addresses.length < 2 || addresses.length !== contexts.length)
+    fail("hosts.env is not loaded: run the e2e-hosts tier through `npm test` (test/e2e/harness/hosts-up.sh)");
+  const user = process.env.KAUPANG_TEST_HOST_USER ?? "root";
+  const hosts = addresses.map((address, i) => ({
+    context: contexts[i]!,
+    address,
+    url: `ssh://${user}@${address}`,
+  }));
+  for (const host of hosts) {
+    const info = sh(["docker", "--context", host.context, "info", "--format", "{{.Name}}"]);
+    if (info.code !== 0 || info.out !== host.context)
+      fail(`host ${host.context} (${host.url}) does not answer over ssh: ${info.err || info.out}`);
+  }
+  return hosts;
+}
+
+/** `docker --context <host> …` */
+export function onHost(host: Pick<TestHost, "context">, args: string[], env: Record<string, string> = {}) {
+  return sh(["docker", "--context", host.context, ...args], { env });
+}
+
+/** GET from the hosts' network (the lan namespace); "" and the error on failure. */
+export function lanGet(url: string): { code: number; body: string } {
+  const netns = process.env.KAUPANG_TEST_LAN_NETNS ?? fail("KAUPANG_TEST_LAN_NETNS is not set");
+  const r = sh(["nsenter", `--net=/run/netns/${netns}`, "curl", "-fsS", "-m", "3", url]);
+  return { code: r.code, body: r.code === 0 ? r.out : r.err };
+}
+
+/** GET a URL on the hosts' network until it answers; returns the body. */
+export async function waitLanHttp(url: string, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = lanGet(url);
+  while (last.code !== 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    last = lanGet(url);
+  }
+  if (last.code !== 0) throw new Error(`${url} did not answer within ${timeoutMs}ms (${last.body})`);
+  return last.body;
+}
+
+/**
+ * A docker config of its own holding the harness's contexts and, if asked, a
+ * login to the auth registry (so the user's config is never touched).
+ */
+const configs: string[] = [];
+afterAll(() => {
+  while (configs.length > 0) rmSync(configs.pop()!, { recursive: true, force: true });
+});
+
+export function dockerConfig(login: boolean): string {
+  const dir = mkdtempSync(join(tmpdir(), "kaupang-docker-config-"));
+  configs.push(dir);
+  const home = process.env.DOCKER_CONFIG ?? join(homedir(), ".docker");
+  if (existsSync(join(home, "contexts")))
+    cpSync(join(home, "contexts"), join(dir, "contexts"), { recursive: true });
+  else mkdirSync(join(dir, "contexts"));
+  // the compose plugin is found in the config dir too
+  if (existsSync(join(home, "cli-plugins"))) symlinkSync(join(home, "cli-plugins"), join(dir, "cli-plugins"));
+  writeFileSync(join(dir, "config.json"), "{}\n");
+  if (login) {
+    const registry = process.env.KAUPANG_TEST_AUTH_REGISTRY!;
+    const r = sh(
+      ["docker", "login", "-u", process.env.KAUPANG_TEST_AUTH_USER!, "--password-stdin", registry],
+      { env: { DOCKER_CONFIG: dir }, input: process.env.KAUPANG_TEST_AUTH_PASSWORD! },
+    );
+    if (r.code !== 0) fail(`docker login ${registry}: ${r.err}`);
+  }
+  return dir;
+}
+
+/** What a project left on one engine (containers, services, networks by the project's label or name). */
+export function leftOn(context: string | undefined, project: string): string[] {
+  const docker = context ? ["docker", "--context", context] : ["docker"];
+  const label = `label=dev.kaupang.project=${project}`;
+  const lines = (r: { out: string }) => r.out.split("\n").filter(Boolean);
+  const swarm = sh([...docker, "info", "--format", "{{.Swarm.ControlAvailable}}"]).out === "true";
+  return [
+    ...lines(sh([...docker, "ps", "-a", "--filter", label, "--format", "container {{.Names}}"])),
+    ...(swarm
+      ? lines(sh([...docker, "service", "ls", "--filter", label, "--format", "service {{.Name}}"]))
+      : []),
+    ...lines(sh([...docker, "network", "ls", "--format", "network {{.Name}}"])).filter(
+      (n) => n === `network ${project}` || n.startsWith(`network ${project}-`),
+    ),
+  ];
+}
+
+/** Remove whatever a project left on the hosts (and the local engine), whatever state it is in. */
+export function cleanupOnHosts(hosts: TestHost[], project: string): void {
+  for (const host of hosts) {
+    const docker = ["docker", "--context", host.context];
+    const label = `label=dev.kaupang.project=${project}`;
+    if (sh([...docker, "info", "--format", "{{.Swarm.ControlAvailable}}"]).out === "true") {
+      const stacks = sh([...docker, "stack", "ls", "--format", "{{.Name}}"])
+        .out.split("\n")
+        .filter((s) => s.startsWith(`${project}-`));
+      for (const stack of stacks) sh([...docker, "stack", "rm", stack]);
+    }
+    const containers = sh([...docker, "ps", "-aq", "--filter", label])
+      .out.split("\n")
+      .filter(Boolean);
+    if (containers.length > 0) sh([...docker, "rm", "-f", ...containers]);
+  }
+  for (const host of hosts) {
+    for (let i = 0; i < 60 && leftOn(host.context, project).some((l) => !l.startsWith("network")); i++)
+      sh(["sleep", "1"]);
+    for (let i = 0; i < 30; i++) {
+      const nets = leftOn(host.context, project).filter((l) => l.startsWith("network"));
+      if (nets.length === 0) break;
+      for (const n of nets) sh(["docker", "--context", host.context, "network", "rm", n.slice(8)]);
+      sh(["sleep", "1"]);
+    }
+  }
+}
+
+/** Unique project names for one file; everything each left on the hosts is removed after the file. */
+export function hostProjectNames(prefix: string, hosts: () => TestHost[]): () => string {
+  const names: string[] = [];
+  afterAll(() => {
+    for (const name of names) cleanupOnHosts(hosts(), name);
+  });
+  return () => {
+    const name = uniqueProject(prefix);
+    names.push(name);
+    return name;
+  };
+}
