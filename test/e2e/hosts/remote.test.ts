@@ -5,6 +5,7 @@ import { json } from "../../support/testdir.js";
 import { httpService, project, pushVersion, sleeper } from "../support/fixture.js";
 import {
   dockerConfig,
+  hostPort,
   hostProjectNames,
   lanGet,
   leftOn,
@@ -34,7 +35,7 @@ describe("a remote engine over ssh (real sshd and dockerd in another network nam
   it("dockerContext: up, unchanged up, status, diff, logs, rollback and down all act on the remote engine only", async () => {
     const name = fresh();
     const host = hosts[1]!;
-    const port = 18401;
+    const port = hostPort();
     const app = (mode: string) => ({
       services: { web: httpService(port, { env: { MODE: mode } }), worker: talker() },
     });
@@ -101,7 +102,7 @@ describe("a remote engine over ssh (real sshd and dockerd in another network nam
   it("DOCKER_HOST=ssh://… on a target without a context: deploys there, not to the local socket", async () => {
     const name = fresh();
     const host = hosts[2]!;
-    const port = 18402;
+    const port = hostPort();
     const dir = project(name, { app: { services: { web: httpService(port), worker: talker() } } });
     const env = { DOCKER_HOST: host.url };
     const run = (...args: string[]) => kaupang([...args, "--cwd", dir], { env });
@@ -134,7 +135,7 @@ describe("a remote engine over ssh (real sshd and dockerd in another network nam
   it("build --push builds on the remote engine and pushes from there; up pulls the pushed digest", async () => {
     const name = fresh();
     const host = hosts[1]!;
-    const port = 18403;
+    const port = hostPort();
     const ref = `${process.env.KAUPANG_TEST_REGISTRY}/${name}/web:1`;
     const dir = project(
       name,
@@ -174,10 +175,10 @@ describe("a remote engine over ssh (real sshd and dockerd in another network nam
   it("up --bundle loads the bundle's images into the remote engine, which has no registry", async () => {
     const name = fresh();
     const host = hosts[2]!;
-    const port = 18404;
+    const port = hostPort();
     const registry = process.env.KAUPANG_TEST_REGISTRY!;
     const ref = `${registry}/${name}/web:1`;
-    pushVersion(ref, "carried");
+    pushVersion(ref, `carried ${name}`);
     const dir = project(
       name,
       { app: { services: { web: { ...httpService(port), image: ref } } } },
@@ -224,7 +225,7 @@ describe("a remote engine over ssh (real sshd and dockerd in another network nam
       expect(up.code, up.stderr).toBe(0);
       expect(up.stderr).toContain("loading 1 image from the bundle");
       expect(onHost(host, ["image", "inspect", "-f", "{{.Id}}", ids[0]!]).out).toBe(ids[0]);
-      expect(await waitLanHttp(`http://${host.address}:${port}/version`)).toBe("carried");
+      expect(await waitLanHttp(`http://${host.address}:${port}/version`)).toBe(`carried ${name}`);
       expect(onHost(host, ["inspect", "-f", "{{.Image}}", `${name}-app-web-1`]).out).toBe(ids[0]);
     } finally {
       // the forwarders come back (hosts-up.sh is idempotent: only they are started)
@@ -236,10 +237,10 @@ describe("a remote engine over ssh (real sshd and dockerd in another network nam
   it("registry auth reaches the remote engine: it pulls from the htpasswd registry with the client's login", async () => {
     const name = fresh();
     const host = hosts[1]!;
-    const port = 18405;
+    const port = hostPort();
     const ref = `${process.env.KAUPANG_TEST_AUTH_REGISTRY}/${name}/web:1`;
     const loggedIn = dockerConfig(true);
-    const digest = pushVersion(ref, "private", { DOCKER_CONFIG: loggedIn });
+    const digest = pushVersion(ref, `private ${name}`, { DOCKER_CONFIG: loggedIn });
     sh(["docker", "image", "rm", ref], { env: { DOCKER_CONFIG: loggedIn } });
     // Without credentials the remote engine is refused: the registry really asks.
     const anonymous = onHost(host, ["pull", ref], { DOCKER_CONFIG: dockerConfig(false) });
@@ -255,10 +256,12 @@ describe("a remote engine over ssh (real sshd and dockerd in another network nam
       env: { DOCKER_CONFIG: loggedIn },
     });
     expect(up.code, up.stderr).toBe(0);
-    expect(await waitLanHttp(`http://${host.address}:${port}/version`)).toBe("private");
-    expect(onHost(host, ["image", "inspect", "-f", '{{join .RepoDigests " "}}', ref]).out).toContain(
-      `${ref.replace(/:1$/, "")}@${digest}`,
+    expect(await waitLanHttp(`http://${host.address}:${port}/version`)).toBe(`private ${name}`);
+    const pinned = `${ref.replace(/:1$/, "")}@${digest}`;
+    expect(onHost(host, ["inspect", "-f", "{{.Config.Image}}", `${name}-app-web-1`]).out).toBe(pinned);
+    expect(onHost(host, ["image", "inspect", "-f", '{{join .RepoDigests " "}}', pinned]).out).toContain(
+      pinned,
     );
-    expect(sh(["docker", "image", "inspect", `${ref.replace(/:1$/, "")}@${digest}`]).code).not.toBe(0);
+    expect(sh(["docker", "image", "inspect", pinned]).code, "not pulled by the local engine").not.toBe(0);
   });
 });

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { httpService, project, pushVersion } from "../support/fixture.js";
 import {
   dockerConfig,
+  hostPort,
   hostProjectNames,
   onHost,
   requireHosts,
@@ -39,14 +40,16 @@ function tasksByNode(service: string): Map<string, number> {
 }
 
 const statusOf = async (dir: string, env: Record<string, string>) => {
-  const r = await kaupang(["status", "app", "--target", "cluster", "--output", "json", "--cwd", dir], { env });
+  const r = await kaupang(["status", "app", "--target", "cluster", "--output", "json", "--cwd", dir], {
+    env,
+  });
   return { code: r.code, drift: r.code === 0 || r.code === 3 ? JSON.parse(r.stdout)[0].drift : r.stderr };
 };
 
 describe("a multi-node swarm (a manager and workers, each its own engine and network namespace)", () => {
   it("replicas: 3 from the auth registry spread over the nodes; status sees a task killed on a worker and a drained node", async () => {
     const name = fresh();
-    const port = 18450;
+    const port = hostPort();
     const ref = `${process.env.KAUPANG_TEST_AUTH_REGISTRY}/${name}/web:1`;
     const loggedIn = dockerConfig(true);
     const env = { DOCKER_CONFIG: loggedIn };
@@ -96,11 +99,15 @@ describe("a multi-node swarm (a manager and workers, each its own engine and net
         {
           service: "web",
           kind: "replicas",
-          detail: expect.stringMatching(new RegExp(`^2/3 running; a task on ${worker.context} (failed|exited)`)),
+          detail: expect.stringMatching(
+            new RegExp(`^2/3 running; a task on ${worker.context} (failed|exited)`),
+          ),
         },
       ]);
     // Swarm replaces it; status is ok again without kaupang doing anything.
-    await expect.poll(async () => (await statusOf(dir, env)).code, { timeout: 60_000, interval: 1000 }).toBe(0);
+    await expect
+      .poll(async () => (await statusOf(dir, env)).code, { timeout: 60_000, interval: 1000 })
+      .toBe(0);
 
     // A drained node: its task cannot go elsewhere (host-mode port taken on the others).
     const drained = hosts.find((h) => h !== manager && h !== worker) ?? worker;
@@ -119,7 +126,9 @@ describe("a multi-node swarm (a manager and workers, each its own engine and net
     } finally {
       onHost(manager, ["node", "update", "--availability", "active", drained.context]);
     }
-    await expect.poll(async () => (await statusOf(dir, env)).code, { timeout: 60_000, interval: 1000 }).toBe(0);
+    await expect
+      .poll(async () => (await statusOf(dir, env)).code, { timeout: 60_000, interval: 1000 })
+      .toBe(0);
 
     const down = await kaupang(["down", "app", "--target", "cluster", "--cwd", dir], { env });
     expect(down.code, down.stderr).toBe(0);
