@@ -13,7 +13,7 @@ export default defineConfig({
   catalog: { sources: [{ type: "file", path: "./catalog.json" }] },
   targets: {
     local: {},
-    vanaheim: {
+    "vanaheim-swarm": {
       backend: "swarm",
       env: { REALM: "vanaheim" },
       // Host-mode ports and DNS round-robin work on every swarm, including
@@ -21,7 +21,7 @@ export default defineConfig({
       // swarm's ingress routing mesh and virtual IPs.
       swarm: { portMode: "host", endpointMode: "dnsrr" },
     },
-    asgard: {
+    "asgard-k8s": {
       backend: "kubernetes",
       kubeContext: process.env.LONGHALL_KUBE_CONTEXT ?? "kaupang-a",
       kubeconfig: process.env.LONGHALL_KUBECONFIG ?? "./kubeconfig",

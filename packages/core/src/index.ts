@@ -1,11 +1,27 @@
-export { type Planned, type PlanUpOptions, planRun, planUp, type TargetOptions } from "./api.js";
+export type { Backend, BackendContext, RunningService } from "./backends/backend.js";
+export { isDuration, parseDuration } from "./base/duration.js";
+export {
+  type Cycle,
+  formatProblem,
+  isKaupangError,
+  KaupangError,
+  type KaupangErrorOptions,
+  type Problem,
+} from "./base/errors.js";
+export type { EventSink, KaupangEvent } from "./base/events.js";
 export { type BundleOptions, type BundleResult, createBundle } from "./bundle/create.js";
-export { type Catalog, loadCatalog } from "./catalog/catalog.js";
-export { isDuration, parseDuration } from "./config/duration.js";
+export { type BundleUpOptions, deployBundle, type PlannedBundleUp, planBundleUp } from "./bundle/up.js";
+export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
 export { jsonSchemas } from "./config/json-schema.js";
+export { configNames } from "./config/load.js";
 export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
-export { createModel, selectTarget } from "./config/normalize.js";
-export { catalogSource, loadProject, Project } from "./config/project.js";
+export {
+  createModel,
+  type SelectedTarget,
+  selectTarget,
+  type WrittenClosure,
+} from "./config/normalize.js";
+export { catalogSource, type LoadModelOptions, loadModel, loadProject, Project } from "./config/project.js";
 export {
   backendNames,
   CatalogManifestSchema,
@@ -16,14 +32,14 @@ export {
 export type * from "./config/written.js";
 export { defineConfig, defineEnvironment, definePipeline, secret, use } from "./define.js";
 export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/build.js";
-export { type BundleUpOptions, deployBundle, planBundleUp } from "./deploy/bundle-up.js";
-export { registerBackend } from "./deploy/context.js";
 export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
 export { newDeploymentId } from "./deploy/ids.js";
+export { type Planned, type PlanUpOptions, planUp, type TargetOptions } from "./deploy/plan-up.js";
 export {
   chooseRollbackTarget,
   openLedger,
   planRollback,
+  type RollbackContext,
   type RollbackOptions,
   rollback,
 } from "./deploy/rollback.js";
@@ -35,21 +51,24 @@ export {
   type UpResult,
   up,
 } from "./deploy/up.js";
-export { isKaupangError, KaupangError } from "./errors.js";
-export type { EventSink, KaupangEvent } from "./events.js";
 export { exec, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
-export { Ledger, ledgerPath } from "./ledger/ledger.js";
-export type { DeploymentUnit, LedgerRecord } from "./ledger/record.js";
+export { type Change, diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
+export {
+  type PassthroughCommand,
+  type PassthroughOptions,
+  passthroughCommands,
+} from "./inspect/passthrough.js";
+export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
+export { Ledger, type LedgerRead, ledgerPath } from "./ledger/ledger.js";
+export type { LedgerRecord } from "./ledger/record.js";
+export { currentRecord } from "./ledger/record.js";
 export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
-export { diff, diffPlan, type EnvironmentDiff } from "./ops/diff.js";
-export { type PassthroughOptions, passthroughCommands } from "./ops/passthrough.js";
-export { currentRecord, type Drift, type EnvironmentStatus, status } from "./ops/status.js";
-export type { Change } from "./ops/view.js";
-export { type PipelinePlan, type PipelineStep, planPipeline } from "./pipeline/plan-pipeline.js";
+export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
 export {
   type PipelineResult,
+  type PreparedPipeline,
   preparePipeline,
   type RunPipelineOptions,
   runPipeline,
@@ -58,6 +77,7 @@ export {
 export { downCommands, upCommands } from "./plan/commands.js";
 export { createPlan, isDigestRef } from "./plan/create-plan.js";
 export type { EnvironmentPlan, Plan, PlanCommand, PlannedImage } from "./plan/types.js";
+export type { DeploymentUnit } from "./plan/unit.js";
 export { renderCompose } from "./render/compose.js";
 export { kubernetesObjects, renderKubernetes } from "./render/kubernetes.js";
 export { renderSwarm } from "./render/swarm.js";

@@ -26,7 +26,7 @@ describe("flagship example: longhall", () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it.each([["local"], ["vanaheim"]])(
+  it.each([["local"], ["vanaheim-swarm"]])(
     "deploys market with saga and runes to %s, answers, and tears down",
     async (target) => {
       const up = await kaupang(["up", "market", "--target", target, "--cwd", dir], { env });

@@ -27,13 +27,13 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-describe("flagship example: longhall on asgard (kubernetes)", () => {
+describe("flagship example: longhall on asgard-k8s (kubernetes)", () => {
   it("builds and pushes the market image", async () => {
     const r = await kaupang(["build", "market", "--push", "--cwd", dir], { env: env() });
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it("deploys market with saga and runes to asgard, and tears it all down", async () => {
+  it("deploys market with saga and runes to asgard-k8s, and tears it all down", async () => {
     expect(kubectl("create", "namespace", namespace).code).toBe(0);
     const secret = kubectl(
       "create",
@@ -46,7 +46,7 @@ describe("flagship example: longhall on asgard (kubernetes)", () => {
     );
     expect(secret.code, secret.err).toBe(0);
 
-    const up = await kaupang(["up", "market", "--target", "asgard", "--cwd", dir], { env: env() });
+    const up = await kaupang(["up", "market", "--target", "asgard-k8s", "--cwd", dir], { env: env() });
     expect(up.code, up.stderr).toBe(0);
     for (const e of ["runes", "saga", "market"]) expect(up.stderr).toContain(`${e}: deployed`);
     expect(up.stderr).toContain(`KUBECONFIG=${kubeconfig()} kubectl --context ${context} apply`);
@@ -72,7 +72,7 @@ describe("flagship example: longhall on asgard (kubernetes)", () => {
     expect(web.status.readyReplicas).toBe(1);
     expect(up.stdout + up.stderr).not.toContain(jarlKey);
 
-    const down = await kaupang(["down", "market", "--with-deps", "--target", "asgard", "--cwd", dir], {
+    const down = await kaupang(["down", "market", "--with-deps", "--target", "asgard-k8s", "--cwd", dir], {
       env: env(),
     });
     expect(down.code, down.stderr).toBe(0);

@@ -1,4 +1,4 @@
-import type { EventSink } from "../events.js";
+import type { EventSink } from "../base/events.js";
 import type { CommandContext } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 
@@ -32,6 +32,8 @@ export interface RunningService {
 
 /** One deploy target kind. Artifacts are written before apply is called. */
 export interface Backend {
+  /** Start read-only checks a deploy will need, so they run while images resolve (optional). */
+  prepare?(ctx: BackendContext): void;
   /** Make the environment match its artifact, and wait until it runs. */
   apply(ctx: BackendContext, env: EnvironmentPlan): Promise<void>;
   /** Remove what kaupang created for the environment, and wait until it is gone. */

@@ -8,27 +8,27 @@
  * what runs; only the reads in between are not shown.
  */
 import { existsSync } from "node:fs";
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../base/errors.js";
+import { sleep } from "../base/poll.js";
+import type { TargetSettings } from "../base/target.js";
 import { type ExecResult, exec, tail } from "../exec/exec.js";
 import { formatCommand } from "../exec/format.js";
 import {
-  downCommands,
   kubeApplyCommand,
   kubectlEnv,
   kubectlGlobalArgs,
-  kubeObjectsOf,
+  kubeDeleteCommand,
   kubePruneCommands,
   kubeRerunCommand,
   kubeSelector,
   kubeWaitCommand,
 } from "../plan/commands.js";
-import type { EnvironmentPlan, PlanCommand, PlanTarget } from "../plan/types.js";
+import type { EnvironmentPlan, PlanCommand } from "../plan/types.js";
 import { specHashAnnotation } from "../render/kubernetes.js";
 import { kubeSecretName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
 
 const pollMs = 500;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 
@@ -61,10 +61,11 @@ export interface KubeJob {
 }
 
 /** Where a kubectl call went, for error messages. */
-const where = (target: PlanTarget) => `target ${target.name} (context ${target.kubeContext ?? "current"})`;
+const where = (target: TargetSettings) =>
+  `target ${target.name} (context ${target.kubeContext ?? "current"})`;
 
 /** A kubectl command line as the user would type it for this target (for hints). */
-const kubectlLine = (target: PlanTarget, ...args: string[]) =>
+const kubectlLine = (target: TargetSettings, ...args: string[]) =>
   formatCommand(["kubectl", ...kubectlGlobalArgs(target), ...args], kubectlEnv(target).env);
 
 const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
@@ -80,7 +81,7 @@ const conditionOf = (job: KubeJob, type: string) =>
  * context, unreachable server, credentials, RBAC) into one line naming the
  * target and context; undefined for anything else.
  */
-export function classifyKubectlError(target: PlanTarget, stderr: string): KaupangError | undefined {
+export function classifyKubectlError(target: TargetSettings, stderr: string): KaupangError | undefined {
   // client-go's klog lines (E1122 …) repeat the cause; kubectl's own summary is the last line.
   const line = tail(stderr.replace(/^E\d{4} .*$/gm, ""));
   const error = (code: string, message: string) => new KaupangError(code, `${where(target)}: ${message}`);
@@ -119,7 +120,7 @@ async function failure(ctx: BackendContext, what: string, result: ExecResult): P
 }
 
 /** Fail before kubectl does: it reports a missing kubeconfig file as "context was not found". */
-function requireKubeconfig(target: PlanTarget): void {
+function requireKubeconfig(target: TargetSettings): void {
   if (target.kubeconfig && !existsSync(target.kubeconfig)) {
     throw new KaupangError(
       "ERR_KUBECONFIG_MISSING",
@@ -176,7 +177,7 @@ async function allOrFirstError(promises: Promise<unknown>[]): Promise<void> {
  * the value goes; kaupang never knows it.
  */
 export function secretFixCommand(
-  target: PlanTarget,
+  target: TargetSettings,
   project: string,
   missing: readonly string[],
   state: "present" | "absent" | "no-namespace",
@@ -282,7 +283,7 @@ async function rerunJobs(ctx: BackendContext, env: EnvironmentPlan, wave: readon
   const jobs = wave.filter((s) => env.runOnce.includes(s));
   if (jobs.length === 0) return;
   const wanted = new Map(
-    kubeObjectsOf(env)
+    (env.objects ?? [])
       .filter((o) => o.kind === "Job")
       .map((o) => [o.name, o.annotations[specHashAnnotation]]),
   );
@@ -433,9 +434,7 @@ export const kubernetesBackend: Backend = {
 
   async remove(ctx, env) {
     requireKubeconfig(ctx.target);
-    for (const command of downCommands(ctx, env)) {
-      await kubectlOk(ctx, env.environment, command, "delete", ctx.timeoutMs);
-    }
+    await kubectlOk(ctx, env.environment, kubeDeleteCommand(ctx, env), "delete", ctx.timeoutMs);
     ctx.events({ type: "stage", scope: env.environment, message: "waiting until its objects are gone" });
     await waitGone(ctx, env.environment);
   },

@@ -5,7 +5,8 @@
  * tasks complete) before the next. Swarm's own update rollback counts as a
  * failed deploy.
  */
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../base/errors.js";
+import { sleep } from "../base/poll.js";
 import {
   type DockerEngine,
   engineFilters,
@@ -14,12 +15,17 @@ import {
   withEngine,
 } from "../exec/docker-engine.js";
 import { exec, execOk, outputLines, tail } from "../exec/exec.js";
-import { dockerGlobalArgs, stackDeployCommand } from "../plan/commands.js";
+import {
+  dockerGlobalArgs,
+  stackDeployCommand,
+  stackRemoveCommand,
+  swarmRerunCommand,
+} from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import { stackName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
 import { envMap } from "./compose.js";
-import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
+import { ensureProjectNetwork, prefetchProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
 interface SwarmService {
   ID: string;
@@ -48,7 +54,6 @@ interface SwarmTask {
  * processes a check) once a second.
  */
 const pollInterval = (ctx: BackendContext): number => (localEngineSocket(ctx.target) ? 250 : 1000);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function docker(ctx: BackendContext, ...args: string[]): string[] {
   return ["docker", ...dockerGlobalArgs(ctx.target), ...args];
@@ -273,14 +278,11 @@ async function applyEnvironment(ctx: BackendContext, env: EnvironmentPlan): Prom
         previous &&
         JSON.stringify(previous.Spec.TaskTemplate) === JSON.stringify(service.Spec.TaskTemplate)
       ) {
-        await execOk(
-          docker(ctx, "service", "update", "--force", "--detach", name),
-          `${env.environment}: re-run ${name}`,
-          {
-            events: ctx.events,
-            scope: env.environment,
-          },
-        );
+        const rerun = swarmRerunCommand(ctx, env, name.slice(stack.length + 1));
+        await execOk(rerun.argv, `${env.environment}: re-run ${name}`, {
+          events: ctx.events,
+          scope: env.environment,
+        });
       }
     }
     await converge(ctx, { env: env.environment, stack, services: wave, runOnce, oldTasks });
@@ -303,6 +305,8 @@ async function waitGone(ctx: BackendContext, envName: string, stack: string): Pr
 }
 
 export const swarmBackend: Backend = {
+  prepare: prefetchProjectNetwork,
+
   async apply(ctx, env) {
     await ensureProjectNetwork(ctx, env.environment);
     await applyEnvironment(ctx, env);
@@ -310,7 +314,7 @@ export const swarmBackend: Backend = {
 
   async remove(ctx, env) {
     const stack = stackName(ctx.project, env.environment);
-    await execOk(docker(ctx, "stack", "rm", stack), `${env.environment}: stack rm`, {
+    await execOk(stackRemoveCommand(ctx, env).argv, `${env.environment}: stack rm`, {
       events: ctx.events,
       scope: env.environment,
     });

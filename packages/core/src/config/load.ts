@@ -8,10 +8,10 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, extname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Jiti } from "jiti";
-import { KaupangError } from "../errors.js";
-import { didYouMean } from "./did-you-mean.js";
+import { didYouMean } from "../base/did-you-mean.js";
+import { KaupangError } from "../base/errors.js";
 
-export const configExtensions = [".ts", ".mts", ".mjs", ".js", ".json"] as const;
+const configExtensions = [".ts", ".mts", ".mjs", ".js", ".json"] as const;
 export const configNames = configExtensions.map((ext) => `kaupang.config${ext}`);
 
 /** The config file in `cwd`, or a user error naming the directory. */

@@ -3,10 +3,10 @@
  * data with every default applied and no functions. Everything downstream
  * (plan, render, apply) is a function of this.
  */
+import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
 import type { PortMapping } from "./ports.js";
 
-export type BackendName = "compose" | "swarm" | "kubernetes";
-export type PullPolicy = "always" | "missing" | "never";
+export type { BackendName, PullPolicy };
 
 /** A literal env value, or a reference to a host variable that is never written anywhere. */
 export type EnvValue = string | { $secret: string };
@@ -70,17 +70,9 @@ export interface Environment {
   hooks: { beforeUp: Hook[]; afterUp: Hook[]; beforeDown: Hook[]; afterDown: Hook[] };
 }
 
-export interface Target {
-  name: string;
-  backend: BackendName;
-  dockerContext?: string;
-  kubeContext?: string;
-  /** Absolute path. */
-  kubeconfig?: string;
-  namespace: string;
+/** The selected target: how to reach it, and its pull policy. */
+export interface Target extends TargetSettings {
   pull: PullPolicy;
-  /** Swarm networking; set only when the target configures it. */
-  swarm?: { portMode: "ingress" | "host"; endpointMode: "vip" | "dnsrr" };
 }
 
 export interface Model {

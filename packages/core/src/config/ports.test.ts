@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDockerDuration, isDuration, parseDuration } from "./duration.js";
+import { formatDockerDuration, isDuration, parseDuration } from "../base/duration.js";
 import { parsePort } from "./ports.js";
 
 describe("parsePort", () => {

@@ -5,9 +5,9 @@
  * here, so they cannot drift.
  */
 import * as z from "zod";
-import { showValue } from "../errors.js";
-import { didYouMean } from "./did-you-mean.js";
-import { isDuration } from "./duration.js";
+import { didYouMean } from "../base/did-you-mean.js";
+import { isDuration } from "../base/duration.js";
+import { showValue } from "../base/errors.js";
 import { isPortMapping } from "./ports.js";
 
 /** A strict object whose unknown keys are reported with a "did you mean". */
@@ -32,6 +32,15 @@ const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
         typeof issue.input === "string" ? didYouMean(issue.input, values) : ""
       }`,
   });
+
+const namePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** The rule project, environment and service names follow (they become DNS labels and object names). */
+export const nameRule =
+  'lowercase letters, digits and "-" (at most 63, starting and ending with a letter or digit)';
+
+export function isValidName(name: string): boolean {
+  return namePattern.test(name);
+}
 
 export const backendNames = ["compose", "swarm", "kubernetes"] as const;
 export const pullPolicies = ["always", "missing", "never"] as const;

@@ -4,13 +4,14 @@
  * runs, hooks — then one ledger record, succeeded or failed with the step
  * that failed.
  */
-import type { BackendContext } from "../backends/backend.js";
-import { errorMessage } from "../errors.js";
+import type { Backend, BackendContext } from "../backends/backend.js";
+import { backendFor } from "../backends/context.js";
+import { errorMessage } from "../base/errors.js";
 import type { Ledger } from "../ledger/ledger.js";
-import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
+import type { LedgerRecord } from "../ledger/record.js";
 import type { PlannedImage } from "../plan/types.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import { writeArtifacts } from "./artifacts.js";
-import { backendFor } from "./context.js";
 import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
 import { verifyRunning } from "./verify.js";
@@ -22,12 +23,14 @@ export interface DeploymentSummary {
   images: PlannedImage[];
 }
 
-export interface ApplyUnitOptions {
+interface ApplyUnitOptions {
   ctx: BackendContext;
   ledger: Ledger;
   action: "up" | "rollback";
   rollbackOf?: string;
   source?: string;
+  /** Instead of the built-in Backend of the unit's backend (an in-memory fake in tests). */
+  backendImpl?: Backend | undefined;
 }
 
 type Step = NonNullable<LedgerRecord["failedStep"]>;
@@ -38,7 +41,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   const scope = env.environment;
   const began = new Date();
   const id = newDeploymentId(began);
-  const backend = backendFor(unit.backend);
+  const backend = backendFor(unit.backend, options.backendImpl);
   const unitDigest = await ledger.storeUnit(unit);
   const record = (status: "succeeded" | "failed", failure?: { step: Step; error: string }) =>
     ledger.append({
@@ -66,7 +69,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   try {
     await runHooks(env.hooks.beforeUp, "beforeUp", scope, ctx.events);
     step = "apply";
-    await writeArtifacts(ctx.root, unit.backend, env);
+    await writeArtifacts(ctx.root, env);
     await backend.apply(ctx, env);
     step = "verify";
     await verifyRunning(backend, ctx, env);

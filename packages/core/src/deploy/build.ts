@@ -5,16 +5,15 @@
  * and Kubernetes cannot build, they deploy what was pushed.
  */
 import { join, relative } from "node:path";
-import type { TargetOptions } from "../api.js";
-import { createModel } from "../config/normalize.js";
-import { loadProject } from "../config/project.js";
-import { KaupangError } from "../errors.js";
-import type { EventSink } from "../events.js";
+import { KaupangError } from "../base/errors.js";
+import type { EventSink } from "../base/events.js";
+import { writeFileAtomic } from "../base/fs.js";
+import { loadModel, loadProject, type Project } from "../config/project.js";
 import { execOk } from "../exec/exec.js";
 import { type CommandContext, composeArgs } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
 import { renderCompose } from "../render/compose.js";
-import { writeFileAtomic } from "./artifacts.js";
+import type { TargetOptions } from "./plan-up.js";
 
 export interface BuildOptions extends TargetOptions {
   environment: string;
@@ -30,9 +29,9 @@ export interface BuildPlan {
   root: string;
 }
 
-export async function planBuild(options: BuildOptions): Promise<BuildPlan> {
-  const project = await loadProject(options.cwd ?? process.cwd());
-  const model = await createModel(project, {
+export async function planBuild(options: BuildOptions, loaded?: Project): Promise<BuildPlan> {
+  const project = loaded ?? (await loadProject(options.cwd ?? process.cwd()));
+  const model = await loadModel(project, {
     environments: [options.environment],
     target: options.target,
     backend: "compose",
@@ -80,7 +79,14 @@ export async function planBuild(options: BuildOptions): Promise<BuildPlan> {
 }
 
 export async function build(options: BuildOptions): Promise<BuildPlan> {
-  const plan = await planBuild(options);
+  return runBuild(await planBuild(options), options);
+}
+
+/** Run what `planBuild` planned. */
+export async function runBuild(
+  plan: BuildPlan,
+  options: { events?: EventSink | undefined },
+): Promise<BuildPlan> {
   await writeFileAtomic(join(plan.root, plan.artifact.path), plan.artifact.content);
   for (const command of plan.commands) {
     await execOk(command.argv, `${plan.environment}: ${command.description}`, {

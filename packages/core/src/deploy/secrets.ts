@@ -1,4 +1,4 @@
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../base/errors.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 
 /**

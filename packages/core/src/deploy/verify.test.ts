@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Backend, BackendContext, RunningService } from "../backends/backend.js";
-import { silent } from "../events.js";
+import { silent } from "../base/events.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import { verifyRunning } from "./verify.js";
 

@@ -4,7 +4,7 @@
  * never pass as deployed.
  */
 import type { Backend, BackendContext } from "../backends/backend.js";
-import { KaupangError } from "../errors.js";
+import { KaupangError } from "../base/errors.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 
 export async function verifyRunning(

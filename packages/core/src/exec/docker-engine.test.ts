@@ -3,11 +3,11 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { PlanTarget } from "../plan/types.js";
+import type { TargetSettings } from "../base/target.js";
 import { type DockerEngine, localEngineSocket, withEngine } from "./docker-engine.js";
 
-const target = (extra: Partial<PlanTarget> = {}) =>
-  ({ name: "local", backend: "compose", ...extra }) as PlanTarget;
+const target = (extra: Partial<TargetSettings> = {}) =>
+  ({ name: "local", backend: "compose", ...extra }) as TargetSettings;
 
 function dockerConfig(config: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), "kaupang-docker-config-"));

@@ -14,7 +14,7 @@
  * user sees docker's own error.
  */
 import type { Agent } from "node:http";
-import type { PlanTarget } from "../plan/types.js";
+import type { TargetSettings } from "../base/target.js";
 import { readDockerConfig } from "./docker-config.js";
 
 export interface EngineReply<T> {
@@ -29,13 +29,13 @@ export interface DockerEngine {
 }
 
 /** The socket could not be reached: use the docker CLI instead. */
-export class EngineUnreachable extends Error {}
+class EngineUnreachable extends Error {}
 
 const defaultSocket = "/var/run/docker.sock";
 
 /** The unix socket of the engine the docker CLI would use for this target, if it is one. */
 export function localEngineSocket(
-  target: PlanTarget,
+  target: TargetSettings,
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
   if (target.dockerContext) return undefined;
@@ -118,7 +118,7 @@ function engineAt(socket: string): DockerEngine {
  * socket and it answers; otherwise (or if it cannot be reached) `viaCli`.
  */
 export async function withEngine<T>(
-  target: PlanTarget,
+  target: TargetSettings,
   viaEngine: (engine: DockerEngine) => Promise<T>,
   viaCli: () => Promise<T>,
   env: NodeJS.ProcessEnv = process.env,

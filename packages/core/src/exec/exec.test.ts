@@ -2,7 +2,7 @@ import { mkdtempSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { KaupangEvent } from "../events.js";
+import type { KaupangEvent } from "../base/events.js";
 import { exec, execOk, runShell } from "./exec.js";
 
 describe("exec", () => {

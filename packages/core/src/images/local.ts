@@ -1,14 +1,14 @@
+import type { TargetSettings } from "../base/target.js";
 import { inspectImages, withEngine } from "../exec/docker-engine.js";
 import { exec } from "../exec/exec.js";
 import { dockerGlobalArgs } from "../plan/commands.js";
-import type { PlanTarget } from "../plan/types.js";
 
 /** The local image ID of `ref` on the target's engine, if it exists there. */
-export async function localImageId(target: PlanTarget, ref: string): Promise<string | undefined> {
+export async function localImageId(target: TargetSettings, ref: string): Promise<string | undefined> {
   return (await localImageIds(target, [ref])).get(ref);
 }
 
-async function cliImageId(target: PlanTarget, ref: string): Promise<string | undefined> {
+async function cliImageId(target: TargetSettings, ref: string): Promise<string | undefined> {
   const result = await exec(
     ["docker", ...dockerGlobalArgs(target), "image", "inspect", "--format", "{{.Id}}", ref],
     { quiet: true },
@@ -23,7 +23,7 @@ async function cliImageId(target: PlanTarget, ref: string): Promise<string | und
  * per image it found, in order, so a partial answer is retried ref by ref).
  */
 export async function localImageIds(
-  target: PlanTarget,
+  target: TargetSettings,
   refs: readonly string[],
 ): Promise<Map<string, string>> {
   const unique = [...new Set(refs)];

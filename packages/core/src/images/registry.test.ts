@@ -5,8 +5,8 @@ import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { parseImageRef } from "../base/image-reference.js";
 import { credentialsFor } from "./credentials.js";
-import { parseImageRef } from "./reference.js";
 import { parseChallenge, RegistryClient, RegistryError } from "./registry.js";
 import { resolveAll } from "./resolve.js";
 

@@ -9,11 +9,11 @@
  * Loopback registries are spoken to over plain HTTP, as docker does.
  */
 import { createHash } from "node:crypto";
+import { type ImageRef, isDigest, isLoopbackRegistry } from "../base/image-reference.js";
 import { type Credentials, credentialsFor } from "./credentials.js";
 import { header, type Reply, type Send, senderFor } from "./http.js";
-import { type ImageRef, isDigest, isLoopbackRegistry } from "./reference.js";
 
-export type RegistryFailure = "not-found" | "no-credentials" | "denied" | "unreachable" | "protocol";
+type RegistryFailure = "not-found" | "no-credentials" | "denied" | "unreachable" | "protocol";
 
 export class RegistryError extends Error {
   constructor(

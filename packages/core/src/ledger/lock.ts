@@ -8,8 +8,8 @@
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
-import { KaupangError } from "../errors.js";
-import type { EventSink } from "../events.js";
+import { KaupangError } from "../base/errors.js";
+import type { EventSink } from "../base/events.js";
 
 interface Holder {
   pid: number;

@@ -1,11 +1,9 @@
 /** The on-disk ledger record, read back through this schema (never trusted raw). */
 import * as z from "zod";
-import type { BackendName, PullPolicy } from "../config/model.js";
-import type { EnvironmentPlan, PlanTarget } from "../plan/types.js";
 
 export const ledgerVersion = 1 as const;
 
-export const LedgerImageSchema = z.object({
+const LedgerImageSchema = z.object({
   service: z.string(),
   ref: z.string(),
   digest: z.string().optional(),
@@ -54,13 +52,13 @@ export function ledgerRecordSchema(count: number): typeof LedgerRecordShape {
 }
 
 export type LedgerRecord = z.infer<typeof LedgerRecordShape>;
-export type LedgerImage = z.infer<typeof LedgerImageSchema>;
 
-/** Everything needed to replay one environment's deploy without the config. */
-export interface DeploymentUnit {
-  project: string;
-  target: PlanTarget;
-  backend: BackendName;
-  pull: PullPolicy;
-  environment: EnvironmentPlan;
+/** The record that describes what should run: the last succeeded (or unchanged) deploy, unless a down came after it. */
+export function currentRecord(records: readonly LedgerRecord[]): LedgerRecord | undefined {
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i]!;
+    if (r.action === "down" && r.status === "succeeded") return undefined;
+    if (r.action !== "down" && r.status !== "failed" && r.unit) return r;
+  }
+  return undefined;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDuration } from "../config/duration.js";
+import { parseDuration } from "../base/duration.js";
 import { executeDag } from "./execute.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

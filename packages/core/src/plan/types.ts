@@ -1,5 +1,6 @@
-import type { BackendName, Hook, PullPolicy } from "../config/model.js";
-import type { KubeArtifactObject } from "./commands.js";
+import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
+import type { Hook } from "../config/model.js";
+import type { ServiceView } from "../render/view.js";
 
 /** A command kaupang runs, shown by --dry-run exactly as it will be executed. */
 export interface PlanCommand {
@@ -22,6 +23,20 @@ export interface PlannedImage {
   local?: boolean;
 }
 
+/** A generated file: its path relative to the config root, and its text. */
+export interface Artifact {
+  path: string;
+  content: string;
+}
+
+export interface KubeArtifactObject {
+  kind: string;
+  name: string;
+  /** The name kaupang's selectors use (label app.kubernetes.io/name). */
+  service: string | undefined;
+  annotations: Record<string, string>;
+}
+
 export interface EnvironmentPlan {
   environment: string;
   /** Environment file, relative to the config root. */
@@ -36,20 +51,18 @@ export interface EnvironmentPlan {
   images: PlannedImage[];
   /** Host variables referenced with secret(); their values are never written. */
   secrets: string[];
-  artifact: { path: string; content: string };
+  artifact: Artifact;
+  /**
+   * A staged deploy (swarm, Kubernetes; more than one wave): the artifact of
+   * each wave, rendered with the whole one (`…waveN.yaml`).
+   */
+  waveArtifacts?: Artifact[];
   /** Kubernetes: the objects of the artifact (kind, name, service), recorded when it was rendered. */
   objects?: KubeArtifactObject[];
+  /** What each service of the artifact should run (image, env, ports, replicas, command). */
+  views: Record<string, ServiceView>;
   hooks: { beforeUp: Hook[]; afterUp: Hook[]; beforeDown: Hook[]; afterDown: Hook[] };
   commands: PlanCommand[];
-}
-
-export interface PlanTarget {
-  name: string;
-  backend: BackendName;
-  dockerContext?: string;
-  kubeContext?: string;
-  kubeconfig?: string;
-  namespace: string;
 }
 
 export interface Plan {
@@ -58,7 +71,7 @@ export interface Plan {
   solution?: { name: string; version: string };
   target: string;
   backend: BackendName;
-  targetSettings: PlanTarget;
+  targetSettings: TargetSettings;
   pull: PullPolicy;
   /** Absolute config root; artifact paths are relative to it. */
   root: string;

@@ -1,6 +1,7 @@
 /** Model → compose spec YAML for one environment (`docker compose -p <project>-<env>`). */
+
+import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
-import { deepMerge } from "../config/normalize.js";
 import { composeProjectName, labelKeys, projectNetworkName } from "./names.js";
 import {
   dockerEnvironment,
@@ -20,7 +21,7 @@ export interface RenderOptions {
   images?: ImageMap;
 }
 
-export function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {
+function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {
   const out: Record<string, unknown> = { image: escapeDollars(imageOf(service, images)) };
   if (service.build) {
     const b = service.build;
@@ -77,7 +78,8 @@ export function dockerLimits(service: Service): Record<string, string> {
   };
 }
 
-export function renderCompose(model: Model, env: Environment, options: RenderOptions = {}): string {
+/** The compose file of one environment, as its one document. */
+export function composeDocuments(model: Model, env: Environment, options: RenderOptions = {}): unknown[] {
   const services: Record<string, unknown> = {};
   const volumes = new Set<string>();
   for (const service of Object.values(env.services)) {
@@ -93,5 +95,9 @@ export function renderCompose(model: Model, env: Environment, options: RenderOpt
     networks: { default: { name: projectNetworkName(model.project), external: true } },
   };
   if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
-  return renderedArtifact(model, env, "compose", [doc]);
+  return [doc];
+}
+
+export function renderCompose(model: Model, env: Environment, options: RenderOptions = {}): string {
+  return renderedArtifact(model, env, "compose", composeDocuments(model, env, options));
 }

@@ -6,20 +6,20 @@
  */
 import { createHash } from "node:crypto";
 import { parse as parseShell } from "shell-quote";
+import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
-import { deepMerge } from "../config/normalize.js";
 import type { RenderOptions } from "./compose.js";
 import { kubeSecretName } from "./names.js";
 import { type ImageMap, imageOf, renderedArtifact, unsupported } from "./shared.js";
 
-export const managedBy = "kaupang";
-export const environmentLabel = "kaupang.dev/environment";
-export const projectLabel = "app.kubernetes.io/part-of";
+const managedBy = "kaupang";
+const environmentLabel = "kaupang.dev/environment";
+const projectLabel = "app.kubernetes.io/part-of";
 /** On a Job: the hash of its spec. A Job is immutable, so the backend replaces one whose hash differs. */
 export const specHashAnnotation = "kaupang.dev/spec-hash";
 
 /** Labels on every object kaupang creates for a service; the selector uses name + instance. */
-export function kubeLabels(model: Model, env: Environment, service?: Service): Record<string, string> {
+function kubeLabels(model: Model, env: Environment, service?: Service): Record<string, string> {
   return {
     ...(service ? { "app.kubernetes.io/name": service.name } : {}),
     "app.kubernetes.io/instance": `${model.project}-${env.name}`,

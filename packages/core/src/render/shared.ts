@@ -1,8 +1,12 @@
-import { formatDockerDuration } from "../config/duration.js";
+import { formatDockerDuration } from "../base/duration.js";
 import type { BackendName, Environment, Healthcheck, Model, Service } from "../config/model.js";
 import type { PortMapping } from "../config/ports.js";
 import { fieldError } from "../config/validate.js";
 import { artifactText } from "./yaml.js";
+
+/** The header line of an artifact: what it is and that it is generated. */
+export const artifactHeader = (model: Model, env: Environment, backend: BackendName): string =>
+  `kaupang: ${model.project}/${env.name} for target ${model.target.name} (${backend}). Generated; edits are overwritten.`;
 
 /** The artifact of one environment for the target: a header line naming what it is, then its documents. */
 export function renderedArtifact(
@@ -11,10 +15,7 @@ export function renderedArtifact(
   backend: BackendName,
   documents: readonly unknown[],
 ): string {
-  return artifactText(
-    `kaupang: ${model.project}/${env.name} for target ${model.target.name} (${backend}). Generated; edits are overwritten.`,
-    documents,
-  );
+  return artifactText(artifactHeader(model, env, backend), documents);
 }
 
 /** Compose and stack files interpolate `$`: a literal must reach the container unchanged. */
@@ -67,11 +68,11 @@ export function imageOf(service: Service, images: ImageMap | undefined): string 
 }
 
 export function unsupported(model: Model, env: Environment, service: Service, field: string, why: string) {
-  return fieldError(
-    env.file,
-    ["services", service.name, field],
-    `${why} on the ${model.target.backend} backend (target "${model.target.name}")`,
-  );
+  return fieldError({
+    file: env.file,
+    path: ["services", service.name, field],
+    message: `${why} on the ${model.target.backend} backend (target "${model.target.name}")`,
+  });
 }
 
 /** Named volumes in compose short syntax ("data:/var/lib") — not bind mounts. */

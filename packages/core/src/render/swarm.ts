@@ -1,7 +1,7 @@
 /** Model → stack file for `docker stack deploy` of one environment. */
 import { isAbsolute, resolve } from "node:path";
+import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
-import { deepMerge } from "../config/normalize.js";
 import type { RenderOptions } from "./compose.js";
 import { dockerLimits } from "./compose.js";
 import { labelKeys, projectNetworkName } from "./names.js";
@@ -91,7 +91,8 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
   return out;
 }
 
-export function renderSwarm(model: Model, env: Environment, options: RenderOptions = {}): string {
+/** The stack file of one environment, as its one document. */
+export function swarmDocuments(model: Model, env: Environment, options: RenderOptions = {}): unknown[] {
   const services: Record<string, unknown> = {};
   const volumes = new Set<string>();
   for (const service of Object.values(env.services)) {
@@ -108,5 +109,9 @@ export function renderSwarm(model: Model, env: Environment, options: RenderOptio
     networks: { [network]: { external: true, name: network } },
   };
   if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
-  return renderedArtifact(model, env, "swarm", [doc]);
+  return [doc];
+}
+
+export function renderSwarm(model: Model, env: Environment, options: RenderOptions = {}): string {
+  return renderedArtifact(model, env, "swarm", swarmDocuments(model, env, options));
 }

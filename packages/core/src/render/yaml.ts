@@ -7,7 +7,7 @@
  * go-yaml v3, kubectl's sigs.k8s.io/yaml) reads it back as the same string;
  * anything else is written as a JSON string, which is valid double-quoted YAML.
  * Reading an artifact back goes through here too: the `yaml` library parses
- * only artifacts this process did not render (ones stored in the ledger).
+ * only artifacts recorded by an older kaupang.
  */
 
 import { createRequire } from "node:module";
@@ -109,38 +109,64 @@ export function toYaml(document: unknown): string {
   return `${out.join("\n")}\n`;
 }
 
+/**
+ * A map document emitted in pieces: the lines before and after its `key`
+ * entry, and each entry of the map under `key` on its own. Documents that hold
+ * only some of those entries (a stack file's waves) are then joined from the
+ * pieces instead of being emitted again; the text is the same as toYaml's.
+ */
+interface SplitYaml {
+  head: string[];
+  key: string;
+  entries: [name: string, lines: string[]][];
+  tail: string[];
+}
+
+export function splitYaml(document: Record<string, unknown>, key: string): SplitYaml {
+  const split: SplitYaml = { head: [], key, entries: [], tail: [] };
+  let seen = false;
+  for (const [name, value] of Object.entries(document)) {
+    if (value === undefined) continue;
+    if (name === key) {
+      seen = true;
+      for (const [entry, entryValue] of Object.entries(value as Record<string, unknown>)) {
+        const lines: string[] = [];
+        writeMap({ [entry]: entryValue }, "  ", lines);
+        split.entries.push([entry, lines]);
+      }
+      continue;
+    }
+    writeMap({ [name]: value }, "", seen ? split.tail : split.head);
+  }
+  return split;
+}
+
+/** The document of a split, with only the entries named in `only` (default all). */
+export function joinYaml(split: SplitYaml, only?: readonly string[]): string {
+  const entries = only ? split.entries.filter(([name]) => only.includes(name)) : split.entries;
+  const body =
+    entries.length > 0
+      ? [`${scalarString(split.key)}:`, ...entries.flatMap(([, lines]) => lines)]
+      : [`${scalarString(split.key)}: {}`];
+  return `${[...split.head, ...body, ...split.tail].join("\n")}\n`;
+}
+
 /** Multi-document YAML (`---` between documents). */
 export function toYamlStream(documents: readonly unknown[]): string {
   return documents.map(toYaml).join("---\n");
 }
 
-/**
- * The documents each artifact rendered in this process was written from.
- * Readers of an artifact (the no-change check of `up`, staged waves) take
- * them instead of parsing the text back: the text is a pure function of
- * these documents. Bounded; artifacts read from the ledger are parsed.
- */
-const written = new Map<string, readonly unknown[]>();
-
 /** An artifact: a comment line, then one YAML document each (`---` between them). */
 export function artifactText(header: string, documents: readonly unknown[]): string {
-  const text = `# ${header}\n${toYamlStream(documents)}`;
-  if (written.size >= 256) written.clear();
-  written.set(text, documents);
-  return text;
+  return `# ${header}\n${toYamlStream(documents)}`;
 }
 
-/** The documents `content` was rendered from in this process, if it was. */
-export function writtenDocuments(content: string): readonly unknown[] | undefined {
-  return written.get(content);
-}
-
-/** An artifact's documents: as rendered in this process, else read from its text. */
-export function artifactDocuments(content: string): readonly unknown[] {
-  return (
-    written.get(content) ??
-    yamlReader()
-      .parseAllDocuments(content)
-      .map((d) => d.toJS() as unknown)
-  );
+/**
+ * The documents of an artifact's text. Only artifacts recorded by an older
+ * kaupang are read back (plan/unit.ts); the planner carries what it rendered.
+ */
+export function parseArtifact(content: string): readonly unknown[] {
+  return yamlReader()
+    .parseAllDocuments(content)
+    .map((d) => d.toJS() as unknown);
 }

@@ -1,0 +1,34 @@
+import { type EventSink, silent } from "../base/events.js";
+import type { BackendName } from "../config/model.js";
+import type { Plan } from "../plan/types.js";
+import type { Backend, BackendContext } from "./backend.js";
+import { composeBackend } from "./compose.js";
+import { kubernetesBackend } from "./kubernetes.js";
+import { swarmBackend } from "./swarm.js";
+
+const backends: Record<BackendName, Backend> = {
+  compose: composeBackend,
+  swarm: swarmBackend,
+  kubernetes: kubernetesBackend,
+};
+
+/** The built-in Backend for `name`, unless the caller gives its own (an in-memory fake in tests). */
+export function backendFor(name: BackendName, given?: Backend): Backend {
+  return given ?? backends[name];
+}
+
+export const defaultTimeoutMs = 5 * 60_000;
+
+export function backendContext(
+  plan: Plan,
+  options: { events?: EventSink | undefined; timeoutMs?: number | undefined },
+): BackendContext {
+  return {
+    project: plan.project,
+    target: plan.targetSettings,
+    pull: plan.pull,
+    root: plan.root,
+    events: options.events ?? silent,
+    timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+  };
+}

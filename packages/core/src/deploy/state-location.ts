@@ -1,0 +1,60 @@
+/**
+ * Where a run's state lives — the ledger and the locks of each
+ * environment@target. With a kaupang config: under its root's cacheDir, for
+ * the selected target (and the loaded project comes along, so nothing loads
+ * it twice). Without one (an air-gapped site deploying a bundle): `.kaupang`
+ * in the working directory, and the target from --target, $KAUPANG_TARGET or
+ * "local".
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { configNames } from "../config/load.js";
+import type { Model } from "../config/model.js";
+import { selectTarget } from "../config/normalize.js";
+import { loadProject, type Project } from "../config/project.js";
+import { Ledger } from "../ledger/ledger.js";
+import type { Plan } from "../plan/types.js";
+
+interface StateLocation {
+  root: string;
+  cacheDir: string;
+  target: string;
+  /** The loaded config, when there is one. */
+  project?: Project;
+}
+
+export async function locateState(options: {
+  cwd?: string | undefined;
+  target?: string | undefined;
+}): Promise<StateLocation> {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  if (configNames.some((name) => existsSync(join(cwd, name)))) {
+    const project = await loadProject(cwd);
+    const target = selectTarget(project, { target: options.target });
+    return {
+      root: project.root,
+      cacheDir: resolve(project.root, project.config.cacheDir ?? ".kaupang"),
+      target: target.name,
+      project,
+    };
+  }
+  return {
+    root: cwd,
+    cacheDir: join(cwd, ".kaupang"),
+    target: options.target ?? process.env.KAUPANG_TARGET ?? "local",
+  };
+}
+
+/** The ledger of one environment@target of a plan. */
+export function ledgerFor(
+  plan: Pick<Plan, "root">,
+  model: Pick<Model, "cacheDir">,
+  environment: string,
+  target: string,
+  version?: string,
+): Ledger {
+  return new Ledger(model.cacheDir, environment, target, {
+    root: plan.root,
+    ...(version ? { kaupangVersion: version } : {}),
+  });
+}
