@@ -15,7 +15,7 @@ import { type DownPlan, planDownProject, removePlanned } from "../deploy/down.js
 import { type Planned, planProject } from "../deploy/plan-up.js";
 import { type ApplyOptions, deployPlanned } from "../deploy/up.js";
 import { runShell, tail } from "../exec/exec.js";
-import { executeDag, type TaskOutcome } from "./execute.js";
+import { executeDag, type TaskOutcome } from "../base/execute-dag.js";
 import { type PipelinePlan, type PipelineStep, planPipeline } from "./plan-pipeline.js";
 
 export interface RunPipelineOptions extends ApplyOptions {
