@@ -4,7 +4,7 @@ import {
   exec,
   formatCommand,
   type LedgerRecord,
-  openLedger,
+  openLedgers,
   passthroughCommands,
   status,
   verifyLedgers,
@@ -42,13 +42,18 @@ export function registerInspect(program: Command, io: Io): void {
     .command("status")
     .description("compare what runs now with the last deploy (exit 0 ok, 3 drifted, 1 error)")
     .argument("[env]", "one environment (default: all of the project)");
-  addFlags(statusCommand, ["target", "output", "cwd"]);
+  addFlags(statusCommand, ["target", "hosts", "output", "cwd"]);
   statusCommand.action(async (env: string | undefined, options: CommonOptions) => {
-    const results = await status({ cwd: options.cwd, environment: env, target: options.target });
+    const results = await status({
+      cwd: options.cwd,
+      environment: env,
+      target: options.target,
+      hosts: options.hosts,
+    });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
     else {
       for (const r of results) {
-        const head = `${r.environment}@${r.target}: ${r.state}${r.deploymentId ? ` (deployment ${r.deploymentId})` : ""}`;
+        const head = `${r.environment}@${r.target}${r.host ? ` on ${r.host}` : ""}: ${r.state}${r.deploymentId ? ` (deployment ${r.deploymentId})` : ""}`;
         io.stdout.write(
           `${head}\n${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}`,
         );
@@ -80,16 +85,20 @@ export function registerInspect(program: Command, io: Io): void {
     .command("history")
     .description("the deploy ledger as a table (same as rollback --list)")
     .argument("[env]", "one environment (default: all with a ledger for the target)");
-  addFlags(history, ["target", "output", "cwd"]);
+  addFlags(history, ["target", "hosts", "output", "cwd"]);
   history.action(async (env: string | undefined, options: CommonOptions) => {
     const names = env
       ? [env]
       : (await verifyLedgers({ cwd: options.cwd, target: options.target })).map((c) => c.environment);
     const records: LedgerRecord[] = [];
     for (const name of [...new Set(names)]) {
-      records.push(
-        ...(await openLedger({ cwd: options.cwd, environment: name, target: options.target })).records,
-      );
+      const ledgers = await openLedgers({
+        cwd: options.cwd,
+        environment: name,
+        target: options.target,
+        hosts: options.hosts,
+      });
+      for (const ledger of ledgers) records.push(...ledger.records);
     }
     records.sort((a, b) => a.at.localeCompare(b.at));
     if (options.output === "json") io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);

@@ -7,6 +7,22 @@ function parseDurationFlag(value: string): number {
   return parseDuration(value);
 }
 
+function parseConcurrency(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("use a whole number, 1 or more.");
+  return n;
+}
+
+/** `--hosts a,b` (repeatable): the hosts named, in the order given. */
+function parseHosts(value: string, previous: string[] | undefined): string[] {
+  const hosts = value
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
+  if (hosts.length === 0) throw new InvalidArgumentError("name one or more of the target's hosts.");
+  return [...(previous ?? []), ...hosts];
+}
+
 /** Flags shared by commands, from one table so names and choices cannot drift from the config schema. */
 export const flags = {
   cwd: () => new Option("--cwd <dir>", "directory holding kaupang.config.* (default: current directory)"),
@@ -22,6 +38,16 @@ export const flags = {
       "how long each environment may take to become ready (default 5m)",
     ).argParser(parseDurationFlag),
   quiet: () => new Option("-q, --quiet", "show kaupang's progress but not the tools' output"),
+  hosts: () =>
+    new Option(
+      "--hosts <hosts>",
+      "only these of the target's hosts (comma-separated URLs or host names)",
+    ).argParser(parseHosts),
+  concurrency: () =>
+    new Option(
+      "--concurrency <n>",
+      "environments deployed at once, those with no dependency between them (default 4; 1 = one by one)",
+    ).argParser(parseConcurrency),
 };
 
 export function addFlags(command: Command, names: (keyof typeof flags)[]): Command {
@@ -38,4 +64,6 @@ export interface CommonOptions {
   output: "text" | "json";
   timeout?: number;
   quiet?: boolean;
+  hosts?: string[];
+  concurrency?: number;
 }

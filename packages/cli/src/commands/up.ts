@@ -28,7 +28,18 @@ export function registerUp(program: Command, io: Io): void {
       "deploy the digests of an earlier `up --output json` (promotion) instead of resolving",
     )
     .option("--force", "apply even when nothing changed since the last deploy");
-  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "cwd"]);
+  addFlags(command, [
+    "backend",
+    "target",
+    "hosts",
+    "concurrency",
+    "pull",
+    "dryRun",
+    "output",
+    "timeout",
+    "quiet",
+    "cwd",
+  ]);
   command.action(async (env: string | undefined, options: UpFlags) => {
     const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
     if (given.length !== 1) {
@@ -102,6 +113,8 @@ export function registerUp(program: Command, io: Io): void {
       resolve: options.resolve,
       from: options.from,
       force: options.force,
+      hosts: options.hosts,
+      concurrency: options.concurrency,
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

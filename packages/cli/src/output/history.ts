@@ -14,9 +14,12 @@ export function formatHistory(
   options: { showEnvironment?: boolean } = {},
 ): string {
   if (records.length === 0) return "No deployments recorded.\n";
+  // A target with hosts: every host has its own records, and a HOST column says whose.
+  const showHost = records.some((r) => r.host !== undefined);
   const rows = records.map((r) => [
     `  ${r.id}`,
     ...(options.showEnvironment ? [r.environment] : []),
+    ...(showHost ? [r.host ?? "-"] : []),
     when(r.at),
     r.action + (r.rollbackOf ? ` → ${r.rollbackOf}` : "") + (r.source ? ` (${r.source})` : ""),
     r.status + (r.failedStep ? ` (${r.failedStep})` : ""),
@@ -25,6 +28,7 @@ export function formatHistory(
   const header = [
     "  ID",
     ...(options.showEnvironment ? ["ENVIRONMENT"] : []),
+    ...(showHost ? ["HOST"] : []),
     "TIME",
     "ACTION",
     "STATUS",

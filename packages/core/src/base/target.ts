@@ -14,6 +14,13 @@ export interface TargetSettings {
   name: string;
   backend: BackendName;
   dockerContext?: string;
+  /**
+   * Docker hosts the target deploys to, one after the other (`ssh://[user@]host[:port]`);
+   * compose only. A deployment unit for one of them has `dockerHost` instead.
+   */
+  hosts?: string[];
+  /** The one Docker host (`docker --host`) a unit deploys to: one of the target's `hosts`. */
+  dockerHost?: string;
   kubeContext?: string;
   /** Absolute path. */
   kubeconfig?: string;

@@ -178,6 +178,17 @@ export const EnvironmentSchema = strict({
 export const TargetSchema = strict({
   backend: Backend.optional(),
   dockerContext: z.string().optional().describe("docker --context for this target."),
+  hosts: z
+    .array(
+      z.string().regex(/^ssh:\/\/[^\s/@]+@?[^\s/@]*$/, {
+        error: (issue) => `${JSON.stringify(issue.input)}: expected "ssh://[user@]host[:port]"`,
+      }),
+    )
+    .min(1)
+    .optional()
+    .describe(
+      "compose: Docker hosts to deploy to over ssh, one after the other, each health-gated (ssh://[user@]host[:port]).",
+    ),
   kubeContext: z.string().optional().describe("kubectl --context for this target."),
   kubeconfig: z.string().optional().describe("KUBECONFIG for this target's kubectl runs."),
   namespace: z.string().optional().describe("Kubernetes namespace (default: the project name)."),

@@ -18,6 +18,8 @@ import { verifyRunning } from "./verify.js";
 
 export interface DeploymentSummary {
   environment: string;
+  /** The host it deployed to, for a target with hosts. */
+  host?: string;
   deploymentId: string;
   ranAt: string;
   images: PlannedImage[];
@@ -29,6 +31,8 @@ interface ApplyUnitOptions {
   action: "up" | "rollback";
   rollbackOf?: string;
   source?: string;
+  /** The deployment id, when one run records it on several hosts (default: a new one). */
+  id?: string | undefined;
   /** Instead of the built-in Backend of the unit's backend (an in-memory fake in tests). */
   backendImpl?: Backend | undefined;
 }
@@ -40,7 +44,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   const env = unit.environment;
   const scope = env.environment;
   const began = new Date();
-  const id = newDeploymentId(began);
+  const id = options.id ?? newDeploymentId(began);
   const backend = backendFor(unit.backend, options.backendImpl);
   const unitDigest = await ledger.storeUnit(unit);
   const record = (status: "succeeded" | "failed", failure?: { step: Step; error: string }) =>
@@ -81,16 +85,22 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   }
   record("succeeded");
   ctx.events({ type: "done", scope, message: `deployed as ${id}`, durationMs: Date.now() - began.getTime() });
-  return { environment: scope, deploymentId: id, ranAt: began.toISOString(), images: env.images };
+  return {
+    environment: scope,
+    ...(unit.target.dockerHost ? { host: unit.target.dockerHost } : {}),
+    deploymentId: id,
+    ranAt: began.toISOString(),
+    images: env.images,
+  };
 }
 
 /** Record that a deploy found nothing to change (same pinned unit, no drift) and applied nothing. */
 export async function recordUnchanged(
   unit: DeploymentUnit,
-  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source">,
+  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source" | "id">,
 ): Promise<DeploymentSummary> {
   const began = new Date();
-  const id = newDeploymentId(began);
+  const id = options.id ?? newDeploymentId(began);
   options.ledger.append({
     id,
     at: began.toISOString(),
@@ -112,6 +122,7 @@ export async function recordUnchanged(
   });
   return {
     environment: unit.environment.environment,
+    ...(unit.target.dockerHost ? { host: unit.target.dockerHost } : {}),
     deploymentId: id,
     ranAt: began.toISOString(),
     images: unit.environment.images,

@@ -7,7 +7,8 @@
  * questions.
  *
  * Only the engine the docker CLI would talk to by default is asked directly:
- * no `dockerContext` on the target, no DOCKER_CONTEXT, no current context in
+ * no `dockerContext` or `dockerHost` (one of a target's `hosts`) other than a
+ * unix socket on the target, no DOCKER_CONTEXT, no current context in
  * the docker config, and DOCKER_HOST unset or a unix socket. Anything else
  * (remote hosts, TLS, SSH, contexts) goes through the docker CLI as written.
  * If the socket cannot be reached, callers fall back to the CLI too, so the
@@ -38,6 +39,8 @@ export function localEngineSocket(
   target: TargetSettings,
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
+  if (target.dockerHost)
+    return target.dockerHost.startsWith("unix://") ? target.dockerHost.slice(7) : undefined;
   if (target.dockerContext) return undefined;
   if (env.DOCKER_CONTEXT && env.DOCKER_CONTEXT !== "default") return undefined;
   const host = env.DOCKER_HOST;

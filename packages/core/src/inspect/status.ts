@@ -7,6 +7,7 @@ import type { BackendContext } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
 import { type Drift, driftOf } from "../deploy/drift.js";
+import { placementsOf } from "../deploy/hosts.js";
 import { locateState } from "../deploy/state-location.js";
 import { Ledger } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
@@ -16,6 +17,8 @@ export type { Drift } from "../deploy/drift.js";
 export interface EnvironmentStatus {
   environment: string;
   target: string;
+  /** Which of the target's hosts, for a target with hosts (one status each). */
+  host?: string;
   /** The record compared with, if any. */
   deploymentId?: string;
   state: "ok" | "drifted" | "not deployed";
@@ -26,6 +29,8 @@ export async function status(options: {
   cwd?: string | undefined;
   environment?: string | undefined;
   target?: string | undefined;
+  /** Only these of the target's hosts (`--hosts`). */
+  hosts?: readonly string[] | undefined;
   timeoutMs?: number | undefined;
 }): Promise<EnvironmentStatus[]> {
   const state = await locateState(options);
@@ -33,17 +38,19 @@ export async function status(options: {
   if (options.environment) names = [options.environment];
   else if (state.project) names = state.project.environmentNames();
   else names = [];
-  const results: EnvironmentStatus[] = [];
-  await Promise.all(
-    names.map(async (name, index) => {
-      const ledger = new Ledger(state.cacheDir, name, state.target, { root: state.root });
+  const hosts = placementsOf(
+    { name: state.target, backend: "compose", namespace: "", ...(state.hosts ? { hosts: state.hosts } : {}) },
+    options.hosts,
+  ).map((p) => p.host);
+  const checks = names.flatMap((environment) => hosts.map((host) => ({ environment, host })));
+  return Promise.all(
+    checks.map(async ({ environment: name, host }): Promise<EnvironmentStatus> => {
+      const at = { environment: name, target: state.target, ...(host ? { host } : {}) };
+      const ledger = new Ledger(state.cacheDir, name, state.target, { root: state.root, host });
       const read = ledger.read();
       ledger.verify(read);
       const record = currentRecord(read.records);
-      if (!record) {
-        results[index] = { environment: name, target: state.target, state: "not deployed", drift: [] };
-        return;
-      }
+      if (!record) return { ...at, state: "not deployed", drift: [] };
       const unit = ledger.readUnit(record);
       const ctx: BackendContext = {
         project: unit.project,
@@ -54,14 +61,7 @@ export async function status(options: {
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
       const drift = await driftOf(backendFor(unit.backend), ctx, unit);
-      results[index] = {
-        environment: name,
-        target: state.target,
-        deploymentId: record.id,
-        state: drift.length > 0 ? "drifted" : "ok",
-        drift,
-      };
+      return { ...at, deploymentId: record.id, state: drift.length > 0 ? "drifted" : "ok", drift };
     }),
   );
-  return results;
 }

@@ -42,8 +42,19 @@ export function ledgerDir(cacheDir: string): string {
   return join(cacheDir, "ledger");
 }
 
-export function ledgerPath(cacheDir: string, environment: string, target: string): string {
-  return join(ledgerDir(cacheDir), `${environment}@${target}.jsonl`);
+/** A file name for one of a target's hosts: its URL without the scheme, other characters than [\w@.:-] as "_". */
+export function hostKey(host: string): string {
+  return host.replace(/^[a-z]+:\/\//, "").replace(/[^\w@.:-]/g, "_");
+}
+
+/**
+ * `ledger/<env>@<target>.jsonl`; for one of a target's hosts, each with its
+ * own chain: `ledger/<env>@<target>/<host key>.jsonl`.
+ */
+export function ledgerPath(cacheDir: string, environment: string, target: string, host?: string): string {
+  return host
+    ? join(ledgerDir(cacheDir), `${environment}@${target}`, `${hostKey(host)}.jsonl`)
+    : join(ledgerDir(cacheDir), `${environment}@${target}.jsonl`);
 }
 
 /** Hash of a record's content: its JSON without the `hash` field, in written key order. */
@@ -100,15 +111,18 @@ export class Ledger {
     readonly cacheDir: string,
     readonly environment: string,
     readonly target: string,
-    options: { root?: string; kaupangVersion?: string } = {},
+    options: { root?: string; kaupangVersion?: string; host?: string | undefined } = {},
   ) {
-    this.path = ledgerPath(cacheDir, environment, target);
+    this.host = options.host;
+    this.path = ledgerPath(cacheDir, environment, target, options.host);
     this.objectsDir = join(ledgerDir(cacheDir), "objects");
     this.display = options.root ? relative(options.root, this.path) : this.path;
     this.version = options.kaupangVersion ?? "0.0.0";
   }
 
   private readonly version: string;
+  /** One of the target's hosts, when this is that host's ledger; every record names it. */
+  readonly host: string | undefined;
 
   /** All records, validated; a malformed line is an error naming file and line. */
   read(): LedgerRead {
@@ -269,6 +283,7 @@ export class Ledger {
         project: entry.project,
         environment: entry.environment,
         target: entry.target,
+        ...(this.host ? { host: this.host } : {}),
         backend: entry.backend,
         action: entry.action,
         status: entry.status,

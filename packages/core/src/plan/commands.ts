@@ -9,7 +9,11 @@ import { composeProjectName, projectNetworkName, stackName } from "../render/nam
 import type { EnvironmentPlan, KubeArtifactObject, PlanCommand } from "./types.js";
 
 export const dockerGlobalArgs = (target: TargetSettings): string[] =>
-  target.dockerContext ? ["--context", target.dockerContext] : [];
+  target.dockerHost
+    ? ["--host", target.dockerHost]
+    : target.dockerContext
+      ? ["--context", target.dockerContext]
+      : [];
 
 export const kubectlGlobalArgs = (target: TargetSettings): string[] =>
   target.kubeContext ? ["--context", target.kubeContext] : [];
