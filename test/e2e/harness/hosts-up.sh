@@ -337,10 +337,13 @@ worker_member() {
   read -r state id cluster <<<"$(swarm_self "$1")"
   [[ "$state" == active && $'\n'"$(swarm_nodes)" == *$'\n'"$id ready "* ]]
 }
+info_pids=()
 for ((i = 2; i <= KAUPANG_HOSTS_COUNT; i++)); do
   swarm_self "$i" >"$R/n$i/swarm" &
+  info_pids+=($!)
 done
-wait
+# (by pid: a bare `wait` would also wait for the daemons this script started)
+wait "${info_pids[@]}"
 worker_token=""
 for ((i = 2; i <= KAUPANG_HOSTS_COUNT; i++)); do
   read -r state id _ <"$R/n$i/swarm"

@@ -7,6 +7,7 @@ import {
   dockerConfig,
   hostPort,
   hostProjectNames,
+  hostsUp,
   lanGet,
   leftOn,
   onHost,
@@ -21,7 +22,6 @@ beforeAll(() => {
   hosts = requireHosts();
 });
 const fresh = hostProjectNames("rmt", () => hosts);
-const harness = join(import.meta.dirname, "../harness");
 
 const talker = () => sleeper({ command: ["sh", "-c", "echo hello from afar; exec sleep 3600"] });
 /** The value of one env var in a container on a host. */
@@ -229,7 +229,8 @@ describe("a remote engine over ssh (real sshd and dockerd in another network nam
       expect(onHost(host, ["inspect", "-f", "{{.Image}}", `${name}-app-web-1`]).out).toBe(ids[0]);
     } finally {
       // the forwarders come back (hosts-up.sh is idempotent: only they are started)
-      expect(sh(["bash", join(harness, "hosts-up.sh")]).code).toBe(0);
+      const restored = await hostsUp();
+      expect(restored.code, restored.tail).toBe(0);
     }
     expect(leftOn(undefined, name).filter((l) => l.startsWith("container"))).toEqual([]);
   });

@@ -4,9 +4,11 @@
  * only inside the harness's network namespaces (HTTP to it goes through the
  * lan namespace, as ssh does through its ProxyCommand).
  */
+import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll } from "vitest";
 import { fail, sh, uniqueProject } from "./kaupang.js";
 
@@ -36,6 +38,14 @@ export function requireHosts(): TestHost[] {
       fail(`host ${host.context} (${host.url}) does not answer over ssh: ${info.err || info.out}`);
   }
   return hosts;
+}
+
+/**
+ * A port to publish on a host: its engine is the harness's alone, so any port
+ * is free unless an earlier run left something (random, so that does not matter).
+ */
+export function hostPort(): number {
+  return 20000 + Math.floor(Math.random() * 10000);
 }
 
 /** `docker --context <host> …` */
@@ -110,7 +120,7 @@ export function leftOn(context: string | undefined, project: string): string[] {
 }
 
 /** Remove whatever a project left on the hosts (and the local engine), whatever state it is in. */
-export function cleanupOnHosts(hosts: TestHost[], project: string): void {
+function cleanupOnHosts(hosts: TestHost[], project: string): void {
   for (const host of hosts) {
     const docker = ["docker", "--context", host.context];
     const label = `label=dev.kaupang.project=${project}`;
@@ -135,6 +145,21 @@ export function cleanupOnHosts(hosts: TestHost[], project: string): void {
       sh(["sleep", "1"]);
     }
   }
+}
+
+/**
+ * Run test/e2e/harness/hosts-up.sh again (it restarts only what is down), without
+ * blocking the test worker meanwhile; its exit code and output's tail.
+ */
+export function hostsUp(): Promise<{ code: number; tail: string }> {
+  const script = fileURLToPath(new URL("../harness/hosts-up.sh", import.meta.url));
+  return new Promise((resolve) => {
+    const child = spawn("bash", [script], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("close", (code) => resolve({ code: code ?? 1, tail: out.split("\n").slice(-8).join("\n") }));
+  });
 }
 
 /** Unique project names for one file; everything each left on the hosts is removed after the file. */

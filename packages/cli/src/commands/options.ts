@@ -46,7 +46,7 @@ export const flags = {
   concurrency: () =>
     new Option(
       "--concurrency <n>",
-      "environments deployed at once, those with no dependency between them (default 4; 1 = one by one)",
+      "environments deployed at once, those with no dependency between them (default 8; 1 = one by one)",
     ).argParser(parseConcurrency),
 };
 

@@ -82,6 +82,7 @@ export function registerUp(program: Command, io: Io): void {
         bundle: options.bundle,
         cwd: options.cwd,
         target: options.target,
+        hosts: options.hosts,
         command: "kaupang up --bundle",
       });
       if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -45,7 +45,7 @@ export interface UpOptions extends PlanUpOptions, ApplyOptions, Omit<PinOptions,
   force?: boolean | undefined;
   /**
    * How many environments may deploy at once: those of one wave (none
-   * depends on another) run side by side. Default 4; 1 deploys one after the
+   * depends on another) run side by side. Default 8; 1 deploys one after the
    * other in dependency order.
    */
   concurrency?: number | undefined;
@@ -53,7 +53,7 @@ export interface UpOptions extends PlanUpOptions, ApplyOptions, Omit<PinOptions,
   hosts?: readonly string[] | undefined;
 }
 
-export const defaultConcurrency = 4;
+export const defaultConcurrency = 8;
 
 /** The spec's `up --output json` shape. */
 export interface UpResult {
