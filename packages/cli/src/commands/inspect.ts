@@ -22,13 +22,12 @@ export function formatDiff(diffs: readonly EnvironmentDiff[]): string {
   const lines: string[] = [];
   for (const d of diffs) {
     const against = d.against ? `against ${d.against}` : "not deployed yet";
+    const name = `${d.environment}${d.host ? ` on ${d.host}` : ""}`;
     if (d.changes.length === 0) {
-      lines.push(`${d.environment} (${against}): no changes`);
+      lines.push(`${name} (${against}): no changes`);
       continue;
     }
-    lines.push(
-      `${d.environment} (${against}): ${d.changes.length} change${d.changes.length === 1 ? "" : "s"}`,
-    );
+    lines.push(`${name} (${against}): ${d.changes.length} change${d.changes.length === 1 ? "" : "s"}`);
     for (const c of d.changes)
       lines.push(
         `  ${c.kind === "added" ? "+" : c.kind === "removed" ? "-" : "~"} ${c.service}: ${c.detail}`,
@@ -67,13 +66,14 @@ export function registerInspect(program: Command, io: Io): void {
     .description("show what `up` would change against the last deploy")
     .argument("<env>", "environment (and its dependencies)")
     .option("--no-resolve", "compare configured references without asking the registry");
-  addFlags(diffCommand, ["target", "backend", "output", "cwd"]);
+  addFlags(diffCommand, ["target", "hosts", "backend", "output", "cwd"]);
   diffCommand.action(async (env: string, options: CommonOptions & { resolve: boolean }) => {
     const diffs = await diff({
       cwd: options.cwd,
       environments: [env],
       target: options.target,
       backend: options.backend,
+      hosts: options.hosts,
       resolve: options.resolve,
       events: createReporter(io, { verbose: false }),
     });
@@ -114,7 +114,7 @@ export function registerInspect(program: Command, io: Io): void {
       .argument("<env>", "environment")
       .argument("[service]", "one service");
     if (kind === "logs") command.option("-f, --follow", "keep streaming");
-    addFlags(command, ["target", "cwd"]);
+    addFlags(command, ["target", "hosts", "cwd"]);
     command.action(
       async (env: string, service: string | undefined, options: CommonOptions & { follow?: boolean }) => {
         const commands = await passthroughCommands(kind, {
@@ -122,14 +122,18 @@ export function registerInspect(program: Command, io: Io): void {
           environment: env,
           service,
           target: options.target,
+          hosts: options.hosts,
           follow: options.follow,
         });
-        const results = await Promise.all(
-          commands.map((c) => {
-            io.stderr.write(`$ ${formatCommand(c.argv, c.env)}\n`);
-            return exec(c.argv, { inherit: true, ...(c.env ? { env: c.env } : {}) });
-          }),
-        );
+        const run = (c: (typeof commands)[number]) => {
+          io.stderr.write(`$ ${formatCommand(c.argv, c.env)}\n`);
+          return exec(c.argv, { inherit: true, ...(c.env ? { env: c.env } : {}) });
+        };
+        // One host after the other, so their output does not interleave (following: all at once).
+        const byHost = commands.some((c) => c.host) && !options.follow;
+        const results = [];
+        if (byHost) for (const c of commands) results.push(await run(c));
+        else results.push(...(await Promise.all(commands.map(run))));
         const failed = results.find((r) => r.exitCode !== 0);
         if (failed) io.exitCode = failed.exitCode;
       },

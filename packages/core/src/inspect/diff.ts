@@ -5,6 +5,7 @@
  */
 
 import { nameOf } from "../base/image-reference.js";
+import { placementsOf } from "../deploy/hosts.js";
 import { pinImages } from "../deploy/pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "../deploy/plan-up.js";
 import { Ledger } from "../ledger/ledger.js";
@@ -15,6 +16,8 @@ import type { EnvEntry, ServiceView } from "../render/view.js";
 
 export interface EnvironmentDiff {
   environment: string;
+  /** Which of the target's hosts (each has its own last deploy). */
+  host?: string;
   /** The deploy compared against; absent when nothing is deployed yet. */
   against?: string;
   changes: Change[];
@@ -31,40 +34,57 @@ function views(
   return out;
 }
 
-/** Compare a plan (pinned or not) with the ledgers of its environments. */
-export function diffPlan(planned: Planned, plan: Plan, hermetic: boolean): EnvironmentDiff[] {
-  return plan.environments.map((env) => {
-    const ledger = new Ledger(planned.model.cacheDir, env.environment, plan.target, { root: plan.root });
-    const read = ledger.read();
-    ledger.verify(read);
-    const record = currentRecord(read.records);
-    // Never deployed: every service is new; the plan says so without parsing its artifact.
-    if (!record) {
+/** Compare a plan (pinned or not) with the ledgers of its environments (on each of the target's hosts). */
+export function diffPlan(
+  planned: Planned,
+  plan: Plan,
+  hermetic: boolean,
+  hosts?: readonly string[],
+): EnvironmentDiff[] {
+  const placements = placementsOf(plan.targetSettings, hosts);
+  return plan.environments.flatMap((env) =>
+    placements.map(({ host }): EnvironmentDiff => {
+      const ledger = new Ledger(planned.model.cacheDir, env.environment, plan.target, {
+        root: plan.root,
+        host,
+      });
+      const read = ledger.read();
+      ledger.verify(read);
+      const record = currentRecord(read.records);
+      const at = { environment: env.environment, ...(host ? { host } : {}) };
+      // Never deployed: every service is new; the plan says so without parsing its artifact.
+      if (!record) {
+        return {
+          ...at,
+          changes: env.images.map((image) => ({
+            service: image.service,
+            kind: "added" as const,
+            detail: `added (${hermetic || !image.digest ? image.ref : `${nameOf(image.ref)}@${image.digest}`})`,
+          })),
+        };
+      }
+      const unit = ledger.readUnit(record);
       return {
-        environment: env.environment,
-        changes: env.images.map((image) => ({
-          service: image.service,
-          kind: "added" as const,
-          detail: `added (${hermetic || !image.digest ? image.ref : `${nameOf(image.ref)}@${image.digest}`})`,
-        })),
+        ...at,
+        against: record.id,
+        changes: diffViews(views(unit.environment, hermetic), views(env, hermetic)),
       };
-    }
-    const unit = ledger.readUnit(record);
-    return {
-      environment: env.environment,
-      against: record.id,
-      changes: diffViews(views(unit.environment, hermetic), views(env, hermetic)),
-    };
-  });
+    }),
+  );
 }
 
 export async function diff(
-  options: PlanUpOptions & { resolve?: boolean | undefined },
+  options: PlanUpOptions & { resolve?: boolean | undefined; hosts?: readonly string[] | undefined },
 ): Promise<EnvironmentDiff[]> {
   const planned = await planUp(options);
-  if (options.resolve === false) return diffPlan(planned, planned.plan, true);
+  if (options.resolve === false) return diffPlan(planned, planned.plan, true, options.hosts);
   const pins = await pinImages(planned.model, planned.plan, { cwd: options.cwd, events: options.events });
-  return diffPlan(planned, createPlan(planned.model, { pull: planned.plan.pull, pinned: pins }), false);
+  return diffPlan(
+    planned,
+    createPlan(planned.model, { pull: planned.plan.pull, pinned: pins }),
+    false,
+    options.hosts,
+  );
 }
 
 export interface Change {

@@ -7,6 +7,7 @@
 
 import { KaupangError } from "../base/errors.js";
 import type { TargetSettings } from "../base/target.js";
+import { placementsOf } from "../deploy/hosts.js";
 import { planProject } from "../deploy/plan-up.js";
 import { locateState } from "../deploy/state-location.js";
 import { Ledger } from "../ledger/ledger.js";
@@ -19,6 +20,8 @@ export interface PassthroughOptions {
   environment: string;
   service?: string | undefined;
   target?: string | undefined;
+  /** Only these of the target's hosts (`--hosts`). */
+  hosts?: readonly string[] | undefined;
   follow?: boolean | undefined;
 }
 
@@ -49,6 +52,8 @@ async function locate(
 export interface PassthroughCommand {
   argv: string[];
   env?: Record<string, string>;
+  /** The host it asks, for a target with hosts (one command per host). */
+  host?: string;
 }
 
 export async function passthroughCommands(
@@ -65,16 +70,21 @@ export async function passthroughCommands(
   const follow = options.follow ? ["-f"] : [];
   const one = options.service ? [options.service] : [];
   switch (target.backend) {
-    case "compose": {
-      const base = [
-        "docker",
-        ...dockerGlobalArgs(target),
-        "compose",
-        "-p",
-        composeProjectName(project, options.environment),
-      ];
-      return [{ argv: kind === "ps" ? [...base, "ps", "-a", ...one] : [...base, "logs", ...follow, ...one] }];
-    }
+    case "compose":
+      // A target with hosts: the same command on each host.
+      return placementsOf(target, options.hosts).map((placement) => {
+        const base = [
+          "docker",
+          ...dockerGlobalArgs(placement.target),
+          "compose",
+          "-p",
+          composeProjectName(project, options.environment),
+        ];
+        return {
+          argv: kind === "ps" ? [...base, "ps", "-a", ...one] : [...base, "logs", ...follow, ...one],
+          ...(placement.host ? { host: placement.host } : {}),
+        };
+      });
     case "swarm": {
       const stack = stackName(project, options.environment);
       const docker = ["docker", ...dockerGlobalArgs(target)];
