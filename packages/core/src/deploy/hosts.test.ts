@@ -5,6 +5,8 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
+import { diff } from "../inspect/diff.js";
+import { passthroughCommands } from "../inspect/passthrough.js";
 import { Ledger } from "../ledger/ledger.js";
 import { down } from "./down.js";
 import { rollbackHosts } from "./rollback.js";
@@ -189,6 +191,35 @@ describe("a target with hosts", () => {
     expect(backend.calls).toEqual([`remove saga on ${h2}`]);
     expect(hostRecords(cwd, "saga", h2).at(-1)).toMatchObject({ action: "down", host: h2 });
     expect(hostRecords(cwd, "saga", h1).at(-1)).toMatchObject({ action: "rollback" });
+  });
+
+  it("diff, ps and logs ask each host (with --host), --hosts limiting them", async () => {
+    const cwd = withHosts([h1, h2]);
+    await up({
+      cwd,
+      environments: ["saga"],
+      target: "prod",
+      hosts: [h1],
+      backendImpl: fakeBackend(),
+      processEnv: {},
+    });
+    const diffs = await diff({ cwd, environments: ["saga"], target: "prod", resolve: false });
+    expect(diffs.map((d) => [d.host, d.against !== undefined, d.changes.length])).toEqual([
+      [h1, true, 0],
+      [h2, false, 1],
+    ]);
+    const ps = await passthroughCommands("ps", { cwd, environment: "saga", target: "prod" });
+    expect(ps.map((c) => [c.host, c.argv.slice(0, 4).join(" ")])).toEqual([
+      [h1, `docker --host ${h1} compose`],
+      [h2, `docker --host ${h2} compose`],
+    ]);
+    const logs = await passthroughCommands("logs", {
+      cwd,
+      environment: "saga",
+      target: "prod",
+      hosts: ["10.0.0.2:2222"],
+    });
+    expect(logs.map((c) => c.host)).toEqual([h2]);
   });
 
   it("hosts are for compose, without a dockerContext, each once, as ssh:// URLs", async () => {
