@@ -13,7 +13,7 @@ export function registerRollback(program: Command, io: Io): void {
     .argument("<env>", "environment to roll back")
     .option("--to <id>", "deployment id to return to")
     .option("--list", "show the deployment history with digests");
-  addFlags(command, ["target", "hosts", "dryRun", "output", "timeout", "quiet", "cwd"]);
+  addFlags(command, ["target", "hosts", "dryRun", "output", "timeout", "quiet", "verbose", "cwd"]);
   command.action(async (env: string, options: CommonOptions & { to?: string; list?: boolean }) => {
     const where = { cwd: options.cwd, target: options.target, hosts: options.hosts };
     if (options.list) {
@@ -48,7 +48,7 @@ export function registerRollback(program: Command, io: Io): void {
     const results = await rollbackHosts({
       hosts: options.hosts,
       ...request,
-      events: createReporter(io, { verbose: !options.quiet }),
+      events: createReporter(io, options),
       timeoutMs: options.timeout,
       kaupangVersion: version,
       command: `kaupang rollback ${env}`,

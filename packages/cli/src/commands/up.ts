@@ -8,7 +8,7 @@ import { formatDiff } from "./inspect.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
 interface UpFlags extends CommonOptions {
-  resolve: boolean;
+  resolve?: boolean;
   force?: boolean;
   from?: string;
   solution?: string;
@@ -22,6 +22,7 @@ export function registerUp(program: Command, io: Io): void {
     .argument("[env]", "environment to deploy")
     .option("--solution <name>", "deploy a solution: its environments, pins and env")
     .option("--bundle <dir|oci://ref>", "deploy a bundle offline: no source repo, config or registry needed")
+    .option("--resolve", "resolve image tags to registry digests (the default)")
     .option("--no-resolve", "deploy image references as written (local builds are pinned by image ID)")
     .option(
       "--from <file>",
@@ -38,6 +39,7 @@ export function registerUp(program: Command, io: Io): void {
     "output",
     "timeout",
     "quiet",
+    "verbose",
     "cwd",
   ]);
   command.action(async (env: string | undefined, options: UpFlags) => {
@@ -45,7 +47,7 @@ export function registerUp(program: Command, io: Io): void {
     if (given.length !== 1) {
       command.error("error: give exactly one of <env>, --solution <name> or --bundle <dir|oci://ref>");
     }
-    const events = createReporter(io, { verbose: !options.quiet });
+    const events = createReporter(io, options);
     const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
     if (options.bundle) {
       if (options.dryRun) {
@@ -111,7 +113,7 @@ export function registerUp(program: Command, io: Io): void {
     const result = await deployPlanned(planned, {
       ...request,
       ...apply,
-      resolve: options.resolve,
+      resolve: options.resolve !== false,
       from: options.from,
       force: options.force,
       hosts: options.hosts,

@@ -16,10 +16,10 @@ export interface TargetSettings {
   dockerContext?: string;
   /**
    * Docker hosts the target deploys to, one after the other (`ssh://[user@]host[:port]`);
-   * compose only. A deployment unit for one of them has `dockerHost` instead.
+   * compose only. A deployment unit for one of them has that host as `dockerHost`.
    */
   hosts?: string[];
-  /** The one Docker host (`docker --host`) a unit deploys to: one of the target's `hosts`. */
+  /** The engine address for docker commands (docker --host, what DOCKER_HOST sets); for a unit on one of a target's hosts, that host. */
   dockerHost?: string;
   kubeContext?: string;
   /** Absolute path. */

@@ -3,7 +3,7 @@
  * the ledger — read-only, on demand, no agent. Also the "quick live check"
  * behind the no-change deploy.
  */
-import type { BackendContext } from "../backends/backend.js";
+import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
 import { type Drift, driftOf } from "../deploy/drift.js";
@@ -32,11 +32,13 @@ export async function status(options: {
   /** Only these of the target's hosts (`--hosts`). */
   hosts?: readonly string[] | undefined;
   timeoutMs?: number | undefined;
+  /** Ask this Backend instead of the built-in one (an in-memory fake in tests). */
+  backendImpl?: Backend | undefined;
 }): Promise<EnvironmentStatus[]> {
   const state = await locateState(options);
   let names: string[];
   if (options.environment) names = [options.environment];
-  else if (state.project) names = state.project.environmentNames();
+  else if (state.project) names = await state.project.allEnvironmentNames();
   else names = [];
   const hosts = placementsOf(
     { name: state.target, backend: "compose", namespace: "", ...(state.hosts ? { hosts: state.hosts } : {}) },
@@ -60,7 +62,7 @@ export async function status(options: {
         events: silent,
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
-      const drift = await driftOf(backendFor(unit.backend), ctx, unit);
+      const drift = await driftOf(backendFor(unit.backend, options.backendImpl), ctx, unit);
       return { ...at, deploymentId: record.id, state: drift.length > 0 ? "drifted" : "ok", drift };
     }),
   );

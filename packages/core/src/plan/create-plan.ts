@@ -131,6 +131,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       artifact,
       ...fromDocuments(backend, documents, { artifact, waves }, wave),
       hooks: env.hooks,
+      ...(env.pull ? { pull: env.pull } : {}),
       commands: [],
     };
     plan.commands = upCommands(ctx, plan);

@@ -116,14 +116,17 @@ export function toYaml(document: unknown): string {
  * pieces instead of being emitted again; the text is the same as toYaml's.
  */
 interface SplitYaml {
-  head: string[];
+  /** The lines before and after the entry of `key`, each part joined (empty when there are none). */
+  head: string;
   key: string;
-  entries: [name: string, lines: string[]][];
-  tail: string[];
+  entries: [name: string, text: string][];
+  tail: string;
 }
 
 export function splitYaml(document: Record<string, unknown>, key: string): SplitYaml {
-  const split: SplitYaml = { head: [], key, entries: [], tail: [] };
+  const head: string[] = [];
+  const tail: string[] = [];
+  const entries: SplitYaml["entries"] = [];
   let seen = false;
   for (const [name, value] of Object.entries(document)) {
     if (value === undefined) continue;
@@ -132,23 +135,26 @@ export function splitYaml(document: Record<string, unknown>, key: string): Split
       for (const [entry, entryValue] of Object.entries(value as Record<string, unknown>)) {
         const lines: string[] = [];
         writeMap({ [entry]: entryValue }, "  ", lines);
-        split.entries.push([entry, lines]);
+        entries.push([entry, lines.join("\n")]);
       }
       continue;
     }
-    writeMap({ [name]: value }, "", seen ? split.tail : split.head);
+    writeMap({ [name]: value }, "", seen ? tail : head);
   }
-  return split;
+  return { head: head.join("\n"), key: scalarString(key), entries, tail: tail.join("\n") };
 }
 
 /** The document of a split, with only the entries named in `only` (default all). */
 export function joinYaml(split: SplitYaml, only?: readonly string[]): string {
   const entries = only ? split.entries.filter(([name]) => only.includes(name)) : split.entries;
-  const body =
-    entries.length > 0
-      ? [`${scalarString(split.key)}:`, ...entries.flatMap(([, lines]) => lines)]
-      : [`${scalarString(split.key)}: {}`];
-  return `${[...split.head, ...body, ...split.tail].join("\n")}\n`;
+  const parts = split.head ? [split.head] : [];
+  if (entries.length === 0) parts.push(`${split.key}: {}`);
+  else {
+    parts.push(`${split.key}:`);
+    for (const [, text] of entries) parts.push(text);
+  }
+  if (split.tail) parts.push(split.tail);
+  return `${parts.join("\n")}\n`;
 }
 
 /** Multi-document YAML (`---` between documents). */

@@ -36,15 +36,16 @@ export function fakeBackend(): FakeBackend {
       const name = ctx.target.dockerHost ? `${env.environment} on ${ctx.target.dockerHost}` : env.environment;
       fake.calls.push(`apply ${name}`);
       fake.applied.push(env);
+      // A failing apply fails at once; a good one takes applyMs.
+      if (fake.failApply.delete(name) || fake.failApply.delete(env.environment)) {
+        throw new KaupangError("ERR_DEPLOY_FAILED", `${env.environment}: service web exited with code 1`);
+      }
       active++;
       fake.maxConcurrent = Math.max(fake.maxConcurrent, active);
       try {
         if (fake.applyMs > 0) await new Promise((r) => setTimeout(r, fake.applyMs));
       } finally {
         active--;
-      }
-      if (fake.failApply.delete(name) || fake.failApply.delete(env.environment)) {
-        throw new KaupangError("ERR_DEPLOY_FAILED", `${env.environment}: service web exited with code 1`);
       }
       const wrong = fake.runWrongImage.has(env.environment);
       running.set(
