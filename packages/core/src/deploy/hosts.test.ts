@@ -233,6 +233,10 @@ describe("a target with hosts", () => {
         { hosts: [h1], dockerContext: "x" },
         'kaupang.config.json: targets.prod.dockerContext: "x": a target has either dockerContext or hosts, not both',
       ],
+      [
+        { hosts: [h1], dockerHost: "ssh://root@10.0.0.9" },
+        'kaupang.config.json: targets.prod.dockerHost: "ssh://root@10.0.0.9": a target has either dockerHost or hosts, not both',
+      ],
       [{ hosts: [h1, h1] }, `kaupang.config.json: targets.prod.hosts[1]: "${h1}": this host is listed twice`],
       [{ hosts: ["10.0.0.1"] }, 'targets.prod.hosts[0]: "10.0.0.1": expected "ssh://[user@]host[:port]"'],
     ];
