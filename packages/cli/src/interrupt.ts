@@ -9,6 +9,12 @@ import { stopAllChildren } from "@kaupang/core";
 const controller = new AbortController();
 export const interrupted: AbortSignal = controller.signal;
 let graceful = false;
+let received: NodeJS.Signals | undefined;
+
+/** The exit code for the signal that stopped a graceful command: 130 (SIGINT), 143 (SIGTERM). */
+export function interruptExitCode(): number {
+  return received === "SIGTERM" ? 143 : 130;
+}
 
 export function handleInterrupts(): void {
   graceful = true;
@@ -17,6 +23,7 @@ export function handleInterrupts(): void {
 export function installSignalHandlers(write: (text: string) => void): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
     const code = signal === "SIGINT" ? 130 : 143;
+    received ??= signal;
     if (controller.signal.aborted) process.exit(code);
     write(`\nkaupang: ${signal}, stopping running commands…\n`);
     controller.abort();

@@ -21,7 +21,14 @@ export {
   selectTarget,
   type WrittenClosure,
 } from "./config/normalize.js";
-export { catalogSource, type LoadModelOptions, loadModel, loadProject, Project } from "./config/project.js";
+export {
+  catalogSource,
+  type LoadModelOptions,
+  loadModel,
+  loadProject,
+  Project,
+  scratchProject,
+} from "./config/project.js";
 export {
   backendNames,
   CatalogManifestSchema,
@@ -47,6 +54,7 @@ export {
   rollback,
   rollbackHosts,
 } from "./deploy/rollback.js";
+export { unsetSecretsWarning } from "./deploy/secrets.js";
 export {
   type ApplyOptions,
   type DeploymentSummary,
@@ -59,11 +67,22 @@ export {
 export { exec, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
-export { type Change, diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
+export { type InitOptions, type InitResult, init, initFormats, type ReportLine } from "./init/entry.js";
+export {
+  type Change,
+  diff,
+  diffPlan,
+  type EnvironmentDiff,
+  recordChanges,
+  rollbackChanges,
+} from "./inspect/diff.js";
 export {
   type PassthroughCommand,
   type PassthroughOptions,
+  type PsEntry,
   passthroughCommands,
+  ps,
+  sinceProblem,
 } from "./inspect/passthrough.js";
 export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
 export { Ledger, type LedgerRead, ledgerPath } from "./ledger/ledger.js";

@@ -1,15 +1,20 @@
 import {
+  type Change,
   diff,
   type EnvironmentDiff,
   exec,
   formatCommand,
   type LedgerRecord,
   openLedgers,
+  type PassthroughCommand,
   passthroughCommands,
+  ps,
+  recordChanges,
+  sinceProblem,
   status,
   verifyLedgers,
 } from "@kaupang/core";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { formatHistory } from "../output/history.js";
 import type { Io } from "../output/io.js";
 import { createReporter } from "../output/reporter.js";
@@ -91,7 +96,7 @@ export function registerInspect(program: Command, io: Io): void {
     const names = env
       ? [env]
       : (await verifyLedgers({ cwd: options.cwd, target: options.target })).map((c) => c.environment);
-    const records: LedgerRecord[] = [];
+    const rows: { record: LedgerRecord; changes: Change[] | undefined }[] = [];
     for (const name of [...new Set(names)]) {
       const ledgers = await openLedgers({
         cwd: options.cwd,
@@ -99,45 +104,118 @@ export function registerInspect(program: Command, io: Io): void {
         target: options.target,
         hosts: options.hosts,
       });
-      for (const ledger of ledgers) records.push(...ledger.records);
+      // Each host's records are compared with that host's own earlier ones.
+      for (const { ledger, records } of ledgers) {
+        const changes = recordChanges(ledger, records);
+        rows.push(...records.map((record, i) => ({ record, changes: changes[i] })));
+      }
     }
-    records.sort((a, b) => a.at.localeCompare(b.at));
-    if (options.output === "json") io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
-    else io.stdout.write(formatHistory(records, { showEnvironment: !env }));
+    rows.sort((a, b) => a.record.at.localeCompare(b.record.at));
+    const records = rows.map((r) => r.record);
+    if (options.output === "json") {
+      io.stdout.write(
+        `${JSON.stringify(
+          rows.map((r) => ({ ...r.record, ...(r.changes ? { changes: r.changes } : {}) })),
+          null,
+          2,
+        )}\n`,
+      );
+    } else
+      io.stdout.write(formatHistory(records, { showEnvironment: !env, changes: rows.map((r) => r.changes) }));
   });
 
-  for (const kind of ["ps", "logs"] as const) {
-    const command = program
-      .command(kind)
-      .description(
-        kind === "ps" ? "list an environment's containers, tasks or pods" : "show an environment's logs",
-      )
-      .argument("<env>", "environment")
-      .argument("[service]", "one service");
-    if (kind === "logs") command.option("-f, --follow", "keep streaming");
-    addFlags(command, ["target", "hosts", "cwd"]);
-    command.action(
-      async (env: string, service: string | undefined, options: CommonOptions & { follow?: boolean }) => {
-        const commands = await passthroughCommands(kind, {
-          cwd: options.cwd,
-          environment: env,
-          service,
-          target: options.target,
-          hosts: options.hosts,
-          follow: options.follow,
-        });
-        const run = (c: (typeof commands)[number]) => {
-          io.stderr.write(`$ ${formatCommand(c.argv, c.env)}\n`);
-          return exec(c.argv, { inherit: true, ...(c.env ? { env: c.env } : {}) });
-        };
-        // One host after the other, so their output does not interleave (following: all at once).
-        const byHost = commands.some((c) => c.host) && !options.follow;
-        const results = [];
-        if (byHost) for (const c of commands) results.push(await run(c));
-        else results.push(...(await Promise.all(commands.map(run))));
-        const failed = results.find((r) => r.exitCode !== 0);
-        if (failed) io.exitCode = failed.exitCode;
+  const psCommand = program
+    .command("ps")
+    .description("list an environment's containers, tasks or pods")
+    .argument("<env>", "environment")
+    .argument("[service]", "one service");
+  addFlags(psCommand, ["target", "hosts", "output", "cwd"]);
+  psCommand.action(async (env: string, service: string | undefined, options: CommonOptions) => {
+    const request = {
+      cwd: options.cwd,
+      environment: env,
+      service,
+      target: options.target,
+      hosts: options.hosts,
+    };
+    if (options.output === "json") {
+      io.stdout.write(`${JSON.stringify(await ps(request), null, 2)}\n`);
+      return;
+    }
+    await passthrough(io, await passthroughCommands("ps", request));
+  });
+
+  const logsCommand = program
+    .command("logs")
+    .description("show an environment's logs (the backend's own: docker compose, docker service, kubectl)")
+    .argument("<env>", "environment")
+    .argument("[service]", "one service")
+    .option("-f, --follow", "keep streaming")
+    .addOption(
+      new Option("--tail <n>", 'only the last n lines of each container ("all": everything)').argParser(
+        (value) => {
+          if (value === "all") return "all";
+          if (!/^\d+$/.test(value)) throw new InvalidArgumentError('use a number of lines, or "all".');
+          return Number(value);
+        },
+      ),
+    )
+    .addOption(
+      new Option(
+        "--since <when>",
+        "only lines since a duration ago (10m, 1h30m) or a time (RFC 3339)",
+      ).argParser((value) => {
+        const problem = sinceProblem(value);
+        if (problem) throw new InvalidArgumentError(`${problem}.`);
+        return value;
+      }),
+    )
+    .option("-t, --timestamps", "show each line's timestamp");
+  addFlags(logsCommand, ["target", "hosts", "cwd"]);
+  logsCommand.action(
+    async (
+      env: string,
+      service: string | undefined,
+      options: CommonOptions & {
+        follow?: boolean;
+        tail?: number | "all";
+        since?: string;
+        timestamps?: boolean;
       },
-    );
-  }
+    ) => {
+      const commands = await passthroughCommands("logs", {
+        cwd: options.cwd,
+        environment: env,
+        service,
+        target: options.target,
+        hosts: options.hosts,
+        follow: options.follow,
+        tail: options.tail,
+        since: options.since,
+        timestamps: options.timestamps,
+      });
+      await passthrough(io, commands, { follow: options.follow });
+    },
+  );
+}
+
+/**
+ * Run the backend's own commands on this terminal; the first failure's exit
+ * code is kaupang's. A target with hosts: one host after the other, so their
+ * output does not interleave (following: all at once).
+ */
+async function passthrough(
+  io: Io,
+  commands: readonly PassthroughCommand[],
+  options: { follow?: boolean | undefined } = {},
+): Promise<void> {
+  const run = (c: PassthroughCommand) => {
+    io.stderr.write(`$ ${formatCommand(c.argv, c.env)}\n`);
+    return exec(c.argv, { inherit: true, ...(c.env ? { env: c.env } : {}) });
+  };
+  const results = [];
+  if (commands.some((c) => c.host) && !options.follow) for (const c of commands) results.push(await run(c));
+  else results.push(...(await Promise.all(commands.map(run))));
+  const failed = results.find((r) => r.exitCode !== 0);
+  if (failed) io.exitCode = failed.exitCode;
 }

@@ -25,7 +25,11 @@ function parseHosts(value: string, previous: string[] | undefined): string[] {
 
 /** Flags shared by commands, from one table so names and choices cannot drift from the config schema. */
 export const flags = {
-  cwd: () => new Option("--cwd <dir>", "directory holding kaupang.config.* (default: current directory)"),
+  cwd: () =>
+    new Option(
+      "--cwd <dir>",
+      "run as if in <dir>: its kaupang.config.*, or the nearest one above it (default: current directory)",
+    ),
   target: () => new Option("--target <name>", "target to deploy to (default: $KAUPANG_TARGET, else local)"),
   backend: () => new Option("-b, --backend <name>", "override the target's backend").choices(backendNames),
   pull: () => new Option("--pull <policy>", "image pull policy for this run").choices(pullPolicies),

@@ -1,10 +1,25 @@
-import { formatCommand, hostsOf, openLedgers, planRollback, rollbackHosts } from "@kaupang/core";
+import {
+  currentRecord,
+  formatCommand,
+  hostsOf,
+  type LedgerRecord,
+  openLedgers,
+  planRollback,
+  recordChanges,
+  rollbackChanges,
+  rollbackHosts,
+} from "@kaupang/core";
 import type { Command } from "commander";
 import { formatHistory } from "../output/history.js";
 import type { Io } from "../output/io.js";
 import { createReporter } from "../output/reporter.js";
 import { version } from "../version.js";
 import { addFlags, type CommonOptions } from "./options.js";
+
+const current = (records: readonly LedgerRecord[]) => {
+  const record = currentRecord(records);
+  return record ? ` (${record.id})` : " (none: nothing runs)";
+};
 
 export function registerRollback(program: Command, io: Io): void {
   const command = program
@@ -17,11 +32,18 @@ export function registerRollback(program: Command, io: Io): void {
   command.action(async (env: string, options: CommonOptions & { to?: string; list?: boolean }) => {
     const where = { cwd: options.cwd, target: options.target, hosts: options.hosts };
     if (options.list) {
-      const records = (await openLedgers({ ...where, environment: env }))
-        .flatMap((c) => c.records)
-        .sort((a, b) => a.at.localeCompare(b.at));
-      if (options.output === "json") io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
-      else io.stdout.write(formatHistory(records));
+      // Each host's records with what each changed against that host's earlier ones.
+      const rows = (await openLedgers({ ...where, environment: env }))
+        .flatMap(({ ledger, records }) => {
+          const changes = recordChanges(ledger, records);
+          return records.map((record, i) => ({ record, changes: changes[i] }));
+        })
+        .sort((a, b) => a.record.at.localeCompare(b.record.at));
+      const records = rows.map((r) => r.record);
+      if (options.output === "json") {
+        const json = rows.map((r) => ({ ...r.record, ...(r.changes ? { changes: r.changes } : {}) }));
+        io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      } else io.stdout.write(formatHistory(records, { changes: rows.map((r) => r.changes) }));
       return;
     }
     const request = { cwd: options.cwd, environment: env, target: options.target, to: options.to };
@@ -29,11 +51,20 @@ export function registerRollback(program: Command, io: Io): void {
       const lines: string[] = [];
       for (const host of await hostsOf(where)) {
         const { record, unit, context } = await planRollback({ ...request, host });
+        const changes = rollbackChanges(context.records, context.ledger, unit);
         lines.push(
           `Roll ${env}@${context.target}${host ? ` on ${host}` : ""} back to ${record.id} (${record.action} of ${record.at}):`,
           ...unit.environment.images.map(
             (i) => `  ${i.service}: ${i.ref}${i.digest ? ` @ ${i.digest}` : ""}`,
           ),
+          "",
+          `Changes against the current deploy${current(context.records)}:`,
+          ...(changes.length === 0
+            ? ["  none (the same images, env, ports, replicas and commands)"]
+            : changes.map(
+                (c) =>
+                  `  ${c.kind === "added" ? "+" : c.kind === "removed" ? "-" : "~"} ${c.service}: ${c.detail}`,
+              )),
           "",
           `Replays ${unit.environment.artifact.path} through ${unit.backend}:`,
           ...unit.environment.commands.map(

@@ -1,4 +1,12 @@
-import { deployBundle, deployPlanned, diffPlan, formatCommand, planBundleUp, planUp } from "@kaupang/core";
+import {
+  deployBundle,
+  deployPlanned,
+  diffPlan,
+  formatCommand,
+  planBundleUp,
+  planUp,
+  unsetSecretsWarning,
+} from "@kaupang/core";
 import type { Command } from "commander";
 import type { Io } from "../output/io.js";
 import { formatPlan, planJson, unitsJson } from "../output/plan-text.js";
@@ -100,6 +108,8 @@ export function registerUp(program: Command, io: Io): void {
     };
     const planned = await planUp(request);
     if (options.dryRun) {
+      const unset = unsetSecretsWarning(planned.plan);
+      if (unset) events({ type: "warning", message: unset });
       // What would change against the last deploy: configured references only (hermetic).
       const changes = diffPlan(planned, planned.plan, true);
       if (options.output === "json") {

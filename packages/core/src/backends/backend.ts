@@ -19,8 +19,12 @@ export interface RunningService {
     imageId?: string;
     /** The reference it was started with. */
     ref: string;
+    /** The container, task or pod name, where the backend exposes it. */
+    name?: string;
     /** running, exited, complete, … as the backend says it. */
     state: string;
+    /** healthy, unhealthy or starting, for a container with a healthcheck. */
+    health?: string;
     /** Exit code of a finished one-shot task, where known. */
     exitCode?: number;
     /** The container's environment, where the backend exposes it. */

@@ -292,7 +292,10 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
           throw new KaupangError(
             "ERR_DEPLOY_FAILED",
             `${wait.env}: one-shot service ${short} ${code !== undefined ? `exited with code ${code}` : task.Status.State}${task.Status.Err ? ` (${task.Status.Err})` : ""}`,
-            logs ? { hint: `last log lines: ${logs}` } : {},
+            {
+              ...(logs ? { hint: `last log lines: ${logs}` } : {}),
+              details: { environment: wait.env, service: short },
+            },
           );
         }
         pending++;
@@ -307,7 +310,10 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
           update === "paused"
             ? `${wait.env}: swarm paused the update of service ${short} (${why})`
             : `${wait.env}: swarm rolled back service ${short} (${why})`,
-          { hint: `see \`docker service ps --no-trunc ${name}\`` },
+          {
+            hint: `see \`docker service ps --no-trunc ${name}\``,
+            details: { environment: wait.env, service: short },
+          },
         );
       }
 
@@ -340,7 +346,10 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
       throw new KaupangError(
         "ERR_DEPLOY_TIMEOUT",
         `${wait.env}: service ${short} did not converge within ${Math.round(ctx.timeoutMs / 1000)}s (${why})`,
-        logs ? { hint: `last log lines: ${logs}` } : {},
+        {
+          ...(logs ? { hint: `last log lines: ${logs}` } : {}),
+          details: { environment: wait.env, service: short },
+        },
       );
     }
     await sleep(pollInterval(ctx));
@@ -453,6 +462,7 @@ export const swarmBackend: Backend = {
           return {
             digests: at === -1 ? [] : [ref.slice(at + 1)],
             ref,
+            name: t.Slot !== undefined ? `${name}.${t.Slot}` : `${name}.${t.ID}`,
             state: t.Status.State,
             ...(t.Status.State === "complete" || t.Status.State === "failed"
               ? { exitCode: exitCode ?? 0 }

@@ -9,8 +9,8 @@ import type * as z from "zod";
 import { didYouMean } from "../base/did-you-mean.js";
 import { parseDuration } from "../base/duration.js";
 import { KaupangError, showValue } from "../base/errors.js";
-import { nameOf } from "../base/image-reference.js";
-import { deepMerge } from "../base/merge.js";
+import { imageReferenceProblem, nameOf } from "../base/image-reference.js";
+import { deepMerge, own } from "../base/merge.js";
 import type { Catalog } from "./catalog/catalog.js";
 import { displayPath } from "./load.js";
 import type {
@@ -68,16 +68,22 @@ export function selectTarget(
   options: TargetOptions,
 ): SelectedTarget {
   const { config } = project;
-  const name = options.target ?? options.processEnv?.KAUPANG_TARGET ?? process.env.KAUPANG_TARGET ?? "local";
+  const fromEnv = options.processEnv?.KAUPANG_TARGET ?? process.env.KAUPANG_TARGET;
+  const name = options.target ?? fromEnv ?? "local";
   const targets = config.targets ?? {};
-  const written: z.output<typeof TargetSchema> | undefined =
-    targets[name] ?? (name === "local" ? {} : undefined);
+  // Own keys only: a target named "constructor" is not Object.prototype's.
+  const written: z.output<typeof TargetSchema> | undefined = Object.hasOwn(targets, name)
+    ? targets[name]
+    : name === "local"
+      ? {}
+      : undefined;
   if (!written) {
     const known = Object.keys(targets);
     if (!known.includes("local")) known.unshift("local");
+    const source = options.target === undefined && fromEnv !== undefined ? " (from $KAUPANG_TARGET)" : "";
     throw new KaupangError(
       "ERR_UNKNOWN_TARGET",
-      `unknown target "${name}"${didYouMean(name, known)}; configured targets: ${known.join(", ")}`,
+      `unknown target "${name}"${source}${didYouMean(name, known)}; configured targets: ${known.join(", ")}`,
     );
   }
   const backend = options.backend ?? written.backend ?? config.defaultBackend ?? "compose";
@@ -255,7 +261,7 @@ export function createModel(
     }
     for (const service of Object.values(services)) {
       service.dependsOn.forEach((dep) => {
-        if (!services[dep]) {
+        if (!own(services, dep)) {
           throw fieldError({
             file,
             path: ["services", service.name, "dependsOn"],
@@ -358,6 +364,22 @@ function normalizeService(input: {
   }
   const image =
     input.pin ?? (input.imagePrefixed ? prefixImage(writtenImage, input.repository) : writtenImage);
+  // Docker's reference rules, at plan time: a dry-run must not pass what `docker pull` refuses.
+  const problem = imageReferenceProblem(image);
+  if (problem !== undefined) {
+    const how =
+      image === writtenImage
+        ? ""
+        : input.pin !== undefined
+          ? ` (pinned by the solution as ${showValue(image)})`
+          : ` (with dockerRepository: ${showValue(image)})`;
+    throw fieldError({
+      file,
+      path: [...path, "image"],
+      value: writtenImage,
+      message: `${showValue(writtenImage)}${how} is not a valid image reference: ${problem}`,
+    });
+  }
   const ports = (s.ports ?? []).flatMap((port) => parsePorts(port)!);
   const published = new Set<string>();
   for (const port of ports) {

@@ -8,7 +8,7 @@ import * as z from "zod";
 import { didYouMean } from "../base/did-you-mean.js";
 import { isDuration } from "../base/duration.js";
 import { showValue } from "../base/errors.js";
-import { isPortMapping } from "./ports.js";
+import { portProblem } from "./ports.js";
 
 /** A strict object whose unknown keys are reported with a "did you mean". */
 function strict<T extends z.core.$ZodLooseShape>(shape: T) {
@@ -37,6 +37,18 @@ const namePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** The rule project, environment and service names follow (they become DNS labels and object names). */
 export const nameRule =
   'lowercase letters, digits and "-" (at most 63, starting and ending with a letter or digit)';
+
+/** Text made into a name kaupang accepts ("My_App" → "my-app"); `fallback` when nothing is left. */
+export function nameFrom(text: string, fallback: string): string {
+  const name = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .replace(/-{2,}/g, "-")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+  return name === "" ? fallback : name;
+}
 
 export function isValidName(name: string): boolean {
   return namePattern.test(name);
@@ -83,7 +95,10 @@ const StringOrList = z.union([z.string(), z.array(z.string())]);
 
 const Port = z
   .union([z.string(), z.number()])
-  .refine(isPortMapping, { error: (issue) => `${showValue(issue.input)} is not a port mapping` })
+  .refine((value) => portProblem(value) === undefined, {
+    error: (issue) =>
+      `${showValue(issue.input)} is not a port mapping: ${portProblem(issue.input as string | number)}`,
+  })
   .describe(
     '"host:container", "container", "ip:host:container", or ranges such as "8000-8001:8000-8001"; optionally "/tcp" or "/udp".',
   );
@@ -111,6 +126,9 @@ const Memory = z
   .refine((v) => typeof v === "number" || /^\d+(\.\d+)?\s*[bkmg]?$/i.test(v), {
     error: (issue) => `${showValue(issue.input)} is not a memory size (use bytes or 512m, 1g)`,
   });
+
+const cpusMessage = (input: unknown) =>
+  `${showValue(input)} is not a number of CPUs (use a positive number: 0.5, 2, "1.5")`;
 
 const serviceShape = {
   image: z.string().min(1).optional().describe("Image reference; bare names get dockerRepository as prefix."),
@@ -144,7 +162,12 @@ const serviceShape = {
   pull: Pull.optional(),
   dependsOn: StringOrList.optional().describe("Services of the same environment that must start first."),
   resources: strict({
-    cpus: z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?$/)]).optional(),
+    cpus: z
+      .union([
+        z.number().positive({ error: (issue) => cpusMessage(issue.input) }),
+        z.string().regex(/^\d+(\.\d+)?$/, { error: (issue) => cpusMessage(issue.input) }),
+      ])
+      .optional(),
     memory: Memory.optional(),
   }).optional(),
   compose: z

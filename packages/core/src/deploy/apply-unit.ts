@@ -4,9 +4,10 @@
  * runs, hooks — then one ledger record, succeeded or failed with the step
  * that failed.
  */
+import { isAbsolute, relative } from "node:path";
 import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendFor } from "../backends/context.js";
-import { errorMessage } from "../base/errors.js";
+import { errorMessage, isKaupangError, KaupangError } from "../base/errors.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { LedgerRecord } from "../ledger/record.js";
 import type { PlannedImage } from "../plan/types.js";
@@ -81,10 +82,18 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
     await runHooks(env.hooks.afterUp, "afterUp", scope, ctx.events);
   } catch (error) {
     record("failed", { step, error: errorMessage(error) });
-    throw error;
+    throw withLogsCommand(error, unit, ctx.root);
   }
   record("succeeded");
-  ctx.events({ type: "done", scope, message: `deployed as ${id}`, durationMs: Date.now() - began.getTime() });
+  ctx.events({
+    type: "done",
+    scope,
+    message:
+      options.action === "rollback"
+        ? `rolled back to ${options.rollbackOf} (recorded as ${id})`
+        : `deployed as ${id}`,
+    durationMs: Date.now() - began.getTime(),
+  });
   return {
     environment: scope,
     ...(unit.target.dockerHost ? { host: unit.target.dockerHost } : {}),
@@ -92,6 +101,25 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
     ranAt: began.toISOString(),
     images: env.images,
   };
+}
+
+/**
+ * A failure that names a service ends with the command that shows its logs,
+ * as the user would type it (the target when it is not the default, the
+ * project directory when it is not where they are).
+ */
+function withLogsCommand(error: unknown, unit: DeploymentUnit, root: string): unknown {
+  if (!isKaupangError(error) || error.details.service === undefined) return error;
+  const target = unit.target.name === "local" ? "" : ` --target ${unit.target.name}`;
+  const here = relative(root, process.cwd());
+  const cwd = here === "" || !(here.startsWith("..") || isAbsolute(here)) ? "" : ` --cwd ${root}`;
+  const command = `kaupang logs ${unit.environment.environment} ${error.details.service}${target}${cwd}`;
+  return new KaupangError(error.code, error.message, {
+    hint: error.hint ? `${error.hint}; all of them: ${command}` : `see its logs: ${command}`,
+    cause: error,
+    exitCode: error.exitCode,
+    details: error.details,
+  });
 }
 
 /** Record that a deploy found nothing to change (same pinned unit, no drift) and applied nothing. */

@@ -3,7 +3,9 @@
  * should be running. `status` reports it; `up` applies nothing when a
  * recorded unit is unchanged and nothing drifted.
  */
+
 import type { Backend, BackendContext, RunningService } from "../backends/backend.js";
+import { own } from "../base/merge.js";
 import type { DeploymentUnit } from "../plan/unit.js";
 import type { ServiceView } from "../render/view.js";
 
@@ -75,7 +77,7 @@ function compareService(
   for (const instance of instances.slice(0, 1)) {
     if (instance.env) {
       for (const [key, entry] of Object.entries(expected.env)) {
-        const actual = instance.env[key];
+        const actual = own(instance.env, key);
         if (actual === undefined) drift.push({ service: name, kind: "env", detail: `${key} is not set` });
         else if ("value" in entry && actual !== entry.value)
           drift.push({ service: name, kind: "env", detail: `${key} differs from the deployed value` });
@@ -111,7 +113,7 @@ export async function driftOf(backend: Backend, ctx: BackendContext, unit: Deplo
     );
   }
   for (const [name, running] of live) {
-    if (!expected[name] && running.instances.length > 0)
+    if (!own(expected, name) && running.instances.length > 0)
       drift.push({ service: name, kind: "orphan", detail: "runs, but no deploy of this environment has it" });
   }
   return drift;

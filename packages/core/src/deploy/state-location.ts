@@ -1,6 +1,7 @@
 /**
  * Where a run's state lives — the ledger and the locks of each
- * environment@target. With a kaupang config: under its root's cacheDir, for
+ * environment@target. With a kaupang config (here or in a directory above,
+ * as every command finds it): under its root's cacheDir, for
  * the selected target (and the loaded project comes along, so nothing loads
  * it twice). Without one (an air-gapped site deploying a bundle): `.kaupang`
  * in the working directory, and the target from --target, $KAUPANG_TARGET or
@@ -8,7 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { configNames } from "../config/load.js";
+import { configFileAbove } from "../config/load.js";
 import type { Model } from "../config/model.js";
 import { selectTarget } from "../config/normalize.js";
 import { loadProject, type Project } from "../config/project.js";
@@ -30,7 +31,8 @@ export async function locateState(options: {
   target?: string | undefined;
 }): Promise<StateLocation> {
   const cwd = resolve(options.cwd ?? process.cwd());
-  if (configNames.some((name) => existsSync(join(cwd, name)))) {
+  // The same search as every command's: this directory's config, or the nearest above it.
+  if (existsSync(cwd) && configFileAbove(cwd) !== undefined) {
     const project = await loadProject(cwd);
     const target = selectTarget(project, { target: options.target });
     return {

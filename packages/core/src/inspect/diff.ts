@@ -5,13 +5,15 @@
  */
 
 import { nameOf } from "../base/image-reference.js";
+import { own } from "../base/merge.js";
 import { placementsOf } from "../deploy/hosts.js";
 import { pinImages } from "../deploy/pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "../deploy/plan-up.js";
 import { Ledger } from "../ledger/ledger.js";
-import { currentRecord } from "../ledger/record.js";
+import { currentRecord, type LedgerRecord } from "../ledger/record.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { EnvironmentPlan, Plan } from "../plan/types.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import type { EnvEntry, ServiceView } from "../render/view.js";
 
 export interface EnvironmentDiff {
@@ -90,6 +92,8 @@ export async function diff(
 export interface Change {
   service: string;
   kind: "added" | "removed" | "image" | "env" | "ports" | "replicas" | "command";
+  /** The variable, for an env change. */
+  key?: string;
   /** Human text; never a secret value. */
   detail: string;
 }
@@ -102,8 +106,8 @@ function diffViews(before: Record<string, ServiceView>, after: Record<string, Se
   const changes: Change[] = [];
   const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
   for (const service of names) {
-    const a = before[service];
-    const b = after[service];
+    const a = own(before, service);
+    const b = own(after, service);
     if (!a) {
       changes.push({ service, kind: "added", detail: `added (${b!.image})` });
       continue;
@@ -115,10 +119,10 @@ function diffViews(before: Record<string, ServiceView>, after: Record<string, Se
     if (a.image !== b.image)
       changes.push({ service, kind: "image", detail: `image ${a.image} → ${b.image}` });
     for (const key of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
-      const x = a.env[key];
-      const y = b.env[key];
+      const x = own(a.env, key);
+      const y = own(b.env, key);
       if (JSON.stringify(x) === JSON.stringify(y)) continue;
-      changes.push({ service, kind: "env", detail: `env ${key}: ${showEnv(x)} → ${showEnv(y)}` });
+      changes.push({ service, kind: "env", key, detail: `env ${key}: ${showEnv(x)} → ${showEnv(y)}` });
     }
     if (a.ports.join() !== b.ports.join()) {
       changes.push({
@@ -138,4 +142,44 @@ function diffViews(before: Record<string, ServiceView>, after: Record<string, Se
     }
   }
   return changes;
+}
+
+/**
+ * What each record of one ledger (an environment@target, oldest first)
+ * changed against what ran before it — the last succeeded deploy or
+ * rollback — in images, env, ports, replicas and commands: so an env-only
+ * change reads as one. Empty for a record that changed nothing, undefined
+ * for a record without a unit (a down). Units are read once per digest.
+ */
+export function recordChanges(ledger: Ledger, records: readonly LedgerRecord[]): (Change[] | undefined)[] {
+  const cache = new Map<string, Record<string, ServiceView>>();
+  const viewsOf = (record: LedgerRecord) => {
+    let found = cache.get(record.unit!);
+    if (!found) {
+      found = ledger.readUnit(record).environment.views;
+      cache.set(record.unit!, found);
+    }
+    return found;
+  };
+  let running: { digest: string; views: Record<string, ServiceView> } | undefined;
+  return records.map((record) => {
+    if (!record.unit) {
+      if (record.action === "down" && record.status === "succeeded") running = undefined;
+      return undefined;
+    }
+    const changes = running?.digest === record.unit ? [] : diffViews(running?.views ?? {}, viewsOf(record));
+    if (record.status === "succeeded") running = { digest: record.unit, views: viewsOf(record) };
+    return changes;
+  });
+}
+
+/** What a rollback to `unit` changes against the environment's current deploy. */
+export function rollbackChanges(
+  records: readonly LedgerRecord[],
+  ledger: Ledger,
+  unit: Pick<DeploymentUnit, "environment">,
+): Change[] {
+  const current = currentRecord(records);
+  const before = current ? ledger.readUnit(current).environment.views : {};
+  return diffViews(before, unit.environment.views);
 }

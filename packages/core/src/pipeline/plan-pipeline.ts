@@ -3,12 +3,14 @@
  * union on `action`), validated needs, cycle report, waves. planPipeline is
  * pure; planRun loads the config first.
  */
+
 import { resolve } from "node:path";
 import type * as z from "zod";
 import { GraphError, topoWaves } from "../base/dag.js";
 import { didYouMean } from "../base/did-you-mean.js";
 import { parseDuration } from "../base/duration.js";
 import { KaupangError } from "../base/errors.js";
+import { own } from "../base/merge.js";
 import { displayPath } from "../config/load.js";
 import type { BackendName } from "../config/model.js";
 import { loadProject, type Project } from "../config/project.js";
@@ -101,7 +103,7 @@ function stepOf(
 
 export function planPipeline(project: Project, name: string): PipelinePlan {
   const pipelines = project.config.pipelines ?? {};
-  const pipeline = pipelines[name];
+  const pipeline = own(pipelines, name);
   const file = displayPath(project.root, project.configFile);
   if (!pipeline) {
     const known = Object.keys(pipelines);
@@ -122,7 +124,7 @@ export function planPipeline(project: Project, name: string): PipelinePlan {
     const needs =
       raw.needs === undefined ? [] : Array.isArray(raw.needs) ? [...new Set(raw.needs)] : [raw.needs];
     for (const need of needs) {
-      if (!(need in pipeline.steps)) {
+      if (!Object.hasOwn(pipeline.steps, need)) {
         throw fieldError({
           file,
           path: ["pipelines", name, "steps", stepName, "needs"],
