@@ -43,22 +43,27 @@ export type * from "./config/written.js";
 export { defineConfig, defineEnvironment, definePipeline, secret, use } from "./define.js";
 export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/build.js";
 export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
+export { type HostsFailure, hostLabel, placementsOf } from "./deploy/hosts.js";
 export { newDeploymentId } from "./deploy/ids.js";
 export { type UnlockResult, unlock } from "./deploy/locks.js";
 export { recordInterrupted } from "./deploy/outcome.js";
 export { type Planned, type PlanUpOptions, planUp, type TargetOptions } from "./deploy/plan-up.js";
 export {
   chooseRollbackTarget,
+  hostsOf,
   openLedger,
+  openLedgers,
   planRollback,
   type RollbackContext,
   type RollbackOptions,
   rollback,
+  rollbackHosts,
 } from "./deploy/rollback.js";
 export { unsetSecretsWarning } from "./deploy/secrets.js";
 export {
   type ApplyOptions,
   type DeploymentSummary,
+  defaultConcurrency,
   deployPlanned,
   type UpOptions,
   type UpResult,

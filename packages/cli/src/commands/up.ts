@@ -43,7 +43,19 @@ export function registerUp(program: Command, io: Io): void {
       "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (and still exit 1)",
     )
     .option("--no-rollback-on-failure", "do not, even when the target or config sets rollbackOnFailure");
-  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "verbose", "cwd"]);
+  addFlags(command, [
+    "backend",
+    "target",
+    "hosts",
+    "concurrency",
+    "pull",
+    "dryRun",
+    "output",
+    "timeout",
+    "quiet",
+    "verbose",
+    "cwd",
+  ]);
   command.action(async (env: string | undefined, options: UpFlags) => {
     const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
     if (given.length !== 1) {
@@ -86,6 +98,7 @@ export function registerUp(program: Command, io: Io): void {
         bundle: options.bundle,
         cwd: options.cwd,
         target: options.target,
+        hosts: options.hosts,
         command: "kaupang up --bundle",
       });
       if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -120,6 +133,8 @@ export function registerUp(program: Command, io: Io): void {
       from: options.from,
       force: options.force,
       rollbackOnFailure: options.rollbackOnFailure,
+      hosts: options.hosts,
+      concurrency: options.concurrency,
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -37,9 +37,12 @@ export function formatHistory(
   options: { showEnvironment?: boolean; changes?: readonly (readonly Change[] | undefined)[] } = {},
 ): string {
   if (records.length === 0) return "No deployments recorded.\n";
+  // A target with hosts: every host has its own records, and a HOST column says whose.
+  const showHost = records.some((r) => r.host !== undefined);
   const rows = records.map((r, index) => [
     `  ${r.id}`,
     ...(options.showEnvironment ? [r.environment] : []),
+    ...(showHost ? [r.host ?? "-"] : []),
     when(r.at),
     r.action +
       (r.rollbackOf ? ` → ${r.rollbackOf}` : "") +
@@ -54,6 +57,7 @@ export function formatHistory(
   const header = [
     "  ID",
     ...(options.showEnvironment ? ["ENVIRONMENT"] : []),
+    ...(showHost ? ["HOST"] : []),
     "TIME",
     "ACTION",
     "STATUS",

@@ -32,6 +32,16 @@ export interface RunningService {
     /** Published ports as "published:target/protocol", where the backend exposes them. */
     ports?: string[];
   }[];
+  /**
+   * Why replicas do not run, where the backend knows (swarm: per replica slot
+   * without a running task, what ended its last task and on which node).
+   */
+  gaps?: {
+    node?: string;
+    /** "failed", "rejected", "node drained", "node paused", "node down", or the pending task's state. */
+    cause: string;
+    detail?: string;
+  }[];
 }
 
 /** One deploy target kind. Artifacts are written before apply is called. */

@@ -274,6 +274,17 @@ export const TargetSchema = strict({
     })
     .optional()
     .describe("The engine for this target's docker commands (what DOCKER_HOST sets): docker --host …"),
+  hosts: z
+    .array(
+      z.string().regex(/^ssh:\/\/[^\s/@]+@?[^\s/@]*$/, {
+        error: (issue) => `${JSON.stringify(issue.input)}: expected "ssh://[user@]host[:port]"`,
+      }),
+    )
+    .min(1)
+    .optional()
+    .describe(
+      "compose: Docker hosts to deploy to over ssh, one after the other, each health-gated (ssh://[user@]host[:port]).",
+    ),
   kubeContext: z.string().optional().describe("kubectl --context for this target."),
   kubeconfig: z.string().optional().describe("KUBECONFIG for this target's kubectl runs."),
   namespace: z.string().optional().describe("Kubernetes namespace (default: the project name)."),

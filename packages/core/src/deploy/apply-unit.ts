@@ -23,6 +23,8 @@ import { verifyRunning } from "./verify.js";
 
 export interface DeploymentSummary {
   environment: string;
+  /** The host it deployed to, for a target with hosts. */
+  host?: string;
   deploymentId: string;
   ranAt: string;
   images: PlannedImage[];
@@ -40,6 +42,8 @@ interface ApplyUnitOptions {
   secrets?: LedgerRecord["secrets"];
   /** When apply, verify or an afterUp hook fails: re-apply the last succeeded unit, then fail. */
   rollbackOnFailure?: boolean;
+  /** The deployment id, when one run records it on several hosts (default: a new one). */
+  id?: string | undefined;
   /** Instead of the built-in Backend of the unit's backend (an in-memory fake in tests). */
   backendImpl?: Backend | undefined;
 }
@@ -57,7 +61,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   const env = unit.environment;
   const scope = env.environment;
   const began = new Date();
-  const id = newDeploymentId(began);
+  const id = options.id ?? newDeploymentId(began);
   const backend = backendFor(unit.backend, options.backendImpl);
   // What a failure would restore, read before this deploy adds its records.
   const previous = options.rollbackOnFailure ? currentRecord((await ledger.read()).records) : undefined;
@@ -130,7 +134,13 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
         : `deployed as ${id}`,
     durationMs: Date.now() - began.getTime(),
   });
-  return { environment: scope, deploymentId: id, ranAt: began.toISOString(), images: env.images };
+  return {
+    environment: scope,
+    ...(unit.target.dockerHost ? { host: unit.target.dockerHost } : {}),
+    deploymentId: id,
+    ranAt: began.toISOString(),
+    images: env.images,
+  };
 }
 
 /**
@@ -213,10 +223,10 @@ function withLogsCommand(error: unknown, unit: DeploymentUnit, root: string): un
 /** Record that a deploy found nothing to change (same pinned unit, no drift) and applied nothing. */
 export async function recordUnchanged(
   unit: DeploymentUnit,
-  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source" | "secrets">,
+  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source" | "secrets" | "id">,
 ): Promise<DeploymentSummary> {
   const began = new Date();
-  const id = newDeploymentId(began);
+  const id = options.id ?? newDeploymentId(began);
   await options.ledger.append({
     id,
     at: began.toISOString(),
@@ -239,6 +249,7 @@ export async function recordUnchanged(
   });
   return {
     environment: unit.environment.environment,
+    ...(unit.target.dockerHost ? { host: unit.target.dockerHost } : {}),
     deploymentId: id,
     ranAt: began.toISOString(),
     images: unit.environment.images,

@@ -7,6 +7,7 @@
 import { backendContext, backendFor } from "../backends/context.js";
 import { nameOf } from "../base/image-reference.js";
 import { own } from "../base/merge.js";
+import { placementsOf } from "../deploy/hosts.js";
 import { pinImages } from "../deploy/pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "../deploy/plan-up.js";
 import {
@@ -24,6 +25,8 @@ import type { EnvEntry, ServiceView } from "../render/view.js";
 
 export interface EnvironmentDiff {
   environment: string;
+  /** Which of the target's hosts (each has its own last deploy). */
+  host?: string;
   /** The deploy compared against; absent when nothing is deployed yet. */
   against?: string;
   changes: Change[];
@@ -43,28 +46,33 @@ function views(
 }
 
 /**
- * Compare a plan (pinned or not) with the ledgers of its environments; with
- * `secrets` (fingerprints of the values now), also which secret values changed.
+ * Compare a plan (pinned or not) with the ledgers of its environments (on
+ * each of the target's hosts); with `secrets` (fingerprints of the values
+ * now), also which secret values changed.
  */
 export async function diffPlan(
   planned: Planned,
   plan: Plan,
   hermetic: boolean,
   secrets?: SecretFingerprints,
+  hosts?: readonly string[],
 ): Promise<EnvironmentDiff[]> {
+  const placements = placementsOf(plan.targetSettings, hosts);
+  const checks = plan.environments.flatMap((env) => placements.map(({ host }) => ({ env, host })));
   return Promise.all(
-    plan.environments.map(async (env): Promise<EnvironmentDiff> => {
+    checks.map(async ({ env, host }): Promise<EnvironmentDiff> => {
       const ledger = ledgerAt(
         { cacheDir: planned.model.cacheDir, root: plan.root },
-        { environment: env.environment, target: plan.target },
+        { environment: env.environment, target: plan.target, ...(host ? { host } : {}) },
       );
       const read = await ledger.read();
       await ledger.verify(read);
       const record = currentRecord(read.records);
+      const at = { environment: env.environment, ...(host ? { host } : {}) };
       // Never deployed: every service is new; the plan says so without parsing its artifact.
       if (!record) {
         return {
-          environment: env.environment,
+          ...at,
           changes: env.images.map((image) => ({
             service: image.service,
             kind: "added" as const,
@@ -81,7 +89,7 @@ export async function diffPlan(
         ),
       };
       return {
-        environment: env.environment,
+        ...at,
         against: record.id,
         changes: diffViews(views(unit.environment, hermetic), views(env, hermetic)),
         secrets: secretChanges(record.secrets, now),
@@ -91,21 +99,25 @@ export async function diffPlan(
 }
 
 export async function diff(
-  options: PlanUpOptions & { resolve?: boolean | undefined; processEnv?: NodeJS.ProcessEnv | undefined },
+  options: PlanUpOptions & {
+    resolve?: boolean | undefined;
+    processEnv?: NodeJS.ProcessEnv | undefined;
+    hosts?: readonly string[] | undefined;
+  },
 ): Promise<EnvironmentDiff[]> {
   const planned = await planUp(options);
   const { plan } = planned;
   const ctx = backendContext(plan, { events: options.events });
   const names = [...new Set(plan.environments.flatMap((e) => e.secrets))];
   const secrets = await currentFingerprints(backendFor(plan.backend), ctx, names, options.processEnv);
-  if (options.resolve === false) return diffPlan(planned, plan, true, secrets);
+  if (options.resolve === false) return diffPlan(planned, plan, true, secrets, options.hosts);
   const pins = await pinImages(planned.model, plan, { cwd: options.cwd, events: options.events });
   const pinned = createPlan(planned.model, {
     pull: plan.pull,
     pinned: pins,
     secrets: fingerprintMap(secrets),
   });
-  return diffPlan(planned, pinned, false, secrets);
+  return diffPlan(planned, pinned, false, secrets, options.hosts);
 }
 
 export interface Change {

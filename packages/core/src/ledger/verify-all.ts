@@ -6,6 +6,8 @@ import { stateScopes } from "./store.js";
 export interface LedgerCheck extends ChainCheck {
   environment: string;
   target: string;
+  /** One of the target's hosts (its own ledger), as its records name it. */
+  host?: string;
 }
 
 /**
@@ -23,10 +25,11 @@ export async function verifyLedgers(options: {
     root: project.root,
   };
   const checks: LedgerCheck[] = [];
-  for (const scope of stateScopes(location)) {
+  for (const scope of stateScopes(location, (target) => project.config.targets?.[target]?.hosts ?? [])) {
     if (options.environment && scope.environment !== options.environment) continue;
     if (options.target && scope.target !== options.target) continue;
-    checks.push({ ...scope, ...(await ledgerAt(location, scope).verify()) });
+    const { host, ...where } = scope;
+    checks.push({ ...where, ...(host ? { host } : {}), ...(await ledgerAt(location, scope).verify()) });
   }
   return checks;
 }
