@@ -7,6 +7,7 @@ import {
   planBundleUp,
   planUp,
   shortKeyId,
+  unsetSecretsWarning,
 } from "@kaupang/core";
 import { type Command, InvalidArgumentError } from "commander";
 import type { Io } from "../output/io.js";
@@ -19,6 +20,7 @@ import { addFlags, type CommonOptions } from "./options.js";
 interface UpFlags extends CommonOptions {
   resolve?: boolean;
   force?: boolean;
+  rollbackOnFailure?: boolean;
   from?: string;
   solution?: string;
   bundle?: string;
@@ -50,8 +52,25 @@ export function registerUp(program: Command, io: Io): void {
       "with --bundle: refuse it unless signed with this Ed25519 public key (PEM); repeatable",
       (value: string, previous: string[] = []) => [...previous, value],
     )
-    .option("--expect-digest <sha256>", "with --bundle: refuse any other manifest digest", digestFlag);
-  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "verbose", "cwd"]);
+    .option("--expect-digest <sha256>", "with --bundle: refuse any other manifest digest", digestFlag)
+    .option(
+      "--rollback-on-failure",
+      "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (and still exit 1)",
+    )
+    .option("--no-rollback-on-failure", "do not, even when the target or config sets rollbackOnFailure");
+  addFlags(command, [
+    "backend",
+    "target",
+    "hosts",
+    "concurrency",
+    "pull",
+    "dryRun",
+    "output",
+    "timeout",
+    "quiet",
+    "verbose",
+    "cwd",
+  ]);
   command.action(async (env: string | undefined, options: UpFlags) => {
     const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
     if (given.length !== 1) {
@@ -68,6 +87,7 @@ export function registerUp(program: Command, io: Io): void {
         pull: options.pull,
         verify: options.verify,
         expectDigest: options.expectDigest,
+        hosts: options.hosts,
       };
       if (options.dryRun) {
         const bundle = await planBundleUp(bundleOptions);
@@ -107,8 +127,10 @@ export function registerUp(program: Command, io: Io): void {
     };
     const planned = await planUp(request);
     if (options.dryRun) {
+      const unset = unsetSecretsWarning(planned.plan);
+      if (unset) events({ type: "warning", message: unset });
       // What would change against the last deploy: configured references only (hermetic).
-      const changes = diffPlan(planned, planned.plan, true);
+      const changes = await diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
         io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(planned.plan), changes }, null, 2)}\n`);
       } else {
@@ -123,6 +145,9 @@ export function registerUp(program: Command, io: Io): void {
       resolve: options.resolve !== false,
       from: options.from,
       force: options.force,
+      rollbackOnFailure: options.rollbackOnFailure,
+      hosts: options.hosts,
+      concurrency: options.concurrency,
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

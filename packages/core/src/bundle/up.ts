@@ -7,18 +7,20 @@
  * provenance, so rollback stays among the versions carried in.
  */
 import { relative, resolve } from "node:path";
-import { defaultTimeoutMs } from "../backends/context.js";
+import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
-import type { BackendName, PullPolicy } from "../base/target.js";
+import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
 import { selectTarget } from "../config/normalize.js";
 import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
+import { eachHost, hostEvents, placementsOf } from "../deploy/hosts.js";
 import { lockEnvironments } from "../deploy/locks.js";
+import { currentFingerprints } from "../deploy/secret-fingerprints.js";
 import { checkSecrets } from "../deploy/secrets.js";
 import { locateState, requiredSignatureKey } from "../deploy/state-location.js";
 import type { ApplyOptions, UpResult } from "../deploy/up.js";
 import { execOk } from "../exec/exec.js";
 import { localImageIds } from "../images/local.js";
-import { Ledger } from "../ledger/ledger.js";
+import { ledgerAt } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
 import { imageLoadCommand } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
@@ -37,6 +39,8 @@ export interface BundleUpOptions extends ApplyOptions {
   verify?: readonly string[] | undefined;
   /** The manifest digest the bundle must have (`--expect-digest sha256:…`). */
   expectDigest?: string | undefined;
+  /** Only these of the target's hosts (`--hosts`), for a bundle made for a target with hosts. */
+  hosts?: readonly string[] | undefined;
 }
 
 export interface PlannedBundleUp extends OpenBundle {
@@ -123,7 +127,7 @@ export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBun
     expectDigest: options.expectDigest,
   });
   try {
-    if (!site.project) checkLedgerProject(bundle, site);
+    if (!site.project) await checkLedgerProject(bundle, site);
     const load = loadCommand(bundle, site);
     const commands = [
       ...(load ? [{ scope: "images", command: load }] : []),
@@ -149,32 +153,32 @@ export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBun
  * site's ledger already deploys under each environment@target, so a bundle
  * cannot take over another project's names.
  */
-function checkLedgerProject(bundle: OpenBundle, site: BundleSite): void {
+async function checkLedgerProject(bundle: OpenBundle, site: BundleSite): Promise<void> {
   for (const unit of bundle.units) {
     const env = unit.environment.environment;
-    const ledger = new Ledger(site.cacheDir, env, site.settings.name, { root: site.root });
-    const current = currentRecord(ledger.read().records);
+    const ledger = ledgerAt(site, { environment: env, target: site.settings.name });
+    const current = currentRecord((await ledger.read()).records);
     if (current && current.project !== bundle.manifest.project) {
       throw bundleError(
         "ERR_BUNDLE_PROJECT",
         `${bundle.location.replace(/\/+$/, "")}/${bundleManifestName}`,
-        `project: bundle ${bundle.provenance.solution} deploys project "${bundle.manifest.project}", this site's ledger (${ledger.path.slice(site.root.length + 1)}) deploys ${env}@${site.settings.name} as project "${current.project}"; refused`,
+        `project: bundle ${bundle.provenance.solution} deploys project "${bundle.manifest.project}", this site's ledger (${ledger.location}) deploys ${env}@${site.settings.name} as project "${current.project}"; refused`,
       );
     }
   }
 }
 
-/** Load the archive unless every listed image ID is on the engine; then every one must be. */
+/** Load the archive into the target's engine (or one host's) unless every listed image ID is there; then every one must be. */
 async function loadImages(
   bundle: PlannedBundleUp,
   events: NonNullable<ApplyOptions["events"]>,
+  target: TargetSettings,
 ): Promise<void> {
-  const target = bundle.units[0]!.target;
   const listed = bundle.manifest.images.flatMap((image, i) => (image.imageId ? [{ image, i }] : []));
   if (listed.length === 0) return;
   const ids = [...new Set(listed.map(({ image }) => image.imageId!))];
   let present = await localImageIds(target, ids);
-  const load = bundle.loadImages;
+  const load = bundle.imagesArchive ? imageLoadCommand(target, bundle.imagesArchive, ids.length) : undefined;
   if (present.size < ids.length && load) {
     events({
       type: "stage",
@@ -196,46 +200,77 @@ async function loadImages(
 export async function deployBundle(options: BundleUpOptions): Promise<UpResult> {
   const bundle = await planBundleUp(options);
   try {
-    const { manifest, units } = bundle;
-    const events = options.events ?? silent;
-    const target = units[0]!.target;
-    checkSecrets(
-      units.filter((u) => u.backend !== "kubernetes").map((u) => u.environment),
-      options.processEnv,
-    );
-    const locks = await lockEnvironments(bundle.cacheDir, target.name, manifest.environmentOrder, options);
-    try {
-      await loadImages(bundle, events);
-      const deployments: DeploymentSummary[] = [];
-      for (const unit of units) {
-        const ledger = new Ledger(bundle.cacheDir, unit.environment.environment, target.name, {
-          root: bundle.root,
-          ...(options.kaupangVersion ? { kaupangVersion: options.kaupangVersion } : {}),
-        });
-        const ctx = {
-          project: unit.project,
-          target: unit.target,
-          pull: unit.pull,
-          root: bundle.root,
-          events,
-          timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
-        };
-        deployments.push(
-          await applyUnit(unit, {
-            ctx,
-            ledger,
-            action: "up",
-            source: bundle.source,
-            bundle: bundle.provenance,
-            backendImpl: options.backendImpl,
-          }),
-        );
-      }
-      return { project: manifest.project, target: target.name, backend: manifest.backend, deployments };
-    } finally {
-      for (const lock of locks) lock.release();
-    }
+    return await deployOpened(bundle, options);
   } finally {
     await bundle.close();
+  }
+}
+
+async function deployOpened(bundle: PlannedBundleUp, options: BundleUpOptions): Promise<UpResult> {
+  const { manifest, units } = bundle;
+  const events = options.events ?? silent;
+  checkSecrets(
+    units.filter((u) => u.backend !== "kubernetes").map((u) => u.environment),
+    options.processEnv,
+  );
+  // A bundle made for a target with hosts goes to each host in turn: its images, then its units.
+  const placements = placementsOf(units[0]!.target, options.hosts);
+  const locks = await lockEnvironments(bundle, manifest.target, manifest.environmentOrder, options);
+  try {
+    const perHost = await eachHost(
+      placements,
+      async (placement) => {
+        const placed = placement.host ? hostEvents(events, placement.host) : events;
+        await loadImages(bundle, placed, placement.target);
+        const deployments: DeploymentSummary[] = [];
+        for (const recorded of units) {
+          const unit = placement.host ? { ...recorded, target: placement.target } : recorded;
+          const ledger = ledgerAt(
+            bundle,
+            {
+              environment: unit.environment.environment,
+              target: manifest.target,
+              ...(placement.host ? { host: placement.host } : {}),
+            },
+            { kaupangVersion: options.kaupangVersion },
+          );
+          const ctx = {
+            project: unit.project,
+            target: unit.target,
+            pull: unit.pull,
+            root: bundle.root,
+            events: placed,
+            timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+          };
+          const secrets = await currentFingerprints(
+            backendFor(unit.backend),
+            ctx,
+            unit.environment.secrets,
+            options.processEnv,
+          );
+          deployments.push(
+            await applyUnit(unit, {
+              ctx,
+              ledger,
+              action: "up",
+              source: bundle.source,
+              bundle: bundle.provenance,
+              ...(secrets ? { secrets } : {}),
+              backendImpl: options.backendImpl,
+            }),
+          );
+        }
+        return deployments;
+      },
+      { events, what: "up --bundle" },
+    );
+    return {
+      project: manifest.project,
+      target: manifest.target,
+      backend: manifest.backend,
+      deployments: perHost.flat(),
+    };
+  } finally {
+    for (const lock of locks) await lock.release();
   }
 }
