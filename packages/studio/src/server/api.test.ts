@@ -1,4 +1,13 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -119,21 +128,49 @@ describe("studio API", () => {
     ]);
   });
 
-  it("says clearly when the catalog cannot be loaded, without quoting the file", async () => {
+  it("refuses to start on a --catalog it cannot read, saying why without quoting the file", async () => {
     const cwd = flagship();
-    const missing = await start(cwd, { catalog: join(cwd, "nope.json") });
-    const a = (await missing.call<CatalogResponse>("/api/catalog")).body;
-    expect(a).toMatchObject({ ok: false });
-    if (!a.ok) expect(a.error).toMatch(/catalog file .*nope\.json does not exist/);
-
+    await expect(start(cwd, { catalog: join(cwd, "nope.json") })).rejects.toThrow(
+      new RegExp(`^--catalog ${join(cwd, "nope.json")}: catalog file .*nope\\.json does not exist`),
+    );
     writeFileSync(join(cwd, "broken.json"), '{ "services": TOPSECRET-VALUE }');
-    const broken = await start(cwd, { catalog: join(cwd, "broken.json") });
-    const b = (await broken.call<CatalogResponse>("/api/catalog")).body;
+    const broken = await start(cwd, { catalog: join(cwd, "broken.json") }).catch((e: Error) => e);
+    expect(String(broken)).toMatch(/broken\.json: invalid JSON$/);
+    expect(String(broken)).not.toContain("TOPSECRET");
+  });
+
+  it("says clearly when the catalog breaks after the start, without quoting the file", async () => {
+    const cwd = flagship();
+    writeFileSync(join(cwd, "mine.json"), json({ services: { x: "busybox" } }));
+    const { call } = await start(cwd, { catalog: join(cwd, "mine.json") });
+    expect((await call<CatalogResponse>("/api/catalog")).body.ok).toBe(true);
+    writeFileSync(join(cwd, "mine.json"), '{ "services": TOPSECRET-VALUE }');
+    const b = (await call<CatalogResponse>("/api/catalog/reload", {})).body;
     expect(b.ok).toBe(false);
     if (!b.ok) {
-      expect(b.error).toMatch(/broken\.json: invalid JSON$/);
+      expect(b.error).toMatch(/mine\.json: invalid JSON$/);
       expect(JSON.stringify(b)).not.toContain("TOPSECRET");
     }
+  });
+
+  it("plans and exports --catalog presets the project's config does not list", async () => {
+    const cwd = testdir({
+      "kaupang.config.json": json({ project: "shop" }),
+      "presets.json": json({ services: { cache: { image: "valkey/valkey:8-alpine", ports: ["6379"] } } }),
+    });
+    const { call } = await start(cwd, { catalog: join(cwd, "presets.json") });
+    const drawn: DraftEnvironment = {
+      services: { cache: { $catalog: "cache" }, web: { image: "nginx", dependsOn: ["cache"] } },
+    };
+    const plan = (await call<PlanResponse>("/api/plan", { name: "app", target: "local", environment: drawn }))
+      .body;
+    expect(plan.problems).toEqual([]);
+    expect(plan.ok).toBe(true);
+    if (plan.ok) expect(plan.plan!.artifact.content).toContain("image: valkey/valkey:8-alpine");
+    const exported = (
+      await call<ExportResponse>("/api/export", { name: "app", environment: drawn, format: "json" })
+    ).body;
+    expect(exported.ok).toBe(true);
   });
 
   it("plans the drawing with the core: waves and the rendered compose file", async () => {
@@ -365,12 +402,143 @@ describe("studio API", () => {
     expect((await call("/api/nothing")).status).toBe(404);
   });
 
-  it("works without a project, saying why", async () => {
-    const { call } = await start(testdir({}));
+  it("works without a project: plans and exports the --catalog's presets, and says why it cannot save", async () => {
+    const dir = join(testdir({ "presets.json": json({ services: { cache: "valkey/valkey:8-alpine" } }) }));
+    const { call } = await start(dir, { catalog: join(dir, "presets.json") });
     const session = (await call<SessionResponse>("/api/session")).body;
     expect(session.project).toBeUndefined();
-    expect(session.projectError).toMatch(/no kaupang\.config/);
+    expect(session.projectError).toMatch(
+      /^no kaupang\.config\.\* in kaupang-test-\w+ or above: drawings plan and export as project "kaupang-test-\w+"; saving needs a project \(kaupang init\)$/,
+    );
     const catalog = (await call<CatalogResponse>("/api/catalog")).body;
-    expect(catalog.ok).toBe(false);
+    expect(catalog.ok && catalog.presets.map((p) => p.name)).toEqual(["cache"]);
+    const drawn: DraftEnvironment = { services: { cache: { $catalog: "cache" } } };
+    const plan = (await call<PlanResponse>("/api/plan", { name: "app", target: "local", environment: drawn }))
+      .body;
+    expect(plan.ok).toBe(true);
+    const exported = (
+      await call<ExportResponse>("/api/export", { name: "app", environment: drawn, format: "ts" })
+    ).body;
+    expect(exported.ok && exported.content).toContain('cache: use("cache")');
+    const save = await call<{ error: string }>("/api/save", {
+      name: "app",
+      environment: drawn,
+      format: "ts",
+    });
+    expect(save.status).toBe(409);
+    expect(save.body.error).toBe(
+      "there is no kaupang project here to save into: run kaupang init first, or use Export",
+    );
+    expect(existsSync(join(dir, "environments"))).toBe(false);
+  });
+
+  it("prints an address other machines can open when it listens on every interface", async () => {
+    const studio = await startStudio({ cwd: testdir({}), port: 0, host: "0.0.0.0" });
+    running.push(studio);
+    const { networkInterfaces } = await import("node:os");
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .filter((i) => i && !i.internal && i.family === "IPv4")
+      .map((i) => i!.address);
+    expect(studio.urls.at(-1)).toBe(`http://127.0.0.1:${studio.port}/?token=${studio.token}`);
+    expect(studio.urls.slice(0, -1)).toEqual(
+      external.map((a) => `http://${a}:${studio.port}/?token=${studio.token}`),
+    );
+    expect(studio.url).toBe(studio.urls[0]);
+    // The address printed first answers, token and all.
+    const response = await fetch(new URL(`/api/session${new URL(studio.url).search}`, studio.url));
+    expect(response.status).toBe(200);
+  });
+
+  it("answers only to its own address in Host, even with the token (DNS rebinding)", async () => {
+    const { studio } = await start(flagship());
+    const get = (host: string, origin?: string) =>
+      new Promise<{ status: number; body: string }>((done, fail) => {
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port: studio.port,
+            path: `/api/session?token=${studio.token}`,
+            headers: { Host: host, ...(origin ? { Origin: origin } : {}) },
+          },
+          (res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => done({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on("error", fail);
+        req.end();
+      });
+    const evil = await get(`evil.example:${studio.port}`);
+    expect(evil.status).toBe(421);
+    expect(evil.body).toContain(`Host \\"evil.example:${studio.port}\\" is not this studio's address`);
+    expect(evil.body).not.toContain("longhall");
+    // The Origin check compares with the served address, so a rebinding page cannot pass it either.
+    const rebound = await get(`evil.example:${studio.port}`, `http://evil.example:${studio.port}`);
+    expect(rebound.status).toBe(421);
+    expect((await get(`127.0.0.1:${studio.port}`)).status).toBe(200);
+    expect((await get(`localhost:${studio.port}`)).status).toBe(200);
+    expect((await get(`127.0.0.1:${studio.port + 1}`)).status).toBe(421);
+    expect((await get(`localhost:${studio.port}`, `http://evil.example:${studio.port}`)).status).toBe(403);
+  });
+
+  it("plans without reading an environment file that resolves outside --cwd", async () => {
+    const outside = testdir({});
+    const canary = join(outside, "canary");
+    writeFileSync(
+      join(outside, "leak.ts"),
+      `import { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(canary)}, "read");\nexport default { services: { leaked: { image: "outside-marker:1" } } };\n`,
+    );
+    const cwd = flagship();
+    symlinkSync(join(outside, "leak.ts"), join(cwd, "environments/leak.ts"));
+    const { call } = await start(cwd);
+    const planned = await call<PlanResponse>("/api/plan", {
+      name: "hall",
+      target: "local",
+      environment: { dependsOn: ["leak"], services: { gate: { image: "nginx:1.27" } } },
+    });
+    expect(planned.body.ok).toBe(false);
+    expect(JSON.stringify(planned.body)).toMatch(
+      /environments\/leak\.ts: resolves outside the project directory [^;"]+; it is not read/,
+    );
+    expect(JSON.stringify(planned.body)).not.toContain("outside-marker");
+    expect(existsSync(canary)).toBe(false);
+  });
+
+  it("saves through a random, exclusively created temp file: a planted symlink is not written through", async () => {
+    const outside = testdir({ "victim.txt": "untouched\n" });
+    const cwd = flagship();
+    const victim = join(outside, "victim.txt");
+    // Every name the old fixed scheme could use, planted as a symlink to a file outside --cwd.
+    for (const name of [`.hall.${process.pid}.studio-tmp`, ".hall.studio-tmp", ".hall.tmp"])
+      symlinkSync(victim, join(cwd, "environments", name));
+    const { call } = await start(cwd);
+    const saved = await call<SaveResponse>("/api/save", { name: "hall", environment: hall, format: "ts" });
+    expect(saved.body).toMatchObject({ ok: true, file: "environments/hall.ts" });
+    expect(readFileSync(victim, "utf8")).toBe("untouched\n");
+    expect(readFileSync(join(cwd, "environments/hall.ts"), "utf8")).toContain('"runes-cache"');
+    // No temp file left behind: only the planted links remain.
+    const temps = readdirSync(join(cwd, "environments")).filter((f) => f.startsWith(".hall."));
+    expect(temps.sort()).toEqual([`.hall.${process.pid}.studio-tmp`, ".hall.studio-tmp", ".hall.tmp"]);
+  });
+
+  it("answers an oversized body with 413, not a reset connection", async () => {
+    const { studio } = await start(flagship());
+    const body = JSON.stringify({
+      name: "x",
+      target: "local",
+      environment: { services: {} },
+      pad: "x".repeat(3 * 1024 * 1024),
+    });
+    const response = await fetch(`http://127.0.0.1:${studio.port}/api/plan?token=${studio.token}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body,
+    });
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: string }).error).toBe(
+      "the request body is over the 2 MiB limit",
+    );
   });
 });

@@ -4,6 +4,7 @@
  * the project in memory (Project.withEnvironment) and planned exactly as
  * `kaupang up <name> --dry-run` would plan its file.
  */
+import { randomBytes } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -23,6 +24,7 @@ import {
   loadProject,
   type Plan,
   type Project,
+  scratchProject,
 } from "@kaupang/core";
 import type {
   CatalogResponse,
@@ -82,13 +84,30 @@ class Projects {
     return parts.join("|");
   }
 
+  /** True when the directory has no config, and get() answers with a scratch project. */
+  scratch = false;
+
   async get(): Promise<Project> {
     if (this.loaded && this.key !== undefined) {
       const project = await this.loaded.catch(() => undefined);
       if (project && this.key === this.stamp(project.environmentsDir)) return project;
       if (!project && this.key === this.stamp()) return this.loaded;
     }
-    this.loaded = loadProject(this.cwd);
+    // No config here or above: a scratch project (named after the directory) still plans and exports.
+    // A config file here that resolves outside --cwd (a symlink out) is never read.
+    this.loaded = confinedConfig(this.cwd)
+      .then(() => loadProject(this.cwd))
+      .then(
+        (project) => {
+          this.scratch = false;
+          return project;
+        },
+        (error) => {
+          if (!isKaupangError(error) || error.code !== "ERR_NO_CONFIG") throw error;
+          this.scratch = true;
+          return scratchProject(this.cwd);
+        },
+      );
     this.loaded.then(
       (p) => {
         this.key = this.stamp(p.environmentsDir);
@@ -104,6 +123,15 @@ class Projects {
   reset(): void {
     this.loaded = undefined;
     this.key = undefined;
+  }
+}
+
+/** A config file that resolves outside --cwd (a symlink out) is refused, never read. */
+async function confinedConfig(cwd: string): Promise<void> {
+  for (const name of configNames) {
+    const path = join(cwd, name);
+    if (existsSync(path) && !isInside(cwd, realpathSync(path)))
+      throw new BadRequest(`${name} resolves outside --cwd; it is not read`, 403);
   }
 }
 
@@ -164,7 +192,8 @@ export function createHandlers(options: HandlerOptions) {
     try {
       const project = await projects.get();
       environmentsDir(project);
-      const drawn = project.withEnvironment(name, environment);
+      // Environment files that resolve outside --cwd (symlinks out) are refused, never read.
+      const drawn = palette.planWith(project).withEnvironment(name, environment).confineTo(cwd);
       file = drawn.environmentFile(name);
       const model = await loadModel(drawn, { environments: [name], target });
       return { project, file, plan: createPlan(model) };
@@ -205,6 +234,10 @@ export function createHandlers(options: HandlerOptions) {
       const out: SessionResponse = { cwd: basename(cwd), catalogLabel: palette.label };
       try {
         const project = await projects.get();
+        if (projects.scratch) {
+          out.projectError = `no kaupang.config.* in ${basename(cwd)} or above: drawings plan and export as project "${project.config.project}"; saving needs a project (kaupang init)`;
+          return out;
+        }
         const environments = project.environmentNames().map((name) => ({
           name,
           file: project.environmentFile(name),
@@ -275,6 +308,12 @@ export function createHandlers(options: HandlerOptions) {
       if (!exported.ok) return exported;
       const request = body as SaveRequest;
       const project = await projects.get();
+      if (projects.scratch) {
+        throw new BadRequest(
+          "there is no kaupang project here to save into: run kaupang init first, or use Export",
+          409,
+        );
+      }
       const dir = environmentsDir(project);
       const target = join(dir, `${request.name}.${request.format}`);
       if (!isInside(dir, target) || dirname(target) !== dir)
@@ -288,9 +327,15 @@ export function createHandlers(options: HandlerOptions) {
         return { ok: false, exists: names, message: `${names} exists; confirm to replace it` };
       }
       mkdirSync(dir, { recursive: true });
-      const temporary = join(dir, `.${request.name}.${process.pid}.studio-tmp`);
-      writeFileSync(temporary, exported.content);
-      renameSync(temporary, target);
+      // A random name, created exclusively (O_EXCL, no symlink followed): nothing planted there is written through.
+      const temporary = join(dir, `.${request.name}.${randomBytes(12).toString("hex")}.studio-tmp`);
+      writeFileSync(temporary, exported.content, { flag: "wx", mode: 0o644 });
+      try {
+        renameSync(temporary, target);
+      } catch (error) {
+        rmSync(temporary, { force: true });
+        throw error;
+      }
       const others = existing.filter((path) => path !== target);
       for (const path of others) rmSync(path);
       projects.reset();

@@ -7,6 +7,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KaupangError, type Plan } from "@kaupang/core";
@@ -30,8 +31,10 @@ export interface StudioOptions {
 }
 
 export interface Studio {
-  /** The page's address, token included. */
+  /** The page's address, token included: one other machines can open when it listens on every interface. */
   url: string;
+  /** Every address it answers on (the machine's own addresses for 0.0.0.0 / ::, then loopback). */
+  urls: string[];
   token: string;
   host: string;
   port: number;
@@ -66,26 +69,44 @@ function defaultWebDir(): string {
   return fileURLToPath(new URL("../../dist/web/", import.meta.url));
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...security, "Content-Type": "application/json; charset=utf-8" });
+  res.writeHead(status, { ...security, "Content-Type": "application/json; charset=utf-8", ...headers });
   res.end(text);
 }
+
+/**
+ * A body over the limit is read to its end and dropped, so the client gets
+ * the 413 instead of a reset connection; past `drainLimit` (or a declared
+ * length past it) the connection is cut.
+ */
+const drainLimit = 8 * bodyLimit;
 
 function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolveBody, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const tooLarge = () =>
+      new BadRequest(`the request body is over the ${bodyLimit / 1024 / 1024} MiB limit`, 413);
+    if (Number(req.headers["content-length"]) > drainLimit) {
+      reject(tooLarge());
+      return;
+    }
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > bodyLimit) {
-        reject(new BadRequest("the request body is too large", 413));
+      if (size > drainLimit) {
         req.destroy();
         return;
       }
-      chunks.push(chunk);
+      if (size <= bodyLimit) chunks.push(chunk);
     });
     req.on("end", () => {
+      if (size > bodyLimit) return reject(tooLarge());
       const text = Buffer.concat(chunks).toString("utf8");
       try {
         resolveBody(text === "" ? {} : JSON.parse(text));
@@ -95,6 +116,30 @@ function readBody(req: IncomingMessage): Promise<unknown> {
     });
     req.on("error", reject);
   });
+}
+
+/**
+ * The Host header values this server answers to: the address it serves, its
+ * loopback names when it serves loopback, every local address when it serves
+ * all of them. Anything else — a name that resolves here by DNS rebinding —
+ * is refused, token or not.
+ */
+function servedHosts(host: string, port: number): Set<string> {
+  const hosts = new Set<string>();
+  const add = (name: string) => {
+    const shown = name.includes(":") ? `[${name}]` : name;
+    hosts.add(`${shown}:${port}`.toLowerCase());
+    if (port === 80) hosts.add(shown.toLowerCase());
+  };
+  const loopback = ["127.0.0.1", "::1", "localhost"];
+  add(host);
+  if (loopback.includes(host) || host.startsWith("127.")) for (const name of loopback) add(name);
+  if (host === "0.0.0.0" || host === "::") {
+    for (const name of loopback) add(name);
+    for (const addresses of Object.values(networkInterfaces()))
+      for (const address of addresses ?? []) add(address.address.replace(/%.*$/, ""));
+  }
+  return hosts;
 }
 
 function sameToken(given: string | null, token: string): boolean {
@@ -115,6 +160,22 @@ const routes: Record<string, Route> = {
   "POST /api/import": (h, body) => h.import(body),
 };
 
+/**
+ * The host part of the addresses the studio answers on. A wildcard bind
+ * (0.0.0.0, ::) answers on the machine's own addresses, which is what another
+ * machine must use; loopback comes last.
+ */
+function addressesFor(host: string): string[] {
+  const bracket = (a: string) => (a.includes(":") ? `[${a}]` : a);
+  if (host !== "0.0.0.0" && host !== "::") return [bracket(host)];
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .filter((i): i is NonNullable<typeof i> => i !== undefined && !i.internal)
+    .filter((i) => i.family === "IPv4" || (host === "::" && !i.address.startsWith("fe80:")))
+    .map((i) => bracket(i.address));
+  return [...new Set(external), "127.0.0.1"];
+}
+
 /** Start the studio; resolves once it listens. */
 export async function startStudio(options: StudioOptions = {}): Promise<Studio> {
   const cwd = resolve(options.cwd ?? process.cwd());
@@ -125,6 +186,15 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
   const host = options.host ?? "127.0.0.1";
   const webDir = resolve(options.webDir ?? defaultWebDir());
   const handlers = createHandlers({ cwd, catalog: options.catalog, formatPlan: options.formatPlan });
+  if (options.catalog !== undefined) {
+    // A --catalog that cannot be read fails here, in the terminal, not later in a browser tab.
+    const palette = await handlers.catalog();
+    if (!palette.ok) {
+      throw new KaupangError("ERR_CATALOG", `--catalog ${options.catalog}: ${palette.error}`, {
+        ...(palette.hint ? { hint: palette.hint } : {}),
+      });
+    }
+  }
 
   const serveStatic = (res: ServerResponse, pathname: string) => {
     const relativePath = pathname === "/" ? "index.html" : decodeURIComponent(pathname.slice(1));
@@ -149,9 +219,17 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     res.end(readFileSync(file));
   };
 
+  let hosts = new Set<string>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://studio.invalid");
     const method = req.method ?? "GET";
+    const hostHeader = String(req.headers.host ?? "").toLowerCase();
+    if (!hosts.has(hostHeader)) {
+      req.resume();
+      return send(res, 421, {
+        error: `Host ${JSON.stringify(req.headers.host ?? "")} is not this studio's address; open the address kaupang studio printed`,
+      });
+    }
     if (!url.pathname.startsWith("/api/")) {
       if (method !== "GET" && method !== "HEAD") return send(res, 405, { error: "method not allowed" });
       try {
@@ -166,7 +244,7 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     }
     // A page of another origin cannot drive the API even if it learned the token.
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host}`) {
+    if (origin !== undefined && origin.toLowerCase() !== `http://${hostHeader}`) {
       return send(res, 403, { error: "cross-origin requests are refused" });
     }
     const route = routes[`${method} ${url.pathname}`];
@@ -179,7 +257,13 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
       .then(
         (answer) => send(res, 200, answer),
         (error) => {
-          if (error instanceof BadRequest) return send(res, error.status, { error: error.message });
+          if (error instanceof BadRequest)
+            return send(
+              res,
+              error.status,
+              { error: error.message },
+              error.status === 413 ? { Connection: "close" } : {},
+            );
           console.error(error);
           send(res, 500, { error: "internal error (see the terminal running kaupang studio)" });
         },
@@ -199,9 +283,11 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     server.listen(options.port ?? 8080, host, () => resolveListen());
   });
   const { port } = server.address() as AddressInfo;
-  const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+  hosts = servedHosts(host, port);
+  const urls = addressesFor(host).map((address) => `http://${address}:${port}/?token=${token}`);
   return {
-    url: `http://${shownHost}:${port}/?token=${token}`,
+    url: urls[0]!,
+    urls,
     token,
     host,
     port,
