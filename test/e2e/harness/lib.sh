@@ -25,6 +25,7 @@ KAUPANG_TEST_AUTH_REGISTRY="127.0.0.1:5001"
 KAUPANG_TEST_AUTH_USER="kaupang"
 KAUPANG_TEST_AUTH_PASSWORD="kaupang-secret"
 KAUPANG_TEST_BASE_IMAGE="kaupang-test/busybox:latest"
+KAUPANG_TEST_PROXY_IMAGE="kaupang-test/caddy:2"
 
 # Go toolchain and Go caches for the tool builds: kept under the tools cache
 # so that removing $KAUPANG_TOOLS_CACHE gives a truly cold build.
