@@ -285,3 +285,37 @@ describe("command-line usage errors exit 2", () => {
     expect(r.stdout).toMatch(/up \[options\] \[env\]/);
   });
 });
+
+describe("every problem of a file, one line each", () => {
+  it("shows the unknown key next to the missing one it caused", async () => {
+    const r = await dryRun(
+      {
+        "kaupang.config.json": config(),
+        "environments/app.json": json({ servics: { web: "nginx" } }),
+      },
+      "app",
+    );
+    expect(r.stderr.split("\n").filter(Boolean)).toEqual([
+      expect.stringMatching(/^error: environments\/app\.json: services: /),
+      expect.stringMatching(/^error: environments\/app\.json: servics: .*did you mean "services"/),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+  });
+
+  it("stops listing at 20 and counts the rest", async () => {
+    const services = Object.fromEntries(
+      Array.from({ length: 25 }, (_, i) => [`s${i}`, { image: "img", replicas: "many" }]),
+    );
+    const r = await dryRun(
+      { "kaupang.config.json": config(), "environments/app.json": json({ services }) },
+      "app",
+    );
+    const lines = r.stderr.split("\n").filter(Boolean);
+    expect(lines).toHaveLength(21);
+    expect(lines[0]).toMatch(
+      /^error: environments\/app\.json: services\.s0\.replicas: expected number, got "many"$/,
+    );
+    expect(lines[20]).toBe("error: … and 5 more problems");
+  });
+});

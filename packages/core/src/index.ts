@@ -1,14 +1,19 @@
 export { registerBackend } from "./backends/context.js";
 export { isDuration, parseDuration } from "./base/duration.js";
-export { isKaupangError, KaupangError } from "./base/errors.js";
+export { type Cycle, formatProblem, isKaupangError, KaupangError, type Problem } from "./base/errors.js";
 export type { EventSink, KaupangEvent } from "./base/events.js";
 export { type BundleOptions, type BundleResult, createBundle } from "./bundle/create.js";
 export { type BundleUpOptions, deployBundle, planBundleUp } from "./bundle/up.js";
 export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
 export { jsonSchemas } from "./config/json-schema.js";
 export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
-export { createModel, selectTarget } from "./config/normalize.js";
-export { catalogSource, loadProject, Project } from "./config/project.js";
+export {
+  createModel,
+  type SelectedTarget,
+  selectTarget,
+  type WrittenClosure,
+} from "./config/normalize.js";
+export { catalogSource, type LoadModelOptions, loadModel, loadProject, Project } from "./config/project.js";
 export {
   backendNames,
   CatalogManifestSchema,
@@ -40,11 +45,11 @@ export {
 export { exec, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
-export { diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
+export { type Change, diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
 export { type PassthroughOptions, passthroughCommands } from "./inspect/passthrough.js";
 export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
 export { Ledger, ledgerPath } from "./ledger/ledger.js";
-export type { DeploymentUnit, LedgerRecord } from "./ledger/record.js";
+export type { LedgerRecord } from "./ledger/record.js";
 export { currentRecord } from "./ledger/record.js";
 export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
 export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
@@ -58,7 +63,7 @@ export {
 export { downCommands, upCommands } from "./plan/commands.js";
 export { createPlan, isDigestRef } from "./plan/create-plan.js";
 export type { EnvironmentPlan, Plan, PlanCommand, PlannedImage } from "./plan/types.js";
+export type { DeploymentUnit } from "./plan/unit.js";
 export { renderCompose } from "./render/compose.js";
 export { kubernetesObjects, renderKubernetes } from "./render/kubernetes.js";
 export { renderSwarm } from "./render/swarm.js";
-export type { Change } from "./render/view.js";

@@ -1,4 +1,4 @@
-import { isKaupangError } from "@kaupang/core";
+import { formatProblem, isKaupangError } from "@kaupang/core";
 
 export interface Io {
   stdout: { write(text: string): unknown; isTTY?: boolean };
@@ -13,14 +13,20 @@ export function sanitize(text: string): string {
   return text.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, "").replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "");
 }
 
+/** At most this many problems are printed; a count stands for the rest. */
+export const problemsShown = 20;
+
 /** Print an error the way users should see it; returns the exit code. */
 export function printError(io: Io, error: unknown, debug: boolean): number {
   if (isKaupangError(error)) {
-    io.stderr.write(`error: ${sanitize(error.message)}\n`);
+    // Every problem on its own line (a typo's "unknown key" never hides behind another problem).
+    const lines =
+      error.problems.length > 1 ? error.problems.slice(0, problemsShown).map(formatProblem) : [error.message];
+    for (const line of lines) io.stderr.write(`error: ${sanitize(line)}\n`);
+    const more = error.problems.length - problemsShown;
+    if (more > 0) io.stderr.write(`error: … and ${more} more problem${more === 1 ? "" : "s"}\n`);
     if (error.hint) io.stderr.write(`hint: ${sanitize(error.hint)}\n`);
     if (debug) {
-      const problems = (error as { problems?: string[] }).problems;
-      if (problems && problems.length > 1) io.stderr.write(`${problems.map((p) => `  ${p}`).join("\n")}\n`);
       if (error.cause) io.stderr.write(`cause: ${String((error.cause as Error)?.stack ?? error.cause)}\n`);
     }
     return error.exitCode;

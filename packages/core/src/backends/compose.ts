@@ -9,7 +9,7 @@ import {
   withEngine,
 } from "../exec/docker-engine.js";
 import { exec, execOk, outputLines, tail } from "../exec/exec.js";
-import { composeArgs, composeUpCommand, dockerGlobalArgs, downCommands } from "../plan/commands.js";
+import { composeArgs, composeDownCommand, composeUpCommand, dockerGlobalArgs } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import { composeProjectName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
@@ -208,13 +208,11 @@ export const composeBackend: Backend = {
   },
 
   async remove(ctx, env) {
-    for (const command of downCommands(ctx, env)) {
-      await execOk(command.argv, `${env.environment}: compose down`, {
-        cwd: ctx.root,
-        events: ctx.events,
-        scope: env.environment,
-      });
-    }
+    await execOk(composeDownCommand(ctx, env).argv, `${env.environment}: compose down`, {
+      cwd: ctx.root,
+      events: ctx.events,
+      scope: env.environment,
+    });
     await removeProjectNetworkIfUnused(ctx, env.environment);
   },
 

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
 import type { TargetSettings } from "../base/target.js";
-import { createModel } from "../config/normalize.js";
-import { loadProject } from "../config/project.js";
+import { loadModel, loadProject } from "../config/project.js";
 import {
-  kubeArtifactNames,
+  kubeObjectNames,
   kubePruneCommands,
   kubeRerunCommand,
   kubeWaitCommand,
@@ -39,7 +38,7 @@ async function plan(services: Record<string, unknown>, pinned: Record<string, st
     }),
     "environments/app.json": json({ services }),
   });
-  const model = await createModel(await loadProject(dir), {
+  const model = await loadModel(await loadProject(dir), {
     environments: ["app"],
     target: "prod",
     processEnv: {},
@@ -246,7 +245,7 @@ describe("kubernetes plan commands", () => {
   it("prunes kinds that keep the same names in one command, and a kind the artifact lacks entirely", async () => {
     const p = await plan({ web: { image: "web:1", ports: ["8080"] } });
     const env = p.environments[0]!;
-    expect(kubeArtifactNames(env.artifact.content)).toEqual({
+    expect(kubeObjectNames(env.objects!)).toEqual({
       Deployment: ["web"],
       Job: [],
       Service: ["web"],

@@ -13,11 +13,10 @@ import type { TargetSettings } from "../base/target.js";
 import { type ExecResult, exec, tail } from "../exec/exec.js";
 import { formatCommand } from "../exec/format.js";
 import {
-  downCommands,
   kubeApplyCommand,
   kubectlEnv,
   kubectlGlobalArgs,
-  kubeObjectsOf,
+  kubeDeleteCommand,
   kubePruneCommands,
   kubeRerunCommand,
   kubeSelector,
@@ -284,7 +283,7 @@ async function rerunJobs(ctx: BackendContext, env: EnvironmentPlan, wave: readon
   const jobs = wave.filter((s) => env.runOnce.includes(s));
   if (jobs.length === 0) return;
   const wanted = new Map(
-    kubeObjectsOf(env)
+    (env.objects ?? [])
       .filter((o) => o.kind === "Job")
       .map((o) => [o.name, o.annotations[specHashAnnotation]]),
   );
@@ -435,9 +434,7 @@ export const kubernetesBackend: Backend = {
 
   async remove(ctx, env) {
     requireKubeconfig(ctx.target);
-    for (const command of downCommands(ctx, env)) {
-      await kubectlOk(ctx, env.environment, command, "delete", ctx.timeoutMs);
-    }
+    await kubectlOk(ctx, env.environment, kubeDeleteCommand(ctx, env), "delete", ctx.timeoutMs);
     ctx.events({ type: "stage", scope: env.environment, message: "waiting until its objects are gone" });
     await waitGone(ctx, env.environment);
   },

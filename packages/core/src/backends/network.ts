@@ -2,7 +2,7 @@ import { KaupangError } from "../base/errors.js";
 import { engineMessage, withEngine } from "../exec/docker-engine.js";
 import { exec } from "../exec/exec.js";
 import { formatCommand } from "../exec/format.js";
-import { dockerGlobalArgs, networkCommand } from "../plan/commands.js";
+import { dockerGlobalArgs, networkCommand, networkRemoveCommand } from "../plan/commands.js";
 import { projectNetworkName } from "../render/names.js";
 import type { BackendContext } from "./backend.js";
 
@@ -116,9 +116,7 @@ export async function removeProjectNetworkIfUnused(ctx: BackendContext, scope: s
       const reply = await engine.request("DELETE", `/networks/${encodeURIComponent(name)}`);
       return reply.status === 204;
     },
-    async () =>
-      (await exec(["docker", ...dockerGlobalArgs(ctx.target), "network", "rm", name], { quiet: true }))
-        .exitCode === 0,
+    async () => (await exec(networkRemoveCommand(ctx).argv, { quiet: true })).exitCode === 0,
   );
   if (removed) ctx.events({ type: "stage", scope, message: `removed unused network ${name}` });
 }

@@ -14,7 +14,12 @@ import {
   withEngine,
 } from "../exec/docker-engine.js";
 import { exec, execOk, outputLines, tail } from "../exec/exec.js";
-import { dockerGlobalArgs, stackDeployCommand } from "../plan/commands.js";
+import {
+  dockerGlobalArgs,
+  stackDeployCommand,
+  stackRemoveCommand,
+  swarmRerunCommand,
+} from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import { stackName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
@@ -273,14 +278,11 @@ async function applyEnvironment(ctx: BackendContext, env: EnvironmentPlan): Prom
         previous &&
         JSON.stringify(previous.Spec.TaskTemplate) === JSON.stringify(service.Spec.TaskTemplate)
       ) {
-        await execOk(
-          docker(ctx, "service", "update", "--force", "--detach", name),
-          `${env.environment}: re-run ${name}`,
-          {
-            events: ctx.events,
-            scope: env.environment,
-          },
-        );
+        const rerun = swarmRerunCommand(ctx, env, name.slice(stack.length + 1));
+        await execOk(rerun.argv, `${env.environment}: re-run ${name}`, {
+          events: ctx.events,
+          scope: env.environment,
+        });
       }
     }
     await converge(ctx, { env: env.environment, stack, services: wave, runOnce, oldTasks });
@@ -310,7 +312,7 @@ export const swarmBackend: Backend = {
 
   async remove(ctx, env) {
     const stack = stackName(ctx.project, env.environment);
-    await execOk(docker(ctx, "stack", "rm", stack), `${env.environment}: stack rm`, {
+    await execOk(stackRemoveCommand(ctx, env).argv, `${env.environment}: stack rm`, {
       events: ctx.events,
       scope: env.environment,
     });

@@ -7,6 +7,60 @@
  * Branch on `code`, never on `instanceof`: two copies of this module (for
  * example one loaded through a user's config) must still agree.
  */
+/**
+ * One thing wrong with what a user wrote: the file, the field path inside it,
+ * the value found there (when there is one) and what is wrong with it. The
+ * CLI prints one line per problem; the studio places it on the drawing.
+ */
+export interface Problem {
+  /** The file, as users see it (relative to the config root), or a catalog's label. */
+  file: string;
+  /** Field path inside the file: ["services", "web", "ports", 0]; empty for the file as a whole. */
+  path: (string | number)[];
+  /** The value found at `path`, when it is the value that is wrong. Never a secret's value. */
+  value?: unknown;
+  /** What is wrong, without the file and path (`expected number, got "eighty"`). */
+  message: string;
+  /** "name": the key at `path` is what is wrong (a service's or the environment's name), not its value. */
+  subject?: "name";
+}
+
+/** A dependency cycle, as names: the first one repeated at the end. */
+export interface Cycle {
+  kind: "environments" | "services" | "steps";
+  nodes: string[];
+}
+
+/** A field path as users read it: `services.web.ports[0]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const segment of path) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else {
+      const key = String(segment);
+      const plain = /^[A-Za-z_$][\w$-]*$/.test(key);
+      out += plain ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
+    }
+  }
+  return out;
+}
+
+/** One line for a problem: `file: field.path: message`. */
+export function formatProblem(problem: Problem): string {
+  return `${problem.file}: ${problem.path.length > 0 ? `${formatPath(problem.path)}: ` : ""}${problem.message}`;
+}
+
+export interface KaupangErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  exitCode?: number;
+  details?: Record<string, string>;
+  /** What is wrong in the user's files, one entry per problem (config errors). */
+  problems?: Problem[];
+  /** The cycle, when the error is a dependency cycle. */
+  cycle?: Cycle;
+}
+
 export class KaupangError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
@@ -14,18 +68,19 @@ export class KaupangError extends Error {
   readonly exitCode: number;
   /** Structured facts about the failure for callers (e.g. which environment). */
   readonly details: Readonly<Record<string, string>>;
+  /** Every problem found in the user's files; empty for errors that are not about them. */
+  readonly problems: readonly Problem[];
+  readonly cycle: Cycle | undefined;
 
-  constructor(
-    code: string,
-    message: string,
-    options: { hint?: string; cause?: unknown; exitCode?: number; details?: Record<string, string> } = {},
-  ) {
+  constructor(code: string, message: string, options: KaupangErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "KaupangError";
     this.code = code;
     this.hint = options.hint;
     this.exitCode = options.exitCode ?? 1;
     this.details = options.details ?? {};
+    this.problems = options.problems ?? [];
+    this.cycle = options.cycle;
   }
 }
 

@@ -9,15 +9,14 @@ import { basename, dirname, join, resolve } from "node:path";
 import { KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
 import { orasPlainHttp } from "../config/catalog/oci-source.js";
-import { waveArtifact } from "../deploy/artifacts.js";
 import { pinImages } from "../deploy/pin.js";
 import { planUp, type TargetOptions } from "../deploy/plan-up.js";
 import { execOk } from "../exec/exec.js";
 import { localImageId, localImageIds } from "../images/local.js";
 import { sha256 } from "../ledger/ledger.js";
-import type { DeploymentUnit } from "../ledger/record.js";
 import { dockerGlobalArgs, upCommands, waveArtifactPath } from "../plan/commands.js";
 import { createPlan } from "../plan/create-plan.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import { fileDigest } from "./digest.js";
 import { type BundleManifest, bundleManifestName } from "./manifest.js";
 
@@ -143,16 +142,18 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
   for (const env of plan.environments) {
     const bundlePath = `artifacts/${basename(env.artifact.path)}`;
     await put(bundlePath, env.artifact.content);
-    if (plan.backend !== "compose" && env.waves.length > 1) {
-      for (let i = 0; i < env.waves.length; i++) {
-        await put(
-          waveArtifactPath(bundlePath, i + 1),
-          waveArtifact(plan.backend, env.artifact.content, env.waves[i]!),
-        );
-      }
-    }
+    // Paths inside the bundle; the contents live in the files.
+    const waveArtifacts = env.waveArtifacts?.map((wave, i) => ({
+      path: waveArtifactPath(bundlePath, i + 1),
+      content: wave.content,
+    }));
+    for (const wave of waveArtifacts ?? []) await put(wave.path, wave.content);
     // Commands shown with bundle-relative paths; the content lives in the artifact file.
-    const shown = { ...env, artifact: { path: bundlePath, content: "" } };
+    const shown = {
+      ...env,
+      artifact: { path: bundlePath, content: "" },
+      ...(waveArtifacts ? { waveArtifacts: waveArtifacts.map((w) => ({ path: w.path, content: "" })) } : {}),
+    };
     shown.commands = upCommands(
       { project: plan.project, target: plan.targetSettings, pull: plan.pull, root: "." },
       shown,

@@ -8,8 +8,8 @@ import { readFile } from "node:fs/promises";
 import { join, normalize, relative, resolve } from "node:path";
 import { KaupangError } from "../base/errors.js";
 import { orasPull } from "../config/catalog/oci-source.js";
-import type { DeploymentUnit } from "../ledger/record.js";
-import { upCommands } from "../plan/commands.js";
+import { upCommands, waveArtifactPath } from "../plan/commands.js";
+import { completeUnit, type DeploymentUnit, type StoredUnit } from "../plan/unit.js";
 import { artifactExtension } from "../render/render.js";
 import { ociRef } from "./create.js";
 import { fileDigest } from "./digest.js";
@@ -89,24 +89,32 @@ export async function openBundle(
   }
   if (!manifest.files["plan.json"])
     throw new KaupangError("ERR_BUNDLE_INVALID", `${location}: the manifest lists no plan.json`);
-  const { units } = JSON.parse(await readFile(join(directory, "plan.json"), "utf8")) as {
-    units: DeploymentUnit[];
-  };
+  const stored = (JSON.parse(await readFile(join(directory, "plan.json"), "utf8")) as { units: StoredUnit[] })
+    .units;
   const site = relative(options.cwd, join(options.cacheDir, manifest.target)) || ".";
-  for (const unit of units) {
-    const env = unit.environment;
-    const bundled = env.artifact.path;
+  const read = (bundled: string) => {
     if (!manifest.files[bundled])
       throw new KaupangError("ERR_BUNDLE_INVALID", `${location}: ${bundled} is not listed in the manifest`);
+    return readFileSync(join(directory, bundled), "utf8");
+  };
+  const units = stored.map((unit): DeploymentUnit => {
+    const env = unit.environment;
     env.artifact = {
       path: join(site, `${env.environment}.${artifactExtension[unit.backend]}`),
-      content: readFileSync(join(directory, bundled), "utf8"),
+      content: read(env.artifact.path),
     };
+    if (env.waveArtifacts) {
+      env.waveArtifacts = env.waveArtifacts.map((wave, i) => ({
+        path: waveArtifactPath(env.artifact.path, i + 1),
+        content: read(wave.path),
+      }));
+    }
     env.commands = upCommands(
       { project: unit.project, target: unit.target, pull: unit.pull, root: options.cwd },
       env,
     );
-  }
+    return completeUnit(unit);
+  });
   return {
     directory,
     manifest,

@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
-import { createModel, prefixImage } from "./normalize.js";
-import { loadProject } from "./project.js";
+import { prefixImage } from "./normalize.js";
+import { loadModel, loadProject } from "./project.js";
 
 async function model(
   files: Record<string, string>,
   options: { target?: string; backend?: "swarm"; env?: string[] } = {},
 ) {
   const project = await loadProject(testdir(files));
-  return createModel(project, {
+  return loadModel(project, {
     environments: options.env ?? ["api"],
     target: options.target,
     backend: options.backend,
@@ -162,7 +162,7 @@ describe("normalisation", () => {
         "environments/api.json": json({ services: { web: "x" } }),
       }),
     );
-    const m = await createModel(project, {
+    const m = await loadModel(project, {
       environments: ["api"],
       processEnv: { KAUPANG_TARGET: "staging" },
     });

@@ -1,17 +1,17 @@
 /**
- * Written config → Model for one target: shorthands expanded, catalog
+ * Written config → Model for one target, pure: shorthands expanded, catalog
  * presets merged, image names prefixed, env merged by precedence, the
- * backend chosen. The result is plain data; nothing after this reads files.
+ * backend chosen. The load step (config/project.ts) has read every file and
+ * fetched the catalog before; this reads nothing and writes nothing.
  */
 import { resolve } from "node:path";
 import type * as z from "zod";
-import { closure } from "../base/dag.js";
 import { didYouMean } from "../base/did-you-mean.js";
 import { parseDuration } from "../base/duration.js";
 import { KaupangError, showValue } from "../base/errors.js";
-import type { EventSink } from "../base/events.js";
 import { nameOf } from "../base/image-reference.js";
 import { deepMerge } from "../base/merge.js";
+import type { Catalog } from "./catalog/catalog.js";
 import type {
   BackendName,
   Environment,
@@ -23,40 +23,49 @@ import type {
   Target,
 } from "./model.js";
 import { parsePort } from "./ports.js";
-import { type Config, isValidName, nameRule, type Project, type ValidEnvironment } from "./project.js";
-import type { ServiceObjectSchema, TargetSchema } from "./schema.js";
+import { isValidName, nameRule, type ServiceObjectSchema, type TargetSchema } from "./schema.js";
 import { fieldError } from "./validate.js";
-import type { WrittenService } from "./written.js";
+import type { Config, ValidEnvironment } from "./written.js";
 
 type ValidService = z.output<typeof ServiceObjectSchema>;
-type WrittenEnv = Record<string, string | number | boolean | { $secret: string }>;
+export type WrittenEnv = Record<string, string | number | boolean | { $secret: string }>;
 
-export interface ModelOptions {
-  /** Target name; default `$KAUPANG_TARGET`, else `local`. */
-  target?: string | undefined;
-  /** Backend override (`-b`); default the target's, then `defaultBackend`, then compose. */
-  backend?: BackendName | undefined;
-  /** Environments to deploy; their dependencies are pulled in. */
-  environments: readonly string[];
+/**
+ * What the load step gathered for one command: the validated config and the
+ * closure of environments the command needs (the ones it names and all they
+ * depend on), each with the file it was read from.
+ */
+export interface WrittenClosure {
+  /** Absolute directory of the config file. */
+  root: string;
+  /** Config file, relative to root. */
+  configFile: string;
+  config: Config;
+  /** name → validated environment and its file (relative to root), for the whole closure. */
+  environments: ReadonlyMap<string, { file: string; written: ValidEnvironment }>;
   /** Solution env, between target env and service env in precedence. */
   extraEnv?: WrittenEnv | undefined;
   /** `"env.service" → image ref` overrides (solution pins). */
   pins?: Record<string, string> | undefined;
+}
+
+/** The target a run deploys to, with its env (merged into services by normalize). */
+export type SelectedTarget = Target & { env: WrittenEnv };
+
+export interface TargetOptions {
+  /** Target name; default `$KAUPANG_TARGET`, else `local`. */
+  target?: string | undefined;
+  /** Backend override (`-b`); default the target's, then `defaultBackend`, then compose. */
+  backend?: BackendName | undefined;
   /** Where KAUPANG_TARGET is read; default process.env. */
   processEnv?: NodeJS.ProcessEnv | undefined;
-  /** Warnings (optional catalog sources skipped). */
-  events?: EventSink | undefined;
 }
 
 /** Pick the target and backend the run deploys to. */
 export function selectTarget(
-  project: Project,
-  options: {
-    target?: string | undefined;
-    backend?: BackendName | undefined;
-    processEnv?: NodeJS.ProcessEnv | undefined;
-  },
-): Target & { env: WrittenEnv } {
+  project: { config: Config; root: string },
+  options: TargetOptions,
+): SelectedTarget {
   const { config } = project;
   const name = options.target ?? options.processEnv?.KAUPANG_TARGET ?? process.env.KAUPANG_TARGET ?? "local";
   const targets = config.targets ?? {};
@@ -91,59 +100,32 @@ export function selectTarget(
   };
 }
 
-/** Resolve the dependency closure of `roots` and normalise it into a Model. */
-export async function createModel(project: Project, options: ModelOptions): Promise<Model> {
-  const { config } = project;
-  const target = selectTarget(project, options);
-  for (const name of options.environments) {
-    if (!project.hasEnvironment(name)) {
-      throw new KaupangError(
-        "ERR_UNKNOWN_ENVIRONMENT",
-        `unknown environment "${name}"${didYouMean(name, project.environmentNames())}; environments: ${project.environmentNames().join(", ") || `(none in ${project.environmentsDisplay})`}`,
-      );
-    }
-  }
-
-  // Load the closure breadth-first, concurrently, checking each dependsOn as we go.
-  const written = new Map<string, ValidEnvironment>();
-  let frontier = [...new Set(options.environments)];
-  while (frontier.length > 0) {
-    const loaded = await Promise.all(frontier.map((name) => project.loadEnvironment(name)));
-    const next: string[] = [];
-    frontier.forEach((name, i) => {
-      const env = loaded[i]!;
-      written.set(name, env);
-      for (const dep of list(env.dependsOn)) {
-        if (!project.hasEnvironment(dep)) {
-          throw fieldError(
-            project.environmentFile(name),
-            ["dependsOn"],
-            `environment "${dep}" does not exist${didYouMean(dep, project.environmentNames())}`,
-          );
-        }
-        if (!written.has(dep) && !next.includes(dep) && !frontier.includes(dep)) next.push(dep);
-      }
-    });
-    frontier = next;
-  }
-
-  const needsCatalog = [...written.values()].some((env) =>
+/** Whether normalising `written` needs the catalog (a service names a preset). */
+export function needsCatalog(environments: Iterable<ValidEnvironment>): boolean {
+  return [...environments].some((env) =>
     Object.values(env.services).some((s) => typeof s === "object" && s.$catalog !== undefined),
   );
-  const catalog = needsCatalog ? await project.catalog(options.events) : undefined;
+}
 
+/** Normalise a loaded closure for one target into a Model. Pure. */
+export function createModel(
+  written: WrittenClosure,
+  catalog: Catalog | undefined,
+  target: SelectedTarget,
+): Model {
+  const { config } = written;
   const environments: Record<string, Environment> = {};
-  for (const name of [...written.keys()].sort()) {
-    const env = written.get(name)!;
-    const file = project.environmentFile(name);
+  for (const name of [...written.environments.keys()].sort()) {
+    const { file, written: env } = written.environments.get(name)!;
     const services: Record<string, Service> = {};
     for (const serviceName of Object.keys(env.services).sort()) {
       if (!isValidName(serviceName)) {
-        throw fieldError(
+        throw fieldError({
           file,
-          ["services", serviceName],
-          `service name "${serviceName}" must be ${nameRule}`,
-        );
+          path: ["services", serviceName],
+          subject: "name",
+          message: `service name "${serviceName}" must be ${nameRule}`,
+        });
       }
       const entry = env.services[serviceName]!;
       let service: ValidService = typeof entry === "string" ? { image: entry } : entry;
@@ -154,25 +136,29 @@ export async function createModel(project: Project, options: ModelOptions): Prom
         const at = service.$catalog.lastIndexOf("@");
         preset = at > 0 ? service.$catalog.slice(0, at) : service.$catalog;
         const version = at > 0 ? service.$catalog.slice(at + 1) : undefined;
-        const found = catalog!.services.get(preset);
+        const found = catalog?.services.get(preset);
         if (!found) {
           const searched =
-            catalog!.sources.length > 0 ? catalog!.sources.join(", ") : "no catalog sources configured";
-          throw fieldError(
+            catalog && catalog.sources.length > 0
+              ? catalog.sources.join(", ")
+              : "no catalog sources configured";
+          throw fieldError({
             file,
-            ["services", serviceName],
-            `catalog preset "${preset}" not found${didYouMean(preset, [...catalog!.services.keys()])} (searched: ${searched})`,
-          );
+            path: ["services", serviceName],
+            value: service.$catalog,
+            message: `catalog preset "${preset}" not found${didYouMean(preset, [...(catalog?.services.keys() ?? [])])} (searched: ${searched})`,
+          });
         }
         const base: ValidService =
           typeof found.preset === "string" ? { image: found.preset } : { ...(found.preset as ValidService) };
         if (version !== undefined) {
           if (!base.image) {
-            throw fieldError(
+            throw fieldError({
               file,
-              ["services", serviceName],
-              `catalog preset "${preset}" has no image to pick version ${version} of`,
-            );
+              path: ["services", serviceName],
+              value: service.$catalog,
+              message: `catalog preset "${preset}" has no image to pick version ${version} of`,
+            });
           }
           base.image = `${nameOf(base.image)}:${version}`;
         }
@@ -187,21 +173,22 @@ export async function createModel(project: Project, options: ModelOptions): Prom
         file,
         config,
         imagePrefixed: !imageFromPreset,
-        env: mergeEnv(config.globalEnv, env.env, target.env, options.extraEnv, service.env),
-        pin: options.pins?.[`${name}.${serviceName}`],
+        env: mergeEnv(config.globalEnv, env.env, target.env, written.extraEnv, service.env),
+        pin: written.pins?.[`${name}.${serviceName}`],
         preset,
       });
     }
     for (const service of Object.values(services)) {
-      for (const dep of service.dependsOn) {
+      service.dependsOn.forEach((dep) => {
         if (!services[dep]) {
-          throw fieldError(
+          throw fieldError({
             file,
-            ["services", service.name, "dependsOn"],
-            `service "${dep}" does not exist in environment "${name}"${didYouMean(dep, Object.keys(services))}`,
-          );
+            path: ["services", service.name, "dependsOn"],
+            value: dep,
+            message: `service "${dep}" does not exist in environment "${name}"${didYouMean(dep, Object.keys(services))}`,
+          });
         }
-      }
+      });
     }
     environments[name] = {
       name,
@@ -209,10 +196,10 @@ export async function createModel(project: Project, options: ModelOptions): Prom
       dependsOn: list(env.dependsOn),
       services,
       hooks: {
-        beforeUp: hooks(env.hooks?.beforeUp, project.root),
-        afterUp: hooks(env.hooks?.afterUp, project.root),
-        beforeDown: hooks(env.hooks?.beforeDown, project.root),
-        afterDown: hooks(env.hooks?.afterDown, project.root),
+        beforeUp: hooks(env.hooks?.beforeUp, written.root),
+        afterUp: hooks(env.hooks?.afterUp, written.root),
+        beforeDown: hooks(env.hooks?.beforeDown, written.root),
+        afterDown: hooks(env.hooks?.afterDown, written.root),
       },
     };
   }
@@ -220,20 +207,16 @@ export async function createModel(project: Project, options: ModelOptions): Prom
   const { env: _targetEnv, ...targetModel } = target;
   return {
     project: config.project,
-    root: project.root,
-    configFile: project.configFile.slice(project.root.length + 1),
-    cacheDir: resolve(project.root, config.cacheDir ?? ".kaupang"),
+    root: written.root,
+    configFile: written.configFile,
+    cacheDir: resolve(written.root, config.cacheDir ?? ".kaupang"),
     target: targetModel,
     environments,
   };
 }
 
-/** The environments a deploy of `roots` touches (roots and everything they depend on). */
-export function environmentClosure(model: Model, roots: readonly string[]): Set<string> {
-  return closure(roots, (name) => model.environments[name]?.dependsOn ?? []);
-}
-
-function list(value: string | string[] | undefined): string[] {
+/** A `string | string[]` field as a list without repeats. */
+export function list(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   return [...new Set(Array.isArray(value) ? value : [value])];
 }
@@ -274,7 +257,7 @@ const memoryUnits: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2
 function normalizeService(input: {
   name: string;
   service: ValidService;
-  path: PropertyKey[];
+  path: (string | number)[];
   file: string;
   config: Config;
   imagePrefixed: boolean;
@@ -285,7 +268,11 @@ function normalizeService(input: {
   const { service: s, name, file, path, config } = input;
   const writtenImage = s.image ?? (s.build !== undefined ? `${config.project}-${name}` : undefined);
   if (writtenImage === undefined) {
-    throw fieldError(file, path, "a service needs an image, a build, or a catalog preset ($catalog / use())");
+    throw fieldError({
+      file,
+      path,
+      message: "a service needs an image, a build, or a catalog preset ($catalog / use())",
+    });
   }
   const image =
     input.pin ?? (input.imagePrefixed ? prefixImage(writtenImage, config.dockerRepository) : writtenImage);
@@ -323,7 +310,12 @@ function normalizeService(input: {
     let test = typeof h.test === "string" ? ["CMD-SHELL", h.test] : [...h.test];
     if (!["CMD", "CMD-SHELL", "NONE"].includes(test[0] ?? "")) test = ["CMD", ...test];
     if (test.length < 2 && test[0] !== "NONE") {
-      throw fieldError(file, [...path, "healthcheck", "test"], `${showValue(h.test)} has no command`);
+      throw fieldError({
+        file,
+        path: [...path, "healthcheck", "test"],
+        value: h.test,
+        message: `${showValue(h.test)} has no command`,
+      });
     }
     out.healthcheck = {
       test,
@@ -346,13 +338,12 @@ function normalizeService(input: {
     }
   }
   if (out.runOnce && out.replicas !== 1) {
-    throw fieldError(
+    throw fieldError({
       file,
-      [...path, "replicas"],
-      `a runOnce service runs exactly once; got replicas ${out.replicas}`,
-    );
+      path: [...path, "replicas"],
+      value: out.replicas,
+      message: `a runOnce service runs exactly once; got replicas ${out.replicas}`,
+    });
   }
   return out;
 }
-
-export type { WrittenService };

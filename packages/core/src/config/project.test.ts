@@ -3,8 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
 import { createPlan } from "../plan/create-plan.js";
-import { createModel } from "./normalize.js";
-import { loadProject } from "./project.js";
+import { loadModel, loadProject } from "./project.js";
 
 const project = () =>
   testdir({
@@ -29,7 +28,7 @@ describe("Project.withEnvironment", () => {
     });
     expect(copy.environmentNames()).toEqual(["data", "app"]);
     expect(copy.environmentFile("app")).toBe("environments/app.ts");
-    const plan = createPlan(await createModel(copy, { environments: ["app"], target: "local" }));
+    const plan = createPlan(await loadModel(copy, { environments: ["app"], target: "local" }));
     expect(plan.environmentOrder).toEqual(["data", "app"]);
     expect(plan.environments[1]!.waves).toEqual([["api"], ["web"]]);
     expect(plan.environments[1]!.secrets).toEqual(["APP_KEY"]);
@@ -43,7 +42,7 @@ describe("Project.withEnvironment", () => {
   it("validates with the environment schema and names the given file", async () => {
     const base = await loadProject(project());
     const copy = base.withEnvironment("app", { services: { web: { imag: "x" } } }, "environments/app.json");
-    await expect(createModel(copy, { environments: ["app"], target: "local" })).rejects.toThrow(
+    await expect(loadModel(copy, { environments: ["app"], target: "local" })).rejects.toThrow(
       'environments/app.json: services.web.imag: unknown key (did you mean "image"?)',
     );
     await expect(base.withEnvironment("App", { services: {} }).loadEnvironment("App")).rejects.toThrow(
@@ -56,7 +55,7 @@ describe("Project.withEnvironment", () => {
     const copy = base.withEnvironment("data", { services: { db: "postgres:17" } });
     expect(copy.environmentNames()).toEqual(["data"]);
     expect(copy.environmentFile("data")).toBe("environments/data.json");
-    const model = await createModel(copy, { environments: ["data"], target: "local" });
+    const model = await loadModel(copy, { environments: ["data"], target: "local" });
     expect(model.environments.data!.services.db!.image).toBe("postgres:17");
     expect((await base.loadEnvironment("data")).services.db).toEqual({ $catalog: "pg" });
   });

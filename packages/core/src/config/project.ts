@@ -1,10 +1,13 @@
 /**
- * A loaded project: the validated config file plus lazy, cached access to
- * environment files and the catalog. Environment files are read only when a
- * command needs them, so a broken file elsewhere never blocks a deploy.
+ * The load step. A loaded project is the validated config file plus lazy,
+ * cached access to environment files and the catalog: every file read and
+ * every catalog fetch of a run happens here, each once. Environment files are
+ * read only when a command needs them (the closure of what it deploys), so a
+ * broken file elsewhere never blocks a deploy. Normalising what was loaded
+ * (normalize.ts) is pure.
  */
 import { dirname, relative, resolve } from "node:path";
-import type * as z from "zod";
+import { didYouMean } from "../base/did-you-mean.js";
 import { errorMessage, KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
 import { type Catalog, loadCatalog } from "./catalog/catalog.js";
@@ -19,21 +22,20 @@ import {
   loadModuleFile,
   unknownEnvironmentError,
 } from "./load.js";
-import { ConfigSchema, EnvironmentSchema } from "./schema.js";
+import type { Model } from "./model.js";
+import {
+  createModel,
+  list,
+  needsCatalog,
+  selectTarget,
+  type TargetOptions,
+  type WrittenClosure,
+  type WrittenEnv,
+} from "./normalize.js";
+import { ConfigSchema, EnvironmentSchema, isValidName, nameRule } from "./schema.js";
 import { fieldError, validate } from "./validate.js";
+import type { Config, Solution, ValidEnvironment } from "./written.js";
 
-export type Config = z.output<typeof ConfigSchema>;
-export type ValidEnvironment = z.output<typeof EnvironmentSchema>;
-
-const namePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-export const nameRule =
-  'lowercase letters, digits and "-" (at most 63, starting and ending with a letter or digit)';
-
-export function isValidName(name: string): boolean {
-  return namePattern.test(name);
-}
-
-export type Solution = NonNullable<Config["solutions"]>[string];
 type SourceConfig = NonNullable<Config["catalog"]>["sources"][number];
 
 /** The CatalogSource for one configured source. */
@@ -124,17 +126,58 @@ export class Project {
   private async readEnvironment(name: string): Promise<ValidEnvironment> {
     const display = this.environmentFile(name);
     if (!isValidName(name)) {
-      throw new KaupangError(
-        "ERR_CONFIG_INVALID",
-        `${display}: environment name "${name}" must be ${nameRule}`,
+      throw fieldError(
         {
-          hint: "rename the file",
+          file: display,
+          path: [],
+          subject: "name",
+          message: `environment name "${name}" must be ${nameRule}`,
         },
+        { hint: "rename the file" },
       );
     }
     const supplied = this.supplied.get(name);
     const raw = supplied ? supplied.written : await loadModuleFile(resolve(this.root, display), display);
     return validate(EnvironmentSchema, raw, display);
+  }
+
+  /**
+   * Read `names` and every environment they depend on (breadth-first,
+   * concurrently, each file once), checking each dependsOn as it goes.
+   */
+  async loadClosure(names: readonly string[]): Promise<WrittenClosure["environments"]> {
+    for (const name of names) {
+      if (!this.hasEnvironment(name)) {
+        throw new KaupangError(
+          "ERR_UNKNOWN_ENVIRONMENT",
+          `unknown environment "${name}"${didYouMean(name, this.environmentNames())}; environments: ${this.environmentNames().join(", ") || `(none in ${this.environmentsDisplay})`}`,
+        );
+      }
+    }
+    const written = new Map<string, { file: string; written: ValidEnvironment }>();
+    let frontier = [...new Set(names)];
+    while (frontier.length > 0) {
+      const loaded = await Promise.all(frontier.map((name) => this.loadEnvironment(name)));
+      const next: string[] = [];
+      frontier.forEach((name, i) => {
+        const env = loaded[i]!;
+        const file = this.environmentFile(name);
+        written.set(name, { file, written: env });
+        for (const dep of list(env.dependsOn)) {
+          if (!this.hasEnvironment(dep)) {
+            throw fieldError({
+              file,
+              path: ["dependsOn"],
+              value: dep,
+              message: `environment "${dep}" does not exist${didYouMean(dep, this.environmentNames())}`,
+            });
+          }
+          if (!written.has(dep) && !next.includes(dep) && !frontier.includes(dep)) next.push(dep);
+        }
+      });
+      frontier = next;
+    }
+    return written;
   }
 
   /**
@@ -190,6 +233,38 @@ export class Project {
   }
 }
 
+export interface LoadModelOptions extends TargetOptions {
+  /** Environments to deploy; their dependencies are pulled in. */
+  environments: readonly string[];
+  /** Solution env, between target env and service env in precedence. */
+  extraEnv?: WrittenEnv | undefined;
+  /** `"env.service" → image ref` overrides (solution pins). */
+  pins?: Record<string, string> | undefined;
+  /** Warnings (optional catalog sources skipped). */
+  events?: EventSink | undefined;
+}
+
+/**
+ * The load step, then normalize: select the target, read the closure of
+ * `environments`, fetch the catalog if a service names a preset, and
+ * normalise it all into a Model.
+ */
+export async function loadModel(project: Project, options: LoadModelOptions): Promise<Model> {
+  const target = selectTarget(project, options);
+  const environments = await project.loadClosure(options.environments);
+  const written = [...environments.values()].map((e) => e.written);
+  const catalog = needsCatalog(written) ? await project.catalog(options.events) : undefined;
+  const closure: WrittenClosure = {
+    root: project.root,
+    configFile: displayPath(project.root, project.configFile),
+    config: project.config,
+    environments,
+    extraEnv: options.extraEnv,
+    pins: options.pins,
+  };
+  return createModel(closure, catalog, target);
+}
+
 /** Find, read and validate the config in `cwd`. */
 export async function loadProject(cwd: string): Promise<Project> {
   const configFile = findConfigFile(cwd);
@@ -198,7 +273,12 @@ export async function loadProject(cwd: string): Promise<Project> {
   const raw = await loadModuleFile(configFile, display);
   const config = validate(ConfigSchema, raw, display);
   if (!isValidName(config.project)) {
-    throw fieldError(display, ["project"], `"${config.project}" must be ${nameRule}`);
+    throw fieldError({
+      file: display,
+      path: ["project"],
+      value: config.project,
+      message: `"${config.project}" must be ${nameRule}`,
+    });
   }
   return new Project({ root, configFile, config });
 }

@@ -33,6 +33,15 @@ const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
       }`,
   });
 
+const namePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** The rule project, environment and service names follow (they become DNS labels and object names). */
+export const nameRule =
+  'lowercase letters, digits and "-" (at most 63, starting and ending with a letter or digit)';
+
+export function isValidName(name: string): boolean {
+  return namePattern.test(name);
+}
+
 export const backendNames = ["compose", "swarm", "kubernetes"] as const;
 export const pullPolicies = ["always", "missing", "never"] as const;
 

@@ -1,28 +1,19 @@
 import type * as z from "zod";
-import { KaupangError, showValue } from "../base/errors.js";
+import { type Cycle, formatProblem, KaupangError, type Problem, showValue } from "../base/errors.js";
 
-/** A field path as users read it: `services.web.ports[0]`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const segment of path) {
-    if (typeof segment === "number") out += `[${segment}]`;
-    else {
-      const key = String(segment);
-      const plain = /^[A-Za-z_$][\w$-]*$/.test(key);
-      out += plain ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
-    }
-  }
-  return out;
-}
+export { formatPath } from "../base/errors.js";
 
-interface Problem {
-  path: PropertyKey[];
-  message: string;
-}
+/** A problem before it is placed in a file. */
+type Found = Omit<Problem, "file">;
+
+const inputOf = (issue: z.core.$ZodIssue): { value?: unknown } => {
+  const input = (issue as { input?: unknown }).input;
+  return input === undefined || issue.code === "unrecognized_keys" ? {} : { value: input };
+};
 
 /** Flatten a zod issue into problems users can act on; unions report the branch that fits the input. */
-function problemsOf(issue: z.core.$ZodIssue, base: PropertyKey[] = []): Problem[] {
-  const path = [...base, ...issue.path];
+function problemsOf(issue: z.core.$ZodIssue, base: Problem["path"] = []): Found[] {
+  const path = [...base, ...(issue.path as Problem["path"])];
   switch (issue.code) {
     case "unrecognized_keys":
       return issue.keys.map((key) => ({ path: [...path, key], message: issue.message }));
@@ -37,48 +28,53 @@ function problemsOf(issue: z.core.$ZodIssue, base: PropertyKey[] = []): Problem[
         .flatMap((b) => b.map((i) => (i.code === "invalid_type" ? i.expected : undefined)))
         .filter((e): e is NonNullable<typeof e> => e !== undefined);
       const input = (issue as { input?: unknown }).input;
-      return [{ path, message: `expected ${[...new Set(expected)].join(" or ")}, got ${showValue(input)}` }];
+      return [
+        {
+          path,
+          ...inputOf(issue),
+          message: `expected ${[...new Set(expected)].join(" or ")}, got ${showValue(input)}`,
+        },
+      ];
     }
     case "invalid_type": {
       const input = (issue as { input?: unknown }).input;
       if (input === undefined) return [{ path, message: "is required" }];
-      if (/^expected an object/.test(issue.message)) return [{ path, message: issue.message }];
-      return [{ path, message: `expected ${issue.expected}, got ${showValue(input)}` }];
+      if (/^expected an object/.test(issue.message)) return [{ path, value: input, message: issue.message }];
+      return [{ path, value: input, message: `expected ${issue.expected}, got ${showValue(input)}` }];
     }
     default:
-      return [{ path, message: issue.message }];
+      return [{ path, ...inputOf(issue), message: issue.message }];
   }
 }
 
 /**
- * Validate `data` against `schema`; on failure throw one KaupangError whose
- * one-line message names the file, the field path and the bad value.
+ * Validate `data` against `schema`; on failure throw one KaupangError carrying
+ * every problem, whose one-line message names the file, the field path and
+ * the bad value of the first.
  */
 export function validate<S extends z.ZodType>(
   schema: S,
   data: unknown,
   file: string,
-  basePath: PropertyKey[] = [],
+  basePath: Problem["path"] = [],
 ): z.output<S> {
   const result = schema.safeParse(data, { reportInput: true });
   if (result.success) return result.data;
-  const problems = result.error.issues.flatMap((issue) => problemsOf(issue, basePath));
-  const [first] = problems;
-  const where = first && first.path.length > 0 ? `${formatPath(first.path)}: ` : "";
+  const found = result.error.issues.flatMap((issue) => problemsOf(issue, basePath));
+  const problems: Problem[] = (found.length > 0 ? found : [{ path: [], message: "invalid" }]).map((p) => ({
+    file,
+    ...p,
+  }));
   const more =
     problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""})` : "";
-  const error = new KaupangError(
-    "ERR_CONFIG_INVALID",
-    `${file}: ${where}${first?.message ?? "invalid"}${more}`,
-  );
-  (error as KaupangError & { problems?: string[] }).problems = problems.map(
-    (p) => `${file}: ${p.path.length > 0 ? `${formatPath(p.path)}: ` : ""}${p.message}`,
-  );
-  throw error;
+  throw new KaupangError("ERR_CONFIG_INVALID", `${formatProblem(problems[0]!)}${more}`, { problems });
 }
 
-/** A config-level error at a field, formatted like validation errors. */
-export function fieldError(file: string, path: PropertyKey[], message: string, hint?: string): KaupangError {
-  const where = path.length > 0 ? `${formatPath(path)}: ` : "";
-  return new KaupangError("ERR_CONFIG_INVALID", `${file}: ${where}${message}`, hint ? { hint } : {});
+/** A user error about one field of a file, formatted like validation errors, carrying it as a problem. */
+export function fieldError(problem: Problem, options: { hint?: string; cycle?: Cycle } = {}): KaupangError {
+  return new KaupangError("ERR_CONFIG_INVALID", formatProblem(problem), {
+    problems: [problem],
+    ...(options.hint ? { hint: options.hint } : {}),
+    ...(options.cycle ? { cycle: options.cycle } : {}),
+  });
 }

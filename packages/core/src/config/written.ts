@@ -24,3 +24,9 @@ export type SecretRef = z.input<typeof SecretRefSchema>;
 export type CatalogRef = WrittenService & { $catalog: string };
 /** What `import type { KaupangConfig } from "kaupang"` names in a JS config's JSDoc. */
 export type KaupangConfig = WrittenConfig;
+
+/** A config file after validation (defaults not yet applied: that is normalize's job). */
+export type Config = z.output<typeof ConfigSchema>;
+/** An environment file after validation. */
+export type ValidEnvironment = z.output<typeof EnvironmentSchema>;
+export type Solution = NonNullable<Config["solutions"]>[string];

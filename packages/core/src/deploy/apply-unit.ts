@@ -8,8 +8,9 @@ import type { BackendContext } from "../backends/backend.js";
 import { backendFor } from "../backends/context.js";
 import { errorMessage } from "../base/errors.js";
 import type { Ledger } from "../ledger/ledger.js";
-import type { DeploymentUnit, LedgerRecord } from "../ledger/record.js";
+import type { LedgerRecord } from "../ledger/record.js";
 import type { PlannedImage } from "../plan/types.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import { writeArtifacts } from "./artifacts.js";
 import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
@@ -66,7 +67,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   try {
     await runHooks(env.hooks.beforeUp, "beforeUp", scope, ctx.events);
     step = "apply";
-    await writeArtifacts(ctx.root, unit.backend, env);
+    await writeArtifacts(ctx.root, env);
     await backend.apply(ctx, env);
     step = "verify";
     await verifyRunning(backend, ctx, env);

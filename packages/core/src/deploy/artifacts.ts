@@ -1,46 +1,20 @@
 import { resolve } from "node:path";
 import { writeFileAtomic } from "../base/fs.js";
-import type { BackendName } from "../config/model.js";
-import { waveArtifactPath } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
-import { artifactDocuments, toYaml, toYamlStream } from "../render/yaml.js";
-
-/** The part of an artifact holding only `services` (a stage of a staged deploy). */
-export function waveArtifact(backend: BackendName, content: string, services: readonly string[]): string {
-  if (backend === "swarm") {
-    const doc = artifactDocuments(content)[0] as { services: Record<string, unknown> };
-    const subset = Object.fromEntries(
-      Object.entries(doc.services).filter(([name]) => services.includes(name)),
-    );
-    return toYaml({ ...doc, services: subset });
-  }
-  if (backend === "kubernetes") {
-    const docs = artifactDocuments(content) as { kind: string; metadata: { name: string } }[];
-    return toYamlStream(docs.filter((d) => d.kind === "Namespace" || services.includes(d.metadata.name)));
-  }
-  return content;
-}
 
 /**
- * Write an environment's artifact, and for staged backends one file per wave,
- * under the config root. Returns the absolute artifact path.
+ * Write an environment's artifact, and for a staged deploy its wave
+ * artifacts, under the config root. Returns the absolute artifact path.
  */
 export async function writeArtifacts(
   root: string,
-  backend: BackendName,
-  env: EnvironmentPlan,
+  env: Pick<EnvironmentPlan, "artifact" | "waveArtifacts">,
 ): Promise<string> {
   const path = resolve(root, env.artifact.path);
-  await writeFileAtomic(path, env.artifact.content);
-  if (backend !== "compose" && env.waves.length > 1) {
-    await Promise.all(
-      env.waves.map((wave, i) =>
-        writeFileAtomic(
-          resolve(root, waveArtifactPath(env.artifact.path, i + 1)),
-          waveArtifact(backend, env.artifact.content, wave),
-        ),
-      ),
-    );
-  }
+  await Promise.all(
+    [env.artifact, ...(env.waveArtifacts ?? [])].map((a) =>
+      writeFileAtomic(resolve(root, a.path), a.content),
+    ),
+  );
   return path;
 }

@@ -8,8 +8,7 @@ import { join, relative } from "node:path";
 import { KaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { writeFileAtomic } from "../base/fs.js";
-import { createModel } from "../config/normalize.js";
-import { loadProject } from "../config/project.js";
+import { loadModel, loadProject, type Project } from "../config/project.js";
 import { execOk } from "../exec/exec.js";
 import { type CommandContext, composeArgs } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
@@ -30,9 +29,9 @@ export interface BuildPlan {
   root: string;
 }
 
-export async function planBuild(options: BuildOptions): Promise<BuildPlan> {
-  const project = await loadProject(options.cwd ?? process.cwd());
-  const model = await createModel(project, {
+export async function planBuild(options: BuildOptions, loaded?: Project): Promise<BuildPlan> {
+  const project = loaded ?? (await loadProject(options.cwd ?? process.cwd()));
+  const model = await loadModel(project, {
     environments: [options.environment],
     target: options.target,
     backend: "compose",

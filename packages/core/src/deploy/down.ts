@@ -69,7 +69,7 @@ export async function down(options: DownOptions & ApplyOptions): Promise<{ remov
       ctx.events({ type: "stage", scope: name, message: `removing from ${plan.target} (${plan.backend})` });
       try {
         await runHooks(env.hooks.beforeDown, "beforeDown", name, ctx.events);
-        await writeArtifacts(plan.root, plan.backend, env);
+        await writeArtifacts(plan.root, env);
         await backend.remove(ctx, env);
         await runHooks(env.hooks.afterDown, "afterDown", name, ctx.events);
       } catch (error) {

@@ -4,8 +4,8 @@
  * recorded unit is unchanged and nothing drifted.
  */
 import type { Backend, BackendContext, RunningService } from "../backends/backend.js";
-import type { DeploymentUnit } from "../ledger/record.js";
-import { type ServiceView, viewArtifact } from "../render/view.js";
+import type { DeploymentUnit } from "../plan/unit.js";
+import type { ServiceView } from "../render/view.js";
 
 export interface Drift {
   service: string;
@@ -76,7 +76,7 @@ function compareService(
 /** Compare what runs for one recorded deployment unit with the unit. */
 export async function driftOf(backend: Backend, ctx: BackendContext, unit: DeploymentUnit): Promise<Drift[]> {
   const env = unit.environment;
-  const expected = viewArtifact(unit.backend, env.artifact.content);
+  const expected = env.views;
   const live = new Map((await backend.running(ctx, env)).map((r) => [r.service, r]));
   const drift: Drift[] = [];
   for (const [name, view] of Object.entries(expected)) {

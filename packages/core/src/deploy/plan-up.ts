@@ -8,8 +8,9 @@ import { didYouMean } from "../base/did-you-mean.js";
 import { KaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import type { BackendName, Model, PullPolicy } from "../config/model.js";
-import { createModel } from "../config/normalize.js";
-import { loadProject, type Project } from "../config/project.js";
+
+import { loadModel, loadProject, type Project } from "../config/project.js";
+import { fieldError } from "../config/validate.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { Plan } from "../plan/types.js";
 
@@ -37,9 +38,13 @@ export interface Planned {
 
 /** Load the config and plan a deploy of `environments` (and their dependencies). Touches nothing. */
 export async function planUp(options: PlanUpOptions): Promise<Planned> {
-  const project = await loadProject(options.cwd ?? process.cwd());
+  return planProject(await loadProject(options.cwd ?? process.cwd()), options);
+}
+
+/** Plan with a project already loaded: a pipeline plans all its steps from one load of the config. */
+export async function planProject(project: Project, options: Omit<PlanUpOptions, "cwd">): Promise<Planned> {
   if (options.solution !== undefined) return planSolution(project, options.solution, options);
-  const model = await createModel(project, {
+  const model = await loadModel(project, {
     environments: options.environments ?? [],
     target: options.target,
     backend: options.backend,
@@ -49,7 +54,11 @@ export async function planUp(options: PlanUpOptions): Promise<Planned> {
 }
 
 /** Plan a solution: its environments and their dependencies, with its pins and env. */
-async function planSolution(project: Project, name: string, options: PlanUpOptions): Promise<Planned> {
+async function planSolution(
+  project: Project,
+  name: string,
+  options: Omit<PlanUpOptions, "cwd">,
+): Promise<Planned> {
   const solutions = await project.solutions(options.events);
   const entry = solutions.get(name);
   if (!entry) {
@@ -60,7 +69,7 @@ async function planSolution(project: Project, name: string, options: PlanUpOptio
     );
   }
   const { solution, source } = entry;
-  const model = await createModel(project, {
+  const model = await loadModel(project, {
     environments: solution.environments,
     target: options.target ?? solution.target,
     backend: options.backend,
@@ -74,10 +83,12 @@ async function planSolution(project: Project, name: string, options: PlanUpOptio
       const known = Object.values(model.environments).flatMap((e) =>
         Object.keys(e.services).map((s) => `${e.name}.${s}`),
       );
-      throw new KaupangError(
-        "ERR_CONFIG_INVALID",
-        `${source}: solutions.${name}.pins: "${key}" names no service of the solution${didYouMean(key, known)} (use "environment.service")`,
-      );
+      throw fieldError({
+        file: source,
+        path: ["solutions", name, "pins"],
+        value: key,
+        message: `"${key}" names no service of the solution${didYouMean(key, known)} (use "environment.service")`,
+      });
     }
   }
   const plan = createPlan(model, { pull: options.pull });

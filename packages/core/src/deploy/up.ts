@@ -10,8 +10,9 @@ import { prefetchProjectNetwork } from "../backends/network.js";
 import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
-import { currentRecord, type DeploymentUnit } from "../ledger/record.js";
+import { currentRecord } from "../ledger/record.js";
 import { createPlan } from "../plan/create-plan.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary, recordUnchanged } from "./apply-unit.js";
 import { driftOf } from "./drift.js";
 import { newDeploymentId } from "./ids.js";
@@ -112,7 +113,10 @@ async function isUnchanged(ledger: Ledger, unit: DeploymentUnit, ctx: BackendCon
   const read = ledger.read();
   ledger.verify(read);
   const current = currentRecord(read.records);
-  if (current?.unit !== unitDigest(unit)) return false;
+  if (!current?.unit) return false;
+  const digest = unitDigest(unit);
+  // A unit an older kaupang recorded has another digest for the same deploy: compare it completed.
+  if (current.unit !== digest && unitDigest(ledger.readUnit(current)) !== digest) return false;
   const drift = await driftOf(backendFor(unit.backend), ctx, unit);
   if (drift.length === 0) return true;
   ctx.events({

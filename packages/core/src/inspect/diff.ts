@@ -11,7 +11,7 @@ import { Ledger } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { EnvironmentPlan, Plan } from "../plan/types.js";
-import { type Change, diffViews, type ServiceView, viewArtifact } from "../render/view.js";
+import type { EnvEntry, ServiceView } from "../render/view.js";
 
 export interface EnvironmentDiff {
   environment: string;
@@ -22,12 +22,12 @@ export interface EnvironmentDiff {
 
 /** Views of an environment; with `refsOnly`, images are the configured references. */
 function views(
-  plan: Pick<Plan, "backend">,
-  env: Pick<EnvironmentPlan, "artifact" | "images">,
+  env: Pick<EnvironmentPlan, "views" | "images">,
   refsOnly: boolean,
 ): Record<string, ServiceView> {
-  const out = viewArtifact(plan.backend, env.artifact.content);
-  if (refsOnly) for (const image of env.images) if (out[image.service]) out[image.service]!.image = image.ref;
+  if (!refsOnly) return env.views;
+  const out = Object.fromEntries(Object.entries(env.views).map(([name, view]) => [name, { ...view }]));
+  for (const image of env.images) if (out[image.service]) out[image.service]!.image = image.ref;
   return out;
 }
 
@@ -53,7 +53,7 @@ export function diffPlan(planned: Planned, plan: Plan, hermetic: boolean): Envir
     return {
       environment: env.environment,
       against: record.id,
-      changes: diffViews(views(unit, unit.environment, hermetic), views(plan, env, hermetic)),
+      changes: diffViews(views(unit.environment, hermetic), views(env, hermetic)),
     };
   });
 }
@@ -65,4 +65,57 @@ export async function diff(
   if (options.resolve === false) return diffPlan(planned, planned.plan, true);
   const pins = await pinImages(planned.model, planned.plan, { cwd: options.cwd, events: options.events });
   return diffPlan(planned, createPlan(planned.model, { pull: planned.plan.pull, pinned: pins }), false);
+}
+
+export interface Change {
+  service: string;
+  kind: "added" | "removed" | "image" | "env" | "ports" | "replicas" | "command";
+  /** Human text; never a secret value. */
+  detail: string;
+}
+
+const showEnv = (e: EnvEntry | undefined) =>
+  e === undefined ? "(unset)" : "secret" in e ? `secret(${e.secret})` : JSON.stringify(e.value);
+
+/** What changes from `before` to `after`, service by service. */
+export function diffViews(before: Record<string, ServiceView>, after: Record<string, ServiceView>): Change[] {
+  const changes: Change[] = [];
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  for (const service of names) {
+    const a = before[service];
+    const b = after[service];
+    if (!a) {
+      changes.push({ service, kind: "added", detail: `added (${b!.image})` });
+      continue;
+    }
+    if (!b) {
+      changes.push({ service, kind: "removed", detail: "removed" });
+      continue;
+    }
+    if (a.image !== b.image)
+      changes.push({ service, kind: "image", detail: `image ${a.image} → ${b.image}` });
+    for (const key of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
+      const x = a.env[key];
+      const y = b.env[key];
+      if (JSON.stringify(x) === JSON.stringify(y)) continue;
+      changes.push({ service, kind: "env", detail: `env ${key}: ${showEnv(x)} → ${showEnv(y)}` });
+    }
+    if (a.ports.join() !== b.ports.join()) {
+      changes.push({
+        service,
+        kind: "ports",
+        detail: `ports [${a.ports.join(", ")}] → [${b.ports.join(", ")}]`,
+      });
+    }
+    if (a.replicas !== b.replicas)
+      changes.push({ service, kind: "replicas", detail: `replicas ${a.replicas} → ${b.replicas}` });
+    if (a.command.join("\u0000") !== b.command.join("\u0000")) {
+      changes.push({
+        service,
+        kind: "command",
+        detail: `command ${JSON.stringify(a.command)} → ${JSON.stringify(b.command)}`,
+      });
+    }
+  }
+  return changes;
 }

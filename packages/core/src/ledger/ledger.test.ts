@@ -3,9 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { chooseRollbackTarget } from "../deploy/rollback.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import { Ledger, lineContentHash, type NewRecord, recordHash } from "./ledger.js";
 import { acquireLock } from "./lock.js";
-import { type DeploymentUnit, type LedgerRecord, ledgerRecordSchema } from "./record.js";
+import { type LedgerRecord, ledgerRecordSchema } from "./record.js";
 
 const dirs: string[] = [];
 afterEach(() =>
@@ -34,6 +35,7 @@ const unit = (digest: string): DeploymentUnit => ({
     images: [{ service: "web", ref: "r/web:1", digest, pinned: true }],
     secrets: [],
     artifact: { path: ".kaupang/local/api.compose.yaml", content: `image: r/web@${digest}\n` },
+    views: {},
     hooks: { beforeUp: [], afterUp: [], beforeDown: [], afterDown: [] },
     commands: [],
   },

@@ -29,7 +29,8 @@ import { hostname, userInfo } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { KaupangError } from "../base/errors.js";
 import { writeFileAtomic } from "../base/fs.js";
-import { type DeploymentUnit, type LedgerRecord, ledgerRecordSchema, ledgerVersion } from "./record.js";
+import { completeUnit, type DeploymentUnit, type StoredUnit } from "../plan/unit.js";
+import { type LedgerRecord, ledgerRecordSchema, ledgerVersion } from "./record.js";
 
 /** crypto.hash (Node ≥ 20.12) is one call instead of three objects: ~3× faster on 10,000 short records. */
 export const sha256 = (text: string): string => `sha256:${hash("sha256", text, "hex")}`;
@@ -205,7 +206,7 @@ export class Ledger {
     return sha256(text) === digest ? text : undefined;
   }
 
-  /** The deployment unit a record names, checked against its digest. */
+  /** The deployment unit a record names, checked against its digest (and completed, if an older kaupang stored it). */
   readUnit(record: LedgerRecord): DeploymentUnit {
     if (!record.unit) {
       throw new KaupangError(
@@ -223,11 +224,14 @@ export class Ledger {
         },
       );
     }
-    return JSON.parse(text) as DeploymentUnit;
+    return completeUnit(JSON.parse(text) as StoredUnit);
   }
 
-  /** Read the last complete line, cutting a torn tail, without reading the whole file. */
-  private lastRecord(fd: number): LedgerRecord | undefined {
+  /**
+   * The last complete record, read from the file's end without reading the
+   * whole file; a torn last line (a crash mid-append) is cut off the file here.
+   */
+  private lastRecordCuttingTornTail(fd: number): LedgerRecord | undefined {
     const size = fstatSync(fd).size;
     let start = size;
     let buffer = Buffer.alloc(0);
@@ -254,7 +258,7 @@ export class Ledger {
     mkdirSync(dirname(this.path), { recursive: true });
     const fd = openSync(this.path, "a+");
     try {
-      const last = this.lastRecord(fd);
+      const last = this.lastRecordCuttingTornTail(fd);
       const content = {
         v: ledgerVersion as typeof ledgerVersion,
         seq: (last?.seq ?? 0) + 1,

@@ -1,8 +1,5 @@
 /** The on-disk ledger record, read back through this schema (never trusted raw). */
 import * as z from "zod";
-import type { TargetSettings } from "../base/target.js";
-import type { BackendName, PullPolicy } from "../config/model.js";
-import type { EnvironmentPlan } from "../plan/types.js";
 
 export const ledgerVersion = 1 as const;
 
@@ -56,15 +53,6 @@ export function ledgerRecordSchema(count: number): typeof LedgerRecordShape {
 
 export type LedgerRecord = z.infer<typeof LedgerRecordShape>;
 export type LedgerImage = z.infer<typeof LedgerImageSchema>;
-
-/** Everything needed to replay one environment's deploy without the config. */
-export interface DeploymentUnit {
-  project: string;
-  target: TargetSettings;
-  backend: BackendName;
-  pull: PullPolicy;
-  environment: EnvironmentPlan;
-}
 
 /** The record that describes what should run: the last succeeded (or unchanged) deploy, unless a down came after it. */
 export function currentRecord(records: readonly LedgerRecord[]): LedgerRecord | undefined {

@@ -53,11 +53,12 @@ export function planPipeline(project: Project, name: string): PipelinePlan {
       raw.needs === undefined ? [] : Array.isArray(raw.needs) ? [...new Set(raw.needs)] : [raw.needs];
     for (const need of needs) {
       if (!(need in pipeline.steps)) {
-        throw fieldError(
+        throw fieldError({
           file,
-          ["pipelines", name, "steps", stepName, "needs"],
-          `step "${need}" does not exist${didYouMean(need, Object.keys(pipeline.steps))}`,
-        );
+          path: ["pipelines", name, "steps", stepName, "needs"],
+          value: need,
+          message: `step "${need}" does not exist${didYouMean(need, Object.keys(pipeline.steps))}`,
+        });
       }
     }
     steps[stepName] = {
@@ -75,7 +76,14 @@ export function planPipeline(project: Project, name: string): PipelinePlan {
     waves = topoWaves(new Map(Object.values(steps).map((s) => [s.name, s.needs])));
   } catch (error) {
     if (error instanceof GraphError && error.problem.kind === "cycle") {
-      throw fieldError(file, ["pipelines", name, "steps"], `step cycle: ${error.problem.cycle.join(" → ")}`);
+      throw fieldError(
+        {
+          file,
+          path: ["pipelines", name, "steps"],
+          message: `step cycle: ${error.problem.cycle.join(" → ")}`,
+        },
+        { cycle: { kind: "steps", nodes: error.problem.cycle } },
+      );
     }
     throw error;
   }

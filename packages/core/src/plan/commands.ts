@@ -6,7 +6,6 @@
 import type { TargetSettings } from "../base/target.js";
 import type { PullPolicy } from "../config/model.js";
 import { composeProjectName, projectNetworkName, stackName } from "../render/names.js";
-import { artifactDocuments } from "../render/yaml.js";
 import type { EnvironmentPlan, KubeArtifactObject, PlanCommand } from "./types.js";
 
 export const dockerGlobalArgs = (target: TargetSettings): string[] =>
@@ -50,6 +49,38 @@ export function composeArgs(
 }
 
 const resolveImage: Record<PullPolicy, string> = { always: "always", missing: "changed", never: "never" };
+
+/** Remove the project network after a down; the engine refuses while anything still uses it. */
+export function networkRemoveCommand(ctx: CommandContext): PlanCommand {
+  return {
+    argv: ["docker", ...dockerGlobalArgs(ctx.target), "network", "rm", projectNetworkName(ctx.project)],
+    description: `remove the shared network of project ${ctx.project}, only if nothing uses it any more`,
+  };
+}
+
+/**
+ * `stack deploy` starts a one-shot service's task again only when its task
+ * template changed: otherwise a new task is forced, so that it runs on every
+ * deploy as it does with compose and Kubernetes.
+ */
+export function swarmRerunCommand(
+  ctx: CommandContext,
+  env: Pick<EnvironmentPlan, "environment">,
+  service: string,
+): PlanCommand {
+  return {
+    argv: [
+      "docker",
+      ...dockerGlobalArgs(ctx.target),
+      "service",
+      "update",
+      "--force",
+      "--detach",
+      `${stackName(ctx.project, env.environment)}_${service}`,
+    ],
+    description: `re-run ${service}: only if the stack deploy left its task as it was`,
+  };
+}
 
 export function networkCommand(ctx: CommandContext): PlanCommand {
   const network = projectNetworkName(ctx.project);
@@ -185,49 +216,8 @@ export function kubeRerunCommand(ctx: CommandContext, service: string): PlanComm
 const kubePrunable = { Deployment: "deployment", Job: "job", Service: "service" } as const;
 type KubePrunable = keyof typeof kubePrunable;
 
-/** Parsed artifacts by content: several commands of one environment need the same objects. */
-const parsedArtifacts = new Map<string, KubeArtifactObject[]>();
-
-/** The objects an environment's Kubernetes artifact holds. */
-export function kubeArtifactObjects(content: string): KubeArtifactObject[] {
-  let objects = parsedArtifacts.get(content);
-  if (!objects) {
-    objects = parseKubeArtifact(content);
-    if (parsedArtifacts.size > 256) parsedArtifacts.clear();
-    parsedArtifacts.set(content, objects);
-  }
-  return objects;
-}
-
-function parseKubeArtifact(content: string): KubeArtifactObject[] {
-  return artifactDocuments(content).flatMap((doc) => {
-    const object = doc as {
-      kind?: string;
-      metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-    } | null;
-    if (!object?.kind || !object.metadata?.name) return [];
-    const { name, labels, annotations } = object.metadata;
-    return [
-      {
-        kind: object.kind,
-        name,
-        service: labels?.["app.kubernetes.io/name"],
-        annotations: annotations ?? {},
-      },
-    ];
-  });
-}
-
-/** Names (as the prune selector sees them) of the Deployments, Jobs and Services of an artifact. */
-export function kubeArtifactNames(content: string): Record<KubePrunable, string[]> {
-  return kubeObjectNames(kubeArtifactObjects(content));
-}
-
-/** The objects of an environment: recorded at planning, else read from its artifact (older units). */
-export const kubeObjectsOf = (env: Pick<EnvironmentPlan, "artifact" | "objects">): KubeArtifactObject[] =>
-  env.objects ?? kubeArtifactObjects(env.artifact.content);
-
-function kubeObjectNames(objects: readonly KubeArtifactObject[]): Record<KubePrunable, string[]> {
+/** Names (as the prune selector sees them) of the Deployments, Jobs and Services among `objects`. */
+export function kubeObjectNames(objects: readonly KubeArtifactObject[]): Record<KubePrunable, string[]> {
   const names: Record<KubePrunable, string[]> = { Deployment: [], Job: [], Service: [] };
   for (const object of objects) {
     if (object.kind in kubePrunable) names[object.kind as KubePrunable].push(object.service ?? object.name);
@@ -245,7 +235,7 @@ export function kubePruneCommands(
   ctx: CommandContext,
   env: Pick<EnvironmentPlan, "environment" | "artifact" | "objects">,
 ): PlanCommand[] {
-  const names = kubeObjectNames(kubeObjectsOf(env));
+  const names = kubeObjectNames(env.objects ?? []);
   const groups = new Map<string, { kinds: string[]; keep: string[] }>();
   for (const kind of Object.keys(kubePrunable) as KubePrunable[]) {
     const keep = [...new Set(names[kind])].sort();
@@ -273,12 +263,22 @@ export function kubePruneCommands(
   }));
 }
 
-export function upCommands(ctx: CommandContext, env: EnvironmentPlan): PlanCommand[] {
+/** What `up` runs for one environment, in order. */
+export function upCommands(
+  ctx: CommandContext,
+  env: Pick<EnvironmentPlan, "environment" | "artifact" | "waves" | "runOnce" | "objects">,
+): PlanCommand[] {
   switch (ctx.target.backend) {
     case "compose":
       return [networkCommand(ctx), composeUpCommand(ctx, env)];
     case "swarm":
-      return [networkCommand(ctx), ...env.waves.map((_, i) => stackDeployCommand(ctx, env, i))];
+      return [
+        networkCommand(ctx),
+        ...env.waves.flatMap((wave, i) => [
+          stackDeployCommand(ctx, env, i),
+          ...wave.filter((s) => env.runOnce.includes(s)).map((s) => swarmRerunCommand(ctx, env, s)),
+        ]),
+      ];
     case "kubernetes":
       return [
         ...env.waves.flatMap((wave, i) => [
@@ -291,51 +291,64 @@ export function upCommands(ctx: CommandContext, env: EnvironmentPlan): PlanComma
   }
 }
 
+/** `docker compose … down` of one environment. */
+export function composeDownCommand(
+  ctx: CommandContext,
+  env: Pick<EnvironmentPlan, "environment" | "artifact">,
+): PlanCommand {
+  return {
+    argv: [...composeArgs(ctx, env), "down", "--remove-orphans"],
+    description: "stop and remove containers",
+  };
+}
+
+/** `docker stack rm` of one environment's stack. */
+export function stackRemoveCommand(
+  ctx: CommandContext,
+  env: Pick<EnvironmentPlan, "environment">,
+): PlanCommand {
+  return {
+    argv: ["docker", ...dockerGlobalArgs(ctx.target), "stack", "rm", stackName(ctx.project, env.environment)],
+    description: "remove the stack, then wait until its services and networks are gone",
+  };
+}
+
+/** Delete kaupang's objects of one environment (the namespace stays). */
+export function kubeDeleteCommand(
+  ctx: CommandContext,
+  env: Pick<EnvironmentPlan, "environment">,
+): PlanCommand {
+  return {
+    argv: [
+      "kubectl",
+      ...kubectlGlobalArgs(ctx.target),
+      "delete",
+      "-n",
+      ctx.target.namespace,
+      "deployment,job,service",
+      "-l",
+      kubeSelector(ctx.project, env.environment),
+      // Foreground: return once the pods and ReplicaSets are gone too.
+      "--cascade=foreground",
+      "--wait",
+    ],
+    ...kubectlEnv(ctx.target),
+    description:
+      "delete what kaupang created for this environment (the namespace stays), then wait until it is gone",
+  };
+}
+
+/** What `down` runs for one environment, in order. */
 export function downCommands(
   ctx: CommandContext,
   env: Pick<EnvironmentPlan, "environment" | "artifact">,
 ): PlanCommand[] {
   switch (ctx.target.backend) {
     case "compose":
-      return [
-        {
-          argv: [...composeArgs(ctx, env), "down", "--remove-orphans"],
-          description: "stop and remove containers",
-        },
-      ];
+      return [composeDownCommand(ctx, env), networkRemoveCommand(ctx)];
     case "swarm":
-      return [
-        {
-          argv: [
-            "docker",
-            ...dockerGlobalArgs(ctx.target),
-            "stack",
-            "rm",
-            stackName(ctx.project, env.environment),
-          ],
-          description: "remove the stack, then wait until its services and networks are gone",
-        },
-      ];
+      return [stackRemoveCommand(ctx, env), networkRemoveCommand(ctx)];
     case "kubernetes":
-      return [
-        {
-          argv: [
-            "kubectl",
-            ...kubectlGlobalArgs(ctx.target),
-            "delete",
-            "-n",
-            ctx.target.namespace,
-            "deployment,job,service",
-            "-l",
-            kubeSelector(ctx.project, env.environment),
-            // Foreground: return once the pods and ReplicaSets are gone too.
-            "--cascade=foreground",
-            "--wait",
-          ],
-          ...kubectlEnv(ctx.target),
-          description:
-            "delete what kaupang created for this environment (the namespace stays), then wait until it is gone",
-        },
-      ];
+      return [kubeDeleteCommand(ctx, env)];
   }
 }

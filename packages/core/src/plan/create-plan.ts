@@ -6,31 +6,13 @@
 import { join, relative } from "node:path";
 import { GraphError, topoWaves } from "../base/dag.js";
 import { KaupangError } from "../base/errors.js";
+import type { TargetSettings } from "../base/target.js";
 import type { Model, PullPolicy } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
-import { kubernetesObjects } from "../render/kubernetes.js";
-import { artifactExtension, renderArtifact } from "../render/render.js";
+import { artifactExtension, renderEnvironment } from "../render/render.js";
 import { upCommands } from "./commands.js";
-
-/** What the command builders need to know of each rendered Kubernetes object. */
-function kubeObjectSummary(objects: readonly Record<string, unknown>[]): KubeArtifactObject[] {
-  return objects.map((o) => {
-    const metadata = o.metadata as {
-      name: string;
-      labels?: Record<string, string>;
-      annotations?: Record<string, string>;
-    };
-    return {
-      kind: String(o.kind),
-      name: metadata.name,
-      service: metadata.labels?.["app.kubernetes.io/name"],
-      annotations: metadata.annotations ?? {},
-    };
-  });
-}
-
-import type { TargetSettings } from "../base/target.js";
-import type { EnvironmentPlan, KubeArtifactObject, Plan, PlannedImage } from "./types.js";
+import type { EnvironmentPlan, Plan, PlannedImage } from "./types.js";
+import { fromDocuments } from "./unit.js";
 
 export interface PlanOptions {
   /** Run-level pull (`--pull`); default the target's. */
@@ -49,9 +31,12 @@ export function environmentWaves(model: Model): string[][] {
     if (error instanceof GraphError && error.problem.kind === "cycle") {
       const first = model.environments[error.problem.cycle[0]!]!;
       throw fieldError(
-        first.file,
-        ["dependsOn"],
-        `environment dependency cycle: ${error.problem.cycle.join(" → ")}`,
+        {
+          file: first.file,
+          path: ["dependsOn"],
+          message: `environment dependency cycle: ${error.problem.cycle.join(" → ")}`,
+        },
+        { cycle: { kind: "environments", nodes: error.problem.cycle } },
       );
     }
     throw error;
@@ -66,9 +51,12 @@ export function serviceWaves(model: Model, envName: string): string[][] {
   } catch (error) {
     if (error instanceof GraphError && error.problem.kind === "cycle") {
       throw fieldError(
-        env.file,
-        ["services"],
-        `service dependency cycle: ${error.problem.cycle.join(" → ")}`,
+        {
+          file: env.file,
+          path: ["services"],
+          message: `service dependency cycle: ${error.problem.cycle.join(" → ")}`,
+        },
+        { cycle: { kind: "services", nodes: error.problem.cycle } },
       );
     }
     throw error;
@@ -81,13 +69,12 @@ function checkUniqueServiceNames(model: Model, order: readonly string[]): void {
     for (const service of Object.keys(model.environments[name]!.services)) {
       const other = owner.get(service);
       if (other) {
-        throw new KaupangError(
-          "ERR_SERVICE_NAME_CLASH",
-          `service "${service}" is defined in environments "${other}" and "${name}"; environments deployed together share one network${model.target.backend === "kubernetes" ? " and namespace" : ""}, so service names must be unique across them`,
-          {
-            hint: `rename one of them (files ${model.environments[other]!.file} and ${model.environments[name]!.file})`,
-          },
-        );
+        const message = `service "${service}" is defined in environments "${other}" and "${name}"; environments deployed together share one network${model.target.backend === "kubernetes" ? " and namespace" : ""}, so service names must be unique across them`;
+        const file = model.environments[name]!.file;
+        throw new KaupangError("ERR_SERVICE_NAME_CLASH", message, {
+          hint: `rename one of them (files ${model.environments[other]!.file} and ${file})`,
+          problems: [{ file, path: ["services", service], subject: "name", message }],
+        });
       }
       owner.set(service, name);
     }
@@ -128,7 +115,8 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
         ),
       ),
     ].sort();
-    const content = renderArtifact(model, env, { images: pinnedRefs });
+    const { documents, content } = renderEnvironment(model, env, { images: pinnedRefs });
+    const artifact = { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content };
     const plan: EnvironmentPlan = {
       environment: name,
       file: env.file,
@@ -140,10 +128,8 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       replicas: Object.fromEntries(Object.values(env.services).map((s) => [s.name, s.replicas])),
       images,
       secrets,
-      artifact: { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content },
-      ...(backend === "kubernetes"
-        ? { objects: kubeObjectSummary(kubernetesObjects(model, env, { images: pinnedRefs })) }
-        : {}),
+      artifact,
+      ...fromDocuments(backend, documents, { artifact, waves }),
       hooks: env.hooks,
       commands: [],
     };

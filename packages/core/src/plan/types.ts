@@ -1,5 +1,6 @@
 import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
 import type { Hook } from "../config/model.js";
+import type { ServiceView } from "../render/view.js";
 
 /** A command kaupang runs, shown by --dry-run exactly as it will be executed. */
 export interface PlanCommand {
@@ -20,6 +21,12 @@ export interface PlannedImage {
   pinned: boolean;
   /** Pinned to a local image ID: a build that was never pushed, deployed with --no-resolve. */
   local?: boolean;
+}
+
+/** A generated file: its path relative to the config root, and its text. */
+export interface Artifact {
+  path: string;
+  content: string;
 }
 
 export interface KubeArtifactObject {
@@ -44,9 +51,16 @@ export interface EnvironmentPlan {
   images: PlannedImage[];
   /** Host variables referenced with secret(); their values are never written. */
   secrets: string[];
-  artifact: { path: string; content: string };
+  artifact: Artifact;
+  /**
+   * A staged deploy (swarm, Kubernetes; more than one wave): the artifact of
+   * each wave, rendered with the whole one (`…waveN.yaml`).
+   */
+  waveArtifacts?: Artifact[];
   /** Kubernetes: the objects of the artifact (kind, name, service), recorded when it was rendered. */
   objects?: KubeArtifactObject[];
+  /** What each service of the artifact should run (image, env, ports, replicas, command). */
+  views: Record<string, ServiceView>;
   hooks: { beforeUp: Hook[]; afterUp: Hook[]; beforeDown: Hook[]; afterDown: Hook[] };
   commands: PlanCommand[];
 }

@@ -78,7 +78,8 @@ export function dockerLimits(service: Service): Record<string, string> {
   };
 }
 
-export function renderCompose(model: Model, env: Environment, options: RenderOptions = {}): string {
+/** The compose file of one environment, as its one document. */
+export function composeDocuments(model: Model, env: Environment, options: RenderOptions = {}): unknown[] {
   const services: Record<string, unknown> = {};
   const volumes = new Set<string>();
   for (const service of Object.values(env.services)) {
@@ -94,5 +95,9 @@ export function renderCompose(model: Model, env: Environment, options: RenderOpt
     networks: { default: { name: projectNetworkName(model.project), external: true } },
   };
   if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
-  return renderedArtifact(model, env, "compose", [doc]);
+  return [doc];
+}
+
+export function renderCompose(model: Model, env: Environment, options: RenderOptions = {}): string {
+  return renderedArtifact(model, env, "compose", composeDocuments(model, env, options));
 }

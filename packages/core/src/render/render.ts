@@ -1,17 +1,34 @@
+/**
+ * One environment's artifact for the model's backend: the documents it is
+ * written from and its text, and for a staged deploy (swarm, Kubernetes) the
+ * documents of each wave. Rendered once, by the planner; every reader of an
+ * artifact gets these, never its text parsed back.
+ */
 import type { BackendName, Environment, Model } from "../config/model.js";
-import { type RenderOptions, renderCompose } from "./compose.js";
-import { renderKubernetes } from "./kubernetes.js";
-import { renderSwarm } from "./swarm.js";
+import { composeDocuments, type RenderOptions } from "./compose.js";
+import { kubernetesObjects } from "./kubernetes.js";
+import { renderedArtifact } from "./shared.js";
+import { swarmDocuments } from "./swarm.js";
 
-const renderers: Record<BackendName, (model: Model, env: Environment, options?: RenderOptions) => string> = {
-  compose: renderCompose,
-  swarm: renderSwarm,
-  kubernetes: renderKubernetes,
+const renderers: Record<
+  BackendName,
+  (model: Model, env: Environment, options?: RenderOptions) => readonly unknown[]
+> = {
+  compose: composeDocuments,
+  swarm: swarmDocuments,
+  kubernetes: kubernetesObjects,
 };
 
-/** The artifact text for one environment on the model's backend. */
-export function renderArtifact(model: Model, env: Environment, options: RenderOptions = {}): string {
-  return renderers[model.target.backend](model, env, options);
+export interface Rendered {
+  documents: readonly unknown[];
+  content: string;
+}
+
+/** The artifact of one environment on the model's backend. */
+export function renderEnvironment(model: Model, env: Environment, options: RenderOptions = {}): Rendered {
+  const backend = model.target.backend;
+  const documents = renderers[backend](model, env, options);
+  return { documents, content: renderedArtifact(model, env, backend, documents) };
 }
 
 export const artifactExtension: Record<BackendName, string> = {
@@ -19,3 +36,27 @@ export const artifactExtension: Record<BackendName, string> = {
   swarm: "stack.yaml",
   kubernetes: "k8s.yaml",
 };
+
+/**
+ * The documents of one wave of a staged deploy: a stack file with only the
+ * wave's services, or the namespace and the wave's objects.
+ */
+export function waveDocuments(
+  backend: BackendName,
+  documents: readonly unknown[],
+  services: readonly string[],
+): unknown[] {
+  if (backend === "swarm") {
+    const doc = documents[0] as { services: Record<string, unknown> };
+    const subset = Object.fromEntries(
+      Object.entries(doc.services).filter(([name]) => services.includes(name)),
+    );
+    return [{ ...doc, services: subset }];
+  }
+  if (backend === "kubernetes") {
+    return (documents as { kind: string; metadata: { name: string } }[]).filter(
+      (d) => d.kind === "Namespace" || services.includes(d.metadata.name),
+    );
+  }
+  return [...documents];
+}

@@ -67,11 +67,11 @@ export function imageOf(service: Service, images: ImageMap | undefined): string 
 }
 
 export function unsupported(model: Model, env: Environment, service: Service, field: string, why: string) {
-  return fieldError(
-    env.file,
-    ["services", service.name, field],
-    `${why} on the ${model.target.backend} backend (target "${model.target.name}")`,
-  );
+  return fieldError({
+    file: env.file,
+    path: ["services", service.name, field],
+    message: `${why} on the ${model.target.backend} backend (target "${model.target.name}")`,
+  });
 }
 
 /** Named volumes in compose short syntax ("data:/var/lib") — not bind mounts. */

@@ -91,7 +91,8 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
   return out;
 }
 
-export function renderSwarm(model: Model, env: Environment, options: RenderOptions = {}): string {
+/** The stack file of one environment, as its one document. */
+export function swarmDocuments(model: Model, env: Environment, options: RenderOptions = {}): unknown[] {
   const services: Record<string, unknown> = {};
   const volumes = new Set<string>();
   for (const service of Object.values(env.services)) {
@@ -108,5 +109,9 @@ export function renderSwarm(model: Model, env: Environment, options: RenderOptio
     networks: { [network]: { external: true, name: network } },
   };
   if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
-  return renderedArtifact(model, env, "swarm", [doc]);
+  return [doc];
+}
+
+export function renderSwarm(model: Model, env: Environment, options: RenderOptions = {}): string {
+  return renderedArtifact(model, env, "swarm", swarmDocuments(model, env, options));
 }

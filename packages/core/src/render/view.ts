@@ -1,11 +1,11 @@
 /**
- * One comparable view per service, read from a rendered artifact (compose,
- * stack or Kubernetes manifests). `diff` compares two of them, `status`
- * compares one with what runs. Secret values never appear: a secret is a
- * reference (`{ secret: "VAR" }`) on both sides.
+ * One comparable view per service, read from the documents of a rendered
+ * artifact (compose, stack or Kubernetes manifests): what the service should
+ * run. The planner records them in the plan; `diff` compares two of them,
+ * `status` and the no-change check compare one with what runs. Secret values
+ * never appear: a secret is a reference (`{ secret: "VAR" }`) on both sides.
  */
 import type { BackendName } from "../config/model.js";
-import { artifactDocuments } from "./yaml.js";
 
 export type EnvEntry = { value: string } | { secret: string };
 
@@ -46,12 +46,15 @@ const words = (value: unknown): string[] =>
       ? value.map(String)
       : String(value).split(/\s+/).filter(Boolean);
 
-export function viewArtifact(backend: BackendName, content: string): Record<string, ServiceView> {
+export function viewDocuments(
+  backend: BackendName,
+  documents: readonly unknown[],
+): Record<string, ServiceView> {
   const views: Record<string, ServiceView> = {};
   if (backend === "kubernetes") {
     // biome-ignore lint/suspicious/noExplicitAny: rendered manifests, read back by known paths
     type Json = any;
-    for (const doc of artifactDocuments(content) as Record<string, Json>[]) {
+    for (const doc of documents as Record<string, Json>[]) {
       if (doc.kind !== "Deployment" && doc.kind !== "Job") continue;
       const container = doc.spec.template.spec.containers[0];
       views[doc.metadata.name] = {
@@ -74,7 +77,7 @@ export function viewArtifact(backend: BackendName, content: string): Record<stri
     return views;
   }
   // biome-ignore lint/suspicious/noExplicitAny: a rendered compose file, read back by known keys
-  const doc = artifactDocuments(content)[0] as { services?: Record<string, Record<string, any>> };
+  const doc = documents[0] as { services?: Record<string, Record<string, any>> };
   for (const [name, s] of Object.entries(doc.services ?? {})) {
     views[name] = {
       image: String(s.image ?? "").replace(/\$\$/g, "$"),
@@ -87,57 +90,4 @@ export function viewArtifact(backend: BackendName, content: string): Record<stri
     };
   }
   return views;
-}
-
-export interface Change {
-  service: string;
-  kind: "added" | "removed" | "image" | "env" | "ports" | "replicas" | "command";
-  /** Human text; never a secret value. */
-  detail: string;
-}
-
-const showEnv = (e: EnvEntry | undefined) =>
-  e === undefined ? "(unset)" : "secret" in e ? `secret(${e.secret})` : JSON.stringify(e.value);
-
-/** What changes from `before` to `after`, service by service. */
-export function diffViews(before: Record<string, ServiceView>, after: Record<string, ServiceView>): Change[] {
-  const changes: Change[] = [];
-  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-  for (const service of names) {
-    const a = before[service];
-    const b = after[service];
-    if (!a) {
-      changes.push({ service, kind: "added", detail: `added (${b!.image})` });
-      continue;
-    }
-    if (!b) {
-      changes.push({ service, kind: "removed", detail: "removed" });
-      continue;
-    }
-    if (a.image !== b.image)
-      changes.push({ service, kind: "image", detail: `image ${a.image} → ${b.image}` });
-    for (const key of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
-      const x = a.env[key];
-      const y = b.env[key];
-      if (JSON.stringify(x) === JSON.stringify(y)) continue;
-      changes.push({ service, kind: "env", detail: `env ${key}: ${showEnv(x)} → ${showEnv(y)}` });
-    }
-    if (a.ports.join() !== b.ports.join()) {
-      changes.push({
-        service,
-        kind: "ports",
-        detail: `ports [${a.ports.join(", ")}] → [${b.ports.join(", ")}]`,
-      });
-    }
-    if (a.replicas !== b.replicas)
-      changes.push({ service, kind: "replicas", detail: `replicas ${a.replicas} → ${b.replicas}` });
-    if (a.command.join("\u0000") !== b.command.join("\u0000")) {
-      changes.push({
-        service,
-        kind: "command",
-        detail: `command ${JSON.stringify(a.command)} → ${JSON.stringify(b.command)}`,
-      });
-    }
-  }
-  return changes;
 }

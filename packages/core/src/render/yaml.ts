@@ -7,7 +7,7 @@
  * go-yaml v3, kubectl's sigs.k8s.io/yaml) reads it back as the same string;
  * anything else is written as a JSON string, which is valid double-quoted YAML.
  * Reading an artifact back goes through here too: the `yaml` library parses
- * only artifacts this process did not render (ones stored in the ledger).
+ * only artifacts recorded by an older kaupang.
  */
 
 import { createRequire } from "node:module";
@@ -114,33 +114,17 @@ export function toYamlStream(documents: readonly unknown[]): string {
   return documents.map(toYaml).join("---\n");
 }
 
-/**
- * The documents each artifact rendered in this process was written from.
- * Readers of an artifact (the no-change check of `up`, staged waves) take
- * them instead of parsing the text back: the text is a pure function of
- * these documents. Bounded; artifacts read from the ledger are parsed.
- */
-const written = new Map<string, readonly unknown[]>();
-
 /** An artifact: a comment line, then one YAML document each (`---` between them). */
 export function artifactText(header: string, documents: readonly unknown[]): string {
-  const text = `# ${header}\n${toYamlStream(documents)}`;
-  if (written.size >= 256) written.clear();
-  written.set(text, documents);
-  return text;
+  return `# ${header}\n${toYamlStream(documents)}`;
 }
 
-/** The documents `content` was rendered from in this process, if it was. */
-export function writtenDocuments(content: string): readonly unknown[] | undefined {
-  return written.get(content);
-}
-
-/** An artifact's documents: as rendered in this process, else read from its text. */
-export function artifactDocuments(content: string): readonly unknown[] {
-  return (
-    written.get(content) ??
-    yamlReader()
-      .parseAllDocuments(content)
-      .map((d) => d.toJS() as unknown)
-  );
+/**
+ * The documents of an artifact's text. Only artifacts recorded by an older
+ * kaupang are read back (plan/unit.ts); the planner carries what it rendered.
+ */
+export function parseArtifact(content: string): readonly unknown[] {
+  return yamlReader()
+    .parseAllDocuments(content)
+    .map((d) => d.toJS() as unknown);
 }

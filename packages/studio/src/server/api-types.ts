@@ -51,6 +51,8 @@ export interface Problem {
   field?: string;
   /** The field path inside the environment, as the core reported it. */
   path: (string | number)[];
+  /** Set when the problem is the dependency cycle (the page shows the cycle itself instead). */
+  cycle?: true;
 }
 
 export interface Cycle {

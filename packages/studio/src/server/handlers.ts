@@ -15,7 +15,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
-import { createModel, createPlan, isKaupangError, loadProject, type Plan, type Project } from "@kaupang/core";
+import { createPlan, isKaupangError, loadModel, loadProject, type Plan, type Project } from "@kaupang/core";
 import type {
   CatalogResponse,
   DraftEnvironment,
@@ -159,7 +159,7 @@ export function createHandlers(options: HandlerOptions) {
       environmentsDir(project);
       const drawn = project.withEnvironment(name, environment);
       file = drawn.environmentFile(name);
-      const model = await createModel(drawn, { environments: [name], target });
+      const model = await loadModel(drawn, { environments: [name], target });
       return { project, file, plan: createPlan(model) };
     } catch (error) {
       if (error instanceof BadRequest) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseFieldPath } from "./problems.js";
+import { place } from "./problems.js";
 import { canonicalEnvironment, exportEnvironment } from "./serialize.js";
 
 const drawn = {
@@ -122,21 +122,31 @@ describe("exportEnvironment", () => {
   });
 });
 
-describe("parseFieldPath", () => {
-  it("reads the paths the core prints", () => {
-    expect(parseFieldPath("services.web.ports[0]: bad")).toEqual({
+describe("placing the core's problems", () => {
+  it("reads the file and field path the core reports", () => {
+    const file = "environments/hall.ts";
+    expect(place({ file, path: ["services", "web", "ports", 0], message: "bad" }, file)).toEqual({
+      scope: "service",
+      service: "web",
+      field: "ports",
       path: ["services", "web", "ports", 0],
-      rest: "bad",
+      message: "bad",
     });
-    expect(parseFieldPath('services["a b"].image: x')).toEqual({
-      path: ["services", "a b", "image"],
-      rest: "x",
+    expect(place({ file, path: ["services", "a b", "image"], message: "x" }, file)).toMatchObject({
+      service: "a b",
+      field: "image",
     });
-    expect(parseFieldPath("services.runes-cache: catalog preset")).toEqual({
+    expect(place({ file, path: ["services", "runes-cache"], message: "catalog preset" }, file)).toEqual({
+      scope: "service",
+      service: "runes-cache",
       path: ["services", "runes-cache"],
-      rest: "catalog preset",
+      message: "catalog preset",
     });
-    expect(parseFieldPath('environment name "App" must be')).toBeUndefined();
-    expect(parseFieldPath("invalid JSON at line 1")).toBeUndefined();
+    expect(
+      place({ file, path: [], subject: "name", message: 'environment name "App" must be' }, file),
+    ).toEqual({ scope: "environment", field: "name", path: [], message: 'environment name "App" must be' });
+    expect(
+      place({ file: "environments/saga.ts", path: ["services", "s"], message: 'got "secret-ish"' }, file),
+    ).toEqual({ scope: "project", path: [], message: 'environments/saga.ts: services.s: got "…"' });
   });
 });

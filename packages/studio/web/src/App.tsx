@@ -465,7 +465,7 @@ export function App() {
                 </li>
               )}
               {problems
-                .filter((p) => !(plan?.cycle && p.message.includes("dependency cycle")))
+                .filter((p) => !p.cycle)
                 .map((p) => (
                   <li key={`${p.scope}:${p.service ?? ""}:${p.path.join(".")}:${p.message}`}>
                     <button
