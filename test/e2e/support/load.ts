@@ -51,7 +51,10 @@ function once(url: URL, host: string, timeoutMs: number): Promise<string | undef
 }
 
 /** Start the loop; `stop()` ends it and resolves with the counts. */
-export function startLoad(options: LoadOptions): { stop: () => Promise<LoadResult>; done: Promise<LoadResult> } {
+export function startLoad(options: LoadOptions): {
+  stop: () => Promise<LoadResult>;
+  done: Promise<LoadResult>;
+} {
   const url = new URL(options.url);
   const maxRequests = options.maxRequests ?? 50_000;
   const deadline = Date.now() + (options.maxMs ?? 10 * 60_000);

@@ -10,6 +10,7 @@ import type { TargetSettings } from "../base/target.js";
 import type { Model, PullPolicy } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
 import { artifactExtension, renderEnvironment } from "../render/render.js";
+import { plannedRoutes } from "../render/routes.js";
 import { upCommands } from "./commands.js";
 import type { EnvironmentPlan, Plan, PlannedImage } from "./types.js";
 import { fromDocuments } from "./unit.js";
@@ -81,10 +82,36 @@ function checkUniqueServiceNames(model: Model, order: readonly string[]): void {
   }
 }
 
+/** Two services, in any of the environments deployed together, cannot answer for the same host and path. */
+function checkUniqueRoutes(model: Model, order: readonly string[]): void {
+  const owner = new Map<string, { env: string; service: string }>();
+  for (const name of order) {
+    const env = model.environments[name]!;
+    for (const service of Object.values(env.services)) {
+      (service.routes ?? []).forEach((route, index) => {
+        const key = `${route.host}${route.path}`;
+        const other = owner.get(key);
+        if (other) {
+          const where = other.env === name ? "" : ` (${model.environments[other.env]!.file})`;
+          const single = service.routes!.length === 1 && index === 0;
+          throw fieldError({
+            file: env.file,
+            path: ["services", service.name, "http", ...(single ? [] : [index])],
+            value: key,
+            message: `"${key}" is already routed to service ${other.service}${where}; each host and path goes to one service`,
+          });
+        }
+        owner.set(key, { env: name, service: service.name });
+      });
+    }
+  }
+}
+
 export function createPlan(model: Model, options: PlanOptions = {}): Plan {
   const environmentWavesList = environmentWaves(model);
   const order = environmentWavesList.flat();
   checkUniqueServiceNames(model, order);
+  checkUniqueRoutes(model, order);
   const pull = options.pull ?? model.target.pull;
   const { name: targetName, backend, pull: _pull, ...settings } = model.target;
   const target: TargetSettings = { name: targetName, backend, ...settings };
@@ -116,6 +143,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       ),
     ].sort();
     const { documents, content } = renderEnvironment(model, env, { images: pinnedRefs });
+    const routes = plannedRoutes(model, env);
     const artifact = { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content };
     const plan: EnvironmentPlan = {
       environment: name,
@@ -130,6 +158,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       secrets,
       artifact,
       ...fromDocuments(backend, documents, { artifact, waves }),
+      ...(routes.length > 0 ? { routes } : {}),
       hooks: env.hooks,
       commands: [],
     };

@@ -3,6 +3,7 @@
 import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
 import { composeProjectName, labelKeys, projectNetworkName } from "./names.js";
+import { checkRoutedPorts } from "./routes.js";
 import {
   dockerEnvironment,
   dockerHealthcheck,
@@ -22,6 +23,7 @@ export interface RenderOptions {
 }
 
 export function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {
+  checkRoutedPorts(model, env, service);
   const out: Record<string, unknown> = { image: escapeDollars(imageOf(service, images)) };
   if (service.build) {
     const b = service.build;

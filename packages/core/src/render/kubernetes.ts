@@ -9,6 +9,7 @@ import { parse as parseShell } from "shell-quote";
 import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
 import type { RenderOptions } from "./compose.js";
+import { ingressOf, routedStrategy, tcpReadiness } from "./ingress.js";
 import { kubeSecretName } from "./names.js";
 import { type ImageMap, imageOf, renderedArtifact, unsupported } from "./shared.js";
 
@@ -94,6 +95,9 @@ function container(model: Model, env: Environment, service: Service, images?: Im
       ...(h.retries !== undefined && h.retries > 0 ? { failureThreshold: h.retries } : {}),
       ...(h.startPeriodMs !== undefined ? { initialDelaySeconds: Math.ceil(h.startPeriodMs / 1000) } : {}),
     };
+  } else {
+    const probe = tcpReadiness(service);
+    if (probe) c.readinessProbe = probe;
   }
   if (service.pull) {
     c.imagePullPolicy = { always: "Always", missing: "IfNotPresent", never: "Never" }[service.pull];
@@ -142,7 +146,12 @@ function workload(model: Model, env: Environment, service: Service, images?: Ima
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata,
-    spec: { replicas: service.replicas, selector: { matchLabels: selector }, template: podSpec("Always") },
+    spec: {
+      replicas: service.replicas,
+      selector: { matchLabels: selector },
+      ...(service.routes ? { strategy: routedStrategy } : {}),
+      template: podSpec("Always"),
+    },
   };
 }
 
@@ -228,6 +237,8 @@ export function kubernetesObjects(
     >;
     docs.push(service.runOnce ? withSpecHash(object) : object);
     if (service.ports.length > 0 && !service.runOnce) docs.push(kubeService(model, env, service));
+    const ingress = ingressOf(model, service, { ...service.labels, ...kubeLabels(model, env, service) });
+    if (ingress) docs.push(ingress);
   }
   return docs;
 }

@@ -5,6 +5,7 @@ import type { Environment, Model, Service } from "../config/model.js";
 import type { RenderOptions } from "./compose.js";
 import { dockerLimits } from "./compose.js";
 import { labelKeys, projectNetworkName } from "./names.js";
+import { checkRoutedPorts } from "./routes.js";
 import {
   dockerEnvironment,
   dockerHealthcheck,
@@ -43,6 +44,7 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
       "per-service pull is not available (swarm pulls per stack; set pull on the target)",
     );
   }
+  checkRoutedPorts(model, env, service);
   const network = projectNetworkName(model.project);
   const labels = {
     [labelKeys.project]: model.project,
@@ -82,9 +84,13 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
   };
   // A one-shot task exits by design; for swarm's update monitor that is an
   // "early termination", so only long-running services roll back on failure.
+  // A routed service starts its new task beside the old one, which stops only
+  // once the new one is running (healthy, where it has a healthcheck).
+  const order = service.routes ? "start-first" : "stop-first";
   deploy.update_config = service.runOnce
     ? { failure_action: "continue" }
-    : { failure_action: "rollback", monitor: "5s", order: "stop-first" };
+    : { failure_action: "rollback", monitor: "5s", order };
+  if (service.routes) deploy.rollback_config = { order };
   if (service.resources) deploy.resources = { limits: dockerLimits(service) };
   if (model.target.swarm?.endpointMode === "dnsrr") deploy.endpoint_mode = "dnsrr";
   out.deploy = deploy;
