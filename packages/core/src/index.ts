@@ -42,6 +42,7 @@ export {
   type UpResult,
   up,
 } from "./deploy/up.js";
+export type { ServiceUrl } from "./deploy/urls.js";
 export { exec, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";

@@ -50,7 +50,7 @@ export function registerOperate(program: Command, io: Io): void {
       for (const r of results) {
         const head = `${r.environment}@${r.target}: ${r.state}${r.deploymentId ? ` (deployment ${r.deploymentId})` : ""}`;
         io.stdout.write(
-          `${head}\n${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}`,
+          `${head}\n${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}${r.urls.map((u) => `  ${u.service} → ${u.url}\n`).join("")}`,
         );
       }
     }

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import type { Io } from "../output/io.js";
 import { formatPlan } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
+import { formatUrls } from "../output/urls.js";
 import { version } from "../version.js";
 import { formatDiff } from "./inspect.js";
 import { addFlags, type CommonOptions } from "./options.js";
@@ -70,6 +71,7 @@ export function registerUp(program: Command, io: Io): void {
         command: "kaupang up --bundle",
       });
       if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else io.stdout.write(formatUrls(result.deployments));
       return;
     }
     const request = {
@@ -101,5 +103,6 @@ export function registerUp(program: Command, io: Io): void {
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else io.stdout.write(formatUrls(result.deployments));
   });
 }

@@ -14,6 +14,7 @@ import type { DeploymentUnit } from "../plan/unit.js";
 import { writeArtifacts } from "./artifacts.js";
 import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
+import { environmentUrls, type ServiceUrl } from "./urls.js";
 import { verifyRunning } from "./verify.js";
 
 export interface DeploymentSummary {
@@ -21,6 +22,8 @@ export interface DeploymentSummary {
   deploymentId: string;
   ranAt: string;
   images: PlannedImage[];
+  /** Where it answers: route URLs, and published ports of services without a route. */
+  urls: ServiceUrl[];
 }
 
 export interface ApplyUnitOptions {
@@ -79,7 +82,13 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   }
   record("succeeded");
   ctx.events({ type: "done", scope, message: `deployed as ${id}`, durationMs: Date.now() - began.getTime() });
-  return { environment: scope, deploymentId: id, ranAt: began.toISOString(), images: env.images };
+  return {
+    environment: scope,
+    deploymentId: id,
+    ranAt: began.toISOString(),
+    images: env.images,
+    urls: environmentUrls(unit),
+  };
 }
 
 /** Record that a deploy found nothing to change (same pinned unit, no drift) and applied nothing. */
@@ -113,5 +122,6 @@ export async function recordUnchanged(
     deploymentId: id,
     ranAt: began.toISOString(),
     images: unit.environment.images,
+    urls: environmentUrls(unit),
   };
 }

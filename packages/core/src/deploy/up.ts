@@ -7,6 +7,7 @@
 import type { BackendContext } from "../backends/backend.js";
 import { backendContext, backendFor } from "../backends/context.js";
 import { prefetchProjectNetwork } from "../backends/network.js";
+import { preflightRoutes } from "../backends/proxy.js";
 import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
@@ -83,6 +84,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       throw error;
     }
     const pinnedPlan = createPlan(model, { pull: plan.pull, pinned: pins });
+    await preflightRoutes(ctx, pinnedPlan.environments);
     const deployments: DeploymentSummary[] = [];
     for (const env of pinnedPlan.environments) {
       const unit: DeploymentUnit = {

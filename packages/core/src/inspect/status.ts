@@ -9,6 +9,7 @@ import { silent } from "../base/events.js";
 import { loadProject } from "../config/project.js";
 import { type Drift, driftOf } from "../deploy/drift.js";
 import { openSite } from "../deploy/state-location.js";
+import { environmentUrls, type ServiceUrl } from "../deploy/urls.js";
 import { Ledger } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
 
@@ -21,6 +22,8 @@ export interface EnvironmentStatus {
   deploymentId?: string;
   state: "ok" | "drifted" | "not deployed";
   drift: Drift[];
+  /** Where the deployed environment answers (routes, published ports); empty when not deployed. */
+  urls: ServiceUrl[];
 }
 
 export async function status(options: {
@@ -42,7 +45,13 @@ export async function status(options: {
       ledger.verify(read);
       const record = currentRecord(read.records);
       if (!record) {
-        results[index] = { environment: name, target: site.target, state: "not deployed", drift: [] };
+        results[index] = {
+          environment: name,
+          target: site.target,
+          state: "not deployed",
+          drift: [],
+          urls: [],
+        };
         return;
       }
       const unit = ledger.readUnit(record);
@@ -61,6 +70,7 @@ export async function status(options: {
         deploymentId: record.id,
         state: drift.length > 0 ? "drifted" : "ok",
         drift,
+        urls: environmentUrls(unit),
       };
     }),
   );

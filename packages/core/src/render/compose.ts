@@ -40,7 +40,9 @@ export function composeService(model: Model, env: Environment, service: Service,
   if (service.command !== undefined) out.command = escapeCommand(service.command);
   if (service.workingDir !== undefined) out.working_dir = escapeDollars(service.workingDir);
   if (Object.keys(service.env).length > 0) out.environment = dockerEnvironment(service);
-  if (service.ports.length > 0) out.ports = service.ports.map(dockerPort);
+  // A routed service is reached through the proxy: its ports are exposed on the network, not published.
+  if (service.routes) out.expose = service.ports.map(dockerPort);
+  else if (service.ports.length > 0) out.ports = service.ports.map(dockerPort);
   if (service.volumes.length > 0) out.volumes = service.volumes.map(escapeDollars);
   if (service.healthcheck) out.healthcheck = dockerHealthcheck(service.healthcheck);
   const restart = service.runOnce ? "no" : service.restart;

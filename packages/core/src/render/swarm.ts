@@ -56,7 +56,8 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
   if (service.command !== undefined) out.command = escapeCommand(service.command);
   if (service.workingDir !== undefined) out.working_dir = escapeDollars(service.workingDir);
   if (Object.keys(service.env).length > 0) out.environment = dockerEnvironment(service);
-  if (service.ports.length > 0) {
+  // A routed service is reached through the proxy on the overlay network: nothing to publish.
+  if (service.ports.length > 0 && !service.routes) {
     out.ports =
       model.target.swarm?.portMode === "host"
         ? service.ports.map((p) => ({
