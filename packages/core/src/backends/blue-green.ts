@@ -27,8 +27,8 @@ import { dials, proxyOf, upstreamsPath } from "../render/routes.js";
 import type { Backend, BackendContext } from "./backend.js";
 import { adminOk, sendAdmin } from "./caddy-admin.js";
 import { composeBackend, diagnose } from "./compose.js";
-import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
-import { checkRoutes, ensureProxy, releaseProxy, removeRoutes, syncRoutes } from "./proxy.js";
+import { removeProjectNetworkIfUnused } from "./network.js";
+import { attachProxy, checkRoutes, ensureProxy, releaseProxy, removeRoutes, syncRoutes } from "./proxy.js";
 
 interface ServiceContainer {
   name: string;
@@ -202,9 +202,9 @@ async function replace(
 
 async function applyRouted(ctx: BackendContext, env: EnvironmentPlan): Promise<void> {
   const scope = env.environment;
-  await ensureProjectNetwork(ctx, scope);
   await ensureProxy(ctx, scope);
   await checkRoutes(ctx, env);
+  await attachProxy(ctx, scope);
   const first = servicesBeforeRouted(env);
   if (first.length > 0)
     await composeStep(ctx, env, composeUpServicesCommand(ctx, composeArgs(ctx, env), first).argv);

@@ -125,21 +125,27 @@ async function inspectProxy(ctx: BackendContext, proxy: ProxySettings): Promise<
 
 /** A proxy made for other settings would not answer where this target expects it. */
 function checkPublished(ctx: BackendContext, proxy: ProxySettings, state: ProxyState): void {
+  const recreate = `give the target's proxy another name, or remove the proxy (${swarm(ctx) ? "docker service rm" : "docker rm -f"} ${proxy.name}) so kaupang recreates it; routes are restored by their next deploy`;
+  const admin = state.published[proxyContainerPorts.admin] ?? "";
   const adminPort = proxy.adminAddress.slice(proxy.adminAddress.lastIndexOf(":") + 1);
-  const expected: [string, number, string][] = [
-    ["HTTP", proxyContainerPorts.http, String(proxy.httpPort)],
-    ["HTTPS", proxyContainerPorts.https, String(proxy.httpsPort)],
-    ["its admin API", proxyContainerPorts.admin, adminPort],
+  if (admin.split(":").pop() !== adminPort) {
+    throw unreachableError(
+      proxy,
+      new Error(admin ? `the proxy publishes it at ${admin}` : "the proxy does not publish it"),
+      recreate,
+    );
+  }
+  const expected: [string, number, number][] = [
+    ["HTTP", proxyContainerPorts.http, proxy.httpPort],
+    ["HTTPS", proxyContainerPorts.https, proxy.httpsPort],
   ];
   for (const [what, port, want] of expected) {
     const have = state.published[port] ?? "";
-    if (have.split(":").pop() !== want) {
+    if (have.split(":").pop() !== String(want)) {
       throw new KaupangError(
         "ERR_PROXY_MISMATCH",
         `proxy ${proxy.name} publishes ${what} on ${have || "no port"}, but target ${ctx.target.name} expects ${want}; nothing was deployed`,
-        {
-          hint: `give the target's proxy another name, or remove the proxy (${swarm(ctx) ? "docker service rm" : "docker rm -f"} ${proxy.name}) so kaupang recreates it; routes are restored by their next deploy`,
-        },
+        { hint: recreate },
       );
     }
   }
@@ -257,26 +263,37 @@ async function networkId(ctx: BackendContext): Promise<string> {
   return result.stdout.trim();
 }
 
-const prepared = new WeakMap<BackendContext, Promise<void>>();
+const readiness = new WeakMap<BackendContext, Promise<void>>();
+const attachments = new WeakMap<BackendContext, Promise<void>>();
 
-/**
- * Make sure the target's proxy runs, is on the project network and answers
- * its admin API (once per deploy). The project network must exist.
- */
-export function ensureProxy(ctx: BackendContext, scope: string): Promise<void> {
-  let pending = prepared.get(ctx);
+function once(cache: WeakMap<BackendContext, Promise<void>>, ctx: BackendContext, run: () => Promise<void>) {
+  let pending = cache.get(ctx);
   if (!pending) {
-    pending = prepareProxy(ctx, scope);
-    prepared.set(ctx, pending);
+    pending = run();
+    cache.set(ctx, pending);
   }
   return pending;
 }
 
-async function prepareProxy(ctx: BackendContext, scope: string): Promise<void> {
+/**
+ * Make sure the target's proxy runs and answers its admin API (once per
+ * deploy). An existing one is checked without touching anything; a missing
+ * one is created on the project network.
+ */
+export function ensureProxy(ctx: BackendContext, scope: string): Promise<void> {
+  return once(readiness, ctx, () => readyProxy(ctx, scope));
+}
+
+/** Make sure the proxy is on the project network, so it reaches the project's services by name. */
+export function attachProxy(ctx: BackendContext, scope: string): Promise<void> {
+  return once(attachments, ctx, () => attach(ctx, scope));
+}
+
+async function readyProxy(ctx: BackendContext, scope: string): Promise<void> {
   const proxy = proxyOf(ctx.target);
-  const run = { events: ctx.events, scope };
   const state = await inspectProxy(ctx, proxy);
   if (!state) {
+    await ensureProjectNetwork(ctx, scope);
     await (swarm(ctx) ? createServiceProxy(ctx, proxy, scope) : createContainerProxy(ctx, proxy, scope));
     await waitAnswering(ctx, proxy, scope, "created");
     return;
@@ -296,22 +313,32 @@ async function prepareProxy(ctx: BackendContext, scope: string): Promise<void> {
       message: `proxy ${proxy.name} runs ${state.image}, the target says ${proxy.image}: remove the proxy to have it recreated with that image`,
     });
   }
-  let restarted = false;
-  if (!state.running) {
-    await execOk(proxyStartCommand(ctx, docker(ctx)).argv, `proxy ${proxy.name}: start`, run);
-    restarted = true;
-  }
+  if (!state.running)
+    await execOk(proxyStartCommand(ctx, docker(ctx)).argv, `proxy ${proxy.name}: start`, {
+      events: ctx.events,
+      scope,
+    });
+  await waitAnswering(ctx, proxy, scope, state.running ? "running" : "restarted");
+}
+
+async function attach(ctx: BackendContext, scope: string): Promise<void> {
+  const proxy = proxyOf(ctx.target);
+  const run = { events: ctx.events, scope };
+  await ensureProjectNetwork(ctx, scope);
+  const state = await inspectProxy(ctx, proxy);
+  if (!state) throw new KaupangError("ERR_PROXY_GONE", `proxy ${proxy.name} disappeared during the deploy`);
   if (swarm(ctx)) {
-    if (!state.networks.includes(await networkId(ctx))) {
-      const add = proxyServiceNetworkCommand(ctx, docker(ctx), "add");
-      await execOk(add.argv, `proxy ${proxy.name}: join network`, run);
-      await waitServiceUpdated(ctx, proxy);
-      restarted = true;
-    }
+    if (state.networks.includes(await networkId(ctx))) return;
+    await execOk(
+      proxyServiceNetworkCommand(ctx, docker(ctx), "add").argv,
+      `proxy ${proxy.name}: join network`,
+      run,
+    );
+    await waitServiceUpdated(ctx, proxy);
+    await waitAnswering(ctx, proxy, scope, "restarted");
   } else if (!state.networks.includes(projectNetworkName(ctx.project))) {
     await execOk(proxyConnectCommand(ctx, docker(ctx)).argv, `proxy ${proxy.name}: join network`, run);
   }
-  await waitAnswering(ctx, proxy, scope, restarted ? "restarted" : "running");
 }
 
 /** The Caddy routes an environment wants, given the upstream hosts of each routed service. */
@@ -419,13 +446,14 @@ export async function releaseProxy(
 
 /**
  * The checks of a deploy with routes, before anything is deployed: the
- * project network and the proxy exist and the proxy answers, and no other
- * route holds one of the environments' hosts and paths.
+ * proxy runs and answers, and no other route holds one of the environments'
+ * hosts and paths. Then the proxy joins the project network.
  */
 export async function preflightRoutes(ctx: BackendContext, envs: readonly Routed[]): Promise<void> {
   const routed = envs.filter((env) => (env.routes?.length ?? 0) > 0);
   if (routed.length === 0 || ctx.target.backend === "kubernetes") return;
-  await ensureProjectNetwork(ctx, routed[0]!.environment);
-  await ensureProxy(ctx, routed[0]!.environment);
+  const scope = routed[0]!.environment;
+  await ensureProxy(ctx, scope);
   for (const env of routed) await checkRoutes(ctx, env);
+  await attachProxy(ctx, scope);
 }

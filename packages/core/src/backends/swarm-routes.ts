@@ -8,8 +8,8 @@
 
 import { swarmUpstream } from "../plan/proxy-commands.js";
 import type { Backend } from "./backend.js";
-import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
-import { checkRoutes, ensureProxy, releaseProxy, removeRoutes, syncRoutes } from "./proxy.js";
+import { removeProjectNetworkIfUnused } from "./network.js";
+import { attachProxy, checkRoutes, ensureProxy, releaseProxy, removeRoutes, syncRoutes } from "./proxy.js";
 import { swarmBackend } from "./swarm.js";
 
 export const swarmWithRoutes: Backend = {
@@ -20,9 +20,9 @@ export const swarmWithRoutes: Backend = {
       if (found && found.removal.requests.length > 0) await releaseProxy(ctx, env.environment, found);
       return;
     }
-    await ensureProjectNetwork(ctx, env.environment);
     await ensureProxy(ctx, env.environment);
     await checkRoutes(ctx, env);
+    await attachProxy(ctx, env.environment);
     await swarmBackend.apply(ctx, env);
     await syncRoutes(ctx, env, (service) => [swarmUpstream(ctx.project, env.environment, service)]);
   },

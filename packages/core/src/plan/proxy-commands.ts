@@ -346,8 +346,8 @@ export function routedComposeCommands(
     proxyContainerCreateCommand(ctx, docker),
     proxyConfigCopyCommand(ctx, docker),
     proxyStartCommand(ctx, docker),
-    proxyConnectCommand(ctx, docker),
     adminCheckCommand(ctx),
+    proxyConnectCommand(ctx, docker),
     ...(first.length > 0 ? [composeUpServicesCommand(ctx, compose, first)] : []),
     ...routedServicesOf(env).flatMap((service) => [
       blueGreenStartCommand(ctx, compose, service),
@@ -370,8 +370,8 @@ export function routedSwarmCommands(
     parts.network,
     proxyConfigCreateCommand(ctx, parts.docker),
     proxyServiceCreateCommand(ctx, parts.docker),
-    proxyServiceNetworkCommand(ctx, parts.docker, "add"),
     adminCheckCommand(ctx),
+    proxyServiceNetworkCommand(ctx, parts.docker, "add"),
     ...parts.stack,
     ...routeSyncCommands(ctx, env, (service) => [swarmUpstream(ctx.project, env.environment, service)]),
   ];
