@@ -25,7 +25,7 @@ const v0 = performance.now();
 for (const w of written) core.EnvironmentSchema.parse(w);
 const validation = performance.now() - v0;
 t.push(performance.now());
-const model = await core.createModel(project, { environments: [names.at(-1)], target: ${JSON.stringify(target)} });
+const model = await core.loadModel(project, { environments: [names.at(-1)], target: ${JSON.stringify(target)} });
 t.push(performance.now());
 const plan = core.createPlan(model, {});
 t.push(performance.now());

@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from "commander";
 import { registerBuild } from "./commands/build.js";
 import { registerBundle } from "./commands/bundle.js";
 import { registerDown } from "./commands/down.js";
-import { registerOperate } from "./commands/inspect.js";
+import { registerInspect } from "./commands/inspect.js";
 import { registerLedger } from "./commands/ledger.js";
 import { registerRollback } from "./commands/rollback.js";
 import { registerRun } from "./commands/run.js";
@@ -35,7 +35,7 @@ export function buildProgram(io: Io): Command {
   registerBundle(program, io);
   registerRollback(program, io);
   registerLedger(program, io);
-  registerOperate(program, io);
+  registerInspect(program, io);
   registerRun(program, io);
   registerStudio(program, io);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];

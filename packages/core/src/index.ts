@@ -1,11 +1,19 @@
-export { registerBackend } from "./backends/context.js";
+export type { Backend, BackendContext, RunningService } from "./backends/backend.js";
 export { isDuration, parseDuration } from "./base/duration.js";
-export { type Cycle, formatProblem, isKaupangError, KaupangError, type Problem } from "./base/errors.js";
+export {
+  type Cycle,
+  formatProblem,
+  isKaupangError,
+  KaupangError,
+  type KaupangErrorOptions,
+  type Problem,
+} from "./base/errors.js";
 export type { EventSink, KaupangEvent } from "./base/events.js";
 export { type BundleOptions, type BundleResult, createBundle } from "./bundle/create.js";
-export { type BundleUpOptions, deployBundle, planBundleUp } from "./bundle/up.js";
+export { type BundleUpOptions, deployBundle, type PlannedBundleUp, planBundleUp } from "./bundle/up.js";
 export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
 export { jsonSchemas } from "./config/json-schema.js";
+export { configNames } from "./config/load.js";
 export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
 export {
   createModel,
@@ -31,6 +39,7 @@ export {
   chooseRollbackTarget,
   openLedger,
   planRollback,
+  type RollbackContext,
   type RollbackOptions,
   rollback,
 } from "./deploy/rollback.js";
@@ -47,15 +56,20 @@ export { exec, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
 export { type Change, diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
-export { type PassthroughOptions, passthroughCommands } from "./inspect/passthrough.js";
+export {
+  type PassthroughCommand,
+  type PassthroughOptions,
+  passthroughCommands,
+} from "./inspect/passthrough.js";
 export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
-export { Ledger, ledgerPath } from "./ledger/ledger.js";
+export { Ledger, type LedgerRead, ledgerPath } from "./ledger/ledger.js";
 export type { LedgerRecord } from "./ledger/record.js";
 export { currentRecord } from "./ledger/record.js";
 export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
 export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
 export {
   type PipelineResult,
+  type PreparedPipeline,
   preparePipeline,
   type RunPipelineOptions,
   runPipeline,

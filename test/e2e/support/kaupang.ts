@@ -6,7 +6,7 @@ import { afterAll } from "vitest";
 
 const bin = fileURLToPath(new URL("../../../packages/cli/bin/kaupang.mjs", import.meta.url));
 
-export interface RunResult {
+interface RunResult {
   code: number;
   stdout: string;
   stderr: string;

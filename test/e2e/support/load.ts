@@ -6,7 +6,7 @@
  */
 import { request } from "node:http";
 
-export interface LoadResult {
+interface LoadResult {
   requests: number;
   failed: number;
   /** Up to ten distinct failure descriptions, with their counts. */
@@ -14,7 +14,7 @@ export interface LoadResult {
   durationMs: number;
 }
 
-export interface LoadOptions {
+interface LoadOptions {
   /** Loopback URL the requests go to, e.g. http://127.0.0.1:19480/ */
   url: string;
   /** Host header (the route's host). */

@@ -10,9 +10,9 @@ import type { TLSSocket } from "node:tls";
 import { afterAll } from "vitest";
 import { sh } from "./kaupang.js";
 
-export const proxyImage = () => process.env.KAUPANG_TEST_PROXY_IMAGE ?? "127.0.0.1:5000/kaupang-test/caddy:2";
+const proxyImage = () => process.env.KAUPANG_TEST_PROXY_IMAGE ?? "127.0.0.1:5000/kaupang-test/caddy:2";
 
-export interface TestProxy {
+interface TestProxy {
   name: string;
   image: string;
   httpPort: number;
@@ -21,7 +21,7 @@ export interface TestProxy {
 }
 
 /** Proxy settings for a test target; ports in 19400–19499, one set per backend. */
-export function testProxy(backend: "compose" | "swarm"): TestProxy {
+function testProxy(backend: "compose" | "swarm"): TestProxy {
   const offset = backend === "compose" ? 0 : 1;
   return {
     name: `kroute-proxy-${backend}`,
@@ -33,7 +33,7 @@ export function testProxy(backend: "compose" | "swarm"): TestProxy {
 }
 
 /** Remove a test proxy (container or service) and its volumes, whatever state it is in. */
-export function removeProxy(proxy: TestProxy): void {
+function removeProxy(proxy: TestProxy): void {
   sh(["docker", "rm", "-f", proxy.name]);
   if (sh(["docker", "service", "inspect", proxy.name]).code === 0) {
     sh(["docker", "service", "rm", proxy.name]);
@@ -65,7 +65,7 @@ export function proxyFor(backend: "compose" | "swarm"): TestProxy {
   return proxy;
 }
 
-export interface Answer {
+interface Answer {
   status: number;
   body: string;
   /** HTTPS: whether the certificate verified against the given CA, and its issuer. */

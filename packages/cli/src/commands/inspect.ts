@@ -16,7 +16,7 @@ import { createReporter } from "../output/reporter.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
 /** Exit code of `status` when what runs differs from what was deployed (CI can gate on it). */
-export const driftExitCode = 3;
+const driftExitCode = 3;
 
 export function formatDiff(diffs: readonly EnvironmentDiff[]): string {
   const lines: string[] = [];
@@ -37,7 +37,7 @@ export function formatDiff(diffs: readonly EnvironmentDiff[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-export function registerOperate(program: Command, io: Io): void {
+export function registerInspect(program: Command, io: Io): void {
   const statusCommand = program
     .command("status")
     .description("compare what runs now with the last deploy (exit 0 ok, 3 drifted, 1 error)")

@@ -14,7 +14,7 @@ export function sanitize(text: string): string {
 }
 
 /** At most this many problems are printed; a count stands for the rest. */
-export const problemsShown = 20;
+const problemsShown = 20;
 
 /** Print an error the way users should see it; returns the exit code. */
 export function printError(io: Io, error: unknown, debug: boolean): number {

@@ -1,6 +1,6 @@
 import { main } from "../cli.js";
 
-export interface CliResult {
+interface CliResult {
   code: number;
   stdout: string;
   stderr: string;

@@ -28,7 +28,15 @@ import type { Backend, BackendContext } from "./backend.js";
 import { adminOk, sendAdmin } from "./caddy-admin.js";
 import { composeBackend, diagnose } from "./compose.js";
 import { removeProjectNetworkIfUnused } from "./network.js";
-import { attachProxy, checkRoutes, ensureProxy, releaseProxy, removeRoutes, syncRoutes } from "./proxy.js";
+import {
+  attachProxy,
+  checkRoutes,
+  ensureProxy,
+  preflightRoutes,
+  releaseProxy,
+  removeRoutes,
+  syncRoutes,
+} from "./proxy.js";
 
 interface ServiceContainer {
   name: string;
@@ -256,4 +264,6 @@ export const composeWithRoutes: Backend = {
   },
 
   running: (ctx, env) => composeBackend.running(ctx, env),
+  prepare: (ctx) => composeBackend.prepare?.(ctx),
+  preflight: preflightRoutes,
 };

@@ -11,13 +11,13 @@ import type { ProxySettings } from "../base/target.js";
 import { formatCommand } from "../exec/format.js";
 import { type AdminRequest, adminCommand } from "../plan/proxy-requests.js";
 
-export interface AdminReply {
+interface AdminReply {
   status: number;
   body: unknown;
 }
 
 /** The admin API did not answer at all (refused, reset, timed out). */
-export class AdminUnreachable extends Error {}
+class AdminUnreachable extends Error {}
 
 export function sendAdmin(address: string, req: AdminRequest, timeoutMs = 10_000): Promise<AdminReply> {
   const colon = address.lastIndexOf(":");

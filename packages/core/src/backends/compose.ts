@@ -13,7 +13,7 @@ import { composeArgs, composeDownCommand, composeUpCommand, dockerGlobalArgs } f
 import type { EnvironmentPlan } from "../plan/types.js";
 import { composeProjectName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
-import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
+import { ensureProjectNetwork, prefetchProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
 interface ComposePsEntry {
   Service: string;
@@ -23,7 +23,7 @@ interface ComposePsEntry {
 }
 
 /** Parse `docker compose ps --format json` (one object per line, or one array, by version). */
-export function parseComposePs(text: string): ComposePsEntry[] {
+function parseComposePs(text: string): ComposePsEntry[] {
   const trimmed = text.trim();
   if (!trimmed) return [];
   if (trimmed.startsWith("[")) return JSON.parse(trimmed) as ComposePsEntry[];
@@ -77,9 +77,7 @@ export function envMap(lines: readonly string[] = []): Record<string, string> {
 }
 
 /** A container's published ports as "published:target/protocol", once per port (IPv4 and IPv6 bindings fold). */
-export function publishedPorts(
-  ports: NonNullable<ContainerInspect["NetworkSettings"]>["Ports"] = {},
-): string[] {
+function publishedPorts(ports: NonNullable<ContainerInspect["NetworkSettings"]>["Ports"] = {}): string[] {
   const out = new Set<string>();
   for (const [key, bindings] of Object.entries(ports ?? {})) {
     for (const binding of bindings ?? []) out.add(`${binding.HostPort}:${key}`);
@@ -93,7 +91,7 @@ const registryDigests = (image: ImageInspect): string[] =>
   (image.RepoDigests ?? []).map((d) => d.slice(d.indexOf("@") + 1));
 
 /** Registry digests of local images, by image ID. */
-export async function repoDigests(ctx: BackendContext, imageIds: string[]): Promise<Map<string, string[]>> {
+async function repoDigests(ctx: BackendContext, imageIds: string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   const unique = [...new Set(imageIds)];
   if (unique.length === 0) return out;
@@ -189,6 +187,8 @@ async function inspectProject(
 }
 
 export const composeBackend: Backend = {
+  prepare: prefetchProjectNetwork,
+
   async apply(ctx, env) {
     await ensureProjectNetwork(ctx, env.environment);
     const up = composeUpCommand(ctx, env);

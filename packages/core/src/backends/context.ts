@@ -1,4 +1,3 @@
-import { KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
 import type { BackendName } from "../config/model.js";
 import type { Plan } from "../plan/types.js";
@@ -7,22 +6,15 @@ import { composeWithRoutes } from "./blue-green.js";
 import { kubernetesBackend } from "./kubernetes.js";
 import { swarmWithRoutes } from "./swarm-routes.js";
 
-const backends: Partial<Record<BackendName, Backend>> = {
+const backends: Record<BackendName, Backend> = {
   compose: composeWithRoutes,
   swarm: swarmWithRoutes,
   kubernetes: kubernetesBackend,
 };
 
-export function backendFor(name: BackendName): Backend {
-  const backend = backends[name];
-  if (!backend)
-    throw new KaupangError("ERR_BACKEND_UNAVAILABLE", `the ${name} backend cannot deploy in this build`);
-  return backend;
-}
-
-/** Register a backend implementation (the Kubernetes one lives in its own module). */
-export function registerBackend(name: BackendName, backend: Backend): void {
-  backends[name] = backend;
+/** The built-in Backend for `name`, unless the caller gives its own (an in-memory fake in tests). */
+export function backendFor(name: BackendName, given?: Backend): Backend {
+  return given ?? backends[name];
 }
 
 export const defaultTimeoutMs = 5 * 60_000;

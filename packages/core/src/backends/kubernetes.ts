@@ -9,6 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { KaupangError } from "../base/errors.js";
+import { sleep } from "../base/poll.js";
 import type { TargetSettings } from "../base/target.js";
 import { type ExecResult, exec, tail } from "../exec/exec.js";
 import { formatCommand } from "../exec/format.js";
@@ -28,7 +29,6 @@ import { kubeSecretName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
 
 const pollMs = 500;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 

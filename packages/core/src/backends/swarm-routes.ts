@@ -9,7 +9,15 @@
 import { swarmUpstream } from "../plan/proxy-commands.js";
 import type { Backend } from "./backend.js";
 import { removeProjectNetworkIfUnused } from "./network.js";
-import { attachProxy, checkRoutes, ensureProxy, releaseProxy, removeRoutes, syncRoutes } from "./proxy.js";
+import {
+  attachProxy,
+  checkRoutes,
+  ensureProxy,
+  preflightRoutes,
+  releaseProxy,
+  removeRoutes,
+  syncRoutes,
+} from "./proxy.js";
 import { swarmBackend } from "./swarm.js";
 
 export const swarmWithRoutes: Backend = {
@@ -37,4 +45,6 @@ export const swarmWithRoutes: Backend = {
   },
 
   running: (ctx, env) => swarmBackend.running(ctx, env),
+  prepare: (ctx) => swarmBackend.prepare?.(ctx),
+  preflight: preflightRoutes,
 };

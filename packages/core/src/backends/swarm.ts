@@ -6,6 +6,7 @@
  * failed deploy.
  */
 import { KaupangError } from "../base/errors.js";
+import { sleep } from "../base/poll.js";
 import {
   type DockerEngine,
   engineFilters,
@@ -24,7 +25,7 @@ import type { EnvironmentPlan } from "../plan/types.js";
 import { stackName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
 import { envMap } from "./compose.js";
-import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
+import { ensureProjectNetwork, prefetchProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
 interface SwarmService {
   ID: string;
@@ -53,7 +54,6 @@ interface SwarmTask {
  * processes a check) once a second.
  */
 const pollInterval = (ctx: BackendContext): number => (localEngineSocket(ctx.target) ? 250 : 1000);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function docker(ctx: BackendContext, ...args: string[]): string[] {
   return ["docker", ...dockerGlobalArgs(ctx.target), ...args];
@@ -305,6 +305,8 @@ async function waitGone(ctx: BackendContext, envName: string, stack: string): Pr
 }
 
 export const swarmBackend: Backend = {
+  prepare: prefetchProjectNetwork,
+
   async apply(ctx, env) {
     await ensureProjectNetwork(ctx, env.environment);
     await applyEnvironment(ctx, env);

@@ -3,9 +3,7 @@
  * waves. Deterministic (names sorted inside a wave). Reports a cycle as the
  * path that closes it, and a dependency on an unknown node with who asked.
  */
-export type GraphProblem =
-  | { kind: "cycle"; cycle: string[] }
-  | { kind: "missing"; from: string; missing: string };
+type GraphProblem = { kind: "cycle"; cycle: string[] } | { kind: "missing"; from: string; missing: string };
 
 export class GraphError extends Error {
   constructor(readonly problem: GraphProblem) {
@@ -53,17 +51,4 @@ export function topoWaves(graph: ReadonlyMap<string, readonly string[]>): string
     waves[depth].push(node);
   }
   return waves.map((wave) => wave.sort());
-}
-
-/** All nodes reachable from `roots` through dependencies, roots included. */
-export function closure(roots: readonly string[], depsOf: (node: string) => readonly string[]): Set<string> {
-  const seen = new Set<string>();
-  const stack = [...roots];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    if (seen.has(node)) continue;
-    seen.add(node);
-    stack.push(...depsOf(node));
-  }
-  return seen;
 }

@@ -32,7 +32,7 @@ export interface Cycle {
 }
 
 /** A field path as users read it: `services.web.ports[0]`. */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const segment of path) {
     if (typeof segment === "number") out += `[${segment}]`;

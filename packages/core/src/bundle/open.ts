@@ -24,7 +24,7 @@ export interface OpenBundle {
 }
 
 /** Resolve a bundle argument to a local directory (pulling oci:// refs). */
-export async function bundleDirectory(location: string, cwd: string): Promise<string> {
+async function bundleDirectory(location: string, cwd: string): Promise<string> {
   if (!location.startsWith("oci://")) return resolve(cwd, location);
   const pulled = await orasPull(ociRef(location), "bundle");
   // oras unpacks the pushed directory under its own name.

@@ -11,7 +11,7 @@ import type { Jiti } from "jiti";
 import { didYouMean } from "../base/did-you-mean.js";
 import { KaupangError } from "../base/errors.js";
 
-export const configExtensions = [".ts", ".mts", ".mjs", ".js", ".json"] as const;
+const configExtensions = [".ts", ".mts", ".mjs", ".js", ".json"] as const;
 export const configNames = configExtensions.map((ext) => `kaupang.config${ext}`);
 
 /** The config file in `cwd`, or a user error naming the directory. */

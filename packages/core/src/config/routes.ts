@@ -41,7 +41,7 @@ export function normalizeProxy(written: WrittenProxy): ProxySettings {
 }
 
 /** "/" stays; any other prefix loses a trailing "/" ("/api/" and "/api" are one route). */
-export const normalizeRoutePath = (path: string | undefined): string =>
+const normalizeRoutePath = (path: string | undefined): string =>
   path === undefined || path === "/" ? "/" : path.replace(/\/+$/, "") || "/";
 
 /**

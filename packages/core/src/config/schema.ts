@@ -113,7 +113,7 @@ const Memory = z
 /** A DNS name a route answers for; a leading "*." matches one label. */
 const hostPattern = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
-export const tlsModes = ["auto", "internal", "off"] as const;
+const tlsModes = ["auto", "internal", "off"] as const;
 
 const RouteHost = z
   .string()

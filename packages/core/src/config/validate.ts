@@ -1,8 +1,6 @@
 import type * as z from "zod";
 import { type Cycle, formatProblem, KaupangError, type Problem, showValue } from "../base/errors.js";
 
-export { formatPath } from "../base/errors.js";
-
 /** A problem before it is placed in a file. */
 type Found = Omit<Problem, "file">;
 

@@ -4,7 +4,7 @@
  * runs, hooks — then one ledger record, succeeded or failed with the step
  * that failed.
  */
-import type { BackendContext } from "../backends/backend.js";
+import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendFor } from "../backends/context.js";
 import { errorMessage } from "../base/errors.js";
 import type { Ledger } from "../ledger/ledger.js";
@@ -26,12 +26,14 @@ export interface DeploymentSummary {
   urls: ServiceUrl[];
 }
 
-export interface ApplyUnitOptions {
+interface ApplyUnitOptions {
   ctx: BackendContext;
   ledger: Ledger;
   action: "up" | "rollback";
   rollbackOf?: string;
   source?: string;
+  /** Instead of the built-in Backend of the unit's backend (an in-memory fake in tests). */
+  backendImpl?: Backend | undefined;
 }
 
 type Step = NonNullable<LedgerRecord["failedStep"]>;
@@ -42,7 +44,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   const scope = env.environment;
   const began = new Date();
   const id = newDeploymentId(began);
-  const backend = backendFor(unit.backend);
+  const backend = backendFor(unit.backend, options.backendImpl);
   const unitDigest = await ledger.storeUnit(unit);
   const record = (status: "succeeded" | "failed", failure?: { step: Step; error: string }) =>
     ledger.append({

@@ -79,7 +79,14 @@ export async function planBuild(options: BuildOptions, loaded?: Project): Promis
 }
 
 export async function build(options: BuildOptions): Promise<BuildPlan> {
-  const plan = await planBuild(options);
+  return runBuild(await planBuild(options), options);
+}
+
+/** Run what `planBuild` planned. */
+export async function runBuild(
+  plan: BuildPlan,
+  options: { events?: EventSink | undefined },
+): Promise<BuildPlan> {
   await writeFileAtomic(join(plan.root, plan.artifact.path), plan.artifact.content);
   for (const command of plan.commands) {
     await execOk(command.argv, `${plan.environment}: ${command.description}`, {

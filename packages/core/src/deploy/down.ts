@@ -4,13 +4,14 @@ import { backendContext, backendFor } from "../backends/context.js";
 import { errorMessage } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import type { Model } from "../config/model.js";
+import { loadProject, type Project } from "../config/project.js";
 import { downCommands } from "../plan/commands.js";
 import type { Plan, PlanCommand } from "../plan/types.js";
 import { writeArtifacts } from "./artifacts.js";
 import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
-import { planUp, type TargetOptions } from "./plan-up.js";
+import { planProject, type TargetOptions } from "./plan-up.js";
 import { ledgerFor } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
 
@@ -29,12 +30,19 @@ export interface DownPlan {
 }
 
 export async function planDown(options: DownOptions): Promise<DownPlan> {
-  const { plan, order, commands } = await planDownWithModel(options);
+  const { plan, order, commands } = await planDownProject(
+    await loadProject(options.cwd ?? process.cwd()),
+    options,
+  );
   return { plan, order, commands };
 }
 
-async function planDownWithModel(options: DownOptions): Promise<DownPlan & { model: Model }> {
-  const { plan, model } = await planUp({ ...options, environments: [options.environment] });
+/** A down planned from a project already loaded (a pipeline's down steps), with its model. */
+export async function planDownProject(
+  project: Project,
+  options: Omit<DownOptions, "cwd">,
+): Promise<DownPlan & { model: Model }> {
+  const { plan, model } = await planProject(project, { ...options, environments: [options.environment] });
   const order = options.withDeps ? [...plan.environmentOrder].reverse() : [options.environment];
   const ctx = backendContext(plan, {});
   const commands = Object.fromEntries(
@@ -44,9 +52,20 @@ async function planDownWithModel(options: DownOptions): Promise<DownPlan & { mod
 }
 
 export async function down(options: DownOptions & ApplyOptions): Promise<{ removed: string[] }> {
-  const { plan, order, model } = await planDownWithModel(options);
+  return removePlanned(
+    await planDownProject(await loadProject(options.cwd ?? process.cwd()), options),
+    options,
+  );
+}
+
+/** Tear down what `planDownProject` planned. */
+export async function removePlanned(
+  planned: DownPlan & { model: Model },
+  options: ApplyOptions,
+): Promise<{ removed: string[] }> {
+  const { plan, order, model } = planned;
   const ctx = backendContext(plan, options);
-  const backend = backendFor(plan.backend);
+  const backend = backendFor(plan.backend, options.backendImpl);
   const locks = await lockEnvironments(model.cacheDir, plan.target, order, options);
   try {
     for (const name of order) {

@@ -3,7 +3,7 @@ import type { EventSink } from "../base/events.js";
 import type { Hook } from "../config/model.js";
 import { runShell, tail } from "../exec/exec.js";
 
-export type HookPhase = "beforeUp" | "afterUp" | "beforeDown" | "afterDown";
+type HookPhase = "beforeUp" | "afterUp" | "beforeDown" | "afterDown";
 
 /** Run an environment's hooks of one phase, in order; the first failure stops everything. */
 export async function runHooks(

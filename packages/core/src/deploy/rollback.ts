@@ -15,7 +15,7 @@ import type { DeploymentUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
 import { lockEnvironments } from "./locks.js";
 import { checkSecrets } from "./secrets.js";
-import { openSite } from "./state-location.js";
+import { locateState } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
 
 export interface RollbackOptions extends ApplyOptions {
@@ -77,14 +77,14 @@ export async function openLedger(options: {
   target?: string | undefined;
   kaupangVersion?: string | undefined;
 }): Promise<RollbackContext> {
-  const site = await openSite(options);
-  const ledger = new Ledger(site.cacheDir, options.environment, site.target, {
-    root: site.root,
+  const state = await locateState(options);
+  const ledger = new Ledger(state.cacheDir, options.environment, state.target, {
+    root: state.root,
     ...(options.kaupangVersion ? { kaupangVersion: options.kaupangVersion } : {}),
   });
   const read = ledger.read();
   ledger.verify(read);
-  return { ledger, records: read.records, root: site.root, cacheDir: site.cacheDir, target: site.target };
+  return { ledger, records: read.records, root: state.root, cacheDir: state.cacheDir, target: state.target };
 }
 
 export async function planRollback(
@@ -122,6 +122,7 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
       ledger: context.ledger,
       action: "rollback",
       rollbackOf: record.id,
+      backendImpl: options.backendImpl,
     });
   } finally {
     for (const lock of locks) lock.release();

@@ -1,29 +1,32 @@
 /**
- * Where a deploy records itself. With a kaupang config: its root, cacheDir and
- * selected target. Without one (an air-gapped site deploying a bundle): the
- * working directory, `.kaupang` in it, and the target from --target,
- * $KAUPANG_TARGET or "local".
+ * Where a run's state lives — the ledger and the locks of each
+ * environment@target. With a kaupang config: under its root's cacheDir, for
+ * the selected target (and the loaded project comes along, so nothing loads
+ * it twice). Without one (an air-gapped site deploying a bundle): `.kaupang`
+ * in the working directory, and the target from --target, $KAUPANG_TARGET or
+ * "local".
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { configNames } from "../config/load.js";
 import type { Model } from "../config/model.js";
 import { selectTarget } from "../config/normalize.js";
-import { loadProject } from "../config/project.js";
+import { loadProject, type Project } from "../config/project.js";
 import { Ledger } from "../ledger/ledger.js";
 import type { Plan } from "../plan/types.js";
 
-export interface Site {
+interface StateLocation {
   root: string;
   cacheDir: string;
   target: string;
-  hasConfig: boolean;
+  /** The loaded config, when there is one. */
+  project?: Project;
 }
 
-export async function openSite(options: {
+export async function locateState(options: {
   cwd?: string | undefined;
   target?: string | undefined;
-}): Promise<Site> {
+}): Promise<StateLocation> {
   const cwd = resolve(options.cwd ?? process.cwd());
   if (configNames.some((name) => existsSync(join(cwd, name)))) {
     const project = await loadProject(cwd);
@@ -32,17 +35,17 @@ export async function openSite(options: {
       root: project.root,
       cacheDir: resolve(project.root, project.config.cacheDir ?? ".kaupang"),
       target: target.name,
-      hasConfig: true,
+      project,
     };
   }
   return {
     root: cwd,
     cacheDir: join(cwd, ".kaupang"),
     target: options.target ?? process.env.KAUPANG_TARGET ?? "local",
-    hasConfig: false,
   };
 }
 
+/** The ledger of one environment@target of a plan. */
 export function ledgerFor(
   plan: Pick<Plan, "root">,
   model: Pick<Model, "cacheDir">,

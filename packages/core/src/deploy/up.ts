@@ -4,10 +4,8 @@
  * local builds by image ID with --no-resolve), then apply environment by
  * environment through the one apply path, recording each in its ledger.
  */
-import type { BackendContext } from "../backends/backend.js";
+import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendContext, backendFor } from "../backends/context.js";
-import { prefetchProjectNetwork } from "../backends/network.js";
-import { preflightRoutes } from "../backends/proxy.js";
 import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
@@ -27,6 +25,8 @@ export type { DeploymentSummary } from "./apply-unit.js";
 
 export interface ApplyOptions {
   events?: EventSink | undefined;
+  /** Deploy through this Backend instead of the built-in one for the plan's backend (an in-memory fake in tests). */
+  backendImpl?: Backend | undefined;
   /** Per-environment convergence timeout, and how long to wait for another deploy's lock. */
   timeoutMs?: number | undefined;
   /** Where secret() values are read for the pre-flight; default process.env. */
@@ -57,7 +57,8 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
   if (plan.backend !== "kubernetes") checkSecrets(plan.environments, options.processEnv);
   const ctx = backendContext(plan, options);
   const locks = await lockEnvironments(model.cacheDir, plan.target, plan.environmentOrder, options);
-  if (plan.backend !== "kubernetes") prefetchProjectNetwork(ctx);
+  const backend = backendFor(plan.backend, options.backendImpl);
+  backend.prepare?.(ctx);
   try {
     let pins: Pins;
     try {
@@ -84,7 +85,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       throw error;
     }
     const pinnedPlan = createPlan(model, { pull: plan.pull, pinned: pins });
-    await preflightRoutes(ctx, pinnedPlan.environments);
+    await backend.preflight?.(ctx, pinnedPlan.environments);
     const deployments: DeploymentSummary[] = [];
     for (const env of pinnedPlan.environments) {
       const unit: DeploymentUnit = {
@@ -95,11 +96,13 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
         environment: env,
       };
       const ledger = ledgerFor(plan, model, env.environment, plan.target, options.kaupangVersion);
-      if (!options.force && (await isUnchanged(ledger, unit, ctx))) {
+      if (!options.force && (await isUnchanged(ledger, unit, ctx, backend))) {
         deployments.push(await recordUnchanged(unit, { ctx, ledger }));
         continue;
       }
-      deployments.push(await applyUnit(unit, { ctx, ledger, action: "up" }));
+      deployments.push(
+        await applyUnit(unit, { ctx, ledger, action: "up", backendImpl: options.backendImpl }),
+      );
     }
     return { project: plan.project, target: plan.target, backend: plan.backend, deployments };
   } finally {
@@ -111,7 +114,12 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
  * Nothing to do when the pinned unit equals the current deploy's and a live
  * check finds no drift: a re-run of an unchanged pipeline touches nothing.
  */
-async function isUnchanged(ledger: Ledger, unit: DeploymentUnit, ctx: BackendContext): Promise<boolean> {
+async function isUnchanged(
+  ledger: Ledger,
+  unit: DeploymentUnit,
+  ctx: BackendContext,
+  backend: Backend,
+): Promise<boolean> {
   const read = ledger.read();
   ledger.verify(read);
   const current = currentRecord(read.records);
@@ -119,7 +127,7 @@ async function isUnchanged(ledger: Ledger, unit: DeploymentUnit, ctx: BackendCon
   const digest = unitDigest(unit);
   // A unit an older kaupang recorded has another digest for the same deploy: compare it completed.
   if (current.unit !== digest && unitDigest(ledger.readUnit(current)) !== digest) return false;
-  const drift = await driftOf(backendFor(unit.backend), ctx, unit);
+  const drift = await driftOf(backend, ctx, unit);
   if (drift.length === 0) return true;
   ctx.events({
     type: "stage",

@@ -29,7 +29,7 @@ export interface DockerEngine {
 }
 
 /** The socket could not be reached: use the docker CLI instead. */
-export class EngineUnreachable extends Error {}
+class EngineUnreachable extends Error {}
 
 const defaultSocket = "/var/run/docker.sock";
 

@@ -15,7 +15,7 @@ import type { EventSink } from "../base/events.js";
 import { directCompose } from "./compose-plugin.js";
 import { formatCommand } from "./format.js";
 
-export interface ExecOptions {
+interface ExecOptions {
   cwd?: string;
   /** Added to (and overriding) the inherited environment. */
   env?: Record<string, string | undefined>;
@@ -80,7 +80,7 @@ export async function stopAllChildren(graceMs = 5000): Promise<void> {
   for (const child of running) signalChild(child, "SIGKILL", grouped.has(child));
 }
 
-export const toolHints: Record<string, string> = {
+const toolHints: Record<string, string> = {
   docker: "install Docker (the engine client) and make sure `docker` is on PATH",
   kubectl: "install kubectl and make sure it is on PATH",
   oras: "install oras (https://oras.land) and make sure it is on PATH",

@@ -1,7 +1,7 @@
 const safe = /^[A-Za-z0-9_\-.,:/@%+=^]+$/;
 
 /** Quote one argument for a POSIX shell, only when it needs it. */
-export function quoteArg(arg: string): string {
+function quoteArg(arg: string): string {
   if (arg !== "" && safe.test(arg)) return arg;
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }

@@ -62,7 +62,7 @@ async function once(url: URL, init: RequestInit): Promise<Reply> {
 }
 
 /** node:http(s), following up to 5 redirects (credentials are not sent to another host). */
-export const direct: Send = async (url, init) => {
+const direct: Send = async (url, init) => {
   let target = new URL(url);
   let current = init;
   for (let hop = 0; ; hop++) {
@@ -81,7 +81,7 @@ export const direct: Send = async (url, init) => {
 
 let proxyAgent: Dispatcher | undefined;
 
-export function proxied(env: NodeJS.ProcessEnv): Send {
+function proxied(env: NodeJS.ProcessEnv): Send {
   return async (url, init) => {
     const undici = await import("undici");
     proxyAgent ??= new undici.EnvHttpProxyAgent({

@@ -13,7 +13,7 @@ import { type ImageRef, isDigest, isLoopbackRegistry } from "../base/image-refer
 import { type Credentials, credentialsFor } from "./credentials.js";
 import { header, type Reply, type Send, senderFor } from "./http.js";
 
-export type RegistryFailure = "not-found" | "no-credentials" | "denied" | "unreachable" | "protocol";
+type RegistryFailure = "not-found" | "no-credentials" | "denied" | "unreachable" | "protocol";
 
 export class RegistryError extends Error {
   constructor(

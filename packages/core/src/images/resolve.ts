@@ -9,7 +9,7 @@ import type { EventSink } from "../base/events.js";
 import { parseImageRef } from "../base/image-reference.js";
 import { RegistryClient, RegistryError } from "./registry.js";
 
-export interface ResolveRequest {
+interface ResolveRequest {
   /** Who asked, for error messages: "market.web". */
   owner: string;
   ref: string;
@@ -18,7 +18,7 @@ export interface ResolveRequest {
 }
 
 /** Run `tasks` with at most `limit` at once, keeping result order. */
-export async function mapLimit<T, R>(
+async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
   task: (item: T) => Promise<R>,
@@ -35,7 +35,7 @@ export async function mapLimit<T, R>(
   return results;
 }
 
-export async function resolveDigest(
+async function resolveDigest(
   ref: string,
   owner: string,
   environment?: string,

@@ -78,7 +78,7 @@ const showEnv = (e: EnvEntry | undefined) =>
   e === undefined ? "(unset)" : "secret" in e ? `secret(${e.secret})` : JSON.stringify(e.value);
 
 /** What changes from `before` to `after`, service by service. */
-export function diffViews(before: Record<string, ServiceView>, after: Record<string, ServiceView>): Change[] {
+function diffViews(before: Record<string, ServiceView>, after: Record<string, ServiceView>): Change[] {
   const changes: Change[] = [];
   const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
   for (const service of names) {

@@ -7,8 +7,8 @@
 
 import { KaupangError } from "../base/errors.js";
 import type { TargetSettings } from "../base/target.js";
-import { planUp } from "../deploy/plan-up.js";
-import { openSite } from "../deploy/state-location.js";
+import { planProject } from "../deploy/plan-up.js";
+import { locateState } from "../deploy/state-location.js";
 import { Ledger } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
 import { dockerGlobalArgs, kubectlEnv, kubectlGlobalArgs } from "../plan/commands.js";
@@ -26,22 +26,21 @@ export interface PassthroughOptions {
 async function locate(
   options: PassthroughOptions,
 ): Promise<{ project: string; target: TargetSettings; services: string[] }> {
-  const site = await openSite(options);
-  if (site.hasConfig) {
-    const { plan } = await planUp({
-      cwd: site.root,
+  const state = await locateState(options);
+  if (state.project) {
+    const { plan } = await planProject(state.project, {
       environments: [options.environment],
       target: options.target,
     });
     const env = plan.environments.find((e) => e.environment === options.environment)!;
     return { project: plan.project, target: plan.targetSettings, services: env.waves.flat() };
   }
-  const ledger = new Ledger(site.cacheDir, options.environment, site.target);
+  const ledger = new Ledger(state.cacheDir, options.environment, state.target);
   const record = currentRecord(ledger.read().records);
   if (!record)
     throw new KaupangError(
       "ERR_NOT_DEPLOYED",
-      `${options.environment}@${site.target} is not deployed from here (no kaupang config and no ledger record)`,
+      `${options.environment}@${state.target} is not deployed from here (no kaupang config and no ledger record)`,
     );
   const unit = ledger.readUnit(record);
   return { project: unit.project, target: unit.target, services: unit.environment.waves.flat() };

@@ -3,12 +3,11 @@
  * the ledger — read-only, on demand, no agent. Also the "quick live check"
  * behind the no-change deploy.
  */
-import type { BackendContext } from "../backends/backend.js";
+import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
-import { loadProject } from "../config/project.js";
 import { type Drift, driftOf } from "../deploy/drift.js";
-import { openSite } from "../deploy/state-location.js";
+import { locateState } from "../deploy/state-location.js";
 import { environmentUrls, type ServiceUrl } from "../deploy/urls.js";
 import { Ledger } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
@@ -31,23 +30,25 @@ export async function status(options: {
   environment?: string | undefined;
   target?: string | undefined;
   timeoutMs?: number | undefined;
+  /** Ask this Backend instead of the built-in one (an in-memory fake in tests). */
+  backendImpl?: Backend | undefined;
 }): Promise<EnvironmentStatus[]> {
-  const site = await openSite(options);
+  const state = await locateState(options);
   let names: string[];
   if (options.environment) names = [options.environment];
-  else if (site.hasConfig) names = (await loadProject(site.root)).environmentNames();
+  else if (state.project) names = state.project.environmentNames();
   else names = [];
   const results: EnvironmentStatus[] = [];
   await Promise.all(
     names.map(async (name, index) => {
-      const ledger = new Ledger(site.cacheDir, name, site.target, { root: site.root });
+      const ledger = new Ledger(state.cacheDir, name, state.target, { root: state.root });
       const read = ledger.read();
       ledger.verify(read);
       const record = currentRecord(read.records);
       if (!record) {
         results[index] = {
           environment: name,
-          target: site.target,
+          target: state.target,
           state: "not deployed",
           drift: [],
           urls: [],
@@ -59,14 +60,14 @@ export async function status(options: {
         project: unit.project,
         target: unit.target,
         pull: unit.pull,
-        root: site.root,
+        root: state.root,
         events: silent,
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
-      const drift = await driftOf(backendFor(unit.backend), ctx, unit);
+      const drift = await driftOf(backendFor(unit.backend, options.backendImpl), ctx, unit);
       results[index] = {
         environment: name,
-        target: site.target,
+        target: state.target,
         deploymentId: record.id,
         state: drift.length > 0 ? "drifted" : "ok",
         drift,

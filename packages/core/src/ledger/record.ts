@@ -3,7 +3,7 @@ import * as z from "zod";
 
 export const ledgerVersion = 1 as const;
 
-export const LedgerImageSchema = z.object({
+const LedgerImageSchema = z.object({
   service: z.string(),
   ref: z.string(),
   digest: z.string().optional(),
@@ -52,7 +52,6 @@ export function ledgerRecordSchema(count: number): typeof LedgerRecordShape {
 }
 
 export type LedgerRecord = z.infer<typeof LedgerRecordShape>;
-export type LedgerImage = z.infer<typeof LedgerImageSchema>;
 
 /** The record that describes what should run: the last succeeded (or unchanged) deploy, unless a down came after it. */
 export function currentRecord(records: readonly LedgerRecord[]): LedgerRecord | undefined {

@@ -13,7 +13,7 @@ export interface TaskOutcome<T> {
   error?: unknown;
 }
 
-export interface DagTask {
+interface DagTask {
   name: string;
   needs: readonly string[];
 }

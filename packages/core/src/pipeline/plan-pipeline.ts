@@ -1,7 +1,13 @@
-/** A pipeline's steps as a DAG: validated needs, cycle report, waves. Pure. */
+/**
+ * A pipeline's steps as a DAG: each step normalised once (a discriminated
+ * union on `action`), validated needs, cycle report, waves. planPipeline is
+ * pure; planRun loads the config first.
+ */
+import { resolve } from "node:path";
 import type * as z from "zod";
 import { GraphError, topoWaves } from "../base/dag.js";
 import { didYouMean } from "../base/did-you-mean.js";
+import { parseDuration } from "../base/duration.js";
 import { KaupangError } from "../base/errors.js";
 import { displayPath } from "../config/load.js";
 import type { BackendName } from "../config/model.js";
@@ -10,18 +16,28 @@ import type { PipelineSchema } from "../config/schema.js";
 import { fieldError } from "../config/validate.js";
 
 type ValidStep = z.output<typeof PipelineSchema>["steps"][string];
-export type StepAction = "run" | "up" | "down" | "build" | "wait";
+type StepAction = "run" | "up" | "down" | "build" | "wait";
 
-export interface PipelineStep {
+interface StepBase {
   name: string;
-  action: StepAction;
-  /** The command, environment, or wait condition. */
+  /** Display form of what the step does: the command, environment, or wait condition. */
   subject: string;
   needs: string[];
   target?: string;
   backend?: BackendName;
-  raw: ValidStep;
 }
+
+/** How a wait step waits, durations parsed and defaults applied. */
+export type WaitFor =
+  | { kind: "seconds"; ms: number }
+  | { kind: "http"; url: string; status: number; intervalMs: number; timeoutMs: number };
+
+/** One step of a pipeline, normalised: one variant per action. */
+export type PipelineStep =
+  | (StepBase & { action: "run"; run: { command: string; cwd: string; env: Record<string, string> } })
+  | (StepBase & { action: "up" | "down"; environment: string })
+  | (StepBase & { action: "build"; environment: string; push: boolean })
+  | (StepBase & { action: "wait"; wait: WaitFor });
 
 export interface PipelinePlan {
   pipeline: string;
@@ -29,9 +45,37 @@ export interface PipelinePlan {
   steps: Record<string, PipelineStep>;
 }
 
+const waitDefaults = { status: 200, interval: "2s", timeout: "30s" } as const;
+
 function describeWait(wait: NonNullable<ValidStep["wait"]>): string {
   if ("seconds" in wait) return `${wait.seconds}s`;
-  return `http ${wait.http} → ${wait.status ?? 200} (every ${wait.interval ?? "2s"}, up to ${wait.timeout ?? "30s"})`;
+  return `http ${wait.http} → ${wait.status ?? waitDefaults.status} (every ${wait.interval ?? waitDefaults.interval}, up to ${wait.timeout ?? waitDefaults.timeout})`;
+}
+
+function waitFor(wait: NonNullable<ValidStep["wait"]>): WaitFor {
+  if ("seconds" in wait) return { kind: "seconds", ms: wait.seconds * 1000 };
+  return {
+    kind: "http",
+    url: wait.http,
+    status: wait.status ?? waitDefaults.status,
+    intervalMs: parseDuration(wait.interval ?? waitDefaults.interval),
+    timeoutMs: parseDuration(wait.timeout ?? waitDefaults.timeout),
+  };
+}
+
+/** The variant of a validated step (the schema guarantees exactly one action). */
+function stepOf(base: StepBase, raw: ValidStep, root: string): PipelineStep {
+  if (raw.run !== undefined)
+    return {
+      ...base,
+      action: "run",
+      run: { command: raw.run, cwd: resolve(root, raw.cwd ?? "."), env: raw.env ?? {} },
+    };
+  if (raw.up !== undefined) return { ...base, action: "up", environment: raw.up };
+  if (raw.down !== undefined) return { ...base, action: "down", environment: raw.down };
+  if (raw.build !== undefined)
+    return { ...base, action: "build", environment: raw.build, push: raw.push ?? false };
+  return { ...base, action: "wait", wait: waitFor(raw.wait!) };
 }
 
 export function planPipeline(project: Project, name: string): PipelinePlan {
@@ -61,15 +105,16 @@ export function planPipeline(project: Project, name: string): PipelinePlan {
         });
       }
     }
-    steps[stepName] = {
+    // `action` first after the name, as --dry-run --output json has always shown it.
+    const base: StepBase & { action: StepAction } = {
       name: stepName,
       action,
       subject,
       needs,
       ...(raw.target ? { target: raw.target } : {}),
       ...(raw.backend ? { backend: raw.backend } : {}),
-      raw,
     };
+    steps[stepName] = stepOf(base, raw, project.root);
   }
   let waves: string[][];
   try {

@@ -4,15 +4,15 @@
  * `up`/`down`/`build` steps call the very functions `kaupang up/down/build`
  * call: same resolve → pin → apply → ledger path, same locks.
  */
-import { resolve } from "node:path";
-import { parseDuration } from "../base/duration.js";
 import { errorMessage, KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
+import { sleep } from "../base/poll.js";
+import type { Model } from "../config/model.js";
 import { selectTarget } from "../config/normalize.js";
 import { loadProject } from "../config/project.js";
-import { build, planBuild } from "../deploy/build.js";
-import { down } from "../deploy/down.js";
-import { type Planned, planUp } from "../deploy/plan-up.js";
+import { type BuildPlan, planBuild, runBuild } from "../deploy/build.js";
+import { type DownPlan, planDownProject, removePlanned } from "../deploy/down.js";
+import { type Planned, planProject } from "../deploy/plan-up.js";
 import { type ApplyOptions, deployPlanned } from "../deploy/up.js";
 import { runShell, tail } from "../exec/exec.js";
 import { executeDag, type TaskOutcome } from "./execute.js";
@@ -46,15 +46,6 @@ export interface PipelineResult {
   concurrency: number;
   steps: StepSummary[];
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((done, reject) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(new KaupangError("ERR_INTERRUPTED", "interrupted"));
-    });
-  });
 
 /** Poll a URL until it answers the wanted status; the error names the URL and the last answer. */
 async function waitHttp(
@@ -94,27 +85,48 @@ export interface PreparedPipeline {
   target: string;
   /** Plans of `up` steps, made before anything runs (also what --dry-run shows). */
   upPlans: Record<string, Planned>;
+  /** Plans of `down` and `build` steps, made before anything runs. */
+  downPlans: Record<string, DownPlan & { model: Model }>;
+  buildPlans: Record<string, BuildPlan>;
 }
 
-/** Validate the pipeline and everything its steps name; touches nothing. */
+/** Validate the pipeline and everything its steps name, from one load of the config; touches nothing. */
 export async function preparePipeline(options: RunPipelineOptions): Promise<PreparedPipeline> {
-  const cwd = options.cwd ?? process.cwd();
-  const project = await loadProject(cwd);
+  const project = await loadProject(options.cwd ?? process.cwd());
   const plan = planPipeline(project, options.pipeline);
   const target = selectTarget(project, { target: options.target });
-  const upPlans: Record<string, Planned> = {};
+  const prepared: PreparedPipeline = {
+    plan,
+    root: project.root,
+    target: target.name,
+    upPlans: {},
+    downPlans: {},
+    buildPlans: {},
+  };
   for (const step of Object.values(plan.steps)) {
-    const request = { cwd, target: step.target ?? options.target, backend: step.backend };
-    if (step.action === "up") upPlans[step.name] = await planUp({ ...request, environments: [step.subject] });
-    else if (step.action === "down") await planUp({ ...request, environments: [step.subject] });
-    else if (step.action === "build") await planBuild({ ...request, environment: step.subject });
+    const request = { target: step.target ?? options.target, backend: step.backend };
+    if (step.action === "up")
+      prepared.upPlans[step.name] = await planProject(project, {
+        ...request,
+        environments: [step.environment],
+      });
+    else if (step.action === "down")
+      prepared.downPlans[step.name] = await planDownProject(project, {
+        ...request,
+        environment: step.environment,
+      });
+    else if (step.action === "build")
+      prepared.buildPlans[step.name] = await planBuild(
+        { ...request, environment: step.environment, push: step.push },
+        project,
+      );
   }
-  return { plan, root: project.root, target: target.name, upPlans };
+  return prepared;
 }
 
 export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
   const prepared = await preparePipeline(options);
-  const { plan, root } = prepared;
+  const { plan } = prepared;
   const events = options.events ?? silent;
   const widest = Math.max(...plan.waves.map((w) => w.length));
   const concurrency = Math.max(1, options.concurrency ?? widest);
@@ -127,14 +139,12 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const runStep = async (name: string): Promise<Deployed> => {
     const step = plan.steps[name]!;
     const scoped = stepEvents(name);
-    const target = step.target ?? options.target;
     const apply = { ...options, events: scoped };
     switch (step.action) {
       case "run": {
-        const raw = step.raw;
-        const result = await runShell(raw.run!, {
-          cwd: resolve(root, raw.cwd ?? "."),
-          env: raw.env ?? {},
+        const result = await runShell(step.run.command, {
+          cwd: step.run.cwd,
+          env: step.run.env,
           events: scoped,
           scope: name,
           detached: true,
@@ -153,30 +163,21 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       case "up": {
         const result = await deployPlanned(prepared.upPlans[name]!, {
           ...apply,
-          cwd: root,
-          environments: [step.subject],
+          cwd: prepared.root,
           command: `kaupang run ${plan.pipeline} (step ${name})`,
         });
         return result.deployments.map((d) => ({ environment: d.environment, deploymentId: d.deploymentId }));
       }
       case "down":
-        await down({ ...apply, cwd: root, environment: step.subject, target, backend: step.backend });
+        await removePlanned(prepared.downPlans[name]!, apply);
         return [];
       case "build":
-        await build({ cwd: root, environment: step.subject, target, push: step.raw.push, events: scoped });
+        await runBuild(prepared.buildPlans[name]!, { events: scoped });
         return [];
       case "wait": {
-        const wait = step.raw.wait!;
-        if ("seconds" in wait) await sleep(wait.seconds * 1000, options.signal);
-        else {
-          await waitHttp(
-            wait.http,
-            wait.status ?? 200,
-            parseDuration(wait.interval ?? "2s"),
-            parseDuration(wait.timeout ?? "30s"),
-            options.signal,
-          );
-        }
+        const { wait } = step;
+        if (wait.kind === "seconds") await sleep(wait.ms, options.signal);
+        else await waitHttp(wait.url, wait.status, wait.intervalMs, wait.timeoutMs, options.signal);
         return [];
       }
     }

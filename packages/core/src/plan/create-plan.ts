@@ -15,7 +15,7 @@ import { upCommands } from "./commands.js";
 import type { EnvironmentPlan, Plan, PlannedImage } from "./types.js";
 import { fromDocuments } from "./unit.js";
 
-export interface PlanOptions {
+interface PlanOptions {
   /** Run-level pull (`--pull`); default the target's. */
   pull?: PullPolicy | undefined;
   /** environment → service → pinned image ref (name@sha256:…), from resolution. */
@@ -24,7 +24,7 @@ export interface PlanOptions {
 
 export const isDigestRef = (ref: string): boolean => /@sha256:[0-9a-f]{64}$/.test(ref);
 
-export function environmentWaves(model: Model): string[][] {
+function environmentWaves(model: Model): string[][] {
   const graph = new Map(Object.entries(model.environments).map(([n, e]) => [n, e.dependsOn]));
   try {
     return topoWaves(graph);
@@ -44,7 +44,7 @@ export function environmentWaves(model: Model): string[][] {
   }
 }
 
-export function serviceWaves(model: Model, envName: string): string[][] {
+function serviceWaves(model: Model, envName: string): string[][] {
   const env = model.environments[envName]!;
   const graph = new Map(Object.values(env.services).map((s) => [s.name, s.dependsOn]));
   try {
@@ -142,7 +142,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
         ),
       ),
     ].sort();
-    const { documents, content } = renderEnvironment(model, env, { images: pinnedRefs });
+    const { documents, content, wave } = renderEnvironment(model, env, { images: pinnedRefs });
     const routes = plannedRoutes(model, env);
     const artifact = { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content };
     const plan: EnvironmentPlan = {
@@ -157,7 +157,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       images,
       secrets,
       artifact,
-      ...fromDocuments(backend, documents, { artifact, waves }),
+      ...fromDocuments(backend, documents, { artifact, waves }, wave),
       ...(routes.length > 0 ? { routes } : {}),
       hooks: env.hooks,
       commands: [],

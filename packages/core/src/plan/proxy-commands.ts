@@ -198,7 +198,7 @@ export function proxyServiceRemoveCommand(ctx: Context, docker: DockerArgv): Pla
   };
 }
 
-export function adminCheckCommand(ctx: Context): PlanCommand {
+function adminCheckCommand(ctx: Context): PlanCommand {
   return adminCommand(
     proxyOf(ctx.target),
     { method: "GET", path: "/config/" },

@@ -97,7 +97,7 @@ export interface DesiredRoute {
   object: Json;
 }
 
-export interface RouteSync {
+interface RouteSync {
   requests: { request: AdminRequest; description: string }[];
   /** Routes of the plan that another route of the proxy already answers for (same host and path). */
   conflicts: string[];
@@ -301,7 +301,7 @@ export function routeSyncRequests(input: {
   return { requests, conflicts };
 }
 
-export interface RouteRemoval {
+interface RouteRemoval {
   requests: { request: AdminRequest; description: string }[];
   /** Whether any route of the project is left once these ran (the proxy stays on its network). */
   projectHasRoutes: boolean;

@@ -22,7 +22,7 @@ export interface RenderOptions {
   images?: ImageMap;
 }
 
-export function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {
+function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {
   checkRoutedPorts(model, env, service);
   const out: Record<string, unknown> = { image: escapeDollars(imageOf(service, images)) };
   if (service.build) {

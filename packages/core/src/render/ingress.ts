@@ -5,11 +5,11 @@
  * that must be ready before an old one goes (maxUnavailable 0), and a
  * readiness probe — the healthcheck, else a TCP check of the routed port.
  */
-import type { Environment, Model, Service } from "../config/model.js";
+import type { Model, Service } from "../config/model.js";
 import { proxyOf } from "./routes.js";
 
 /** The Secret a route's certificate is read from. */
-export const tlsSecretOf = (service: Service, route: { tlsSecret?: string }): string =>
+const tlsSecretOf = (service: Service, route: { tlsSecret?: string }): string =>
   route.tlsSecret ?? `${service.name}-tls`;
 
 export function ingressOf(
@@ -62,7 +62,3 @@ export function tcpReadiness(service: Service): Record<string, unknown> | undefi
   const port = service.routes?.[0]?.port;
   return port === undefined ? undefined : { tcpSocket: { port }, periodSeconds: 1, failureThreshold: 3 };
 }
-
-/** The environment's routed services (for the objects list and pruning). */
-export const routedServices = (env: Environment): Service[] =>
-  Object.values(env.services).filter((s) => (s.routes?.length ?? 0) > 0);

@@ -13,14 +13,14 @@ import { ingressOf, routedStrategy, tcpReadiness } from "./ingress.js";
 import { kubeSecretName } from "./names.js";
 import { type ImageMap, imageOf, renderedArtifact, unsupported } from "./shared.js";
 
-export const managedBy = "kaupang";
-export const environmentLabel = "kaupang.dev/environment";
-export const projectLabel = "app.kubernetes.io/part-of";
+const managedBy = "kaupang";
+const environmentLabel = "kaupang.dev/environment";
+const projectLabel = "app.kubernetes.io/part-of";
 /** On a Job: the hash of its spec. A Job is immutable, so the backend replaces one whose hash differs. */
 export const specHashAnnotation = "kaupang.dev/spec-hash";
 
 /** Labels on every object kaupang creates for a service; the selector uses name + instance. */
-export function kubeLabels(model: Model, env: Environment, service?: Service): Record<string, string> {
+function kubeLabels(model: Model, env: Environment, service?: Service): Record<string, string> {
   return {
     ...(service ? { "app.kubernetes.io/name": service.name } : {}),
     "app.kubernetes.io/instance": `${model.project}-${env.name}`,

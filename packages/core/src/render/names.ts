@@ -1,6 +1,7 @@
 /** Names kaupang gives things on the backends; one place so apply, status and down agree. */
 export const composeProjectName = (project: string, environment: string) => `${project}-${environment}`;
-export const stackName = composeProjectName;
+/** A swarm stack is named like the compose project of the same environment. */
+export const stackName = (project: string, environment: string) => composeProjectName(project, environment);
 export const projectNetworkName = (project: string) => project;
 export const kubeSecretName = (project: string) => `${project}-secrets`;
 

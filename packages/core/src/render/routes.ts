@@ -24,7 +24,7 @@ export const proxyOf = (target: Pick<TargetSettings, "proxy">): ProxySettings =>
 export const environmentRoutePrefix = (project: string, environment: string): string =>
   `kaupang.${project}.${environment}.`;
 export const projectRoutePrefix = (project: string): string => `kaupang.${project}.`;
-export const routeId = (project: string, environment: string, service: string, index: number): string =>
+const routeId = (project: string, environment: string, service: string, index: number): string =>
   `${environmentRoutePrefix(project, environment)}${service}.${index}`;
 export const tlsPolicyId = (id: string): string => `${id}.tls`;
 /** The server a target's raw `proxy.server` is installed as. */
@@ -39,7 +39,7 @@ export interface PlannedRoute extends Route {
 }
 
 /** What a route answers for: its host, and its path prefix unless it is "/". */
-export function routeMatch(route: Pick<Route, "host" | "path">): Record<string, string[]> {
+function routeMatch(route: Pick<Route, "host" | "path">): Record<string, string[]> {
   return {
     host: [route.host],
     ...(route.path === "/" ? {} : { path: [route.path, `${route.path}/*`] }),
@@ -112,7 +112,7 @@ export function bootstrapConfig(): Record<string, unknown> {
 export const bootstrapConfigPath = "/etc/kaupang/caddy.json";
 
 /** The URL a route answers on: scheme from its TLS mode, the proxy's host port unless it is the scheme's default. */
-export function routeUrl(route: Route, backend: BackendName, proxy: ProxySettings): string {
+function routeUrl(route: Route, backend: BackendName, proxy: ProxySettings): string {
   const https = route.tls !== "off";
   const port = backend === "kubernetes" ? undefined : https ? proxy.httpsPort : proxy.httpPort;
   const shown = port === undefined || port === (https ? 443 : 80) ? "" : `:${port}`;

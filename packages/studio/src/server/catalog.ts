@@ -8,7 +8,7 @@ import { type Catalog, catalogSource, loadCatalog, type Project } from "@kaupang
 import type { CatalogResponse, DraftService, Preset } from "./api-types.js";
 import { safeMessage } from "./problems.js";
 
-export interface PaletteSource {
+interface PaletteSource {
   label: string;
   load(project: () => Promise<Project>): Promise<Catalog>;
 }
@@ -31,7 +31,7 @@ export function paletteSource(spec: string | undefined, base: string): PaletteSo
 
 const portText = (p: unknown) => String(p);
 
-export function presetsOf(catalog: Catalog): Preset[] {
+function presetsOf(catalog: Catalog): Preset[] {
   return [...catalog.services.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, { preset, source }]) => {

@@ -15,7 +15,15 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
-import { createPlan, isKaupangError, loadModel, loadProject, type Plan, type Project } from "@kaupang/core";
+import {
+  configNames,
+  createPlan,
+  isKaupangError,
+  loadModel,
+  loadProject,
+  type Plan,
+  type Project,
+} from "@kaupang/core";
 import type {
   CatalogResponse,
   DraftEnvironment,
@@ -34,7 +42,6 @@ import { Palette, paletteSource } from "./catalog.js";
 import { problemsOf, safeMessage, withoutValues } from "./problems.js";
 import { exportEnvironment } from "./serialize.js";
 
-const configNames = ["ts", "mts", "mjs", "js", "json"].map((ext) => `kaupang.config.${ext}`);
 const environmentExtensions = [".ts", ".mts", ".mjs", ".js", ".json"];
 
 /** A request the API cannot take (bad body, path outside --cwd): answered 400 with the message. */
@@ -47,7 +54,7 @@ export class BadRequest extends Error {
   }
 }
 
-export interface HandlerOptions {
+interface HandlerOptions {
   /** The project directory (--cwd); every file read or written is under it. */
   cwd: string;
   /** The palette's catalog (--catalog); a relative file path is taken from process.cwd(). */

@@ -7,7 +7,7 @@
  */
 import type { DraftEnvironment, ExportFormat } from "./api-types.js";
 
-export const header = "// Written by kaupang studio.";
+const header = "// Written by kaupang studio.";
 
 /** Key order of an environment and of a service: the order of the config schema. */
 const environmentKeys = ["$schema", "dependsOn", "env", "services", "hooks"];

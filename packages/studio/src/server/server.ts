@@ -58,7 +58,7 @@ const security = {
 };
 
 /** The built page next to the bundle (dist/index.js → dist/web) or, from source, the package's dist/web. */
-export function defaultWebDir(): string {
+function defaultWebDir(): string {
   for (const candidate of ["./web/", "../../dist/web/"]) {
     const dir = fileURLToPath(new URL(candidate, import.meta.url));
     if (existsSync(join(dir, "index.html"))) return dir;

@@ -21,7 +21,7 @@ import { type DragEvent, memo, useEffect, useMemo, useState } from "react";
 import type { Preset, Problem } from "./api.js";
 import { type Doc, edgesOf, serviceNames, serviceOf } from "./model.js";
 
-export interface ServiceData extends Record<string, unknown> {
+interface ServiceData extends Record<string, unknown> {
   name: string;
   preset?: string;
   image?: string;
@@ -68,7 +68,7 @@ const ServiceNode = memo(function ServiceNode({ data, selected }: NodeProps<Serv
 
 const nodeTypes = { service: ServiceNode };
 
-export interface CanvasProps {
+interface CanvasProps {
   doc: Doc;
   /** Changes when the view should fit the whole drawing (after an import). */
   fitKey: number;

@@ -5,7 +5,7 @@
 import { type DragEvent, type ReactNode, useState } from "react";
 import type { CatalogResponse, Preset } from "./api.js";
 
-export interface PaletteProps {
+interface PaletteProps {
   catalog: CatalogResponse | undefined;
   onAdd(kind: { preset?: string }): void;
   onReload(): void;

@@ -239,7 +239,7 @@ function parseTest(text: string | undefined): string | string[] | undefined {
   return text;
 }
 
-export interface ServicePanelProps {
+interface ServicePanelProps {
   doc: Doc;
   name: string;
   preset: Preset | undefined;
@@ -408,7 +408,7 @@ export function ServicePanel(props: ServicePanelProps) {
   );
 }
 
-export interface EnvironmentPanelProps {
+interface EnvironmentPanelProps {
   doc: Doc;
   file: string;
   environments: string[];

@@ -119,16 +119,6 @@ export function disconnect(doc: Doc, dependency: string, dependent: string): Doc
   return updateService(doc, dependent, { dependsOn: deps.length > 0 ? deps : undefined });
 }
 
-/** Set (or with `undefined`, remove) one environment-level field. */
-export function updateEnvironment(doc: Doc, patch: Partial<Record<keyof DraftEnvironment, unknown>>): Doc {
-  const environment: Record<string, unknown> = { ...doc.environment };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === undefined) delete environment[key];
-    else environment[key] = value;
-  }
-  return { ...doc, environment: environment as DraftEnvironment };
-}
-
 /** Edges as [dependency, dependent] pairs, in a stable order. */
 export function edgesOf(doc: Doc): [string, string][] {
   return serviceNames(doc)

@@ -6,10 +6,10 @@
 import { errorMessage, KaupangError } from "../../base/errors.js";
 import type { CatalogSource } from "./source.js";
 
-export const catalogTimeoutMs = 15_000;
+const catalogTimeoutMs = 15_000;
 
 /** A URL safe to print: credentials in it are masked. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.username || u.password) {

@@ -1,5 +1,3 @@
-import type { WrittenCatalog } from "../written.js";
-
 /** Where presets and solution recipes come from. Earlier sources win per name. */
 export interface CatalogSource {
   /** How errors and `--debug` name this source: a path, URL or OCI ref. */
@@ -7,5 +5,3 @@ export interface CatalogSource {
   /** Fetch and return the raw manifest (validated by the caller). */
   load(): Promise<unknown>;
 }
-
-export type CatalogManifest = WrittenCatalog;
