@@ -27,16 +27,7 @@ import { dials, proxyOf, upstreamsPath } from "../render/routes.js";
 import type { Backend, BackendContext } from "./backend.js";
 import { adminOk, sendAdmin } from "./caddy-admin.js";
 import { composeBackend, diagnose } from "./compose.js";
-import { removeProjectNetworkIfUnused } from "./network.js";
-import {
-  attachProxy,
-  checkRoutes,
-  ensureProxy,
-  preflightRoutes,
-  releaseProxy,
-  removeRoutes,
-  syncRoutes,
-} from "./proxy.js";
+import { attachProxy, checkRoutes, ensureProxy, syncRoutes, withRoutes } from "./proxy.js";
 
 interface ServiceContainer {
   name: string;
@@ -245,25 +236,4 @@ async function applyRouted(ctx: BackendContext, env: EnvironmentPlan): Promise<v
 }
 
 /** The compose backend, with routes. */
-export const composeWithRoutes: Backend = {
-  async apply(ctx, env) {
-    if ((env.routes?.length ?? 0) > 0) return applyRouted(ctx, env);
-    await composeBackend.apply(ctx, env);
-    // Routes this environment had before (its services lost their http key) go.
-    const found = await removeRoutes(ctx, env);
-    if (found && found.removal.requests.length > 0) await releaseProxy(ctx, env.environment, found);
-  },
-
-  async remove(ctx, env) {
-    const found = await removeRoutes(ctx, env);
-    await composeBackend.remove(ctx, env);
-    if (found) {
-      await releaseProxy(ctx, env.environment, found);
-      await removeProjectNetworkIfUnused(ctx, env.environment);
-    }
-  },
-
-  running: (ctx, env) => composeBackend.running(ctx, env),
-  prepare: (ctx) => composeBackend.prepare?.(ctx),
-  preflight: preflightRoutes,
-};
+export const composeWithRoutes: Backend = withRoutes(composeBackend, applyRouted);

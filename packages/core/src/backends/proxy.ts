@@ -37,9 +37,9 @@ import {
   proxyContainerPorts,
   proxyOf,
 } from "../render/routes.js";
-import type { BackendContext } from "./backend.js";
+import type { Backend, BackendContext } from "./backend.js";
 import { adminOk, readConfig, unreachableError, waitForAdmin } from "./caddy-admin.js";
-import { ensureProjectNetwork } from "./network.js";
+import { ensureProjectNetwork, removeProjectNetworkIfUnused } from "./network.js";
 
 type Routed = Pick<EnvironmentPlan, "environment" | "routes">;
 
@@ -396,7 +396,7 @@ export async function syncRoutes(
  * let the proxy leave the project network once the project has no route left,
  * and remove it once it holds no route at all.
  */
-export async function removeRoutes(ctx: BackendContext, env: Pick<EnvironmentPlan, "environment">) {
+async function removeRoutes(ctx: BackendContext, env: Pick<EnvironmentPlan, "environment">) {
   const proxy = proxyOf(ctx.target);
   const state = await inspectProxy(ctx, proxy);
   if (!state?.kaupang) return undefined;
@@ -415,7 +415,7 @@ export async function removeRoutes(ctx: BackendContext, env: Pick<EnvironmentPla
 }
 
 /** After the environment is gone: the proxy leaves the network, or goes, as `removeRoutes` found. */
-export async function releaseProxy(
+async function releaseProxy(
   ctx: BackendContext,
   scope: string,
   found: Awaited<ReturnType<typeof removeRoutes>>,
@@ -449,11 +449,42 @@ export async function releaseProxy(
  * proxy runs and answers, and no other route holds one of the environments'
  * hosts and paths. Then the proxy joins the project network.
  */
-export async function preflightRoutes(ctx: BackendContext, envs: readonly Routed[]): Promise<void> {
+async function preflightRoutes(ctx: BackendContext, envs: readonly Routed[]): Promise<void> {
   const routed = envs.filter((env) => (env.routes?.length ?? 0) > 0);
   if (routed.length === 0 || ctx.target.backend === "kubernetes") return;
   const scope = routed[0]!.environment;
   await ensureProxy(ctx, scope);
   for (const env of routed) await checkRoutes(ctx, env);
   await attachProxy(ctx, scope);
+}
+
+/**
+ * A backend with routes: environments with routes go through `applyRouted`;
+ * the others deploy as `base` does, and lose routes they had before (their
+ * services lost their http key). `remove` takes the routes out first, and
+ * the proxy off the network (or away) after.
+ */
+export function withRoutes(
+  base: Backend,
+  applyRouted: (ctx: BackendContext, env: EnvironmentPlan) => Promise<void>,
+): Backend {
+  return {
+    async apply(ctx, env) {
+      if ((env.routes?.length ?? 0) > 0) return applyRouted(ctx, env);
+      await base.apply(ctx, env);
+      const found = await removeRoutes(ctx, env);
+      if (found && found.removal.requests.length > 0) await releaseProxy(ctx, env.environment, found);
+    },
+    async remove(ctx, env) {
+      const found = await removeRoutes(ctx, env);
+      await base.remove(ctx, env);
+      if (found) {
+        await releaseProxy(ctx, env.environment, found);
+        await removeProjectNetworkIfUnused(ctx, env.environment);
+      }
+    },
+    running: (ctx, env) => base.running(ctx, env),
+    prepare: (ctx) => base.prepare?.(ctx),
+    preflight: preflightRoutes,
+  };
 }
