@@ -217,13 +217,21 @@ export function routeSyncRequests(input: {
     else
       for (const policy of newPolicies)
         requests.push({
-          request: { method: "PUT", path: "/config/apps/tls/automation/policies/0", body: policy },
+          request:
+            (child(automation, "policies") as unknown[]).length === 0
+              ? { method: "POST", path: "/config/apps/tls/automation/policies", body: policy }
+              : { method: "PUT", path: "/config/apps/tls/automation/policies/0", body: policy },
           description: describe,
         });
   }
 
   const hasHttpApp = isObject(child(child(config, "apps"), "http"));
   const created = new Map<string, Json[]>();
+  const withRoutesKey = new Set(
+    Object.entries(servers(config))
+      .filter(([, body]) => Array.isArray(child(body, "routes")))
+      .map(([name]) => name),
+  );
   for (const d of desired) {
     const server = serverOf(d.route);
     const list = lists.get(server);
@@ -244,14 +252,17 @@ export function routeSyncRequests(input: {
     }
     const index = insertIndex(list, d.route);
     const path = `/config/apps/http/servers/${server}/routes`;
-    const hasRoutes = Array.isArray(child(servers(config)[server], "routes"));
+    // PUT inserts before an element; at the end (Caddy refuses index == length) POST appends,
+    // and POST of a list creates a missing `routes`.
     requests.push({
-      request:
-        !hasRoutes && list.length === 0
-          ? { method: "POST", path, body: [d.object] }
+      request: !withRoutesKey.has(server)
+        ? { method: "POST", path, body: [d.object] }
+        : index === list.length
+          ? { method: "POST", path, body: d.object }
           : { method: "PUT", path: `${path}/${index}`, body: d.object },
       description: `route ${d.route.url} → ${d.route.service}`,
     });
+    withRoutesKey.add(server);
     list.splice(index, 0, d.object as CaddyRoute);
   }
   const serverBodies = [...created].map(([name, routes]) => [

@@ -183,7 +183,7 @@ describe("routed deploys in the plan", () => {
     expect(shown[start + 3]).toBe("docker stop <old web containers>");
     expect(index(/up -d --wait --remove-orphans --pull missing$/)).toBeGreaterThan(start);
     expect(shown.at(-2)).toMatch(
-      /-X PUT .*"@id":"kaupang\.shop\.app\.web\.0".*\/config\/apps\/http\/servers\/kaupang\.http\/routes\/0$/,
+      /-X POST .*"@id":"kaupang\.shop\.app\.web\.0".*\/config\/apps\/http\/servers\/kaupang\.http\/routes$/,
     );
     // Exposed on the project network, not published on the host.
     expect(p.environments[0]!.artifact.content).toMatch(/ {2}web:\n(.*\n)*? {4}expose:\n {6}- "8080"\n/);
