@@ -83,11 +83,17 @@ export async function adminOk(
     const shown = adminCommand(proxy, req, options.description);
     options.events({ type: "command", scope: options.scope, command: formatCommand(shown.argv) });
   }
-  let reply: AdminReply;
-  try {
-    reply = await sendAdmin(proxy.adminAddress, req);
-  } catch (error) {
-    throw unreachableError(proxy, error);
+  let reply: AdminReply | undefined;
+  // A read is retried for a moment (Caddy restarts its admin listener with a config change);
+  // a change is sent once: it may have arrived.
+  const deadline = Date.now() + (req.method === "GET" ? 2000 : 0);
+  while (!reply) {
+    try {
+      reply = await sendAdmin(proxy.adminAddress, req);
+    } catch (error) {
+      if (Date.now() >= deadline) throw unreachableError(proxy, error);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
   if (reply.status < 200 || reply.status >= 300) {
     throw new KaupangError(

@@ -293,7 +293,8 @@ async function readyProxy(ctx: BackendContext, scope: string): Promise<void> {
   const proxy = proxyOf(ctx.target);
   const state = await inspectProxy(ctx, proxy);
   if (!state) {
-    await ensureProjectNetwork(ctx, scope);
+    // A swarm service is created on the project network (the one it is made for).
+    if (swarm(ctx)) await ensureProjectNetwork(ctx, scope);
     await (swarm(ctx) ? createServiceProxy(ctx, proxy, scope) : createContainerProxy(ctx, proxy, scope));
     await waitAnswering(ctx, proxy, scope, "created");
     return;

@@ -55,7 +55,11 @@ export const bootstrapConfigText = (): string => `${JSON.stringify(bootstrapConf
 export const bootstrapConfigName = (proxyName: string): string =>
   `${proxyName}-bootstrap-${createHash("sha256").update(bootstrapConfigText()).digest("hex").slice(0, 12)}`;
 
-/** compose: create the proxy container (only if missing), on the project network. */
+/**
+ * compose: create the proxy container (only if missing). It stays on docker's
+ * default bridge, which carries its published ports; project networks are
+ * joined and left beside it.
+ */
 export function proxyContainerCreateCommand(ctx: Context, docker: DockerArgv): PlanCommand {
   const proxy = proxyOf(ctx.target);
   return {
@@ -68,8 +72,6 @@ export function proxyContainerCreateCommand(ctx: Context, docker: DockerArgv): P
       `${proxyLabel}=${proxy.name}`,
       "--restart",
       "unless-stopped",
-      "--network",
-      projectNetworkName(ctx.project),
       "-p",
       adminPublish(proxy.adminAddress),
       "-p",
