@@ -4,6 +4,7 @@
  * proxy settings of a test target, requests through the proxy with a Host
  * header, and Caddy's admin API. Everything stays on loopback.
  */
+import { spawn } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { TLSSocket } from "node:tls";
@@ -184,4 +185,15 @@ export function routedService(image: string, http: unknown, extra: Record<string
     http,
     ...extra,
   };
+}
+
+/** Run a command without blocking the event loop (a load loop keeps running meanwhile). */
+export function run(argv: string[]): Promise<{ code: number; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, err }));
+  });
 }
