@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { project, pushVersion } from "../support/fixture.js";
 import { kaupang, projectNames, requireDocker, sh } from "../support/kaupang.js";
 import { startLoad } from "../support/load.js";
-import { get, proxyFor, routedService, routeIds, waitAnswer } from "../support/routes.js";
+import { get, proxyFor, routedService, waitAnswer } from "../support/routes.js";
 
 const fresh = projectNames("kroutesw");
 const proxy = proxyFor("swarm");
@@ -63,6 +63,10 @@ describe("routes on swarm (real swarm, real Caddy)", () => {
     expect(down.code, down.stderr).toBe(0);
     expect(down.stderr).toContain(`$ docker service rm ${proxy.name}`);
     expect(sh(["docker", "service", "inspect", proxy.name]).code).not.toBe(0);
-    expect(await routeIds(proxy).catch(() => "gone")).toBe("gone");
+    // down waited until the proxy's task was gone, so the project network could go too.
+    expect(
+      sh(["docker", "ps", "-q", "--filter", `label=com.docker.swarm.service.name=${proxy.name}`]).out,
+    ).toBe("");
+    expect(sh(["docker", "network", "inspect", name]).code).not.toBe(0);
   });
 });

@@ -9,6 +9,8 @@ import { request } from "node:http";
 interface LoadResult {
   requests: number;
   failed: number;
+  /** The slowest answered request, in ms (a proxy that holds requests during a gap shows it here). */
+  slowestMs: number;
   /** Up to ten distinct failure descriptions, with their counts. */
   failures: Record<string, number>;
   durationMs: number;
@@ -59,12 +61,14 @@ export function startLoad(options: LoadOptions): {
   const maxRequests = options.maxRequests ?? 50_000;
   const deadline = Date.now() + (options.maxMs ?? 10 * 60_000);
   const started = Date.now();
-  const result: LoadResult = { requests: 0, failed: 0, failures: {}, durationMs: 0 };
+  const result: LoadResult = { requests: 0, failed: 0, slowestMs: 0, failures: {}, durationMs: 0 };
   let stopped = false;
   const worker = async () => {
     while (!stopped && result.requests < maxRequests && Date.now() < deadline) {
       result.requests++;
+      const sent = performance.now();
       const failure = await once(url, options.host, options.timeoutMs ?? 5000);
+      if (!failure) result.slowestMs = Math.max(result.slowestMs, Math.round(performance.now() - sent));
       if (failure) {
         result.failed++;
         if (failure in result.failures || Object.keys(result.failures).length < 10)

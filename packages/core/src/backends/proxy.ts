@@ -255,6 +255,18 @@ async function waitServiceUpdated(ctx: BackendContext, proxy: ProxySettings): Pr
   }
 }
 
+/** Wait until no task container of the proxy service is left on this engine. */
+async function waitTasksGone(ctx: BackendContext, proxy: ProxySettings, scope: string): Promise<void> {
+  ctx.events({ type: "stage", scope, message: `waiting until the tasks of proxy ${proxy.name} are gone` });
+  const deadline = Date.now() + ctx.timeoutMs;
+  const label = `label=com.docker.swarm.service.name=${proxy.name}`;
+  while (Date.now() < deadline) {
+    const left = await exec([...docker(ctx), "ps", "-aq", "--filter", label], { quiet: true });
+    if (left.exitCode === 0 && left.stdout.trim() === "") return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 async function networkId(ctx: BackendContext): Promise<string> {
   const result = await exec(
     [...docker(ctx), "network", "inspect", "--format", "{{.Id}}", projectNetworkName(ctx.project)],
@@ -428,8 +440,11 @@ async function releaseProxy(
   if (!removal.proxyHasRoutes) {
     const remove = swarm(ctx) ? proxyServiceRemoveCommand : proxyContainerRemoveCommand;
     await execOk(remove(ctx, docker(ctx)).argv, `proxy ${proxy.name}: remove`, run);
-    if (swarm(ctx))
+    if (swarm(ctx)) {
+      // The task stops in the background; until it is gone the project network and the config are in use.
+      await waitTasksGone(ctx, proxy, scope);
       await exec([...docker(ctx), "config", "rm", bootstrapConfigName(proxy.name)], { quiet: true });
+    }
     return;
   }
   if (removal.projectHasRoutes) return;
