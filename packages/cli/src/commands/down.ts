@@ -10,7 +10,7 @@ export function registerDown(program: Command, io: Io): void {
     .description("tear an environment down (and, with --with-deps, what it depends on)")
     .argument("<env>", "environment to remove")
     .option("--with-deps", "also remove its dependencies, in reverse start order");
-  addFlags(command, ["backend", "target", "dryRun", "timeout", "quiet", "cwd"]);
+  addFlags(command, ["backend", "target", "dryRun", "timeout", "quiet", "verbose", "cwd"]);
   command.action(async (env: string, options: CommonOptions & { withDeps?: boolean }) => {
     const request = {
       cwd: options.cwd,
@@ -32,7 +32,7 @@ export function registerDown(program: Command, io: Io): void {
     }
     await down({
       ...request,
-      events: createReporter(io, { verbose: !options.quiet }),
+      events: createReporter(io, options),
       timeoutMs: options.timeout,
     });
   });

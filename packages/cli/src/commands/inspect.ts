@@ -61,16 +61,17 @@ export function registerInspect(program: Command, io: Io): void {
     .command("diff")
     .description("show what `up` would change against the last deploy")
     .argument("<env>", "environment (and its dependencies)")
+    .option("--resolve", "resolve image tags to registry digests (the default)")
     .option("--no-resolve", "compare configured references without asking the registry");
   addFlags(diffCommand, ["target", "backend", "output", "cwd"]);
-  diffCommand.action(async (env: string, options: CommonOptions & { resolve: boolean }) => {
+  diffCommand.action(async (env: string, options: CommonOptions & { resolve?: boolean }) => {
     const diffs = await diff({
       cwd: options.cwd,
       environments: [env],
       target: options.target,
       backend: options.backend,
-      resolve: options.resolve,
-      events: createReporter(io, { verbose: false }),
+      resolve: options.resolve !== false,
+      events: createReporter(io, { quiet: true }),
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(diffs, null, 2)}\n`);
     else io.stdout.write(formatDiff(diffs));

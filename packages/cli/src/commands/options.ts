@@ -21,7 +21,13 @@ export const flags = {
       "--timeout <duration>",
       "how long each environment may take to become ready (default 5m)",
     ).argParser(parseDurationFlag),
-  quiet: () => new Option("-q, --quiet", "show kaupang's progress but not the tools' output"),
+  quiet: () =>
+    new Option("-q, --quiet", "show kaupang's progress but not the tools' output").conflicts("verbose"),
+  verbose: () =>
+    new Option(
+      "-v, --verbose",
+      "show every command kaupang runs with its full output, its own look-ups (inspect, ls) too",
+    ),
 };
 
 export function addFlags(command: Command, names: (keyof typeof flags)[]): Command {
@@ -38,4 +44,5 @@ export interface CommonOptions {
   output: "text" | "json";
   timeout?: number;
   quiet?: boolean;
+  verbose?: boolean;
 }

@@ -13,7 +13,7 @@ export function registerRollback(program: Command, io: Io): void {
     .argument("<env>", "environment to roll back")
     .option("--to <id>", "deployment id to return to")
     .option("--list", "show the deployment history with digests");
-  addFlags(command, ["target", "dryRun", "output", "timeout", "quiet", "cwd"]);
+  addFlags(command, ["target", "dryRun", "output", "timeout", "quiet", "verbose", "cwd"]);
   command.action(async (env: string, options: CommonOptions & { to?: string; list?: boolean }) => {
     if (options.list) {
       const { records } = await openLedger({ cwd: options.cwd, environment: env, target: options.target });
@@ -39,7 +39,7 @@ export function registerRollback(program: Command, io: Io): void {
     }
     const result = await rollback({
       ...request,
-      events: createReporter(io, { verbose: !options.quiet }),
+      events: createReporter(io, options),
       timeoutMs: options.timeout,
       kaupangVersion: version,
       command: `kaupang rollback ${env}`,

@@ -9,7 +9,7 @@ import { formatDiff } from "./inspect.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
 interface UpFlags extends CommonOptions {
-  resolve: boolean;
+  resolve?: boolean;
   force?: boolean;
   from?: string;
   solution?: string;
@@ -23,19 +23,20 @@ export function registerUp(program: Command, io: Io): void {
     .argument("[env]", "environment to deploy")
     .option("--solution <name>", "deploy a solution: its environments, pins and env")
     .option("--bundle <dir|oci://ref>", "deploy a bundle offline: no source repo, config or registry needed")
+    .option("--resolve", "resolve image tags to registry digests (the default)")
     .option("--no-resolve", "deploy image references as written (local builds are pinned by image ID)")
     .option(
       "--from <file>",
       "deploy the digests of an earlier `up --output json` (promotion) instead of resolving",
     )
     .option("--force", "apply even when nothing changed since the last deploy");
-  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "cwd"]);
+  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "verbose", "cwd"]);
   command.action(async (env: string | undefined, options: UpFlags) => {
     const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
     if (given.length !== 1) {
       command.error("error: give exactly one of <env>, --solution <name> or --bundle <dir|oci://ref>");
     }
-    const events = createReporter(io, { verbose: !options.quiet });
+    const events = createReporter(io, options);
     const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
     if (options.bundle) {
       if (options.dryRun) {
@@ -101,7 +102,7 @@ export function registerUp(program: Command, io: Io): void {
     const result = await deployPlanned(planned, {
       ...request,
       ...apply,
-      resolve: options.resolve,
+      resolve: options.resolve !== false,
       from: options.from,
       force: options.force,
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,

@@ -225,7 +225,13 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
 
       const wanted = service.Spec.Mode.Replicated?.Replicas ?? 1;
       const desired = own.filter((t) => t.DesiredState === "running");
-      const running = desired.filter((t) => t.Status.State === "running").length;
+      // Right after `stack deploy` swarm may not have started the update yet: the old
+      // task still runs and UpdateStatus is empty. Only a task of the current spec counts.
+      const image = (service.Spec.TaskTemplate as { ContainerSpec?: { Image?: string } } | undefined)
+        ?.ContainerSpec?.Image;
+      const current = (t: SwarmTask) =>
+        !image || !t.Spec?.ContainerSpec?.Image || t.Spec.ContainerSpec.Image === image;
+      const running = desired.filter((t) => t.Status.State === "running" && current(t)).length;
       const converged =
         running >= wanted && desired.length === running && (update === "" || update === "completed");
       if (!converged) {

@@ -14,6 +14,8 @@ export interface TargetSettings {
   name: string;
   backend: BackendName;
   dockerContext?: string;
+  /** The engine address for docker commands (docker --host, what DOCKER_HOST sets). */
+  dockerHost?: string;
   kubeContext?: string;
   /** Absolute path. */
   kubeconfig?: string;

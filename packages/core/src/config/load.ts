@@ -131,22 +131,47 @@ function loadError(error: unknown, displayName: string): KaupangError {
   );
 }
 
-/** `name → absolute file` for every environment file in `dir`. */
+/**
+ * `name → absolute file` for every environment in `dir`: a file
+ * (`api.ts`) or a folder with an index file (`api/index.ts`). The name is the
+ * file's or folder's; an environment's `name` key can give it another (see
+ * Project). A folder without an index file is not an environment (shared code).
+ */
 export function listEnvironmentFiles(dir: string, displayDir: string): Map<string, string> {
   const files = new Map<string, string>();
   if (!existsSync(dir)) return files;
-  for (const entry of readdirSync(dir).sort()) {
-    const ext = extname(entry);
-    if (!(configExtensions as readonly string[]).includes(ext) || entry.endsWith(".d.ts")) continue;
-    const name = basename(entry, ext);
+  const add = (name: string, file: string, shown: string) => {
     const previous = files.get(name);
     if (previous) {
       throw new KaupangError(
         "ERR_CONFIG_AMBIGUOUS",
-        `${displayDir}: environment "${name}" is defined twice (${basename(previous)} and ${entry})`,
+        `${displayDir}: environment "${name}" is defined twice (${relative(dir, previous)} and ${shown})`,
+        { hint: "keep one of them" },
       );
     }
-    files.set(name, join(dir, entry));
+    files.set(name, file);
+  };
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
+    if (entry.isDirectory()) {
+      const indexes = configExtensions
+        .map((ext) => `index${ext}`)
+        .filter((f) => existsSync(join(dir, entry.name, f)));
+      if (indexes.length > 1) {
+        throw new KaupangError(
+          "ERR_CONFIG_AMBIGUOUS",
+          `${displayDir}/${entry.name}: more than one index file (${indexes.join(", ")})`,
+          { hint: "keep exactly one index.* file in an environment folder" },
+        );
+      }
+      if (indexes.length === 1)
+        add(entry.name, join(dir, entry.name, indexes[0]!), `${entry.name}/${indexes[0]}`);
+      continue;
+    }
+    const ext = extname(entry.name);
+    if (!(configExtensions as readonly string[]).includes(ext) || entry.name.endsWith(".d.ts")) continue;
+    add(basename(entry.name, ext), join(dir, entry.name), entry.name);
   }
   return files;
 }

@@ -75,7 +75,12 @@ export class Project {
   readonly config: Config;
   readonly environmentsDir: string;
   private envFiles: Map<string, string> | undefined;
-  private readonly envCache = new Map<string, Promise<ValidEnvironment>>();
+  /** Names found so far whose file is not named after them (`name` key), or that were confirmed. */
+  private named = new Map<string, string>();
+  /** Every environment's name → file, once all files were read (indexEnvironments). */
+  private index: Map<string, string> | undefined;
+  private readonly fileCache = new Map<string, Promise<ValidEnvironment>>();
+  private readonly suppliedCache = new Map<string, Promise<ValidEnvironment>>();
   private catalogPromise: Promise<Catalog> | undefined;
   /** Environments given in memory (see withEnvironment): name → written object and display file. */
   private supplied = new Map<string, { written: unknown; file: string }>();
@@ -94,51 +99,130 @@ export class Project {
     return relative(this.root, this.environmentsDir) || ".";
   }
 
-  environmentNames(): string[] {
+  private files(): Map<string, string> {
     this.envFiles ??= listEnvironmentFiles(this.environmentsDir, this.environmentsDisplay);
-    return [...new Set([...this.envFiles.keys(), ...this.supplied.keys()])];
+    return this.envFiles;
   }
 
+  /**
+   * Environment names: once indexEnvironments ran, the exact names; before,
+   * the file and folder names (what the names are unless a `name` key differs).
+   */
+  environmentNames(): string[] {
+    const names = this.index ? [...this.index.keys()] : [...this.files().keys(), ...this.named.keys()];
+    return [...new Set([...names, ...this.supplied.keys()])];
+  }
+
+  /** Every environment's exact name (reads every environment file). */
+  async allEnvironmentNames(): Promise<string[]> {
+    await this.indexEnvironments();
+    return this.environmentNames();
+  }
+
+  /** Whether `name` is known without reading files (see findEnvironment). */
   hasEnvironment(name: string): boolean {
-    this.environmentNames();
-    return this.supplied.has(name) || this.envFiles!.has(name);
+    if (this.supplied.has(name)) return true;
+    if (this.index) return this.index.has(name);
+    return this.named.has(name) || this.files().has(name);
+  }
+
+  /**
+   * Whether an environment is called `name`. Fast path: the file or folder of
+   * that name, whose `name` key is absent or the same. Otherwise every file is
+   * read once to find the environment whose `name` is `name`.
+   */
+  async findEnvironment(name: string): Promise<boolean> {
+    if (this.supplied.has(name) || this.named.has(name)) return true;
+    if (this.index) return this.index.has(name);
+    const file = this.files().get(name);
+    if (file !== undefined) {
+      const env = await this.readFile(file);
+      if ((env.name ?? name) === name) {
+        this.named.set(name, file);
+        return true;
+      }
+    }
+    await this.indexEnvironments();
+    return this.index!.has(name);
+  }
+
+  /** Read every environment file and index them by name; two environments with one name are an error. */
+  async indexEnvironments(): Promise<void> {
+    if (this.index) return;
+    const entries = [...this.files()];
+    const envs = await Promise.all(entries.map(([, file]) => this.readFile(file)));
+    const index = new Map<string, string>();
+    entries.forEach(([stem, file], i) => {
+      const name = envs[i]!.name ?? stem;
+      const previous = index.get(name);
+      if (previous !== undefined) {
+        throw fieldError(
+          {
+            file: displayPath(this.root, file),
+            path: ["name"],
+            value: name,
+            message: `environment "${name}" is also defined by ${displayPath(this.root, previous)}`,
+          },
+          { hint: "give each environment its own name" },
+        );
+      }
+      index.set(name, file);
+    });
+    this.index = new Map([...index].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
   /** Display path of an environment's file, relative to the root. */
   environmentFile(name: string): string {
     const supplied = this.supplied.get(name);
     if (supplied) return supplied.file;
-    this.environmentNames();
-    const file = this.envFiles!.get(name);
+    const file = this.index ? this.index.get(name) : (this.named.get(name) ?? this.files().get(name));
     if (!file) throw unknownEnvironmentError(name, this.environmentNames(), this.environmentsDisplay);
     return displayPath(this.root, file);
   }
 
+  /** The validated environment called `name` (call findEnvironment first when its file may be named otherwise). */
   loadEnvironment(name: string): Promise<ValidEnvironment> {
-    let pending = this.envCache.get(name);
+    const supplied = this.supplied.get(name);
+    if (supplied) {
+      let pending = this.suppliedCache.get(name);
+      if (!pending) {
+        pending = this.validateEnvironment(name, supplied.written, supplied.file);
+        this.suppliedCache.set(name, pending);
+      }
+      return pending;
+    }
+    return this.readFile(resolve(this.root, this.environmentFile(name)));
+  }
+
+  private readFile(file: string): Promise<ValidEnvironment> {
+    let pending = this.fileCache.get(file);
     if (!pending) {
-      pending = this.readEnvironment(name);
-      this.envCache.set(name, pending);
+      const display = displayPath(this.root, file);
+      const stem = [...this.files()].find(([, f]) => f === file)?.[0] ?? display;
+      pending = loadModuleFile(file, display).then((raw) => this.validateEnvironment(stem, raw, display));
+      this.fileCache.set(file, pending);
     }
     return pending;
   }
 
-  private async readEnvironment(name: string): Promise<ValidEnvironment> {
-    const display = this.environmentFile(name);
+  /** Validate a written environment; `stem` is its file's name, its name unless `name` says otherwise. */
+  private async validateEnvironment(stem: string, raw: unknown, display: string): Promise<ValidEnvironment> {
+    const env = validate(EnvironmentSchema, raw, display);
+    const name = env.name ?? stem;
     if (!isValidName(name)) {
       throw fieldError(
-        {
-          file: display,
-          path: [],
-          subject: "name",
-          message: `environment name "${name}" must be ${nameRule}`,
-        },
-        { hint: "rename the file" },
+        env.name === undefined
+          ? {
+              file: display,
+              path: [],
+              subject: "name",
+              message: `environment name "${name}" must be ${nameRule}`,
+            }
+          : { file: display, path: ["name"], value: name, message: `"${name}" must be ${nameRule}` },
+        { hint: env.name === undefined ? "rename the file, or set name" : "change name" },
       );
     }
-    const supplied = this.supplied.get(name);
-    const raw = supplied ? supplied.written : await loadModuleFile(resolve(this.root, display), display);
-    return validate(EnvironmentSchema, raw, display);
+    return env;
   }
 
   /**
@@ -147,10 +231,11 @@ export class Project {
    */
   async loadClosure(names: readonly string[]): Promise<WrittenClosure["environments"]> {
     for (const name of names) {
-      if (!this.hasEnvironment(name)) {
+      if (!(await this.findEnvironment(name))) {
+        const known = await this.allEnvironmentNames();
         throw new KaupangError(
           "ERR_UNKNOWN_ENVIRONMENT",
-          `unknown environment "${name}"${didYouMean(name, this.environmentNames())}; environments: ${this.environmentNames().join(", ") || `(none in ${this.environmentsDisplay})`}`,
+          `unknown environment "${name}"${didYouMean(name, known)}; environments: ${known.join(", ") || `(none in ${this.environmentsDisplay})`}`,
         );
       }
     }
@@ -159,22 +244,22 @@ export class Project {
     while (frontier.length > 0) {
       const loaded = await Promise.all(frontier.map((name) => this.loadEnvironment(name)));
       const next: string[] = [];
-      frontier.forEach((name, i) => {
+      for (const [i, name] of frontier.entries()) {
         const env = loaded[i]!;
         const file = this.environmentFile(name);
         written.set(name, { file, written: env });
         for (const dep of list(env.dependsOn)) {
-          if (!this.hasEnvironment(dep)) {
+          if (!(await this.findEnvironment(dep))) {
             throw fieldError({
               file,
               path: ["dependsOn"],
               value: dep,
-              message: `environment "${dep}" does not exist${didYouMean(dep, this.environmentNames())}`,
+              message: `environment "${dep}" does not exist${didYouMean(dep, await this.allEnvironmentNames())}`,
             });
           }
           if (!written.has(dep) && !next.includes(dep) && !frontier.includes(dep)) next.push(dep);
         }
-      });
+      }
       frontier = next;
     }
     return written;

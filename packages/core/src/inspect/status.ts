@@ -36,7 +36,7 @@ export async function status(options: {
   const state = await locateState(options);
   let names: string[];
   if (options.environment) names = [options.environment];
-  else if (state.project) names = state.project.environmentNames();
+  else if (state.project) names = await state.project.allEnvironmentNames();
   else names = [];
   const results: EnvironmentStatus[] = [];
   await Promise.all(

@@ -9,8 +9,13 @@ import { composeProjectName, projectNetworkName, stackName } from "../render/nam
 import { routedComposeCommands, routedDownCommands, routedSwarmCommands } from "./proxy-commands.js";
 import type { EnvironmentPlan, KubeArtifactObject, PlanCommand } from "./types.js";
 
+/** A target's engine for every docker command: `--context`, or `--host` (what DOCKER_HOST sets). */
 export const dockerGlobalArgs = (target: TargetSettings): string[] =>
-  target.dockerContext ? ["--context", target.dockerContext] : [];
+  target.dockerContext
+    ? ["--context", target.dockerContext]
+    : target.dockerHost
+      ? ["--host", target.dockerHost]
+      : [];
 
 export const kubectlGlobalArgs = (target: TargetSettings): string[] =>
   target.kubeContext ? ["--context", target.kubeContext] : [];
@@ -114,7 +119,7 @@ export function composeUpCommand(
 /** `docker stack deploy` of wave `index` (0-based); the last wave deploys the whole artifact and prunes. */
 export function stackDeployCommand(
   ctx: CommandContext,
-  env: Pick<EnvironmentPlan, "environment" | "artifact" | "waves">,
+  env: Pick<EnvironmentPlan, "environment" | "artifact" | "waves" | "pull">,
   index: number,
 ): PlanCommand {
   const staged = env.waves.length > 1;
@@ -128,7 +133,7 @@ export function stackDeployCommand(
       "deploy",
       "--with-registry-auth",
       "--resolve-image",
-      resolveImage[ctx.pull],
+      resolveImage[env.pull ?? ctx.pull],
       ...(last ? ["--prune"] : []),
       "-c",
       file,

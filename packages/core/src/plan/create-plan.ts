@@ -160,6 +160,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       ...fromDocuments(backend, documents, { artifact, waves }, wave),
       ...(routes.length > 0 ? { routes } : {}),
       hooks: env.hooks,
+      ...(env.pull ? { pull: env.pull } : {}),
       commands: [],
     };
     plan.commands = upCommands(ctx, plan);

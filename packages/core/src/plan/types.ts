@@ -65,6 +65,8 @@ export interface EnvironmentPlan {
   /** HTTP routes through the proxy (compose, swarm) or Ingresses (Kubernetes); absent when none. */
   routes?: PlannedRoute[];
   hooks: { beforeUp: Hook[]; afterUp: Hook[]; beforeDown: Hook[]; afterDown: Hook[] };
+  /** The environment's own pull policy, when it sets one (swarm deploys its stack with it). */
+  pull?: PullPolicy;
   commands: PlanCommand[];
 }
 

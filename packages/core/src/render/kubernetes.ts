@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { parse as parseShell } from "shell-quote";
 import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
+import { fieldError } from "../config/validate.js";
 import type { RenderOptions } from "./compose.js";
 import { ingressOf, routedStrategy, tcpReadiness } from "./ingress.js";
 import { kubeSecretName } from "./names.js";
@@ -60,6 +61,15 @@ function kubeQuantity(bytes: number): string {
 }
 
 function container(model: Model, env: Environment, service: Service, images?: ImageMap) {
+  if (service.networks.length > 0) {
+    throw unsupported(
+      model,
+      env,
+      service,
+      "networks",
+      "networks are not available (every service of a project shares the namespace's network; use a NetworkPolicy for isolation)",
+    );
+  }
   if (service.volumes.length > 0) {
     throw unsupported(
       model,
@@ -73,6 +83,16 @@ function container(model: Model, env: Environment, service: Service, images?: Im
   if (service.entrypoint !== undefined) c.command = argv(model, env, service, "entrypoint");
   if (service.command !== undefined) c.args = argv(model, env, service, "command");
   if (service.workingDir !== undefined) c.workingDir = service.workingDir;
+  if (service.capAdd.length > 0 || service.capDrop.length > 0) {
+    // Kubernetes names capabilities without the CAP_ prefix docker accepts.
+    const names = (caps: string[]) => caps.map((c) => c.replace(/^CAP_/i, "").toUpperCase());
+    c.securityContext = {
+      capabilities: {
+        ...(service.capAdd.length > 0 ? { add: names(service.capAdd) } : {}),
+        ...(service.capDrop.length > 0 ? { drop: names(service.capDrop) } : {}),
+      },
+    };
+  }
   const envEntries = Object.entries(service.env);
   if (envEntries.length > 0) {
     c.env = envEntries.map(([name, value]) =>
@@ -99,9 +119,8 @@ function container(model: Model, env: Environment, service: Service, images?: Im
     const probe = tcpReadiness(service);
     if (probe) c.readinessProbe = probe;
   }
-  if (service.pull) {
-    c.imagePullPolicy = { always: "Always", missing: "IfNotPresent", never: "Never" }[service.pull];
-  }
+  const pull = service.pull ?? env.pull;
+  if (pull) c.imagePullPolicy = { always: "Always", missing: "IfNotPresent", never: "Never" }[pull];
   if (service.resources) {
     const r = service.resources;
     c.resources = {
@@ -220,6 +239,20 @@ export function kubernetesObjects(
   env: Environment,
   options: RenderOptions = {},
 ): Record<string, unknown>[] {
+  for (const kind of ["networks", "volumes"] as const) {
+    const declared = Object.keys(env[kind]);
+    if (declared.length > 0) {
+      throw fieldError({
+        file: env.file,
+        path: [kind, declared[0]!],
+        message: `environment ${kind} are not available on the kubernetes backend (target "${model.target.name}"): ${
+          kind === "networks"
+            ? "every service of a project shares the namespace's network"
+            : "create PersistentVolumeClaims yourself and mount them with the kubernetes: escape hatch"
+        }`,
+      });
+    }
+  }
   const docs: Record<string, unknown>[] = [
     {
       apiVersion: "v1",
