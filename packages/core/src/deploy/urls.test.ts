@@ -51,11 +51,15 @@ describe("environment URLs", () => {
     ]);
   });
 
-  it("names the engine's host: DOCKER_HOST, a docker context's endpoint, else localhost", () => {
+  it("names the engine's host: the target's dockerHost, DOCKER_HOST, a docker context's endpoint, else localhost", () => {
     const target = { name: "t", backend: "compose" as const, namespace: "n" };
     expect(engineHost(target, {})).toBe("localhost");
     expect(engineHost(target, { DOCKER_HOST: "unix:///var/run/docker.sock" })).toBe("localhost");
     expect(engineHost(target, { DOCKER_HOST: "ssh://deploy@build.example.com" })).toBe("build.example.com");
+    expect(engineHost({ ...target, dockerHost: "tcp://10.0.0.7:2376" }, { DOCKER_HOST: "ssh://x@y" })).toBe(
+      "10.0.0.7",
+    );
+    expect(engineHost({ ...target, dockerHost: "unix:///run/docker.sock" }, {})).toBe("localhost");
     const config = testdir({});
     const meta = join(config, "contexts", "meta", createHash("sha256").update("prod").digest("hex"));
     mkdirSync(meta, { recursive: true });

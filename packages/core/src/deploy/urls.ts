@@ -39,8 +39,12 @@ function contextHost(name: string, env: NodeJS.ProcessEnv): string | undefined {
   }
 }
 
-/** Which host published ports are reached on: the target's docker engine, `localhost` for the local one. */
+/**
+ * Which host published ports are reached on: the target's docker engine (its `dockerHost`,
+ * else its context, else DOCKER_CONTEXT or DOCKER_HOST), `localhost` for the local one.
+ */
 export function engineHost(target: TargetSettings, env: NodeJS.ProcessEnv = process.env): string {
+  if (target.dockerHost) return endpointHost(target.dockerHost) ?? "localhost";
   const context = target.dockerContext ?? env.DOCKER_CONTEXT;
   const host = context ? contextHost(context, env) : endpointHost(env.DOCKER_HOST);
   return host ?? "localhost";
