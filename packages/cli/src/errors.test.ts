@@ -100,7 +100,7 @@ describe("bad input: one clear line, exit 1, nothing printed on stdout", () => {
       "front",
     );
     expect(r.stderr).toBe(
-      'error: environments/front.json: services.web.ports[0]: "80:abc" is not a port mapping\n',
+      'error: environments/front.json: services.web.ports[0]: "80:abc" is not a port mapping: "abc" is not a port number ("host:container", "container" or "ip:host:container", or ranges)\n',
     );
     expect(r.code).toBe(1);
   });
@@ -212,14 +212,14 @@ describe("bad input: one clear line, exit 1, nothing printed on stdout", () => {
       },
       "api",
     );
-    expect(r.stderr).toMatch(/^error: kaupang\.config\.mjs: failed to load: TypeError: .*trim.*\n$/);
+    expect(r.stderr).toMatch(/^error: kaupang\.config\.mjs:1: TypeError: .*trim.*\n$/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it("missing config file", async () => {
     const r = await dryRun({ "README.md": "nothing here\n" }, "api");
     expect(r.stderr).toMatch(
-      /^error: no kaupang\.config\.\{ts,mts,mjs,js,json\} in .+\nhint: run kaupang from your project root, or pass --cwd <dir>\n$/,
+      /^error: no kaupang\.config\.\{ts,mts,mjs,js,json\} in .+ or any directory above it\nhint: run kaupang init to start a project here, or pass --cwd <project dir>\n$/,
     );
     expect(r.code).toBe(1);
   });
@@ -313,6 +313,27 @@ describe("command-line usage errors exit 2", () => {
       'error: environments/app.json: services.web.http.port: 3000 is not a port the service exposes (its ports: 8080); add "3000" to ports to expose it\n',
     );
     expect(r.code).toBe(1);
+  });
+
+  it("routes on a target with several hosts", async () => {
+    const r = await dryRun(
+      {
+        "kaupang.config.json": config({
+          targets: { edge: { hosts: ["ssh://deploy@10.0.0.5", "ssh://deploy@10.0.0.6"] } },
+        }),
+        "environments/app.json": json({
+          services: { web: { image: "img", ports: ["8080"], http: "shop.example.com" } },
+        }),
+      },
+      "app",
+      "--target",
+      "edge",
+    );
+    expect(r.stderr.split("\n")[0]).toBe(
+      'error: environments/app.json: services.web.http: "shop.example.com": target "edge" deploys to several hosts, and routes go through one proxy admin address (proxy.adminAddress): routes are not available on a target with hosts',
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
   });
 
   it("--help exits 0 and lists commands", async () => {

@@ -1,4 +1,12 @@
-import { deployBundle, deployPlanned, diffPlan, formatCommand, planBundleUp, planUp } from "@kaupang/core";
+import {
+  deployBundle,
+  deployPlanned,
+  diffPlan,
+  formatCommand,
+  planBundleUp,
+  planUp,
+  unsetSecretsWarning,
+} from "@kaupang/core";
 import type { Command } from "commander";
 import type { Io } from "../output/io.js";
 import { formatPlan, planJson, unitsJson } from "../output/plan-text.js";
@@ -11,6 +19,7 @@ import { addFlags, type CommonOptions } from "./options.js";
 interface UpFlags extends CommonOptions {
   resolve?: boolean;
   force?: boolean;
+  rollbackOnFailure?: boolean;
   from?: string;
   solution?: string;
   bundle?: string;
@@ -29,8 +38,25 @@ export function registerUp(program: Command, io: Io): void {
       "--from <file>",
       "deploy the digests of an earlier `up --output json` (promotion) instead of resolving",
     )
-    .option("--force", "apply even when nothing changed since the last deploy");
-  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "verbose", "cwd"]);
+    .option("--force", "apply even when nothing changed since the last deploy")
+    .option(
+      "--rollback-on-failure",
+      "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (and still exit 1)",
+    )
+    .option("--no-rollback-on-failure", "do not, even when the target or config sets rollbackOnFailure");
+  addFlags(command, [
+    "backend",
+    "target",
+    "hosts",
+    "concurrency",
+    "pull",
+    "dryRun",
+    "output",
+    "timeout",
+    "quiet",
+    "verbose",
+    "cwd",
+  ]);
   command.action(async (env: string | undefined, options: UpFlags) => {
     const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
     if (given.length !== 1) {
@@ -73,6 +99,7 @@ export function registerUp(program: Command, io: Io): void {
         bundle: options.bundle,
         cwd: options.cwd,
         target: options.target,
+        hosts: options.hosts,
         command: "kaupang up --bundle",
       });
       if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -89,8 +116,10 @@ export function registerUp(program: Command, io: Io): void {
     };
     const planned = await planUp(request);
     if (options.dryRun) {
+      const unset = unsetSecretsWarning(planned.plan);
+      if (unset) events({ type: "warning", message: unset });
       // What would change against the last deploy: configured references only (hermetic).
-      const changes = diffPlan(planned, planned.plan, true);
+      const changes = await diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
         io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(planned.plan), changes }, null, 2)}\n`);
       } else {
@@ -105,6 +134,9 @@ export function registerUp(program: Command, io: Io): void {
       resolve: options.resolve !== false,
       from: options.from,
       force: options.force,
+      rollbackOnFailure: options.rollbackOnFailure,
+      hosts: options.hosts,
+      concurrency: options.concurrency,
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

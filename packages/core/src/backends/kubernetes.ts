@@ -216,6 +216,31 @@ async function checkClusterSecrets(ctx: BackendContext, env: EnvironmentPlan): P
   );
 }
 
+/**
+ * The values of `keys` in the cluster Secret, to fingerprint them (the deploy
+ * records keyed hashes, and the pod templates a checksum of them, so a
+ * changed value rolls the pods). Read quietly, never printed or written; a
+ * missing Secret or key is left out (the apply's pre-flight names it).
+ */
+async function clusterSecretValues(
+  ctx: BackendContext,
+  keys: readonly string[],
+): Promise<Record<string, string>> {
+  if (keys.length === 0) return {};
+  requireKubeconfig(ctx.target);
+  const [name, ns] = [kubeSecretName(ctx.project), ctx.target.namespace];
+  const template = "go-template={{range $key, $value := .data}}{{$key}}={{$value}}\n{{end}}";
+  const out = await get(ctx, "secrets", "secret", "-n", ns, name, "--ignore-not-found", "-o", template);
+  const values: Record<string, string> = {};
+  for (const line of out.split("\n")) {
+    const at = line.indexOf("=");
+    const key = line.slice(0, at);
+    if (at > 0 && keys.includes(key))
+      values[key] = Buffer.from(line.slice(at + 1), "base64").toString("utf8");
+  }
+  return values;
+}
+
 /** Why a service's pods are not ready: the first stuck pod's reason, or that none exists. */
 export function describePods(pods: readonly KubePod[]): string {
   const live = pods.filter((p) => !p.metadata.deletionTimestamp);
@@ -305,7 +330,10 @@ async function jobSucceeded(ctx: BackendContext, env: string, service: string): 
   throw new KaupangError(
     "ERR_DEPLOY_FAILED",
     `${env}: one-shot service ${service} ${code !== undefined ? `exited with code ${code}` : "failed"} (${failed.reason ?? "Failed"}${failed.message ? `: ${failed.message}` : ""})`,
-    { hint: `see ${kubectlLine(ctx.target, "logs", "-n", ctx.target.namespace, `job/${service}`)}` },
+    {
+      hint: `see ${kubectlLine(ctx.target, "logs", "-n", ctx.target.namespace, `job/${service}`)}`,
+      details: { environment: env, service },
+    },
   );
 }
 
@@ -323,12 +351,14 @@ async function waitService(ctx: BackendContext, env: EnvironmentPlan, service: s
       throw new KaupangError(
         "ERR_DEPLOY_FAILED",
         `${scope}: service ${service} did not roll out: ${tail(result.stderr)} (${why})`,
+        { details: { environment: scope, service } },
       );
     throw new KaupangError(
       "ERR_DEPLOY_TIMEOUT",
       `${scope}: ${job ? `job ${service} did not complete` : `service ${service} did not become ready`} within ${seconds(ctx.timeoutMs)} (${why})`,
       {
         hint: `see ${kubectlLine(ctx.target, "describe", "-n", ctx.target.namespace, `${job ? "job" : "deployment"}/${service}`)}`,
+        details: { environment: scope, service },
       },
     );
   }
@@ -383,6 +413,7 @@ export function runningFromPods(pods: readonly KubePod[], runOnce: readonly stri
         return {
           digests: digest ? [digest] : [],
           ref,
+          name: pod.metadata.name,
           state: podState[phase] ?? phase.toLowerCase(),
           ...(exitCode !== undefined ? { exitCode } : {}),
           env: Object.fromEntries(env),
@@ -443,4 +474,6 @@ export const kubernetesBackend: Backend = {
     requireKubeconfig(ctx.target);
     return runningFromPods(await podsOf(ctx, env.environment), env.runOnce);
   },
+
+  secretValues: clusterSecretValues,
 };

@@ -475,6 +475,25 @@ async function preflightRoutes(ctx: BackendContext, envs: readonly Routed[]): Pr
 }
 
 /**
+ * One proxy serves every environment on its engine, and `up` deploys
+ * independent environments side by side: changes to the proxy (its container,
+ * its routes, which are read, then changed by position) run one at a time per
+ * engine and proxy within this process.
+ */
+const proxyTurns = new Map<string, Promise<unknown>>();
+function oneAtATime<T>(ctx: BackendContext, work: () => Promise<T>): Promise<T> {
+  const key = `${dockerGlobalArgs(ctx.target).join(" ")}\0${proxyOf(ctx.target).name}`;
+  const previous = proxyTurns.get(key) ?? Promise.resolve();
+  const turn = previous.then(work, work);
+  const settled = turn.catch(() => undefined);
+  proxyTurns.set(key, settled);
+  void settled.then(() => {
+    if (proxyTurns.get(key) === settled) proxyTurns.delete(key);
+  });
+  return turn;
+}
+
+/**
  * A backend with routes: environments with routes go through `applyRouted`;
  * the others deploy as `base` does, and lose routes they had before (their
  * services lost their http key). `remove` takes the routes out first, and
@@ -485,22 +504,27 @@ export function withRoutes(
   applyRouted: (ctx: BackendContext, env: EnvironmentPlan) => Promise<void>,
 ): Backend {
   return {
+    ...base,
     async apply(ctx, env) {
-      if ((env.routes?.length ?? 0) > 0) return applyRouted(ctx, env);
+      if ((env.routes?.length ?? 0) > 0) return oneAtATime(ctx, () => applyRouted(ctx, env));
       await base.apply(ctx, env);
-      const found = await removeRoutes(ctx, env);
-      if (found && found.removal.requests.length > 0) await releaseProxy(ctx, env.environment, found);
+      await oneAtATime(ctx, async () => {
+        const found = await removeRoutes(ctx, env);
+        if (found && found.removal.requests.length > 0) await releaseProxy(ctx, env.environment, found);
+      });
     },
     async remove(ctx, env) {
-      const found = await removeRoutes(ctx, env);
+      // Each removal reads the proxy after the ones before it: the last one out takes the proxy away.
+      const found = await oneAtATime(ctx, () => removeRoutes(ctx, env));
       await base.remove(ctx, env);
       if (found) {
-        await releaseProxy(ctx, env.environment, found);
+        await oneAtATime(ctx, () => releaseProxy(ctx, env.environment, found));
         await removeProjectNetworkIfUnused(ctx, env.environment);
       }
     },
-    running: (ctx, env) => base.running(ctx, env),
-    prepare: (ctx) => base.prepare?.(ctx),
-    preflight: preflightRoutes,
+    async preflight(ctx, envs) {
+      await base.preflight?.(ctx, envs);
+      await oneAtATime(ctx, () => preflightRoutes(ctx, envs));
+    },
   };
 }

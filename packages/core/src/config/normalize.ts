@@ -9,8 +9,8 @@ import type * as z from "zod";
 import { didYouMean } from "../base/did-you-mean.js";
 import { parseDuration } from "../base/duration.js";
 import { KaupangError, showValue } from "../base/errors.js";
-import { nameOf } from "../base/image-reference.js";
-import { deepMerge } from "../base/merge.js";
+import { imageReferenceProblem, nameOf } from "../base/image-reference.js";
+import { deepMerge, own } from "../base/merge.js";
 import type { Catalog } from "./catalog/catalog.js";
 import { displayPath } from "./load.js";
 import type {
@@ -69,19 +69,26 @@ export function selectTarget(
   options: TargetOptions,
 ): SelectedTarget {
   const { config } = project;
-  const name = options.target ?? options.processEnv?.KAUPANG_TARGET ?? process.env.KAUPANG_TARGET ?? "local";
+  const fromEnv = options.processEnv?.KAUPANG_TARGET ?? process.env.KAUPANG_TARGET;
+  const name = options.target ?? fromEnv ?? "local";
   const targets = config.targets ?? {};
-  const written: z.output<typeof TargetSchema> | undefined =
-    targets[name] ?? (name === "local" ? {} : undefined);
+  // Own keys only: a target named "constructor" is not Object.prototype's.
+  const written: z.output<typeof TargetSchema> | undefined = Object.hasOwn(targets, name)
+    ? targets[name]
+    : name === "local"
+      ? {}
+      : undefined;
   if (!written) {
     const known = Object.keys(targets);
     if (!known.includes("local")) known.unshift("local");
+    const source = options.target === undefined && fromEnv !== undefined ? " (from $KAUPANG_TARGET)" : "";
     throw new KaupangError(
       "ERR_UNKNOWN_TARGET",
-      `unknown target "${name}"${didYouMean(name, known)}; configured targets: ${known.join(", ")}`,
+      `unknown target "${name}"${source}${didYouMean(name, known)}; configured targets: ${known.join(", ")}`,
     );
   }
   const backend = options.backend ?? written.backend ?? config.defaultBackend ?? "compose";
+  if (written.hosts) checkHosts(project, name, backend, written);
   if (written.dockerHost && written.dockerContext) {
     throw fieldError({
       file: displayPath(project.root, project.configFile ?? "kaupang.config"),
@@ -94,6 +101,7 @@ export function selectTarget(
     name,
     backend,
     ...(written.dockerContext ? { dockerContext: written.dockerContext } : {}),
+    ...(written.hosts ? { hosts: written.hosts } : {}),
     ...(written.dockerHost ? { dockerHost: written.dockerHost } : {}),
     ...(written.kubeContext ? { kubeContext: written.kubeContext } : {}),
     ...(written.kubeconfig ? { kubeconfig: resolve(project.root, written.kubeconfig) } : {}),
@@ -110,6 +118,42 @@ export function selectTarget(
     pull: written.pull ?? config.defaultPull ?? "missing",
     env: written.env ?? {},
   };
+}
+
+/** A target's `hosts`: compose only, without a dockerContext, each host once. */
+function checkHosts(
+  project: { root: string; configFile?: string },
+  name: string,
+  backend: BackendName,
+  written: z.output<typeof TargetSchema>,
+): void {
+  const file = project.configFile ? displayPath(project.root, project.configFile) : "kaupang.config";
+  const hosts = written.hosts ?? [];
+  const at = (path: (string | number)[], value: unknown, message: string) =>
+    fieldError({ file, path: ["targets", name, ...path], value, message });
+  if (backend !== "compose")
+    throw at(
+      ["hosts"],
+      hosts,
+      `hosts are for the compose backend (one engine per host); target "${name}" deploys with ${backend}: give its manager as dockerContext instead`,
+    );
+  if (written.dockerContext)
+    throw at(
+      ["dockerContext"],
+      written.dockerContext,
+      `${showValue(written.dockerContext)}: a target has either dockerContext or hosts, not both`,
+    );
+  if (written.dockerHost)
+    throw at(
+      ["dockerHost"],
+      written.dockerHost,
+      `${showValue(written.dockerHost)}: a target has either dockerHost or hosts, not both`,
+    );
+  const seen = new Set<string>();
+  hosts.forEach((host, index) => {
+    if (seen.has(host)) throw at(["hosts", index], host, `${showValue(host)}: this host is listed twice`);
+    seen.add(host);
+  });
 }
 
 /** Whether normalising `written` needs the catalog (a service names a preset). */
@@ -219,7 +263,7 @@ export function createModel(
     }
     for (const service of Object.values(services)) {
       service.dependsOn.forEach((dep) => {
-        if (!services[dep]) {
+        if (!own(services, dep)) {
           throw fieldError({
             file,
             path: ["services", service.name, "dependsOn"],
@@ -322,6 +366,22 @@ function normalizeService(input: {
   }
   const image =
     input.pin ?? (input.imagePrefixed ? prefixImage(writtenImage, input.repository) : writtenImage);
+  // Docker's reference rules, at plan time: a dry-run must not pass what `docker pull` refuses.
+  const problem = imageReferenceProblem(image);
+  if (problem !== undefined) {
+    const how =
+      image === writtenImage
+        ? ""
+        : input.pin !== undefined
+          ? ` (pinned by the solution as ${showValue(image)})`
+          : ` (with dockerRepository: ${showValue(image)})`;
+    throw fieldError({
+      file,
+      path: [...path, "image"],
+      value: writtenImage,
+      message: `${showValue(writtenImage)}${how} is not a valid image reference: ${problem}`,
+    });
+  }
   const ports = (s.ports ?? []).flatMap((port) => parsePorts(port)!);
   const published = new Set<string>();
   for (const port of ports) {

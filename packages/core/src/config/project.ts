@@ -6,9 +6,9 @@
  * broken file elsewhere never blocks a deploy. Normalising what was loaded
  * (normalize.ts) is pure.
  */
-import { dirname, relative, resolve } from "node:path";
+import { basename, dirname, relative, resolve } from "node:path";
 import { didYouMean } from "../base/did-you-mean.js";
-import { errorMessage, KaupangError } from "../base/errors.js";
+import { errorMessage, type KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
 import { type Catalog, loadCatalog } from "./catalog/catalog.js";
 import { fileSource } from "./catalog/file-source.js";
@@ -32,7 +32,7 @@ import {
   type WrittenClosure,
   type WrittenEnv,
 } from "./normalize.js";
-import { ConfigSchema, EnvironmentSchema, isValidName, nameRule } from "./schema.js";
+import { ConfigSchema, EnvironmentSchema, isValidName, nameFrom, nameRule } from "./schema.js";
 import { fieldError, validate } from "./validate.js";
 import type { Config, Solution, ValidEnvironment } from "./written.js";
 
@@ -86,12 +86,24 @@ export class Project {
   private supplied = new Map<string, { written: unknown; file: string }>();
   /** The project a withEnvironment copy was made from; its catalog is shared. */
   private base: Project | undefined;
+  /** Catalog sources ahead of the configured ones (see withCatalog). */
+  private extraSources: readonly CatalogSource[] = [];
 
   constructor(options: { root: string; configFile: string; config: Config }) {
     this.root = options.root;
     this.configFile = options.configFile;
     this.config = options.config;
     this.environmentsDir = resolve(this.root, this.config.environments);
+  }
+
+  /** The error for an environment name with no file (naming a missing folder as such). */
+  private unknownEnvironment(name: string, known: readonly string[]): KaupangError {
+    return unknownEnvironmentError(name, known, {
+      dir: this.environmentsDir,
+      displayDir: this.environmentsDisplay,
+      configDisplay: displayPath(this.root, this.configFile),
+      setting: this.config.environments,
+    });
   }
 
   /** Display form of the environments folder, relative to the root. */
@@ -176,7 +188,7 @@ export class Project {
     const supplied = this.supplied.get(name);
     if (supplied) return supplied.file;
     const file = this.index ? this.index.get(name) : (this.named.get(name) ?? this.files().get(name));
-    if (!file) throw unknownEnvironmentError(name, this.environmentNames(), this.environmentsDisplay);
+    if (!file) throw this.unknownEnvironment(name, this.environmentNames());
     return displayPath(this.root, file);
   }
 
@@ -232,11 +244,7 @@ export class Project {
   async loadClosure(names: readonly string[]): Promise<WrittenClosure["environments"]> {
     for (const name of names) {
       if (!(await this.findEnvironment(name))) {
-        const known = await this.allEnvironmentNames();
-        throw new KaupangError(
-          "ERR_UNKNOWN_ENVIRONMENT",
-          `unknown environment "${name}"${didYouMean(name, known)}; environments: ${known.join(", ") || `(none in ${this.environmentsDisplay})`}`,
-        );
+        throw this.unknownEnvironment(name, await this.allEnvironmentNames());
       }
     }
     const written = new Map<string, { file: string; written: ValidEnvironment }>();
@@ -286,15 +294,28 @@ export class Project {
     return copy;
   }
 
+  /**
+   * A copy of this project whose catalog is `sources` first, then its own
+   * configured sources (earlier sources win a preset name): how the studio
+   * plans with the catalog it was started with. Nothing is written.
+   */
+  withCatalog(sources: readonly CatalogSource[]): Project {
+    const copy = new Project({ root: this.root, configFile: this.configFile, config: this.config });
+    copy.supplied = new Map(this.supplied);
+    copy.extraSources = [...sources, ...this.extraSources];
+    return copy;
+  }
+
   /** The merged catalog; every source is fetched once per run, concurrently. */
   catalog(events: EventSink = silent): Promise<Catalog> {
     if (this.base) return this.base.catalog(events);
-    this.catalogPromise ??= loadCatalog(
-      (this.config.catalog?.sources ?? []).map((source) => {
+    this.catalogPromise ??= loadCatalog([
+      ...this.extraSources,
+      ...(this.config.catalog?.sources ?? []).map((source) => {
         const made = catalogSource(source, this.root);
         return "optional" in source && source.optional ? optionalSource(made, events) : made;
       }),
-    );
+    ]);
     return this.catalogPromise;
   }
 
@@ -348,6 +369,18 @@ export async function loadModel(project: Project, options: LoadModelOptions): Pr
     pins: options.pins,
   };
   return createModel(closure, catalog, target);
+}
+
+/**
+ * A project for a directory that has no config (the studio outside a
+ * project): named after the directory, environments in ./environments, no
+ * targets but local. Its config file does not exist; nothing is written.
+ */
+export function scratchProject(dir: string): Project {
+  const root = resolve(dir);
+  const name = nameFrom(basename(root), "studio");
+  const config = validate(ConfigSchema, { project: isValidName(name) ? name : "studio" }, "(no config)");
+  return new Project({ root, configFile: resolve(root, "kaupang.config.ts"), config });
 }
 
 /** Find, read and validate the config in `cwd`. */

@@ -8,7 +8,7 @@ import * as z from "zod";
 import { didYouMean } from "../base/did-you-mean.js";
 import { isDuration } from "../base/duration.js";
 import { showValue } from "../base/errors.js";
-import { isPortMapping } from "./ports.js";
+import { portProblem } from "./ports.js";
 
 /** A strict object whose unknown keys are reported with a "did you mean". */
 function strict<T extends z.core.$ZodLooseShape>(shape: T) {
@@ -37,6 +37,18 @@ const namePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** The rule project, environment and service names follow (they become DNS labels and object names). */
 export const nameRule =
   'lowercase letters, digits and "-" (at most 63, starting and ending with a letter or digit)';
+
+/** Text made into a name kaupang accepts ("My_App" → "my-app"); `fallback` when nothing is left. */
+export function nameFrom(text: string, fallback: string): string {
+  const name = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .replace(/-{2,}/g, "-")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+  return name === "" ? fallback : name;
+}
 
 export function isValidName(name: string): boolean {
   return namePattern.test(name);
@@ -83,7 +95,10 @@ const StringOrList = z.union([z.string(), z.array(z.string())]);
 
 const Port = z
   .union([z.string(), z.number()])
-  .refine(isPortMapping, { error: (issue) => `${showValue(issue.input)} is not a port mapping` })
+  .refine((value) => portProblem(value) === undefined, {
+    error: (issue) =>
+      `${showValue(issue.input)} is not a port mapping: ${portProblem(issue.input as string | number)}`,
+  })
   .describe(
     '"host:container", "container", "ip:host:container", or ranges such as "8000-8001:8000-8001"; optionally "/tcp" or "/udp".',
   );
@@ -161,6 +176,8 @@ const Http = z
   .describe(
     "How the service is reached over HTTP through the proxy: a host name, a route { host, path, port, tls }, or a list of them.",
   );
+const cpusMessage = (input: unknown) =>
+  `${showValue(input)} is not a number of CPUs (use a positive number: 0.5, 2, "1.5")`;
 
 const serviceShape = {
   image: z.string().min(1).optional().describe("Image reference; bare names get dockerRepository as prefix."),
@@ -195,7 +212,12 @@ const serviceShape = {
   http: Http.optional(),
   dependsOn: StringOrList.optional().describe("Services of the same environment that must start first."),
   resources: strict({
-    cpus: z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?$/)]).optional(),
+    cpus: z
+      .union([
+        z.number().positive({ error: (issue) => cpusMessage(issue.input) }),
+        z.string().regex(/^\d+(\.\d+)?$/, { error: (issue) => cpusMessage(issue.input) }),
+      ])
+      .optional(),
     memory: Memory.optional(),
   }).optional(),
   compose: z
@@ -325,6 +347,12 @@ const ProxySchema = strict({
 }).describe(
   "The HTTP proxy routes go through: Caddy on compose and swarm, an Ingress controller on Kubernetes.",
 );
+const RollbackOnFailure = z
+  .boolean()
+  .optional()
+  .describe(
+    "When a deploy's apply, verify or afterUp hook fails, re-apply the environment's last succeeded deploy (recorded as a rollback) and still fail. Default false; up --rollback-on-failure overrides.",
+  );
 
 export const TargetSchema = strict({
   backend: Backend.optional(),
@@ -336,6 +364,17 @@ export const TargetSchema = strict({
     })
     .optional()
     .describe("The engine for this target's docker commands (what DOCKER_HOST sets): docker --host …"),
+  hosts: z
+    .array(
+      z.string().regex(/^ssh:\/\/[^\s/@]+@?[^\s/@]*$/, {
+        error: (issue) => `${JSON.stringify(issue.input)}: expected "ssh://[user@]host[:port]"`,
+      }),
+    )
+    .min(1)
+    .optional()
+    .describe(
+      "compose: Docker hosts to deploy to over ssh, one after the other, each health-gated (ssh://[user@]host[:port]).",
+    ),
   kubeContext: z.string().optional().describe("kubectl --context for this target."),
   kubeconfig: z.string().optional().describe("KUBECONFIG for this target's kubectl runs."),
   namespace: z.string().optional().describe("Kubernetes namespace (default: the project name)."),
@@ -352,6 +391,7 @@ export const TargetSchema = strict({
   proxy: ProxySchema.optional(),
   pull: Pull.optional(),
   env: EnvMap.optional(),
+  rollbackOnFailure: RollbackOnFailure,
 });
 
 const optionalFlag = z.boolean().optional().describe("An unreachable source is skipped instead of failing.");
@@ -410,6 +450,7 @@ const StepSchema = strict({
   cwd: z.string().optional(),
   env: z.record(z.string(), z.string()).optional(),
   push: z.boolean().optional(),
+  rollbackOnFailure: RollbackOnFailure,
 }).superRefine((step, ctx) => {
   const actions = (["run", "up", "down", "build", "wait"] as const).filter((k) => step[k] !== undefined);
   if (actions.length !== 1) {
@@ -433,6 +474,7 @@ export const ConfigSchema = strict({
   defaultPull: Pull.optional(),
   cacheDir: z.string().optional().describe("Where generated files and the ledger live (default .kaupang)."),
   globalEnv: EnvMap.optional().describe("Injected into every service everywhere."),
+  rollbackOnFailure: RollbackOnFailure,
   catalog: strict({ sources: z.array(CatalogSourceSchema) }).optional(),
   targets: z.record(z.string(), TargetSchema).optional(),
   solutions: z.record(z.string(), SolutionSchema).optional(),

@@ -10,8 +10,8 @@ describe("status", () => {
     const cwd = hall();
     const backend = fakeBackend();
     expect(await status({ cwd, backendImpl: backend })).toEqual([
-      { environment: "market", target: "local", state: "not deployed", drift: [], urls: [] },
-      { environment: "saga", target: "local", state: "not deployed", drift: [], urls: [] },
+      { environment: "market", target: "local", state: "not deployed", drift: [], urls: [], secrets: [] },
+      { environment: "saga", target: "local", state: "not deployed", drift: [], urls: [], secrets: [] },
     ]);
     await up({ cwd, environments: ["market"], backendImpl: backend });
     expect((await status({ cwd, backendImpl: backend })).map((s) => s.state)).toEqual(["ok", "ok"]);
@@ -19,7 +19,12 @@ describe("status", () => {
     backend.runWrongImage.add("market");
     await up({ cwd, environments: ["market"], backendImpl: backend, force: true }).catch(() => {});
     const [market] = await status({ cwd, environment: "market", backendImpl: backend });
-    expect(market).toMatchObject({ state: "drifted", drift: [{ service: "web", kind: "image" }] });
+    expect(market).toMatchObject({
+      state: "drifted",
+      drift: [{ service: "web", kind: "image" }],
+      // The forced deploy failed its verification: status says so.
+      last: { action: "up", status: "failed", error: expect.stringContaining("service web runs") },
+    });
   });
 
   it("shows where a deployed environment answers: its routes, and published ports without a route", async () => {

@@ -3,12 +3,14 @@
  * union on `action`), validated needs, cycle report, waves. planPipeline is
  * pure; planRun loads the config first.
  */
+
 import { resolve } from "node:path";
 import type * as z from "zod";
 import { GraphError, topoWaves } from "../base/dag.js";
 import { didYouMean } from "../base/did-you-mean.js";
 import { parseDuration } from "../base/duration.js";
 import { KaupangError } from "../base/errors.js";
+import { own } from "../base/merge.js";
 import { displayPath } from "../config/load.js";
 import type { BackendName } from "../config/model.js";
 import { loadProject, type Project } from "../config/project.js";
@@ -35,7 +37,13 @@ export type WaitFor =
 /** One step of a pipeline, normalised: one variant per action. */
 export type PipelineStep =
   | (StepBase & { action: "run"; run: { command: string; cwd: string; env: Record<string, string> } })
-  | (StepBase & { action: "up" | "down"; environment: string })
+  | (StepBase & {
+      action: "up";
+      environment: string;
+      /** The step's rollbackOnFailure; unset: the target's or the config's. */
+      rollbackOnFailure?: boolean;
+    })
+  | (StepBase & { action: "down"; environment: string })
   | (StepBase & { action: "build"; environment: string; push: boolean })
   | (StepBase & { action: "wait"; wait: WaitFor });
 
@@ -92,7 +100,13 @@ function stepOf(
       },
     };
   }
-  if (raw.up !== undefined) return { ...base, action: "up", environment: raw.up };
+  if (raw.up !== undefined)
+    return {
+      ...base,
+      action: "up",
+      environment: raw.up,
+      ...(raw.rollbackOnFailure !== undefined ? { rollbackOnFailure: raw.rollbackOnFailure } : {}),
+    };
   if (raw.down !== undefined) return { ...base, action: "down", environment: raw.down };
   if (raw.build !== undefined)
     return { ...base, action: "build", environment: raw.build, push: raw.push ?? false };
@@ -101,7 +115,7 @@ function stepOf(
 
 export function planPipeline(project: Project, name: string): PipelinePlan {
   const pipelines = project.config.pipelines ?? {};
-  const pipeline = pipelines[name];
+  const pipeline = own(pipelines, name);
   const file = displayPath(project.root, project.configFile);
   if (!pipeline) {
     const known = Object.keys(pipelines);
@@ -122,7 +136,7 @@ export function planPipeline(project: Project, name: string): PipelinePlan {
     const needs =
       raw.needs === undefined ? [] : Array.isArray(raw.needs) ? [...new Set(raw.needs)] : [raw.needs];
     for (const need of needs) {
-      if (!(need in pipeline.steps)) {
+      if (!Object.hasOwn(pipeline.steps, need)) {
         throw fieldError({
           file,
           path: ["pipelines", name, "steps", stepName, "needs"],

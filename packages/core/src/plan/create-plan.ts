@@ -3,9 +3,11 @@
  * exact commands. Pure: no network, no child process, no file written. That is
  * what makes --dry-run hermetic.
  */
+
 import { join, relative } from "node:path";
 import { GraphError, topoWaves } from "../base/dag.js";
-import { KaupangError } from "../base/errors.js";
+import { KaupangError, showValue } from "../base/errors.js";
+import { own } from "../base/merge.js";
 import type { TargetSettings } from "../base/target.js";
 import type { Model, PullPolicy } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
@@ -20,6 +22,8 @@ interface PlanOptions {
   pull?: PullPolicy | undefined;
   /** environment → service → pinned image ref (name@sha256:…), from resolution. */
   pinned?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** secret() name → keyed fingerprint of its value now (Kubernetes rolls pods whose secrets changed). */
+  secrets?: Readonly<Record<string, string>> | undefined;
 }
 
 export const isDigestRef = (ref: string): boolean => /@sha256:[0-9a-f]{64}$/.test(ref);
@@ -82,6 +86,28 @@ function checkUniqueServiceNames(model: Model, order: readonly string[]): void {
   }
 }
 
+/**
+ * Routes are set through one proxy admin address per target: a target with
+ * several hosts (a proxy on each) cannot have them.
+ */
+function checkRoutesWithHosts(model: Model, order: readonly string[]): void {
+  if (!model.target.hosts) return;
+  for (const name of order) {
+    const env = model.environments[name]!;
+    const service = Object.values(env.services).find((s) => (s.routes?.length ?? 0) > 0);
+    if (service)
+      throw fieldError(
+        {
+          file: env.file,
+          path: ["services", service.name, "http"],
+          value: service.routes![0]!.host,
+          message: `${showValue(service.routes![0]!.host)}: target "${model.target.name}" deploys to several hosts, and routes go through one proxy admin address (proxy.adminAddress): routes are not available on a target with hosts`,
+        },
+        { hint: "deploy routed environments to a target with one engine (dockerHost or dockerContext)" },
+      );
+  }
+}
+
 /** Two services, in any of the environments deployed together, cannot answer for the same host and path. */
 function checkUniqueRoutes(model: Model, order: readonly string[]): void {
   const owner = new Map<string, { env: string; service: string }>();
@@ -107,11 +133,51 @@ function checkUniqueRoutes(model: Model, order: readonly string[]): void {
   }
 }
 
+/**
+ * Compose and swarm publish ports on the host (swarm: on every node): two
+ * services deployed together cannot publish the same one. Kubernetes gives
+ * each service its own ClusterIP, so its ports never clash.
+ */
+function checkHostPorts(model: Model, order: readonly string[]): void {
+  if (model.target.backend === "kubernetes") return;
+  const seen = new Map<string, { env: string; service: string; hostIp: string | undefined }>();
+  const everywhere = (ip: string | undefined) => ip === undefined || ip === "0.0.0.0" || ip === "::";
+  for (const name of order) {
+    const env = model.environments[name]!;
+    for (const service of Object.values(env.services)) {
+      for (const port of service.ports) {
+        if (port.published === undefined) continue;
+        const key = `${port.published}/${port.protocol}`;
+        const other = seen.get(key);
+        if (other && (everywhere(other.hostIp) || everywhere(port.hostIp) || other.hostIp === port.hostIp)) {
+          const where =
+            other.env === name
+              ? `service "${other.service}"`
+              : `service "${other.service}" of environment "${other.env}" (${model.environments[other.env]!.file})`;
+          throw fieldError(
+            {
+              file: env.file,
+              // The model's ports are expanded from ranges: name the field, not an index.
+              path: ["services", service.name, "ports"],
+              value: `${port.hostIp ? `${port.hostIp}:` : ""}${port.published}:${port.target}`,
+              message: `host port ${key} is already published by ${where}; services deployed together cannot publish the same host port`,
+            },
+            { hint: "publish one of them on another host port" },
+          );
+        }
+        if (!other) seen.set(key, { env: name, service: service.name, hostIp: port.hostIp });
+      }
+    }
+  }
+}
+
 export function createPlan(model: Model, options: PlanOptions = {}): Plan {
   const environmentWavesList = environmentWaves(model);
   const order = environmentWavesList.flat();
   checkUniqueServiceNames(model, order);
   checkUniqueRoutes(model, order);
+  checkRoutesWithHosts(model, order);
+  checkHostPorts(model, order);
   const pull = options.pull ?? model.target.pull;
   const { name: targetName, backend, pull: _pull, ...settings } = model.target;
   const target: TargetSettings = { name: targetName, backend, ...settings };
@@ -121,9 +187,9 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
   const environments = order.map((name): EnvironmentPlan => {
     const env = model.environments[name]!;
     const waves = serviceWaves(model, name);
-    const pinnedRefs = options.pinned?.[name] ?? {};
+    const pinnedRefs = own(options.pinned, name) ?? {};
     const images: PlannedImage[] = Object.values(env.services).map((s) => {
-      const pinnedRef = pinnedRefs[s.name];
+      const pinnedRef = own(pinnedRefs, s.name);
       const ref = s.image;
       if (pinnedRef) {
         // An image ID (sha256:…) pins a local build; name@sha256:… a registry digest.
@@ -142,7 +208,10 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
         ),
       ),
     ].sort();
-    const { documents, content, wave } = renderEnvironment(model, env, { images: pinnedRefs });
+    const { documents, content, wave } = renderEnvironment(model, env, {
+      images: pinnedRefs,
+      secrets: options.secrets,
+    });
     const routes = plannedRoutes(model, env);
     const artifact = { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content };
     const plan: EnvironmentPlan = {

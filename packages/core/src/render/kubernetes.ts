@@ -1,10 +1,11 @@
 /**
  * Model → Kubernetes manifests for one environment: the project namespace,
- * then per service a Deployment (a Job for runOnce) and, where it has ports,
+ * the claims of the environment's named volumes, then per service a Deployment (a Job for runOnce) and, where it has ports,
  * a ClusterIP Service named after the service so other environments reach it
  * by name, as they do on compose and swarm.
  */
 import { createHash } from "node:crypto";
+import { isAbsolute, resolve } from "node:path";
 import { parse as parseShell } from "shell-quote";
 import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
@@ -12,13 +13,33 @@ import { fieldError } from "../config/validate.js";
 import type { RenderOptions } from "./compose.js";
 import { ingressOf, routedStrategy, tcpReadiness } from "./ingress.js";
 import { kubeSecretName } from "./names.js";
-import { type ImageMap, imageOf, renderedArtifact, unsupported } from "./shared.js";
+import { type ImageMap, imageOf, namedVolume, renderedArtifact, unsupported } from "./shared.js";
 
 const managedBy = "kaupang";
 const environmentLabel = "kaupang.dev/environment";
 const projectLabel = "app.kubernetes.io/part-of";
 /** On a Job: the hash of its spec. A Job is immutable, so the backend replaces one whose hash differs. */
 export const specHashAnnotation = "kaupang.dev/spec-hash";
+/**
+ * On a pod template: a checksum of the keyed fingerprints of the secret()
+ * values the service uses. A value changed in the cluster Secret changes the
+ * template, so the Deployment rolls and its pods read the new value.
+ */
+export const secretChecksumAnnotation = "kaupang.dev/secret-checksum";
+
+/** The checksum of the fingerprints of the secrets `service` references; undefined when it uses none or none are known. */
+function secretChecksum(service: Service, secrets: RenderOptions["secrets"]): string | undefined {
+  if (!secrets) return undefined;
+  const used = [
+    ...new Set(Object.values(service.env).flatMap((v) => (typeof v === "string" ? [] : [v.$secret]))),
+  ].sort();
+  if (used.length === 0) return undefined;
+  const lines = used.map((name) => `${name}=${secrets[name] ?? "unknown"}\n`).join("");
+  return `sha256:${createHash("sha256").update(lines).digest("hex")}`;
+}
+
+/** On a PersistentVolumeClaim: the volume name as written in the environment. */
+const volumeLabel = "kaupang.dev/volume";
 
 /** Labels on every object kaupang creates for a service; the selector uses name + instance. */
 function kubeLabels(model: Model, env: Environment, service?: Service): Record<string, string> {
@@ -60,7 +81,81 @@ function kubeQuantity(bytes: number): string {
   return String(bytes);
 }
 
-function container(model: Model, env: Environment, service: Service, images?: ImageMap) {
+/** DNS-1123 label from a compose volume name ("db_data" → "db-data"). */
+const dnsLabel = (text: string): string =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+
+/**
+ * The claim of a named volume: one per environment and volume, like compose's
+ * `<project>-<env>_<volume>`; a volume the environment declares with a `name`
+ * uses that name (an external one is a claim made outside kaupang).
+ */
+const claimName = (env: Environment, volume: string): string => {
+  const declared = Object.hasOwn(env.volumes, volume) ? env.volumes[volume] : undefined;
+  return dnsLabel(declared?.name ?? `${env.name}-${volume}`);
+};
+
+interface PodVolumes {
+  volumes: Record<string, unknown>[];
+  mounts: Record<string, unknown>[];
+}
+
+/**
+ * Compose short syntax → pod volumes: a named volume mounts the
+ * environment's PersistentVolumeClaim, a bind mount the node's path (resolved
+ * against the config root, as on swarm), an anonymous volume an emptyDir.
+ */
+function podVolumes(model: Model, env: Environment, service: Service): PodVolumes {
+  const out: PodVolumes = { volumes: [], mounts: [] };
+  service.volumes.forEach((spec, i) => {
+    const parts = spec.split(":");
+    const name = `volume-${i}`;
+    if (parts.length === 1) {
+      out.volumes.push({ name, emptyDir: {} });
+      out.mounts.push({ name, mountPath: spec });
+      return;
+    }
+    const [source, target, options = ""] = parts as [string, string, string?];
+    const readOnly = options.split(",").includes("ro");
+    const named = namedVolume(spec);
+    out.volumes.push(
+      named !== undefined
+        ? { name, persistentVolumeClaim: { claimName: claimName(env, named) } }
+        : { name, hostPath: { path: isAbsolute(source) ? source : resolve(model.root, source) } },
+    );
+    out.mounts.push({ name, mountPath: target, ...(readOnly ? { readOnly: true } : {}) });
+  });
+  return out;
+}
+
+function claims(model: Model, env: Environment): Record<string, unknown>[] {
+  const names = new Set<string>();
+  for (const service of Object.values(env.services)) {
+    for (const spec of service.volumes) {
+      const named = namedVolume(spec);
+      if (named !== undefined && !(Object.hasOwn(env.volumes, named) && env.volumes[named]!.external)) {
+        names.add(named);
+      }
+    }
+  }
+  return [...names].sort().map((volume) => ({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: {
+      name: claimName(env, volume),
+      namespace: model.target.namespace,
+      labels: { ...kubeLabels(model, env), [volumeLabel]: volume },
+    },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+  }));
+}
+
+function container(model: Model, env: Environment, service: Service, mounts: unknown[], images?: ImageMap) {
   if (service.networks.length > 0) {
     throw unsupported(
       model,
@@ -70,19 +165,11 @@ function container(model: Model, env: Environment, service: Service, images?: Im
       "networks are not available (every service of a project shares the namespace's network; use a NetworkPolicy for isolation)",
     );
   }
-  if (service.volumes.length > 0) {
-    throw unsupported(
-      model,
-      env,
-      service,
-      "volumes",
-      "volumes are not available (use the kubernetes: escape hatch with a volume and volumeMount)",
-    );
-  }
   const c: Record<string, unknown> = { name: service.name, image: imageOf(service, images) };
   if (service.entrypoint !== undefined) c.command = argv(model, env, service, "entrypoint");
   if (service.command !== undefined) c.args = argv(model, env, service, "command");
   if (service.workingDir !== undefined) c.workingDir = service.workingDir;
+  if (mounts.length > 0) c.volumeMounts = mounts;
   if (service.capAdd.length > 0 || service.capDrop.length > 0) {
     // Kubernetes names capabilities without the CAP_ prefix docker accepts.
     const names = (caps: string[]) => caps.map((c) => c.replace(/^CAP_/i, "").toUpperCase());
@@ -133,16 +220,23 @@ function container(model: Model, env: Environment, service: Service, images?: Im
   return c;
 }
 
-function workload(model: Model, env: Environment, service: Service, images?: ImageMap) {
+function workload(model: Model, env: Environment, service: Service, options: RenderOptions) {
+  const images = options.images;
   const labels = { ...service.labels, ...kubeLabels(model, env, service) };
+  const checksum = secretChecksum(service, options.secrets);
   const selector = {
     "app.kubernetes.io/name": service.name,
     "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"]!,
   };
   const metadata = { name: service.name, namespace: model.target.namespace, labels };
+  const { volumes, mounts } = podVolumes(model, env, service);
   const podSpec = (restartPolicy: string) => ({
-    metadata: { labels },
-    spec: { restartPolicy, containers: [container(model, env, service, images)] },
+    metadata: { labels, ...(checksum ? { annotations: { [secretChecksumAnnotation]: checksum } } : {}) },
+    spec: {
+      restartPolicy,
+      containers: [container(model, env, service, mounts, images)],
+      ...(volumes.length > 0 ? { volumes } : {}),
+    },
   });
   if (service.runOnce) {
     return {
@@ -239,17 +333,21 @@ export function kubernetesObjects(
   env: Environment,
   options: RenderOptions = {},
 ): Record<string, unknown>[] {
-  for (const kind of ["networks", "volumes"] as const) {
-    const declared = Object.keys(env[kind]);
-    if (declared.length > 0) {
+  const networks = Object.keys(env.networks);
+  if (networks.length > 0) {
+    throw fieldError({
+      file: env.file,
+      path: ["networks", networks[0]!],
+      message: `environment networks are not available on the kubernetes backend (target "${model.target.name}"): every service of a project shares the namespace's network`,
+    });
+  }
+  // A declared volume's name and external carry over to its claim; a docker volume driver does not.
+  for (const [volume, declared] of Object.entries(env.volumes)) {
+    if (declared.driver !== undefined || declared.driverOpts !== undefined) {
       throw fieldError({
         file: env.file,
-        path: [kind, declared[0]!],
-        message: `environment ${kind} are not available on the kubernetes backend (target "${model.target.name}"): ${
-          kind === "networks"
-            ? "every service of a project shares the namespace's network"
-            : "create PersistentVolumeClaims yourself and mount them with the kubernetes: escape hatch"
-        }`,
+        path: ["volumes", volume, declared.driver !== undefined ? "driver" : "driverOpts"],
+        message: `a docker volume driver is not available on the kubernetes backend (target "${model.target.name}"): the claim uses the cluster's default storage class`,
       });
     }
   }
@@ -262,9 +360,10 @@ export function kubernetesObjects(
         labels: { [projectLabel]: model.project, "app.kubernetes.io/managed-by": managedBy },
       },
     },
+    ...claims(model, env),
   ];
   for (const service of Object.values(env.services)) {
-    const object = deepMerge(workload(model, env, service, options.images), service.kubernetes) as Record<
+    const object = deepMerge(workload(model, env, service, options), service.kubernetes) as Record<
       string,
       unknown
     >;

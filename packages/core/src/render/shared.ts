@@ -1,4 +1,5 @@
 import { formatDockerDuration } from "../base/duration.js";
+import { own } from "../base/merge.js";
 import type {
   BackendName,
   Environment,
@@ -71,7 +72,7 @@ export function dockerMemory(bytes: number): string {
 export type ImageMap = Readonly<Record<string, string>>;
 
 export function imageOf(service: Service, images: ImageMap | undefined): string {
-  return images?.[service.name] ?? service.image;
+  return own(images, service.name) ?? service.image;
 }
 
 export function unsupported(model: Model, env: Environment, service: Service, field: string, why: string) {
