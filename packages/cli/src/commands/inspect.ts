@@ -1,11 +1,12 @@
 import {
   type Change,
+  type Deployment,
+  deployments,
   diff,
   type EnvironmentDiff,
   exec,
   formatCommand,
-  type LedgerRecord,
-  openLedger,
+  openLedgers,
   type PassthroughCommand,
   passthroughCommands,
   ps,
@@ -16,7 +17,7 @@ import {
 } from "@kaupang/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { formatHistory } from "../output/history.js";
-import type { Io } from "../output/io.js";
+import { type Io, sanitize } from "../output/io.js";
 import { createReporter } from "../output/reporter.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
@@ -27,17 +28,18 @@ export function formatDiff(diffs: readonly EnvironmentDiff[]): string {
   const lines: string[] = [];
   for (const d of diffs) {
     const against = d.against ? `against ${d.against}` : "not deployed yet";
-    if (d.changes.length === 0) {
-      lines.push(`${d.environment} (${against}): no changes`);
+    const name = `${d.environment}${d.host ? ` on ${d.host}` : ""}`;
+    const count = d.changes.length + d.secrets.length;
+    if (count === 0) {
+      lines.push(`${name} (${against}): no changes`);
       continue;
     }
-    lines.push(
-      `${d.environment} (${against}): ${d.changes.length} change${d.changes.length === 1 ? "" : "s"}`,
-    );
+    lines.push(`${name} (${against}): ${count} change${count === 1 ? "" : "s"}`);
     for (const c of d.changes)
       lines.push(
         `  ${c.kind === "added" ? "+" : c.kind === "removed" ? "-" : "~"} ${c.service}: ${c.detail}`,
       );
+    for (const secret of d.secrets) lines.push(`  ~ ${secret}`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -47,15 +49,27 @@ export function registerInspect(program: Command, io: Io): void {
     .command("status")
     .description("compare what runs now with the last deploy (exit 0 ok, 3 drifted, 1 error)")
     .argument("[env]", "one environment (default: all of the project)");
-  addFlags(statusCommand, ["target", "output", "cwd"]);
+  addFlags(statusCommand, ["target", "hosts", "output", "cwd"]);
   statusCommand.action(async (env: string | undefined, options: CommonOptions) => {
-    const results = await status({ cwd: options.cwd, environment: env, target: options.target });
+    const results = await status({
+      cwd: options.cwd,
+      environment: env,
+      target: options.target,
+      hosts: options.hosts,
+    });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
     else {
       for (const r of results) {
-        const head = `${r.environment}@${r.target}: ${r.state}${r.deploymentId ? ` (deployment ${r.deploymentId})` : ""}`;
+        const head = `${r.environment}@${r.target}${r.host ? ` on ${r.host}` : ""}: ${r.state}${r.deploymentId ? ` (deployment ${r.deploymentId})` : ""}`;
+        const last = r.last
+          ? `  last deploy ${r.last.id} (${r.last.action}) ${r.last.status}${r.last.error ? `: ${r.last.error}` : ""}\n`
+          : "";
         io.stdout.write(
-          `${head}\n${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}`,
+          sanitize(
+            `${head}\n${last}${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}${r.secrets
+              .map((s) => `  ${s} since that deploy (up applies it)\n`)
+              .join("")}`,
+          ),
         );
       }
     }
@@ -68,13 +82,14 @@ export function registerInspect(program: Command, io: Io): void {
     .argument("<env>", "environment (and its dependencies)")
     .option("--resolve", "resolve image tags to registry digests (the default)")
     .option("--no-resolve", "compare configured references without asking the registry");
-  addFlags(diffCommand, ["target", "backend", "output", "cwd"]);
+  addFlags(diffCommand, ["target", "hosts", "backend", "output", "cwd"]);
   diffCommand.action(async (env: string, options: CommonOptions & { resolve?: boolean }) => {
     const diffs = await diff({
       cwd: options.cwd,
       environments: [env],
       target: options.target,
       backend: options.backend,
+      hosts: options.hosts,
       resolve: options.resolve !== false,
       events: createReporter(io, { quiet: true }),
     });
@@ -86,20 +101,25 @@ export function registerInspect(program: Command, io: Io): void {
     .command("history")
     .description("the deploy ledger as a table (same as rollback --list)")
     .argument("[env]", "one environment (default: all with a ledger for the target)");
-  addFlags(history, ["target", "output", "cwd"]);
+  addFlags(history, ["target", "hosts", "output", "cwd"]);
   history.action(async (env: string | undefined, options: CommonOptions) => {
     const names = env
       ? [env]
       : (await verifyLedgers({ cwd: options.cwd, target: options.target })).map((c) => c.environment);
-    const rows: { record: LedgerRecord; changes: Change[] | undefined }[] = [];
+    const rows: { record: Deployment; changes: Change[] | undefined }[] = [];
     for (const name of [...new Set(names)]) {
-      const { ledger, records } = await openLedger({
+      const ledgers = await openLedgers({
         cwd: options.cwd,
         environment: name,
         target: options.target,
+        hosts: options.hosts,
       });
-      const changes = recordChanges(ledger, records);
-      rows.push(...records.map((record, i) => ({ record, changes: changes[i] })));
+      // Each host's records are compared with that host's own earlier ones.
+      for (const opened of ledgers) {
+        const records = deployments(opened.records, opened.running);
+        const changes = await recordChanges(opened.ledger, records);
+        rows.push(...records.map((record, i) => ({ record, changes: changes[i] })));
+      }
     }
     rows.sort((a, b) => a.record.at.localeCompare(b.record.at));
     const records = rows.map((r) => r.record);
@@ -120,9 +140,15 @@ export function registerInspect(program: Command, io: Io): void {
     .description("list an environment's containers, tasks or pods")
     .argument("<env>", "environment")
     .argument("[service]", "one service");
-  addFlags(psCommand, ["target", "output", "cwd"]);
+  addFlags(psCommand, ["target", "hosts", "output", "cwd"]);
   psCommand.action(async (env: string, service: string | undefined, options: CommonOptions) => {
-    const request = { cwd: options.cwd, environment: env, service, target: options.target };
+    const request = {
+      cwd: options.cwd,
+      environment: env,
+      service,
+      target: options.target,
+      hosts: options.hosts,
+    };
     if (options.output === "json") {
       io.stdout.write(`${JSON.stringify(await ps(request), null, 2)}\n`);
       return;
@@ -156,7 +182,7 @@ export function registerInspect(program: Command, io: Io): void {
       }),
     )
     .option("-t, --timestamps", "show each line's timestamp");
-  addFlags(logsCommand, ["target", "cwd"]);
+  addFlags(logsCommand, ["target", "hosts", "cwd"]);
   logsCommand.action(
     async (
       env: string,
@@ -173,24 +199,34 @@ export function registerInspect(program: Command, io: Io): void {
         environment: env,
         service,
         target: options.target,
+        hosts: options.hosts,
         follow: options.follow,
         tail: options.tail,
         since: options.since,
         timestamps: options.timestamps,
       });
-      await passthrough(io, commands);
+      await passthrough(io, commands, { follow: options.follow });
     },
   );
 }
 
-/** Run the backend's own commands on this terminal; the first failure's exit code is kaupang's. */
-async function passthrough(io: Io, commands: readonly PassthroughCommand[]): Promise<void> {
-  const results = await Promise.all(
-    commands.map((c) => {
-      io.stderr.write(`$ ${formatCommand(c.argv, c.env)}\n`);
-      return exec(c.argv, { inherit: true, ...(c.env ? { env: c.env } : {}) });
-    }),
-  );
+/**
+ * Run the backend's own commands on this terminal; the first failure's exit
+ * code is kaupang's. A target with hosts: one host after the other, so their
+ * output does not interleave (following: all at once).
+ */
+async function passthrough(
+  io: Io,
+  commands: readonly PassthroughCommand[],
+  options: { follow?: boolean | undefined } = {},
+): Promise<void> {
+  const run = (c: PassthroughCommand) => {
+    io.stderr.write(`$ ${formatCommand(c.argv, c.env)}\n`);
+    return exec(c.argv, { inherit: true, ...(c.env ? { env: c.env } : {}) });
+  };
+  const results = [];
+  if (commands.some((c) => c.host) && !options.follow) for (const c of commands) results.push(await run(c));
+  else results.push(...(await Promise.all(commands.map(run))));
   const failed = results.find((r) => r.exitCode !== 0);
   if (failed) io.exitCode = failed.exitCode;
 }

@@ -7,6 +7,22 @@ function parseDurationFlag(value: string): number {
   return parseDuration(value);
 }
 
+function parseConcurrency(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("use a whole number, 1 or more.");
+  return n;
+}
+
+/** `--hosts a,b` (repeatable): the hosts named, in the order given. */
+function parseHosts(value: string, previous: string[] | undefined): string[] {
+  const hosts = value
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
+  if (hosts.length === 0) throw new InvalidArgumentError("name one or more of the target's hosts.");
+  return [...(previous ?? []), ...hosts];
+}
+
 /** Flags shared by commands, from one table so names and choices cannot drift from the config schema. */
 export const flags = {
   cwd: () =>
@@ -32,6 +48,16 @@ export const flags = {
       "-v, --verbose",
       "show every command kaupang runs with its full output, its own look-ups (inspect, ls) too",
     ),
+  hosts: () =>
+    new Option(
+      "--hosts <hosts>",
+      "only these of the target's hosts (comma-separated URLs or host names)",
+    ).argParser(parseHosts),
+  concurrency: () =>
+    new Option(
+      "--concurrency <n>",
+      "environments deployed at once, those with no dependency between them (default 8; 1 = one by one)",
+    ).argParser(parseConcurrency),
 };
 
 export function addFlags(command: Command, names: (keyof typeof flags)[]): Command {
@@ -49,4 +75,6 @@ export interface CommonOptions {
   timeout?: number;
   quiet?: boolean;
   verbose?: boolean;
+  hosts?: string[];
+  concurrency?: number;
 }

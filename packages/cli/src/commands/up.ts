@@ -18,6 +18,7 @@ import { addFlags, type CommonOptions } from "./options.js";
 interface UpFlags extends CommonOptions {
   resolve?: boolean;
   force?: boolean;
+  rollbackOnFailure?: boolean;
   from?: string;
   solution?: string;
   bundle?: string;
@@ -36,8 +37,25 @@ export function registerUp(program: Command, io: Io): void {
       "--from <file>",
       "deploy the digests of an earlier `up --output json` (promotion) instead of resolving",
     )
-    .option("--force", "apply even when nothing changed since the last deploy");
-  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "verbose", "cwd"]);
+    .option("--force", "apply even when nothing changed since the last deploy")
+    .option(
+      "--rollback-on-failure",
+      "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (and still exit 1)",
+    )
+    .option("--no-rollback-on-failure", "do not, even when the target or config sets rollbackOnFailure");
+  addFlags(command, [
+    "backend",
+    "target",
+    "hosts",
+    "concurrency",
+    "pull",
+    "dryRun",
+    "output",
+    "timeout",
+    "quiet",
+    "verbose",
+    "cwd",
+  ]);
   command.action(async (env: string | undefined, options: UpFlags) => {
     const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
     if (given.length !== 1) {
@@ -80,6 +98,7 @@ export function registerUp(program: Command, io: Io): void {
         bundle: options.bundle,
         cwd: options.cwd,
         target: options.target,
+        hosts: options.hosts,
         command: "kaupang up --bundle",
       });
       if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -98,7 +117,7 @@ export function registerUp(program: Command, io: Io): void {
       const unset = unsetSecretsWarning(planned.plan);
       if (unset) events({ type: "warning", message: unset });
       // What would change against the last deploy: configured references only (hermetic).
-      const changes = diffPlan(planned, planned.plan, true);
+      const changes = await diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
         io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(planned.plan), changes }, null, 2)}\n`);
       } else {
@@ -113,6 +132,9 @@ export function registerUp(program: Command, io: Io): void {
       resolve: options.resolve !== false,
       from: options.from,
       force: options.force,
+      rollbackOnFailure: options.rollbackOnFailure,
+      hosts: options.hosts,
+      concurrency: options.concurrency,
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

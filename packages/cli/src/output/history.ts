@@ -1,4 +1,4 @@
-import type { Change, LedgerRecord } from "@kaupang/core";
+import type { Change, Deployment } from "@kaupang/core";
 
 // Plain slices, no regular expressions: --list formats every record (10,000 in the benchmark).
 const short = (digest: string | undefined) =>
@@ -33,22 +33,31 @@ function changeSummary(changes: readonly Change[] | undefined): string {
 
 /** The ledger as a table: newest last, like a log. With `changes` (one per record), what each changed. */
 export function formatHistory(
-  records: readonly LedgerRecord[],
+  records: readonly Deployment[],
   options: { showEnvironment?: boolean; changes?: readonly (readonly Change[] | undefined)[] } = {},
 ): string {
   if (records.length === 0) return "No deployments recorded.\n";
+  // A target with hosts: every host has its own records, and a HOST column says whose.
+  const showHost = records.some((r) => r.host !== undefined);
   const rows = records.map((r, index) => [
     `  ${r.id}`,
     ...(options.showEnvironment ? [r.environment] : []),
+    ...(showHost ? [r.host ?? "-"] : []),
     when(r.at),
-    r.action + (r.rollbackOf ? ` → ${r.rollbackOf}` : "") + (r.source ? ` (${r.source})` : ""),
-    r.status + (r.failedStep ? ` (${r.failedStep})` : ""),
+    r.action +
+      (r.rollbackOf ? ` → ${r.rollbackOf}` : "") +
+      (r.trigger ? ` (after ${r.trigger} failed)` : "") +
+      (r.source ? ` (${r.source})` : ""),
+    (r.status === "started" ? "running" : r.status) +
+      (r.failedStep ? ` (${r.failedStep})` : "") +
+      (r.outcomeMissing ? " (no outcome recorded)" : ""),
     r.images.map((i) => `${i.service}=${short(i.digest)}`).join(" ") || "-",
     ...(options.changes ? [changeSummary(options.changes[index])] : []),
   ]);
   const header = [
     "  ID",
     ...(options.showEnvironment ? ["ENVIRONMENT"] : []),
+    ...(showHost ? ["HOST"] : []),
     "TIME",
     "ACTION",
     "STATUS",

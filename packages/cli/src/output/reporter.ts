@@ -24,7 +24,7 @@ export function createReporter(
         io.stderr.write(`${bold("▸")} ${scope}${sanitize(event.message)}\n`);
         break;
       case "command":
-        io.stderr.write(dim(`  $ ${sanitize(event.command)}\n`));
+        io.stderr.write(dim(`  ${event.scope ? `${event.scope} │ ` : ""}$ ${sanitize(event.command)}\n`));
         break;
       case "output":
         if (!options.quiet || options.verbose)

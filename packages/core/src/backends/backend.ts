@@ -32,6 +32,16 @@ export interface RunningService {
     /** Published ports as "published:target/protocol", where the backend exposes them. */
     ports?: string[];
   }[];
+  /**
+   * Why replicas do not run, where the backend knows (swarm: per replica slot
+   * without a running task, what ended its last task and on which node).
+   */
+  gaps?: {
+    node?: string;
+    /** "failed", "rejected", "node drained", "node paused", "node down", or the pending task's state. */
+    cause: string;
+    detail?: string;
+  }[];
 }
 
 /** One deploy target kind. Artifacts are written before apply is called. */
@@ -47,4 +57,10 @@ export interface Backend {
     ctx: BackendContext,
     env: Pick<EnvironmentPlan, "environment" | "artifact" | "runOnce" | "images">,
   ): Promise<RunningService[]>;
+  /**
+   * Where secret() values live on the target instead of in kaupang's
+   * environment (Kubernetes: the cluster Secret): the values of `names` that
+   * are there, to fingerprint them. Absent: values come from kaupang's env.
+   */
+  secretValues?(ctx: BackendContext, names: readonly string[]): Promise<Record<string, string>>;
 }

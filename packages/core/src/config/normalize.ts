@@ -87,6 +87,7 @@ export function selectTarget(
     );
   }
   const backend = options.backend ?? written.backend ?? config.defaultBackend ?? "compose";
+  if (written.hosts) checkHosts(project, name, backend, written);
   if (written.dockerHost && written.dockerContext) {
     throw fieldError({
       file: displayPath(project.root, project.configFile ?? "kaupang.config"),
@@ -99,6 +100,7 @@ export function selectTarget(
     name,
     backend,
     ...(written.dockerContext ? { dockerContext: written.dockerContext } : {}),
+    ...(written.hosts ? { hosts: written.hosts } : {}),
     ...(written.dockerHost ? { dockerHost: written.dockerHost } : {}),
     ...(written.kubeContext ? { kubeContext: written.kubeContext } : {}),
     ...(written.kubeconfig ? { kubeconfig: resolve(project.root, written.kubeconfig) } : {}),
@@ -114,6 +116,42 @@ export function selectTarget(
     pull: written.pull ?? config.defaultPull ?? "missing",
     env: written.env ?? {},
   };
+}
+
+/** A target's `hosts`: compose only, without a dockerContext, each host once. */
+function checkHosts(
+  project: { root: string; configFile?: string },
+  name: string,
+  backend: BackendName,
+  written: z.output<typeof TargetSchema>,
+): void {
+  const file = project.configFile ? displayPath(project.root, project.configFile) : "kaupang.config";
+  const hosts = written.hosts ?? [];
+  const at = (path: (string | number)[], value: unknown, message: string) =>
+    fieldError({ file, path: ["targets", name, ...path], value, message });
+  if (backend !== "compose")
+    throw at(
+      ["hosts"],
+      hosts,
+      `hosts are for the compose backend (one engine per host); target "${name}" deploys with ${backend}: give its manager as dockerContext instead`,
+    );
+  if (written.dockerContext)
+    throw at(
+      ["dockerContext"],
+      written.dockerContext,
+      `${showValue(written.dockerContext)}: a target has either dockerContext or hosts, not both`,
+    );
+  if (written.dockerHost)
+    throw at(
+      ["dockerHost"],
+      written.dockerHost,
+      `${showValue(written.dockerHost)}: a target has either dockerHost or hosts, not both`,
+    );
+  const seen = new Set<string>();
+  hosts.forEach((host, index) => {
+    if (seen.has(host)) throw at(["hosts", index], host, `${showValue(host)}: this host is listed twice`);
+    seen.add(host);
+  });
 }
 
 /** Whether normalising `written` needs the catalog (a service names a preset). */

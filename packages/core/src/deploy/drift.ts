@@ -11,7 +11,7 @@ import type { ServiceView } from "../render/view.js";
 
 export interface Drift {
   service: string;
-  kind: "missing" | "stopped" | "image" | "replicas" | "env" | "ports" | "orphan" | "failed";
+  kind: "missing" | "stopped" | "image" | "replicas" | "env" | "ports" | "orphan" | "failed" | "node";
   detail: string;
 }
 
@@ -28,7 +28,20 @@ function compareService(
     return instances.length > 0
       ? [{ service: name, kind: "replicas", detail: `${instances.length} running, 0 wanted` }]
       : [];
-  if (instances.length === 0) return [{ service: name, kind: "missing", detail: "no container or task" }];
+  // What the backend knows of why replicas are missing: a failed task (named with its node), a node
+  // taken out of service (a drift of its own: only the swarm, not kaupang, puts its tasks back).
+  const gaps = live?.gaps ?? [];
+  const failure = gaps.find((g) => !g.cause.startsWith("node "));
+  const why = failure
+    ? `; a task${failure.node ? ` on ${failure.node}` : ""} ${failure.cause}${failure.detail ? ` (${failure.detail})` : ""}`
+    : "";
+  const nodes = [
+    ...new Set(
+      gaps.filter((g) => g.cause.startsWith("node ")).map((g) => `${g.node} is ${g.cause.slice(5)}`),
+    ),
+  ].map((node): Drift => ({ service: name, kind: "node", detail: `node ${node}` }));
+  if (instances.length === 0)
+    return [{ service: name, kind: "missing", detail: `no container or task${why}` }, ...nodes];
   const drift: Drift[] = [];
   const done = (state: string) => state === "exited" || state === "complete" || state === "failed";
   if (runOnce) {
@@ -42,9 +55,14 @@ function compareService(
   } else {
     const up = instances.filter((i) => i.state === "running");
     if (up.length === 0)
-      drift.push({ service: name, kind: "stopped", detail: `${instances[0]!.state}, not running` });
+      drift.push({ service: name, kind: "stopped", detail: `${instances[0]!.state}, not running${why}` });
     else if (up.length < expected.replicas)
-      drift.push({ service: name, kind: "replicas", detail: `${up.length}/${expected.replicas} running` });
+      drift.push({
+        service: name,
+        kind: "replicas",
+        detail: `${up.length}/${expected.replicas} running${why}`,
+      });
+    drift.push(...nodes);
   }
   if (digest) {
     const wrong = instances.find((i) => (local ? i.imageId !== digest : !i.digests.includes(digest)));

@@ -6,14 +6,19 @@
  * target. Every rollback is itself recorded, so it can be rolled back.
  */
 
-import { defaultTimeoutMs } from "../backends/context.js";
+import type { BackendContext } from "../backends/backend.js";
+import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
-import { Ledger } from "../ledger/ledger.js";
-import type { LedgerRecord } from "../ledger/record.js";
+import { type Ledger, ledgerAt } from "../ledger/ledger.js";
+import { holderGone, readLock } from "../ledger/lock.js";
+import { deployments as history, type LedgerRecord } from "../ledger/record.js";
 import type { DeploymentUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
+import { eachHost, hostEvents, placementsOf } from "./hosts.js";
+import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
+import { currentFingerprints } from "./secret-fingerprints.js";
 import { checkSecrets } from "./secrets.js";
 import { locateState } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
@@ -24,17 +29,25 @@ export interface RollbackOptions extends ApplyOptions {
   target?: string | undefined;
   /** A deployment id to return to. */
   to?: string | undefined;
+  /** One of the target's hosts: its own ledger. */
+  host?: string | undefined;
+  /** The id to record (one rollback run on several hosts shares one). */
+  deploymentId?: string | undefined;
 }
 
-/** Deploys that changed something (an "unchanged" record repeats the one before it). */
+/**
+ * Deploys that changed something, one entry per deploy (an "unchanged"
+ * record repeats the one before it; a started record and its outcome are one
+ * deploy).
+ */
 const deployments = (records: readonly LedgerRecord[]) =>
-  records.filter((r) => r.action !== "down" && r.status !== "unchanged");
+  history(records).filter((r) => r.action !== "down" && r.status !== "unchanged");
 
-/** The record a rollback returns to. */
+/** The record a rollback returns to: always a succeeded one (never failed, interrupted or unfinished). */
 export function chooseRollbackTarget(records: readonly LedgerRecord[], to?: string): LedgerRecord {
-  const history = deployments(records);
+  const merged = deployments(records);
   if (to !== undefined) {
-    const found = records.find((r) => r.id === to);
+    const found = history(records).find((r) => r.id === to);
     if (!found)
       throw new KaupangError("ERR_ROLLBACK_UNKNOWN", `no deployment ${to} in this ledger`, {
         hint: "list them with kaupang rollback <env> --list",
@@ -42,15 +55,15 @@ export function chooseRollbackTarget(records: readonly LedgerRecord[], to?: stri
     if (found.status !== "succeeded" || !found.unit) {
       throw new KaupangError(
         "ERR_ROLLBACK_FAILED_TARGET",
-        `deployment ${to} ${found.action === "down" ? "was a down" : "failed"}; only a succeeded deployment can be rolled back to`,
+        `deployment ${to} ${found.action === "down" ? "was a down" : found.status === "interrupted" ? "was interrupted" : found.status === "unchanged" ? "changed nothing" : "failed"}; only a succeeded deployment can be rolled back to`,
       );
     }
     return found;
   }
-  const latest = history[history.length - 1];
+  const latest = merged[merged.length - 1];
   if (!latest)
     throw new KaupangError("ERR_NOTHING_TO_ROLL_BACK", "nothing to roll back: no deployment is recorded");
-  const succeeded = history.filter((r) => r.status === "succeeded" && r.unit);
+  const succeeded = merged.filter((r) => r.status === "succeeded" && r.unit);
   const target =
     latest.status === "succeeded" ? succeeded[succeeded.length - 2] : succeeded[succeeded.length - 1];
   if (!target) {
@@ -65,9 +78,13 @@ export function chooseRollbackTarget(records: readonly LedgerRecord[], to?: stri
 export interface RollbackContext {
   ledger: Ledger;
   records: LedgerRecord[];
+  /** The id of a deploy that started and holds the lock now (history shows it as running, not interrupted). */
+  running?: string;
   root: string;
   cacheDir: string;
   target: string;
+  /** The target's hosts, when it has some (each has its own ledger). */
+  hosts?: string[];
 }
 
 /** Open and verify the ledger of environment@target (a broken chain is an error, never "empty"). */
@@ -75,16 +92,60 @@ export async function openLedger(options: {
   cwd?: string | undefined;
   environment: string;
   target?: string | undefined;
+  host?: string | undefined;
   kaupangVersion?: string | undefined;
 }): Promise<RollbackContext> {
+  const site = await locateState(options);
+  const ledger = ledgerAt(
+    site,
+    {
+      environment: options.environment,
+      target: site.target,
+      ...(options.host ? { host: options.host } : {}),
+    },
+    { kaupangVersion: options.kaupangVersion },
+  );
+  const read = await ledger.read();
+  await ledger.verify(read);
+  const last = read.records.at(-1);
+  let running: string | undefined;
+  if (last?.status === "started") {
+    const lock = await readLock(ledger.store);
+    if (lock.kind === "held" && !holderGone(lock.holder)) running = last.id;
+  }
+  return {
+    ledger,
+    records: read.records,
+    ...(running ? { running } : {}),
+    root: site.root,
+    cacheDir: site.cacheDir,
+    target: site.target,
+    ...(site.hosts ? { hosts: site.hosts } : {}),
+  };
+}
+
+/** The hosts a command acts on: the target's (limited to `only`), or `[undefined]` for a target without hosts. */
+export async function hostsOf(options: {
+  cwd?: string | undefined;
+  target?: string | undefined;
+  hosts?: readonly string[] | undefined;
+}): Promise<(string | undefined)[]> {
   const state = await locateState(options);
-  const ledger = new Ledger(state.cacheDir, options.environment, state.target, {
-    root: state.root,
-    ...(options.kaupangVersion ? { kaupangVersion: options.kaupangVersion } : {}),
-  });
-  const read = ledger.read();
-  ledger.verify(read);
-  return { ledger, records: read.records, root: state.root, cacheDir: state.cacheDir, target: state.target };
+  return placementsOf(
+    { name: state.target, backend: "compose", namespace: "", ...(state.hosts ? { hosts: state.hosts } : {}) },
+    options.hosts,
+  ).map((p) => p.host);
+}
+
+/** The ledgers of environment@target: one per host (limited to `hosts`) for a target with hosts. */
+export async function openLedgers(options: {
+  cwd?: string | undefined;
+  environment: string;
+  target?: string | undefined;
+  hosts?: readonly string[] | undefined;
+}): Promise<RollbackContext[]> {
+  const hosts = await hostsOf(options);
+  return Promise.all(hosts.map((host) => openLedger({ ...options, host })));
 }
 
 export async function planRollback(
@@ -96,35 +157,64 @@ export async function planRollback(
       "ERR_NOTHING_TO_ROLL_BACK",
       `nothing to roll back: no deployment of ${options.environment}@${context.target} is recorded`,
       {
-        hint: `the ledger lives in ${context.ledger.path}; it must persist between runs`,
+        hint: `the ledger lives in ${context.ledger.location}; it must persist between runs`,
       },
     );
   }
   const record = chooseRollbackTarget(context.records, options.to);
-  return { context, record, unit: context.ledger.readUnit(record) };
+  return { context, record, unit: await context.ledger.readUnit(record) };
+}
+
+/**
+ * Roll back on each of the target's hosts in turn (limited to `hosts`), each
+ * to the deploy before its own current one (or `to`: a deployment id one run
+ * recorded on every host); stops at the first host that fails, naming it.
+ * A target without hosts: the one rollback.
+ */
+export async function rollbackHosts(
+  options: Omit<RollbackOptions, "host"> & { hosts?: readonly string[] | undefined },
+): Promise<DeploymentSummary[]> {
+  const hosts = await hostsOf(options);
+  const events = options.events ?? silent;
+  const id = newDeploymentId();
+  return eachHost(
+    hosts.map((host) => (host ? { host } : {})),
+    ({ host }) =>
+      rollback({ ...options, host, deploymentId: id, events: host ? hostEvents(events, host) : events }),
+    { events, what: "rollback" },
+  );
 }
 
 export async function rollback(options: RollbackOptions): Promise<DeploymentSummary> {
   const { context, record, unit } = await planRollback(options);
   if (unit.backend !== "kubernetes") checkSecrets([unit.environment], options.processEnv);
   const events = options.events ?? silent;
-  const locks = await lockEnvironments(context.cacheDir, context.target, [options.environment], options);
+  const locks = await lockEnvironments(context, context.target, [options.environment], options);
   try {
+    const ctx: BackendContext = {
+      project: unit.project,
+      target: unit.target,
+      pull: unit.pull,
+      root: context.root,
+      events,
+      timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+    };
+    const secrets = await currentFingerprints(
+      backendFor(unit.backend),
+      ctx,
+      unit.environment.secrets,
+      options.processEnv,
+    );
     return await applyUnit(unit, {
-      ctx: {
-        project: unit.project,
-        target: unit.target,
-        pull: unit.pull,
-        root: context.root,
-        events,
-        timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
-      },
+      ctx,
       ledger: context.ledger,
       action: "rollback",
       rollbackOf: record.id,
+      ...(secrets ? { secrets } : {}),
       backendImpl: options.backendImpl,
+      id: options.deploymentId,
     });
   } finally {
-    for (const lock of locks) lock.release();
+    for (const lock of locks) await lock.release();
   }
 }

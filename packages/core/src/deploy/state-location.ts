@@ -13,13 +13,15 @@ import { configFileAbove } from "../config/load.js";
 import type { Model } from "../config/model.js";
 import { selectTarget } from "../config/normalize.js";
 import { loadProject, type Project } from "../config/project.js";
-import { Ledger } from "../ledger/ledger.js";
+import { type Ledger, ledgerAt } from "../ledger/ledger.js";
 import type { Plan } from "../plan/types.js";
 
 interface StateLocation {
   root: string;
   cacheDir: string;
   target: string;
+  /** The target's hosts (each with its own ledger), when the config gives it some. */
+  hosts?: string[];
   /** The loaded config, when there is one. */
   project?: Project;
 }
@@ -37,6 +39,7 @@ export async function locateState(options: {
       root: project.root,
       cacheDir: resolve(project.root, project.config.cacheDir ?? ".kaupang"),
       target: target.name,
+      ...(target.hosts ? { hosts: target.hosts } : {}),
       project,
     };
   }
@@ -47,16 +50,18 @@ export async function locateState(options: {
   };
 }
 
-/** The ledger of one environment@target of a plan. */
+/** The ledger of one environment@target of a plan (of one of the target's hosts, when given). */
 export function ledgerFor(
   plan: Pick<Plan, "root">,
   model: Pick<Model, "cacheDir">,
   environment: string,
   target: string,
   version?: string,
+  host?: string,
 ): Ledger {
-  return new Ledger(model.cacheDir, environment, target, {
-    root: plan.root,
-    ...(version ? { kaupangVersion: version } : {}),
-  });
+  return ledgerAt(
+    { cacheDir: model.cacheDir, root: plan.root },
+    { environment, target, ...(host ? { host } : {}) },
+    { kaupangVersion: version },
+  );
 }

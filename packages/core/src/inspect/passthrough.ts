@@ -11,9 +11,10 @@ import { didYouMean } from "../base/did-you-mean.js";
 import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
 import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
+import { placementsOf } from "../deploy/hosts.js";
 import { planProject } from "../deploy/plan-up.js";
 import { locateState } from "../deploy/state-location.js";
-import { Ledger } from "../ledger/ledger.js";
+import { ledgerAt } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
 import { dockerGlobalArgs, kubectlEnv, kubectlGlobalArgs } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
@@ -24,6 +25,8 @@ export interface PassthroughOptions {
   environment: string;
   service?: string | undefined;
   target?: string | undefined;
+  /** Only these of the target's hosts (`--hosts`). */
+  hosts?: readonly string[] | undefined;
   follow?: boolean | undefined;
   /** logs: the last n lines of each container ("all" for everything). */
   tail?: number | "all" | undefined;
@@ -60,14 +63,14 @@ async function locate(options: PassthroughOptions): Promise<Located> {
       environment: env,
     };
   }
-  const ledger = new Ledger(state.cacheDir, options.environment, state.target);
-  const record = currentRecord(ledger.read().records);
+  const ledger = ledgerAt(state, { environment: options.environment, target: state.target });
+  const record = currentRecord((await ledger.read()).records);
   if (!record)
     throw new KaupangError(
       "ERR_NOT_DEPLOYED",
       `${options.environment}@${state.target} is not deployed from here (no kaupang config and no ledger record)`,
     );
-  const unit = ledger.readUnit(record);
+  const unit = await ledger.readUnit(record);
   return {
     project: unit.project,
     target: unit.target,
@@ -102,6 +105,8 @@ export interface PsEntry {
       ref: string;
       digests: string[];
       ports?: string[];
+      /** The host it runs on, for a target with hosts. */
+      host?: string;
     }[];
   }[];
 }
@@ -109,16 +114,22 @@ export interface PsEntry {
 export async function ps(options: PassthroughOptions): Promise<PsEntry> {
   const located = await locate(options);
   checkService(options, located.services);
-  const ctx: BackendContext = {
-    project: located.project,
-    target: located.target,
-    pull: located.pull,
-    root: located.root,
-    events: silent,
-    timeoutMs: defaultTimeoutMs,
-  };
-  const running = await backendFor(located.target.backend).running(ctx, located.environment);
-  const byName = new Map(running.map((r) => [r.service, r]));
+  // A target with hosts: each host's read-back, every instance naming its host.
+  const placements = placementsOf(located.target, options.hosts);
+  const backend = backendFor(located.target.backend);
+  const perHost = await Promise.all(
+    placements.map(async (placement) => {
+      const ctx: BackendContext = {
+        project: located.project,
+        target: placement.target,
+        pull: located.pull,
+        root: located.root,
+        events: silent,
+        timeoutMs: defaultTimeoutMs,
+      };
+      return { host: placement.host, running: await backend.running(ctx, located.environment) };
+    }),
+  );
   const wanted = options.service ? [options.service] : located.services;
   return {
     environment: options.environment,
@@ -126,8 +137,10 @@ export async function ps(options: PassthroughOptions): Promise<PsEntry> {
     backend: located.target.backend,
     services: wanted.map((service) => ({
       service,
-      instances: (byName.get(service)?.instances ?? []).map(
-        ({ env: _env, imageId: _id, ...instance }) => instance,
+      instances: perHost.flatMap(({ host, running }) =>
+        (running.find((r) => r.service === service)?.instances ?? []).map(
+          ({ env: _env, imageId: _id, ...instance }) => ({ ...instance, ...(host ? { host } : {}) }),
+        ),
       ),
     })),
   };
@@ -149,6 +162,8 @@ export function sinceProblem(value: string): string | undefined {
 export interface PassthroughCommand {
   argv: string[];
   env?: Record<string, string>;
+  /** The host it asks, for a target with hosts (one command per host). */
+  host?: string;
 }
 
 export async function passthroughCommands(
@@ -166,23 +181,24 @@ export async function passthroughCommands(
     ...(options.timestamps ? ["-t"] : []),
   ];
   switch (target.backend) {
-    case "compose": {
-      const base = [
-        "docker",
-        ...dockerGlobalArgs(target),
-        "compose",
-        "-p",
-        composeProjectName(project, options.environment),
-      ];
-      return [
-        {
+    case "compose":
+      // A target with hosts: the same command on each host.
+      return placementsOf(target, options.hosts).map((placement) => {
+        const base = [
+          "docker",
+          ...dockerGlobalArgs(placement.target),
+          "compose",
+          "-p",
+          composeProjectName(project, options.environment),
+        ];
+        return {
           argv:
             kind === "ps"
               ? [...base, "ps", "-a", ...one]
               : [...base, "logs", ...follow, ...dockerLogFlags, ...one],
-        },
-      ];
-    }
+          ...(placement.host ? { host: placement.host } : {}),
+        };
+      });
     case "swarm": {
       const stack = stackName(project, options.environment);
       const docker = ["docker", ...dockerGlobalArgs(target)];

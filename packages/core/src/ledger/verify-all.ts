@@ -1,36 +1,35 @@
-import { existsSync, readdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadProject } from "../config/project.js";
-import { Ledger, ledgerDir } from "./ledger.js";
+import { type LedgerCheck as ChainCheck, ledgerAt } from "./ledger.js";
+import { stateScopes } from "./store.js";
 
-export interface LedgerCheck {
+export interface LedgerCheck extends ChainCheck {
   environment: string;
   target: string;
-  records: number;
-  tornTail: boolean;
+  /** One of the target's hosts (its own ledger), as its records name it. */
+  host?: string;
 }
 
-/** Verify the hash chains of the project's ledgers (optionally one environment and/or target). */
+/**
+ * Verify the hash chains and head anchors of the project's ledgers
+ * (optionally one environment and/or target). Throws at the first broken one.
+ */
 export async function verifyLedgers(options: {
   cwd?: string | undefined;
   environment?: string | undefined;
   target?: string | undefined;
 }): Promise<LedgerCheck[]> {
   const project = await loadProject(options.cwd ?? process.cwd());
-  const cacheDir = resolve(project.root, project.config.cacheDir ?? ".kaupang");
-  const dir = ledgerDir(cacheDir);
-  const files = existsSync(dir)
-    ? readdirSync(dir)
-        .filter((f) => f.endsWith(".jsonl"))
-        .sort()
-    : [];
+  const location = {
+    cacheDir: resolve(project.root, project.config.cacheDir ?? ".kaupang"),
+    root: project.root,
+  };
   const checks: LedgerCheck[] = [];
-  for (const file of files) {
-    const [environment, target] = file.slice(0, -".jsonl".length).split("@") as [string, string];
-    if (options.environment && environment !== options.environment) continue;
-    if (options.target && target !== options.target) continue;
-    const result = new Ledger(cacheDir, environment, target, { root: project.root }).verify();
-    checks.push({ environment, target, ...result });
+  for (const scope of stateScopes(location, (target) => project.config.targets?.[target]?.hosts ?? [])) {
+    if (options.environment && scope.environment !== options.environment) continue;
+    if (options.target && scope.target !== options.target) continue;
+    const { host, ...where } = scope;
+    checks.push({ ...where, ...(host ? { host } : {}), ...(await ledgerAt(location, scope).verify()) });
   }
   return checks;
 }
