@@ -10,7 +10,7 @@ import { Command, CommanderError, Option } from "commander";
 import { registerBuild } from "./commands/build.js";
 import { registerBundle } from "./commands/bundle.js";
 import { registerDown } from "./commands/down.js";
-import { registerOperate } from "./commands/inspect.js";
+import { registerInspect } from "./commands/inspect.js";
 import { registerLedger } from "./commands/ledger.js";
 import { registerRollback } from "./commands/rollback.js";
 import { registerRun } from "./commands/run.js";
@@ -39,7 +39,7 @@ export function buildProgram(io: Io): Command {
   registerRollback(program, io);
   registerLedger(program, io);
   registerUnlock(program, io);
-  registerOperate(program, io);
+  registerInspect(program, io);
   registerRun(program, io);
   registerStudio(program, io);
   // --timeout also bounds loading the config: user code that never finishes is stopped.

@@ -47,6 +47,38 @@ describe("up --dry-run", () => {
     expect(r.stdout).toContain("requires secrets from the environment: LONGHALL_JARL_KEY");
   });
 
+  it("--output json keeps the plan's shape: each environment without the derived wave artifacts and views", async () => {
+    const r = await cli(
+      "up",
+      "market",
+      "--dry-run",
+      "--output",
+      "json",
+      "--target",
+      "vanaheim-swarm",
+      "--cwd",
+      join(examples, "longhall"),
+    );
+    const market = JSON.parse(r.stdout).environments.at(-1);
+    expect(Object.keys(market)).toEqual([
+      "environment",
+      "file",
+      "dependsOn",
+      "waves",
+      "runOnce",
+      "replicas",
+      "images",
+      "secrets",
+      "artifact",
+      "hooks",
+      "commands",
+    ]);
+    // The plan's commands include swarm's re-run of the one-shot migration.
+    expect(market.commands.map((c: { argv: string[] }) => c.argv.slice(1, 3).join(" "))).toContain(
+      "service update",
+    );
+  });
+
   it("--output json prints the whole plan as clean JSON", async () => {
     const r = await cli(
       "up",

@@ -12,7 +12,7 @@ export type { EventSink, KaupangEvent } from "./base/events.js";
 export { interrupt, interruptedBy, signalExitCode } from "./base/interrupt.js";
 export { redact } from "./base/redact.js";
 export { type BundleOptions, type BundleResult, createBundle } from "./bundle/create.js";
-export { type BundleUpOptions, deployBundle, planBundleUp } from "./bundle/up.js";
+export { type BundleUpOptions, deployBundle, type PlannedBundleUp, planBundleUp } from "./bundle/up.js";
 export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
 export { jsonSchemas } from "./config/json-schema.js";
 export { configNames } from "./config/load.js";

@@ -38,7 +38,7 @@ export function formatDiff(diffs: readonly EnvironmentDiff[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-export function registerOperate(program: Command, io: Io): void {
+export function registerInspect(program: Command, io: Io): void {
   const statusCommand = program
     .command("status")
     .description("compare what runs now with the last deploy (exit 0 ok, 3 drifted, 1 error)")

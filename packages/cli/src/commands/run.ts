@@ -8,7 +8,7 @@ import {
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { interrupted } from "../interrupt.js";
 import type { Io } from "../output/io.js";
-import { formatPipelinePlan, formatPlan } from "../output/plan-text.js";
+import { formatPipelinePlan, formatPlan, planJson } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
 import { version } from "../version.js";
 import { addFlags, type CommonOptions } from "./options.js";
@@ -51,7 +51,9 @@ export function registerRun(program: Command, io: Io): void {
     if (options.dryRun) {
       const prepared = await preparePipeline({ cwd: options.cwd, pipeline, target: options.target });
       if (options.output === "json") {
-        const ups = Object.fromEntries(Object.entries(prepared.upPlans).map(([step, p]) => [step, p.plan]));
+        const ups = Object.fromEntries(
+          Object.entries(prepared.upPlans).map(([step, p]) => [step, planJson(p.plan)]),
+        );
         io.stdout.write(`${JSON.stringify({ dryRun: true, ...prepared.plan, upPlans: ups }, null, 2)}\n`);
         return;
       }

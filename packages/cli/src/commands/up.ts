@@ -1,7 +1,7 @@
 import { deployBundle, deployPlanned, diffPlan, formatCommand, planBundleUp, planUp } from "@kaupang/core";
 import type { Command } from "commander";
 import type { Io } from "../output/io.js";
-import { formatPlan } from "../output/plan-text.js";
+import { formatPlan, planJson, unitsJson } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
 import { version } from "../version.js";
 import { formatDiff } from "./inspect.js";
@@ -51,7 +51,7 @@ export function registerUp(program: Command, io: Io): void {
         });
         if (options.output === "json") {
           io.stdout.write(
-            `${JSON.stringify({ dryRun: true, manifest: bundle.manifest, units: bundle.units }, null, 2)}\n`,
+            `${JSON.stringify({ dryRun: true, manifest: bundle.manifest, units: unitsJson(bundle.units), ...(bundle.loadImages ? { loadImages: bundle.loadImages } : {}) }, null, 2)}\n`,
           );
           return;
         }
@@ -60,6 +60,10 @@ export function registerUp(program: Command, io: Io): void {
           `Bundle ${m.solution.name}@${m.solution.version} for target ${m.target} (${m.backend}), verified: every file matches its manifest digest`,
           "",
         ];
+        if (bundle.loadImages) {
+          const c = bundle.loadImages;
+          lines.push(`  $ ${formatCommand(c.argv, c.env)}    # ${c.description}`);
+        }
         for (const unit of bundle.units) {
           lines.push(`  ${unit.environment.environment}`);
           for (const c of unit.environment.commands)
@@ -91,7 +95,7 @@ export function registerUp(program: Command, io: Io): void {
       // What would change against the last deploy: configured references only (hermetic).
       const changes = await diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
-        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planned.plan, changes }, null, 2)}\n`);
+        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(planned.plan), changes }, null, 2)}\n`);
       } else {
         const summary = formatDiff(changes).replace(/^/gm, "  ").trimEnd();
         io.stdout.write(`Changes against the last deploy:\n${summary}\n\n${formatPlan(planned.plan)}`);

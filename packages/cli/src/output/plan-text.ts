@@ -1,4 +1,4 @@
-import { formatCommand, type PipelinePlan, type Plan } from "@kaupang/core";
+import { type EnvironmentPlan, formatCommand, type PipelinePlan, type Plan } from "@kaupang/core";
 
 function tree(lines: string[]): string[] {
   return lines.map((line, i) => `${i === lines.length - 1 ? "└─" : "├─"} ${line}`);
@@ -55,4 +55,24 @@ export function formatPipelinePlan(plan: PipelinePlan): string {
   });
   out.push("", "Dry run: nothing was run.", "");
   return out.join("\n");
+}
+
+/**
+ * A plan as `--dry-run --output json` prints it: each environment without the
+ * pieces the planner derives from its artifact and waves for the apply step
+ * and the ledger (wave artifacts, service views), so the output keeps its
+ * shape and size.
+ */
+export function planJson<P extends { environments: EnvironmentPlan[] }>(plan: P): P {
+  return { ...plan, environments: plan.environments.map(shownEnvironment) };
+}
+
+/** Units (a bundle's) as `--dry-run --output json` prints them; see planJson. */
+export function unitsJson<U extends { environment: EnvironmentPlan }>(units: readonly U[]): U[] {
+  return units.map((unit) => ({ ...unit, environment: shownEnvironment(unit.environment) }));
+}
+
+function shownEnvironment(env: EnvironmentPlan): EnvironmentPlan {
+  const { waveArtifacts: _waves, views: _views, ...shown } = env;
+  return shown as EnvironmentPlan;
 }

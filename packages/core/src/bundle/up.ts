@@ -17,7 +17,8 @@ import { locateState } from "../deploy/state-location.js";
 import type { ApplyOptions, UpResult } from "../deploy/up.js";
 import { exec, execOk } from "../exec/exec.js";
 import { ledgerAt } from "../ledger/ledger.js";
-import { dockerGlobalArgs } from "../plan/commands.js";
+import { dockerGlobalArgs, imageLoadCommand } from "../plan/commands.js";
+import type { PlanCommand } from "../plan/types.js";
 import { type OpenBundle, openBundle } from "./open.js";
 
 export interface BundleUpOptions extends ApplyOptions {
@@ -26,9 +27,14 @@ export interface BundleUpOptions extends ApplyOptions {
   target?: string | undefined;
 }
 
-export async function planBundleUp(
-  options: BundleUpOptions,
-): Promise<OpenBundle & { root: string; cacheDir: string }> {
+export interface PlannedBundleUp extends OpenBundle {
+  root: string;
+  cacheDir: string;
+  /** The image load that runs first, when the bundle carries images. */
+  loadImages?: PlanCommand;
+}
+
+export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBundleUp> {
   const state = await locateState({ cwd: options.cwd, target: options.target });
   const bundle = await openBundle(options.bundle, { cwd: state.root, cacheDir: state.cacheDir });
   if (options.target !== undefined && options.target !== bundle.manifest.target) {
@@ -40,15 +46,26 @@ export async function planBundleUp(
       },
     );
   }
-  return { ...bundle, root: state.root, cacheDir: state.cacheDir };
+  const tarball = join(bundle.directory, "images.tar");
+  const load =
+    bundle.manifest.files["images.tar"] && existsSync(tarball)
+      ? imageLoadCommand(bundle.units[0]!.target, tarball, imageIds(bundle).length)
+      : undefined;
+  return { ...bundle, root: state.root, cacheDir: state.cacheDir, ...(load ? { loadImages: load } : {}) };
 }
 
+const imageIds = (bundle: OpenBundle) => [
+  ...new Set(bundle.manifest.images.flatMap((i) => (i.imageId ? [i.imageId] : []))),
+];
+
 /** Load the bundle's images unless every image it pins is already on the engine. */
-async function loadImages(bundle: OpenBundle, events: NonNullable<ApplyOptions["events"]>): Promise<void> {
-  const tarball = join(bundle.directory, "images.tar");
-  if (!bundle.manifest.files["images.tar"] || !existsSync(tarball)) return;
+async function loadImages(
+  bundle: PlannedBundleUp,
+  events: NonNullable<ApplyOptions["events"]>,
+): Promise<void> {
+  if (!bundle.loadImages) return;
   const target = bundle.units[0]!.target;
-  const ids = [...new Set(bundle.manifest.images.flatMap((i) => (i.imageId ? [i.imageId] : [])))];
+  const ids = imageIds(bundle);
   const present = await exec(
     ["docker", ...dockerGlobalArgs(target), "image", "inspect", "--format", "{{.Id}}", ...ids],
     { quiet: true },
@@ -58,7 +75,7 @@ async function loadImages(bundle: OpenBundle, events: NonNullable<ApplyOptions["
     type: "stage",
     message: `loading ${ids.length} image${ids.length === 1 ? "" : "s"} from the bundle`,
   });
-  await execOk(["docker", ...dockerGlobalArgs(target), "load", "-i", tarball], "docker load", { events });
+  await execOk(bundle.loadImages.argv, "docker load", { events });
 }
 
 export async function deployBundle(options: BundleUpOptions): Promise<UpResult> {

@@ -1,7 +1,7 @@
 /**
- * The library surface the CLI (and anyone scripting kaupang) calls: each
- * function takes an options object and returns data. No argv, no printing,
- * no process.exit here.
+ * The read-only front of every command that deploys: load the config (the
+ * load step), normalise it for the target and plan it — for environments and
+ * their dependencies, or a solution with its pins and env. Touches nothing.
  */
 
 import { didYouMean } from "../base/did-you-mean.js";

@@ -3,7 +3,7 @@
  * the ledger — read-only, on demand, no agent. Also the "quick live check"
  * behind the no-change deploy.
  */
-import type { BackendContext } from "../backends/backend.js";
+import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
 import { type Drift, driftOf } from "../deploy/drift.js";
@@ -38,6 +38,8 @@ export async function status(options: {
   environment?: string | undefined;
   target?: string | undefined;
   timeoutMs?: number | undefined;
+  /** Ask this Backend instead of the built-in one (an in-memory fake in tests). */
+  backendImpl?: Backend | undefined;
 }): Promise<EnvironmentStatus[]> {
   const state = await locateState(options);
   let names: string[];
@@ -72,7 +74,7 @@ export async function status(options: {
         events: silent,
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
-      const backend = backendFor(unit.backend);
+      const backend = backendFor(unit.backend, options.backendImpl);
       const drift = await driftOf(backend, ctx, unit);
       // Only secrets whose value can be read now (kaupang's env, or the cluster Secret) are compared.
       const now = await currentFingerprints(backend, ctx, unit.environment.secrets);

@@ -1,4 +1,8 @@
-/** A pipeline's steps as a DAG: validated needs, cycle report, waves. Pure. */
+/**
+ * A pipeline's steps as a DAG: each step normalised once (a discriminated
+ * union on `action`), validated needs, cycle report, waves. planPipeline is
+ * pure; planRun loads the config first.
+ */
 import { resolve } from "node:path";
 import type * as z from "zod";
 import { GraphError, topoWaves } from "../base/dag.js";

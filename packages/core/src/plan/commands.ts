@@ -50,6 +50,14 @@ export function composeArgs(
 
 const resolveImage: Record<PullPolicy, string> = { always: "always", missing: "changed", never: "never" };
 
+/** `up --bundle`: load the images a bundle carries (only when the engine lacks one of them). */
+export function imageLoadCommand(target: TargetSettings, tarball: string, images: number): PlanCommand {
+  return {
+    argv: ["docker", ...dockerGlobalArgs(target), "load", "-i", tarball],
+    description: `load the bundle's ${images} image${images === 1 ? "" : "s"}, only if the engine lacks one of them`,
+  };
+}
+
 /** Remove the project network after a down; the engine refuses while anything still uses it. */
 export function networkRemoveCommand(ctx: CommandContext): PlanCommand {
   return {

@@ -117,7 +117,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
         ),
       ),
     ].sort();
-    const { documents, content } = renderEnvironment(model, env, {
+    const { documents, content, wave } = renderEnvironment(model, env, {
       images: pinnedRefs,
       secrets: options.secrets,
     });
@@ -134,7 +134,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       images,
       secrets,
       artifact,
-      ...fromDocuments(backend, documents, { artifact, waves }),
+      ...fromDocuments(backend, documents, { artifact, waves }, wave),
       hooks: env.hooks,
       commands: [],
     };

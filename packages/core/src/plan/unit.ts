@@ -56,14 +56,16 @@ export function fromDocuments(
   backend: BackendName,
   documents: readonly unknown[],
   env: Pick<EnvironmentPlan, "artifact" | "waves">,
+  wave: (services: readonly string[]) => string = (services) =>
+    toYamlStream(waveDocuments(backend, documents, services)),
 ): Pick<EnvironmentPlan, "waveArtifacts" | "objects" | "views"> {
   const staged = backend !== "compose" && env.waves.length > 1;
   return {
     ...(staged
       ? {
-          waveArtifacts: env.waves.map((wave, i) => ({
+          waveArtifacts: env.waves.map((services, i) => ({
             path: waveArtifactPath(env.artifact.path, i + 1),
-            content: toYamlStream(waveDocuments(backend, documents, wave)),
+            content: wave(services),
           })),
         }
       : {}),

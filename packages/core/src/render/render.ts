@@ -7,8 +7,9 @@
 import type { BackendName, Environment, Model } from "../config/model.js";
 import { composeDocuments, type RenderOptions } from "./compose.js";
 import { kubernetesObjects } from "./kubernetes.js";
-import { renderedArtifact } from "./shared.js";
+import { artifactHeader } from "./shared.js";
 import { swarmDocuments } from "./swarm.js";
+import { joinYaml, splitYaml, toYaml, toYamlStream } from "./yaml.js";
 
 const renderers: Record<
   BackendName,
@@ -22,13 +23,36 @@ const renderers: Record<
 interface Rendered {
   documents: readonly unknown[];
   content: string;
+  /** The text of one wave's artifact (the documents waveDocuments picks), joined from pieces already emitted. */
+  wave(services: readonly string[]): string;
 }
 
 /** The artifact of one environment on the model's backend. */
 export function renderEnvironment(model: Model, env: Environment, options: RenderOptions = {}): Rendered {
   const backend = model.target.backend;
   const documents = renderers[backend](model, env, options);
-  return { documents, content: renderedArtifact(model, env, backend, documents) };
+  const header = `# ${artifactHeader(model, env, backend)}\n`;
+  if (backend === "kubernetes") {
+    const texts = documents.map(toYaml);
+    const objects = documents as { kind: string; metadata: { name: string } }[];
+    return {
+      documents,
+      content: header + texts.join("---\n"),
+      wave: (services) =>
+        texts
+          .filter((_, i) => objects[i]!.kind === "Namespace" || services.includes(objects[i]!.metadata.name))
+          .join("---\n"),
+    };
+  }
+  if (backend === "swarm") {
+    const split = splitYaml(documents[0] as Record<string, unknown>, "services");
+    return { documents, content: header + joinYaml(split), wave: (services) => joinYaml(split, services) };
+  }
+  return {
+    documents,
+    content: header + toYamlStream(documents),
+    wave: (services) => toYamlStream(waveDocuments(backend, documents, services)),
+  };
 }
 
 export const artifactExtension: Record<BackendName, string> = {

@@ -4,6 +4,10 @@ import type { PortMapping } from "../config/ports.js";
 import { fieldError } from "../config/validate.js";
 import { artifactText } from "./yaml.js";
 
+/** The header line of an artifact: what it is and that it is generated. */
+export const artifactHeader = (model: Model, env: Environment, backend: BackendName): string =>
+  `kaupang: ${model.project}/${env.name} for target ${model.target.name} (${backend}). Generated; edits are overwritten.`;
+
 /** The artifact of one environment for the target: a header line naming what it is, then its documents. */
 export function renderedArtifact(
   model: Model,
@@ -11,10 +15,7 @@ export function renderedArtifact(
   backend: BackendName,
   documents: readonly unknown[],
 ): string {
-  return artifactText(
-    `kaupang: ${model.project}/${env.name} for target ${model.target.name} (${backend}). Generated; edits are overwritten.`,
-    documents,
-  );
+  return artifactText(artifactHeader(model, env, backend), documents);
 }
 
 /** Compose and stack files interpolate `$`: a literal must reach the container unchanged. */

@@ -20,10 +20,13 @@ export interface ServiceView {
 
 const secretPattern = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
+/** `$$` (compose's escape) back to `$`; most values have none. */
+const undoDollarEscape = (text: string): string => (text.includes("$$") ? text.replace(/\$\$/g, "$") : text);
+
 /** A compose/stack environment value back to what the container sees. */
 function dockerEnvEntry(raw: string): EnvEntry {
-  const secret = secretPattern.exec(raw);
-  return secret ? { secret: secret[1]! } : { value: raw.replace(/\$\$/g, "$") };
+  const secret = raw.startsWith("${") ? secretPattern.exec(raw) : null;
+  return secret ? { secret: secret[1]! } : { value: undoDollarEscape(raw) };
 }
 
 function dockerPort(port: unknown): string {
@@ -78,15 +81,17 @@ export function viewDocuments(
   }
   // biome-ignore lint/suspicious/noExplicitAny: a rendered compose file, read back by known keys
   const doc = documents[0] as { services?: Record<string, Record<string, any>> };
-  for (const [name, s] of Object.entries(doc.services ?? {})) {
+  for (const name in doc.services) {
+    const s = doc.services[name]!;
+    const env: Record<string, EnvEntry> = {};
+    for (const key in s.environment) env[key] = dockerEnvEntry(String(s.environment[key]));
+    const command = [...words(s.entrypoint), ...words(s.command)];
     views[name] = {
-      image: String(s.image ?? "").replace(/\$\$/g, "$"),
-      env: Object.fromEntries(
-        Object.entries(s.environment ?? {}).map(([k, v]) => [k, dockerEnvEntry(String(v))]),
-      ),
-      ports: (s.ports ?? []).map(dockerPort).sort(),
+      image: undoDollarEscape(String(s.image ?? "")),
+      env,
+      ports: s.ports ? s.ports.map(dockerPort).sort() : [],
       replicas: s.deploy?.replicas ?? 1,
-      command: [...words(s.entrypoint), ...words(s.command)].map((w) => w.replace(/\$\$/g, "$")),
+      command: command.length > 0 ? command.map(undoDollarEscape) : command,
     };
   }
   return views;

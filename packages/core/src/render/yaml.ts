@@ -109,6 +109,54 @@ export function toYaml(document: unknown): string {
   return `${out.join("\n")}\n`;
 }
 
+/**
+ * A map document emitted in pieces: the lines before and after its `key`
+ * entry, and each entry of the map under `key` on its own. Documents that hold
+ * only some of those entries (a stack file's waves) are then joined from the
+ * pieces instead of being emitted again; the text is the same as toYaml's.
+ */
+interface SplitYaml {
+  /** The lines before and after the entry of `key`, each part joined (empty when there are none). */
+  head: string;
+  key: string;
+  entries: [name: string, text: string][];
+  tail: string;
+}
+
+export function splitYaml(document: Record<string, unknown>, key: string): SplitYaml {
+  const head: string[] = [];
+  const tail: string[] = [];
+  const entries: SplitYaml["entries"] = [];
+  let seen = false;
+  for (const [name, value] of Object.entries(document)) {
+    if (value === undefined) continue;
+    if (name === key) {
+      seen = true;
+      for (const [entry, entryValue] of Object.entries(value as Record<string, unknown>)) {
+        const lines: string[] = [];
+        writeMap({ [entry]: entryValue }, "  ", lines);
+        entries.push([entry, lines.join("\n")]);
+      }
+      continue;
+    }
+    writeMap({ [name]: value }, "", seen ? tail : head);
+  }
+  return { head: head.join("\n"), key: scalarString(key), entries, tail: tail.join("\n") };
+}
+
+/** The document of a split, with only the entries named in `only` (default all). */
+export function joinYaml(split: SplitYaml, only?: readonly string[]): string {
+  const entries = only ? split.entries.filter(([name]) => only.includes(name)) : split.entries;
+  const parts = split.head ? [split.head] : [];
+  if (entries.length === 0) parts.push(`${split.key}: {}`);
+  else {
+    parts.push(`${split.key}:`);
+    for (const [, text] of entries) parts.push(text);
+  }
+  if (split.tail) parts.push(split.tail);
+  return `${parts.join("\n")}\n`;
+}
+
 /** Multi-document YAML (`---` between documents). */
 export function toYamlStream(documents: readonly unknown[]): string {
   return documents.map(toYaml).join("---\n");

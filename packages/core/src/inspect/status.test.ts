@@ -1,0 +1,24 @@
+/** status against an in-memory Backend: what runs, compared with the current record's unit. */
+import { describe, expect, it } from "vitest";
+import { fakeBackend } from "../deploy/testing/fake-backend.js";
+import { hall } from "../deploy/testing/fixtures.js";
+import { up } from "../deploy/up.js";
+import { status } from "./status.js";
+
+describe("status", () => {
+  it("says ok, drifted or not deployed per environment, from one load of the config", async () => {
+    const cwd = hall();
+    const backend = fakeBackend();
+    expect(await status({ cwd, backendImpl: backend })).toEqual([
+      { environment: "market", target: "local", state: "not deployed", drift: [], secrets: [] },
+      { environment: "saga", target: "local", state: "not deployed", drift: [], secrets: [] },
+    ]);
+    await up({ cwd, environments: ["market"], backendImpl: backend });
+    expect((await status({ cwd, backendImpl: backend })).map((s) => s.state)).toEqual(["ok", "ok"]);
+
+    backend.runWrongImage.add("market");
+    await up({ cwd, environments: ["market"], backendImpl: backend, force: true }).catch(() => {});
+    const [market] = await status({ cwd, environment: "market", backendImpl: backend });
+    expect(market).toMatchObject({ state: "drifted", drift: [{ service: "web", kind: "image" }] });
+  });
+});
