@@ -70,7 +70,8 @@ export { Ledger, type LedgerRead, ledgerAt, ledgerPath } from "./ledger/ledger.j
 export { describeHolder, type LockHolder } from "./ledger/lock.js";
 export type { Deployment, LedgerRecord } from "./ledger/record.js";
 export { currentRecord, deployments } from "./ledger/record.js";
-export type { Scope, StateStore, StoreLocation } from "./ledger/store.js";
+export type { StoreLocation } from "./ledger/state-store.js";
+export type { Scope, StateStore } from "./ledger/store.js";
 export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
 export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
 export {

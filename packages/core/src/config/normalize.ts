@@ -96,6 +96,7 @@ export function selectTarget(
         }
       : {}),
     pull: written.pull ?? config.defaultPull ?? "missing",
+    state: written.state ?? "local",
     env: written.env ?? {},
   };
 }

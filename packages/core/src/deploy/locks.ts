@@ -18,7 +18,7 @@ import {
   stopLeftovers,
   unlockCommand,
 } from "../ledger/lock.js";
-import { type StoreLocation, stateStore } from "../ledger/store.js";
+import { type StoreLocation, stateStore } from "../ledger/state-store.js";
 import { locateState } from "./state-location.js";
 
 const interruptedReason = (holder: LockHolder | undefined, by: string) =>
@@ -122,7 +122,7 @@ export async function unlock(options: {
     }
     if (result.state === "gone") result.stopped = await stopLeftovers(lock.holder);
   }
-  result.removed = await store.removeLock(lock.text);
+  result.removed = await store.removeLock(lock.version);
   if (result.state === "live") return result;
   // Close the deploy the holder left open, under the lock like any write.
   const ours = await acquireLock(store, {

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { loadProject } from "../config/project.js";
 import { type LedgerCheck as ChainCheck, ledgerAt } from "./ledger.js";
-import { stateScopes } from "./store.js";
+import { stateScopes } from "./state-store.js";
 
 export interface LedgerCheck extends ChainCheck {
   environment: string;
@@ -23,7 +23,7 @@ export async function verifyLedgers(options: {
     root: project.root,
   };
   const checks: LedgerCheck[] = [];
-  for (const scope of stateScopes(location)) {
+  for (const scope of await stateScopes(location)) {
     if (options.environment && scope.environment !== options.environment) continue;
     if (options.target && scope.target !== options.target) continue;
     checks.push({ ...scope, ...(await ledgerAt(location, scope).verify()) });
