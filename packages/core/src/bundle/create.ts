@@ -206,6 +206,7 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
       }),
     ),
     withImages: options.withImages === true,
+    ...(model.target.state === "target" ? { state: "target" as const } : {}),
     files: Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b))),
   };
   const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;

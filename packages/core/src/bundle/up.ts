@@ -13,10 +13,11 @@ import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
 import { lockEnvironments } from "../deploy/locks.js";
 import { currentFingerprints } from "../deploy/secret-fingerprints.js";
 import { checkSecrets } from "../deploy/secrets.js";
-import { locateState } from "../deploy/state-location.js";
+import { locateState, rememberRemoteState } from "../deploy/state-location.js";
 import type { ApplyOptions, UpResult } from "../deploy/up.js";
 import { exec, execOk } from "../exec/exec.js";
 import { ledgerAt } from "../ledger/ledger.js";
+import type { RemoteState } from "../ledger/state-store.js";
 import { dockerGlobalArgs, imageLoadCommand } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
 import { type OpenBundle, openBundle } from "./open.js";
@@ -30,8 +31,12 @@ export interface BundleUpOptions extends ApplyOptions {
 export interface PlannedBundleUp extends OpenBundle {
   root: string;
   cacheDir: string;
+  /** Set when the target keeps its state on itself: by the site's config when it defines the target, else by the bundle. */
+  remote?: RemoteState;
   /** The image load that runs first, when the bundle carries images. */
   loadImages?: PlanCommand;
+  /** A site without a config: remember where the state lives, for rollback and history later. */
+  rememberRemote?: boolean;
 }
 
 export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBundleUp> {
@@ -51,7 +56,24 @@ export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBun
     bundle.manifest.files["images.tar"] && existsSync(tarball)
       ? imageLoadCommand(bundle.units[0]!.target, tarball, imageIds(bundle).length)
       : undefined;
-  return { ...bundle, root: state.root, cacheDir: state.cacheDir, ...(load ? { loadImages: load } : {}) };
+  const { manifest } = bundle;
+  const configured = state.project?.config.targets?.[manifest.target] !== undefined;
+  const remote = configured
+    ? (state.target === manifest.target
+        ? state
+        : await locateState({ cwd: options.cwd, target: manifest.target })
+      ).remote
+    : manifest.state === "target"
+      ? { project: manifest.project, target: bundle.units[0]!.target }
+      : undefined;
+  return {
+    ...bundle,
+    root: state.root,
+    cacheDir: state.cacheDir,
+    ...(remote ? { remote } : {}),
+    ...(!state.project && remote ? { rememberRemote: true } : {}),
+    ...(load ? { loadImages: load } : {}),
+  };
 }
 
 const imageIds = (bundle: OpenBundle) => [
@@ -87,6 +109,7 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
     options.processEnv,
   );
   await loadImages(bundle, events);
+  if (bundle.rememberRemote && bundle.remote) await rememberRemoteState(bundle.cacheDir, bundle.remote);
   const locks = await lockEnvironments(bundle, manifest.target, manifest.environmentOrder, options);
   try {
     const deployments: DeploymentSummary[] = [];

@@ -2,25 +2,49 @@
  * Where a run's state lives — the ledger and the locks of each
  * environment@target. With a kaupang config: under its root's cacheDir, for
  * the selected target (and the loaded project comes along, so nothing loads
- * it twice). Without one (an air-gapped site deploying a bundle): `.kaupang`
- * in the working directory, and the target from --target, $KAUPANG_TARGET or
- * "local".
+ * it twice), or on the target itself when it says state: "target". Without
+ * one (an air-gapped site deploying a bundle): `.kaupang` in the working
+ * directory, and the target from --target, $KAUPANG_TARGET or "local"; a
+ * bundle made for a target with state: "target" keeps its state there, and
+ * the site remembers that (`.kaupang/targets/<target>.json`, rewritten by
+ * every `up --bundle`) so rollback, history and status find it.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { writeFileAtomic } from "../base/fs.js";
+import type { TargetSettings } from "../base/target.js";
 import { configNames } from "../config/load.js";
 import type { Model } from "../config/model.js";
 import { selectTarget } from "../config/normalize.js";
 import { loadProject, type Project } from "../config/project.js";
 import { type Ledger, ledgerAt } from "../ledger/ledger.js";
+import { planStoreLocation, type RemoteState, type StoreLocation } from "../ledger/state-store.js";
 import type { Plan } from "../plan/types.js";
 
-interface StateLocation {
+interface StateLocation extends StoreLocation {
   root: string;
   cacheDir: string;
   target: string;
   /** The loaded config, when there is one. */
   project?: Project;
+}
+
+/** Where a site without a config remembers that a target keeps its state on the target. */
+const rememberedPath = (cacheDir: string, target: string) => join(cacheDir, "targets", `${target}.json`);
+
+/** Remember, for commands run later without a config, that `target` keeps its state on the target. */
+export async function rememberRemoteState(cacheDir: string, remote: RemoteState): Promise<void> {
+  await writeFileAtomic(
+    rememberedPath(cacheDir, remote.target.name),
+    `${JSON.stringify({ state: "target", ...remote }, null, 2)}\n`,
+  );
+}
+
+function remembered(cacheDir: string, target: string): RemoteState | undefined {
+  const path = rememberedPath(cacheDir, target);
+  if (!existsSync(path)) return undefined;
+  const { project, target: settings } = JSON.parse(readFileSync(path, "utf8")) as RemoteState;
+  return { project, target: settings };
 }
 
 export async function locateState(options: {
@@ -30,32 +54,30 @@ export async function locateState(options: {
   const cwd = resolve(options.cwd ?? process.cwd());
   if (configNames.some((name) => existsSync(join(cwd, name)))) {
     const project = await loadProject(cwd);
-    const target = selectTarget(project, { target: options.target });
+    const { pull: _pull, env: _env, state, ...settings } = selectTarget(project, { target: options.target });
     return {
       root: project.root,
       cacheDir: resolve(project.root, project.config.cacheDir ?? ".kaupang"),
-      target: target.name,
+      target: settings.name,
       project,
+      ...(state === "target"
+        ? { remote: { project: project.config.project, target: settings satisfies TargetSettings } }
+        : {}),
     };
   }
-  return {
-    root: cwd,
-    cacheDir: join(cwd, ".kaupang"),
-    target: options.target ?? process.env.KAUPANG_TARGET ?? "local",
-  };
+  const cacheDir = join(cwd, ".kaupang");
+  const target = options.target ?? process.env.KAUPANG_TARGET ?? "local";
+  const remote = remembered(cacheDir, target);
+  return { root: cwd, cacheDir, target, ...(remote ? { remote } : {}) };
 }
 
 /** The ledger of one environment@target of a plan. */
 export function ledgerFor(
-  plan: Pick<Plan, "root">,
-  model: Pick<Model, "cacheDir">,
+  plan: Pick<Plan, "root" | "project" | "targetSettings">,
+  model: Pick<Model, "cacheDir" | "target">,
   environment: string,
   target: string,
   version?: string,
 ): Ledger {
-  return ledgerAt(
-    { cacheDir: model.cacheDir, root: plan.root },
-    { environment, target },
-    { kaupangVersion: version },
-  );
+  return ledgerAt(planStoreLocation(model, plan), { environment, target }, { kaupangVersion: version });
 }

@@ -10,6 +10,7 @@ import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
 import { currentRecord, deployments } from "../ledger/record.js";
+import { planStoreLocation } from "../ledger/state-store.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { DeploymentUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary, recordUnchanged } from "./apply-unit.js";
@@ -78,7 +79,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
   // Kubernetes reads secret values from the cluster's Secret (its backend checks that); the others from this process.
   if (plan.backend !== "kubernetes") checkSecrets(plan.environments, options.processEnv);
   const ctx = backendContext(plan, options);
-  const location = { cacheDir: model.cacheDir, root: plan.root };
+  const location = planStoreLocation(model, plan);
   const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, options);
   const backend = backendFor(plan.backend, options.backendImpl);
   backend.prepare?.(ctx);

@@ -258,6 +258,52 @@ export function runShell(commandLine: string, options: ExecOptions = {}): Promis
   return start("/bin/sh", [commandLine], options, true);
 }
 
+/** A long-lived child kaupang talks to over its stdin and stdout (an API connection), and what it said on stderr. */
+interface Channel {
+  child: ChildProcess;
+  stderr: () => string;
+  /** Whether the channel keeps kaupang running: yes while a request is in flight, no while it is idle. */
+  hold(held: boolean): void;
+}
+
+const channels = new Set<ChildProcess>();
+
+/**
+ * Start a child that carries a connection (`docker system dial-stdio`): not a
+ * step of the deploy, so it is neither published for the lock nor stopped by
+ * Ctrl-C (the run still records its outcome through it); it ends when kaupang
+ * exits (its stdin closes), and never keeps kaupang running.
+ */
+export function openChannel(
+  argv: readonly string[],
+  options: { env?: Record<string, string> } = {},
+): Channel {
+  const [file, ...args] = argv;
+  if (!file) throw new Error("openChannel: empty argv");
+  const child = spawn(file, args, {
+    env: { ...process.env, ...options.env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  channels.add(child);
+  child.once("close", () => channels.delete(child));
+  if (channels.size === 1)
+    process.once("exit", () => {
+      for (const c of channels) c.kill("SIGTERM");
+    });
+  const stderr = collect(child.stderr);
+  const handles = [child, child.stdin, child.stdout, child.stderr] as unknown as ({
+    ref?: () => void;
+    unref?: () => void;
+  } | null)[];
+  return {
+    child,
+    stderr,
+    hold(held) {
+      for (const handle of handles) (held ? handle?.ref : handle?.unref)?.call(handle);
+    },
+  };
+}
+
 /** A child's output as its non-empty lines, trimmed (IDs, names, one per line). */
 export function outputLines(text: string): string[] {
   return text

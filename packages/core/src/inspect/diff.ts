@@ -16,6 +16,7 @@ import {
 } from "../deploy/secret-fingerprints.js";
 import { ledgerAt } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
+import { planStoreLocation } from "../ledger/state-store.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { EnvironmentPlan, Plan } from "../plan/types.js";
 import type { EnvEntry, ServiceView } from "../render/view.js";
@@ -52,10 +53,10 @@ export async function diffPlan(
 ): Promise<EnvironmentDiff[]> {
   return Promise.all(
     plan.environments.map(async (env): Promise<EnvironmentDiff> => {
-      const ledger = ledgerAt(
-        { cacheDir: planned.model.cacheDir, root: plan.root },
-        { environment: env.environment, target: plan.target },
-      );
+      const ledger = ledgerAt(planStoreLocation(planned.model, plan), {
+        environment: env.environment,
+        target: plan.target,
+      });
       const read = await ledger.read();
       await ledger.verify(read);
       const record = currentRecord(read.records);

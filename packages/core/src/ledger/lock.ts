@@ -23,7 +23,7 @@
  */
 import { hostname } from "node:os";
 import * as z from "zod";
-import { KaupangError } from "../base/errors.js";
+import { isKaupangError, KaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { interruptedBy, interruptedError } from "../base/interrupt.js";
 import { sleep } from "../base/poll.js";
@@ -155,7 +155,7 @@ function rewrite(lock: HeldLock): void {
     try {
       lock.version = await lock.store.replaceLock(text);
     } catch (error) {
-      if (!(error instanceof KaupangError) || error.code !== "ERR_LOCK_LOST") throw error;
+      if (!isKaupangError(error) || error.code !== "ERR_LOCK_LOST") throw error;
       lock.lost = true;
       lock.events?.({ type: "warning", message: `${error.message}; its records are still chained safely` });
     }

@@ -58,6 +58,15 @@ export interface Scope {
   target: string;
 }
 
+/**
+ * A short key for environment@target of a project, naming its objects on a
+ * target (the exact names are in their labels): the first 12 hex digits of
+ * sha256(project NUL environment NUL target).
+ */
+export function scopeKey(project: string, scope: Scope): string {
+  return hash("sha256", `${project}\0${scope.environment}\0${scope.target}`, "hex").slice(0, 12);
+}
+
 /** A lock as stored: the holder's text, and a version that changes whenever it is written. */
 export interface LockState {
   text: string;
