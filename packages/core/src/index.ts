@@ -37,6 +37,7 @@ export { defineConfig, defineEnvironment, definePipeline, secret, use } from "./
 export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/build.js";
 export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
 export { newDeploymentId } from "./deploy/ids.js";
+export { exportLedger, type ImportResult, importLedger } from "./deploy/ledger-transfer.js";
 export { type UnlockResult, unlock } from "./deploy/locks.js";
 export { recordInterrupted } from "./deploy/outcome.js";
 export { type Planned, type PlanUpOptions, planUp, type TargetOptions } from "./deploy/plan-up.js";
@@ -72,7 +73,7 @@ export type { Deployment, LedgerRecord } from "./ledger/record.js";
 export { currentRecord, deployments } from "./ledger/record.js";
 export type { StoreLocation } from "./ledger/state-store.js";
 export type { Scope, StateStore } from "./ledger/store.js";
-export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
+export { type LedgerCheck, ledgerScopes, verifyLedgers } from "./ledger/verify-all.js";
 export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
 export {
   type PipelineResult,

@@ -5,10 +5,10 @@ import {
   type EnvironmentDiff,
   exec,
   formatCommand,
+  ledgerScopes,
   openLedger,
   passthroughCommands,
   status,
-  verifyLedgers,
 } from "@kaupang/core";
 import type { Command } from "commander";
 import { formatHistory } from "../output/history.js";
@@ -92,7 +92,7 @@ export function registerInspect(program: Command, io: Io): void {
   history.action(async (env: string | undefined, options: CommonOptions) => {
     const names = env
       ? [env]
-      : (await verifyLedgers({ cwd: options.cwd, target: options.target })).map((c) => c.environment);
+      : (await ledgerScopes({ cwd: options.cwd, target: options.target })).map((s) => s.scope.environment);
     const records: Deployment[] = [];
     for (const name of [...new Set(names)]) {
       const opened = await openLedger({ cwd: options.cwd, environment: name, target: options.target });

@@ -20,6 +20,7 @@ import { ledgerAt } from "../ledger/ledger.js";
 import type { RemoteState } from "../ledger/state-store.js";
 import { dockerGlobalArgs, imageLoadCommand } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
+import { unitTarget } from "../plan/unit.js";
 import { type OpenBundle, openBundle } from "./open.js";
 
 export interface BundleUpOptions extends ApplyOptions {
@@ -32,7 +33,7 @@ export interface PlannedBundleUp extends OpenBundle {
   root: string;
   cacheDir: string;
   /** Set when the target keeps its state on itself: by the site's config when it defines the target, else by the bundle. */
-  remote?: RemoteState;
+  remote: RemoteState | undefined;
   /** The image load that runs first, when the bundle carries images. */
   loadImages?: PlanCommand;
   /** A site without a config: remember where the state lives, for rollback and history later. */
@@ -70,7 +71,7 @@ export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBun
     ...bundle,
     root: state.root,
     cacheDir: state.cacheDir,
-    ...(remote ? { remote } : {}),
+    remote,
     ...(!state.project && remote ? { rememberRemote: true } : {}),
     ...(load ? { loadImages: load } : {}),
   };
@@ -121,7 +122,7 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
       );
       const ctx = {
         project: unit.project,
-        target: unit.target,
+        target: unitTarget(unit, bundle.root),
         pull: unit.pull,
         root: bundle.root,
         events,

@@ -5,7 +5,7 @@
  * says what happened and the next deploy proceeds.
  */
 import { hostname } from "node:os";
-import { KaupangError } from "../base/errors.js";
+import { isKaupangError, KaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { closeOpenDeployments, ledgerAt } from "../ledger/ledger.js";
 import {
@@ -65,6 +65,11 @@ export async function lockEnvironments(
     return locks;
   } catch (error) {
     for (const lock of locks) await lock.release();
+    // The target refused its state: say that the run stopped before it changed anything.
+    if (isKaupangError(error) && /^ERR_(STATE_|ENGINE_UNREACHABLE|KUBECONFIG)/.test(error.code))
+      throw new KaupangError(error.code, `${error.message}; nothing was changed`, {
+        ...(error.hint ? { hint: error.hint } : {}),
+      });
     throw error;
   }
 }

@@ -13,7 +13,8 @@ import { silent } from "../base/events.js";
 import { type Ledger, ledgerAt } from "../ledger/ledger.js";
 import { holderGone, readLock } from "../ledger/lock.js";
 import { deployments as history, type LedgerRecord } from "../ledger/record.js";
-import type { DeploymentUnit } from "../plan/unit.js";
+import type { RemoteState } from "../ledger/state-store.js";
+import { type DeploymentUnit, unitTarget } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
 import { lockEnvironments } from "./locks.js";
 import { currentFingerprints } from "./secret-fingerprints.js";
@@ -77,6 +78,8 @@ export interface RollbackContext {
   root: string;
   cacheDir: string;
   target: string;
+  /** Set when the target keeps its state on itself (its lock is there too). */
+  remote: RemoteState | undefined;
 }
 
 /** Open and verify the ledger of environment@target (a broken chain is an error, never "empty"). */
@@ -107,6 +110,7 @@ export async function openLedger(options: {
     root: site.root,
     cacheDir: site.cacheDir,
     target: site.target,
+    remote: site.remote,
   };
 }
 
@@ -135,7 +139,7 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
   try {
     const ctx: BackendContext = {
       project: unit.project,
-      target: unit.target,
+      target: unitTarget(unit, context.root),
       pull: unit.pull,
       root: context.root,
       events,

@@ -11,8 +11,9 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { KaupangError } from "../base/errors.js";
 import { writeFileAtomic } from "../base/fs.js";
-import type { TargetSettings } from "../base/target.js";
+import type { StateMode, TargetSettings } from "../base/target.js";
 import { configNames } from "../config/load.js";
 import type { Model } from "../config/model.js";
 import { selectTarget } from "../config/normalize.js";
@@ -50,25 +51,36 @@ function remembered(cacheDir: string, target: string): RemoteState | undefined {
 export async function locateState(options: {
   cwd?: string | undefined;
   target?: string | undefined;
+  /** Where to look instead of where the target says (`ledger export/import --state`, moving a history). */
+  state?: StateMode | undefined;
 }): Promise<StateLocation> {
   const cwd = resolve(options.cwd ?? process.cwd());
   if (configNames.some((name) => existsSync(join(cwd, name)))) {
     const project = await loadProject(cwd);
-    const { pull: _pull, env: _env, state, ...settings } = selectTarget(project, { target: options.target });
+    const selected = selectTarget(project, { target: options.target });
+    const { pull: _pull, env: _env, state: configured, ...settings } = selected;
+    const state = options.state ?? configured;
     return {
       root: project.root,
       cacheDir: resolve(project.root, project.config.cacheDir ?? ".kaupang"),
       target: settings.name,
       project,
-      ...(state === "target"
-        ? { remote: { project: project.config.project, target: settings satisfies TargetSettings } }
-        : {}),
+      remote:
+        state === "target"
+          ? { project: project.config.project, target: settings satisfies TargetSettings }
+          : undefined,
     };
   }
   const cacheDir = join(cwd, ".kaupang");
   const target = options.target ?? process.env.KAUPANG_TARGET ?? "local";
-  const remote = remembered(cacheDir, target);
-  return { root: cwd, cacheDir, target, ...(remote ? { remote } : {}) };
+  const remote = options.state === "local" ? undefined : remembered(cacheDir, target);
+  if (options.state === "target" && !remote)
+    throw new KaupangError(
+      "ERR_NO_CONFIG",
+      `no kaupang config in ${cwd}, and no record of where target ${target} keeps its state`,
+      { hint: "run it where the config is (--cwd), or deploy a bundle for that target here first" },
+    );
+  return { root: cwd, cacheDir, target, remote };
 }
 
 /** The ledger of one environment@target of a plan. */

@@ -12,7 +12,7 @@ import { type Ledger, unitDigest } from "../ledger/ledger.js";
 import { currentRecord, deployments } from "../ledger/record.js";
 import { planStoreLocation } from "../ledger/state-store.js";
 import { createPlan } from "../plan/create-plan.js";
-import type { DeploymentUnit } from "../plan/unit.js";
+import { type DeploymentUnit, portableUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary, recordUnchanged } from "./apply-unit.js";
 import { driftOf } from "./drift.js";
 import { newDeploymentId } from "./ids.js";
@@ -120,13 +120,16 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
     const rollbackOnFailure = rollbackOnFailureFor(planned, options.rollbackOnFailure);
     const deployments: DeploymentSummary[] = [];
     for (const env of pinnedPlan.environments) {
-      const unit: DeploymentUnit = {
-        project: pinnedPlan.project,
-        target: pinnedPlan.targetSettings,
-        backend: pinnedPlan.backend,
-        pull: pinnedPlan.pull,
-        environment: env,
-      };
+      const unit: DeploymentUnit = portableUnit(
+        {
+          project: pinnedPlan.project,
+          target: pinnedPlan.targetSettings,
+          backend: pinnedPlan.backend,
+          pull: pinnedPlan.pull,
+          environment: env,
+        },
+        plan.root,
+      );
       const secrets = only(fingerprints, env.secrets);
       const ledger = ledgerFor(plan, model, env.environment, plan.target, options.kaupangVersion);
       if (!options.force && (await isUnchanged(ledger, unit, ctx, backend, secrets))) {
@@ -181,8 +184,13 @@ async function isUnchanged(
   const current = currentRecord(read.records);
   if (!current?.unit) return false;
   const digest = unitDigest(unit);
-  // A unit an older kaupang recorded has another digest for the same deploy: compare it completed.
-  if (current.unit !== digest && unitDigest(await ledger.readUnit(current)) !== digest) return false;
+  // A unit an older kaupang recorded has another digest for the same deploy (pieces the
+  // planner carries since, the checkout's paths): compare it completed and made portable.
+  if (current.unit !== digest) {
+    const recorded = await ledger.readUnit(current);
+    if (unitDigest(recorded) !== digest && unitDigest(portableUnit(recorded, ctx.root)) !== digest)
+      return false;
+  }
   const scope = unit.environment.environment;
   const lastAttempt = deployments(read.records)
     .filter((r) => r.status !== "unchanged" && r.failedStep !== "resolve")

@@ -47,6 +47,12 @@ interface ExecOptions {
   displayEnv?: Record<string, string>;
   /** Give the child this terminal (ps, logs -f): its output is not captured. */
   inherit?: boolean;
+  /**
+   * kaupang's own bookkeeping (kubectl --raw for state on the target, a
+   * credential plugin), not a step of the deploy: not recorded in the deploy
+   * lock, and it may still start after Ctrl-C (the run records its outcome).
+   */
+  bookkeeping?: boolean;
 }
 
 export interface ExecResult {
@@ -164,7 +170,8 @@ async function start(
   options: ExecOptions,
   shell: boolean,
 ): Promise<ExecResult> {
-  if (stopping || interruptedBy()) throw interruptedError("before it ran a command");
+  if ((stopping || interruptedBy()) && !options.bookkeeping)
+    throw interruptedError("before it ran a command");
   const command = redact(shell ? args[0]! : formatCommand([file, ...args], options.displayEnv));
   if (!options.quiet) options.events?.({ type: "command", scope: options.scope, command });
   const began = Date.now();
@@ -184,7 +191,7 @@ async function start(
   });
   running.add(child);
   if (detached) grouped.add(child);
-  if (detached && child.pid !== undefined) {
+  if (detached && child.pid !== undefined && !options.bookkeeping) {
     const start = processStart(child.pid);
     groups.set(child, { pgid: child.pid, ...(start !== undefined ? { start } : {}), command });
     for (const listener of changeListeners) listener();

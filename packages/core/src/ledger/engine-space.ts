@@ -19,7 +19,7 @@
  * kaupang.<key>.<name> (swarm limits config names to 64 characters).
  */
 import { randomUUID } from "node:crypto";
-import { KaupangError } from "../base/errors.js";
+import { isKaupangError, KaupangError } from "../base/errors.js";
 import type { TargetSettings } from "../base/target.js";
 import { engineFilters, engineFor, engineMessage, type TargetEngine } from "../exec/docker-engine.js";
 import type { ObjectKind, ObjectSpace, SpaceObject } from "./object-store.js";
@@ -88,9 +88,28 @@ interface EngineSpaceOptions {
   engine?: TargetEngine;
 }
 
+/** The engine, with a failure to reach it said as the target's ("target prod: cannot reach …"). */
+function targetEngine(target: string, engine: TargetEngine): TargetEngine {
+  return {
+    ...engine,
+    async request<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown) {
+      try {
+        return await engine.request<T>(method, path, body);
+      } catch (error) {
+        if (!isKaupangError(error) || error.code !== "ERR_ENGINE_UNREACHABLE") throw error;
+        throw new KaupangError(
+          error.code,
+          `target ${target}: kaupang keeps its state on the engine, and ${error.message}`,
+          { ...(error.hint ? { hint: error.hint } : {}) },
+        );
+      }
+    },
+  };
+}
+
 export function engineSpace(options: EngineSpaceOptions): ObjectSpace {
   const { kind, project, scope } = options;
-  const engine = options.engine ?? engineFor(options.target);
+  const engine = targetEngine(scope.target, options.engine ?? engineFor(options.target));
   const key = scopeKey(project, scope);
   const prefix = `kaupang.${key}.`;
   const what = kind === "configs" ? "swarm configs" : "volumes";
@@ -175,7 +194,7 @@ export function engineSpace(options: EngineSpaceOptions): ObjectSpace {
 
 /** The environments of `project` with state on the engine for `target` (from their head anchors). */
 export async function engineScopes(options: Omit<EngineSpaceOptions, "scope">): Promise<Scope[]> {
-  const engine = options.engine ?? engineFor(options.target);
+  const engine = targetEngine(options.target.name, options.engine ?? engineFor(options.target));
   const filters = engineFilters({
     label: [
       `${label.project}=${options.project}`,

@@ -148,6 +148,7 @@ async function execCredential(
   const apiVersion = String(plugin.apiVersion ?? "client.authentication.k8s.io/v1");
   const result = await exec([command, ...args], {
     quiet: true,
+    bookkeeping: true,
     env: {
       ...pluginEnv,
       KUBERNETES_EXEC_INFO: JSON.stringify({
@@ -217,6 +218,8 @@ function createKubeApi(target: TargetSettings, env: NodeJS.ProcessEnv): KubeApi 
     const ca = dataOr(r.cluster, "certificate-authority", r.clusterDir);
     const agent = new https.Agent({
       keepAlive: true,
+      // A history's units are read concurrently: a few connections, not one each.
+      maxSockets: 6,
       ...(ca ? { ca } : {}),
       ...(cert ? { cert } : {}),
       ...(key ? { key } : {}),
@@ -306,6 +309,7 @@ function kubectlApi(target: TargetSettings, via: string): KubeApi {
       ];
       const result = await exec(argv, {
         quiet: true,
+        bookkeeping: true,
         ...(body === undefined ? {} : { input: JSON.stringify(body) }),
         ...(kubectlEnv ? { env: kubectlEnv } : {}),
       });

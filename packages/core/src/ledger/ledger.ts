@@ -403,9 +403,9 @@ const anchorAfter = (last: LedgerRecord): string =>
 export function ledgerAt(
   location: StoreLocation,
   scope: Scope,
-  options: { kaupangVersion?: string | undefined } = {},
+  options: { kaupangVersion?: string | undefined; cache?: boolean } = {},
 ): Ledger {
-  return new Ledger(stateStore(location, scope), options);
+  return new Ledger(stateStore(location, scope, options.cache === false ? { cache: false } : {}), options);
 }
 
 /**

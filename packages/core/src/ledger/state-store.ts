@@ -31,7 +31,7 @@ export interface StoreLocation {
   cacheDir: string;
   root?: string | undefined;
   /** Set for state: "target": the project and how to reach the target. cacheDir is then only a cache. */
-  remote?: RemoteState | undefined;
+  remote: RemoteState | undefined;
 }
 
 /** What a store on the target needs: the project (objects are named by project, environment and target) and the target. */
@@ -48,9 +48,8 @@ export function planStoreLocation(
   return {
     cacheDir: model.cacheDir,
     root: plan.root,
-    ...(model.target.state === "target"
-      ? { remote: { project: plan.project, target: plan.targetSettings } }
-      : {}),
+    remote:
+      model.target.state === "target" ? { project: plan.project, target: plan.targetSettings } : undefined,
   };
 }
 
