@@ -35,7 +35,7 @@ const ExportSchema = z.object({
   /** Every unit a record names: digest → its text. */
   units: z.record(z.string(), z.string()),
 });
-export type LedgerExport = z.infer<typeof ExportSchema>;
+type LedgerExport = z.infer<typeof ExportSchema>;
 
 interface TransferOptions {
   cwd?: string | undefined;
