@@ -151,6 +151,9 @@ describe("ledger export / import", () => {
     expect(await codeOf(importLedger({ cwd: b, file: join(b, "not-an-export.json") }))).toBe(
       `ERR_LEDGER_IMPORT: ${join(b, "not-an-export.json")}: not a ledger export (kind: Invalid input: expected "kaupang.ledger")`,
     );
+    expect(await codeOf(importLedger({ cwd: b, file: join(b, "missing.json") }))).toBe(
+      `ERR_LEDGER_IMPORT: cannot read ${join(b, "missing.json")}: ENOENT`,
+    );
     expect((await ledgerOf(b).read()).records).toEqual([]);
   });
 

@@ -117,8 +117,11 @@ export interface ImportResult {
 /** Append an exported history to the ledger of its environment at the selected target (see the top of this file). */
 export async function importLedger(options: TransferOptions & { file: string }): Promise<ImportResult> {
   let exported: LedgerExport;
+  const text = await readFile(options.file, "utf8").catch((error: NodeJS.ErrnoException) => {
+    throw new KaupangError("ERR_LEDGER_IMPORT", `cannot read ${options.file}: ${error.code ?? error.message}`);
+  });
   try {
-    const parsed = ExportSchema.safeParse(JSON.parse(await readFile(options.file, "utf8")));
+    const parsed = ExportSchema.safeParse(JSON.parse(text));
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       throw new Error(`${issue.path.join(".") || "file"}: ${issue.message}`);
