@@ -16,7 +16,7 @@ const layers = [
   ["images", "ledger"],
   ["backends"],
   ["deploy"],
-  ["inspect", "bundle", "pipeline"],
+  ["inspect", "bundle", "pipeline", "init"],
 ];
 const folder = (names) => `${core}(${names.join("|")})/`;
 

@@ -21,6 +21,7 @@ export default defineConfig({
       },
       { resolve: { alias }, test: { name: "e2e-docker", include: ["test/e2e/docker/**/*.test.ts"], ...e2e } },
       { resolve: { alias }, test: { name: "e2e-k8s", include: ["test/e2e/k8s/**/*.test.ts"], ...e2e } },
+      { resolve: { alias }, test: { name: "e2e-hosts", include: ["test/e2e/hosts/**/*.test.ts"], ...e2e } },
       {
         test: {
           name: "e2e-studio",

@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 tiers=("$@")
-[ ${#tiers[@]} -eq 0 ] && tiers=(unit e2e-docker e2e-k8s e2e-studio)
+[ ${#tiers[@]} -eq 0 ] && tiers=(unit e2e-docker e2e-hosts e2e-k8s e2e-studio)
 cache="${KAUPANG_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kaupang-tools}"
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
@@ -40,6 +40,17 @@ for tier in "${tiers[@]}"; do
       # shellcheck disable=SC1091
       ( source "$cache/harness.env" && run_tier e2e-docker ) || status=1
       ;;
+    e2e-hosts)
+      say "tier e2e-hosts: bringing up Docker hosts in network namespaces (sshd, dockerd, their swarm)"
+      if ! bash test/e2e/harness/hosts-up.sh; then
+        echo "[test] e2e-hosts: the extra Docker hosts could not start (see above); failing this tier" >&2
+        echo '{"numPassedTests":0,"numFailedTests":1}' > "$reports/$tier.json"
+        status=1
+        continue
+      fi
+      # shellcheck disable=SC1091
+      ( source "$cache/harness.env" && source "$cache/hosts.env" && run_tier e2e-hosts ) || status=1
+      ;;
     e2e-k8s)
       say "tier e2e-k8s: building (cached) and starting the Kubernetes control plane"
       # Its tests resolve images in the local registry and push with docker too.
@@ -63,7 +74,7 @@ for tier in "${tiers[@]}"; do
       run_tier e2e-studio || status=1
       ;;
     *)
-      echo "[test] unknown tier: $tier (use unit, e2e-docker, e2e-k8s, e2e-studio)" >&2
+      echo "[test] unknown tier: $tier (use unit, e2e-docker, e2e-hosts, e2e-k8s, e2e-studio)" >&2
       exit 2
       ;;
   esac

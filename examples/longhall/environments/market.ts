@@ -5,6 +5,7 @@ const base = "127.0.0.1:5000/kaupang-test/busybox:latest";
 const init = { compose: { init: true } };
 
 export default defineEnvironment({
+  name: "market",
   dependsOn: ["saga", "runes"],
   env: { SAGA_URL: "http://store:8080/", RUNES_URL: "http://cache:6379/" },
   services: {

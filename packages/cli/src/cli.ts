@@ -10,6 +10,7 @@ import { Command, CommanderError, Option } from "commander";
 import { registerBuild } from "./commands/build.js";
 import { registerBundle } from "./commands/bundle.js";
 import { registerDown } from "./commands/down.js";
+import { registerInit } from "./commands/init.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerLedger } from "./commands/ledger.js";
 import { registerRollback } from "./commands/rollback.js";
@@ -17,6 +18,7 @@ import { registerRun } from "./commands/run.js";
 import { registerStudio } from "./commands/studio.js";
 import { registerUnlock } from "./commands/unlock.js";
 import { registerUp } from "./commands/up.js";
+import { applyHelp } from "./help.js";
 import { installSignalHandlers } from "./interrupt.js";
 import { type Io, printError } from "./output/io.js";
 import { version } from "./version.js";
@@ -32,6 +34,7 @@ export function buildProgram(io: Io): Command {
       writeErr: (text) => io.stderr.write(text),
     })
     .exitOverride();
+  registerInit(program, io);
   registerUp(program, io);
   registerDown(program, io);
   registerBuild(program, io);
@@ -46,6 +49,7 @@ export function buildProgram(io: Io): Command {
   program.hook("preAction", (_program, action) => {
     setConfigLoadTimeout((action.opts() as { timeout?: number }).timeout);
   });
+  applyHelp(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program).slice(1)) {
     command.exitOverride().configureOutput({
@@ -65,6 +69,11 @@ export async function main(
   const program = buildProgram(io);
   const removeHandlers = installSignalHandlers((text) => io.stderr.write(text));
   try {
+    if (argv.filter((a) => a !== "--debug").length === 0) {
+      // `kaupang` alone: the help, on stdout like --help (it is what was asked for, not an error).
+      program.outputHelp();
+      return 0;
+    }
     await program.parseAsync(argv, { from: "user" });
     return io.exitCode ?? 0;
   } catch (error) {

@@ -13,12 +13,23 @@ import {
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "./testing/cli.js";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 const examples = join(repo, "examples");
 const bin = join(repo, "packages/cli/bin/kaupang.mjs");
+
+/** The secret() variables the examples reference; set, so the dry-runs have nothing to warn about. */
+const exampleSecrets = { LONGHALL_JARL_KEY: "k", JSONCONF_API_KEY: "k" };
+const saved = Object.fromEntries(Object.keys(exampleSecrets).map((k) => [k, process.env[k]]));
+beforeAll(() => Object.assign(process.env, exampleSecrets));
+afterAll(() => {
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+});
 
 describe("up --dry-run", () => {
   it("prints the environment order, service waves and commands", async () => {
@@ -166,7 +177,8 @@ describe("dry-run is hermetic (built CLI, spies on PATH, no network namespace)",
       unshare ? ["--net", "--", ...argv] : argv.slice(1),
       {
         // Spies come first, so they shadow any real docker/kubectl next to node.
-        env: { PATH: `${spies}:${dirname(process.execPath)}`, HOME: work },
+        // The examples' secrets are set: an unset one is a warning, tested on its own.
+        env: { PATH: `${spies}:${dirname(process.execPath)}`, HOME: work, ...exampleSecrets },
         encoding: "utf8",
       },
     );

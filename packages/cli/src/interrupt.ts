@@ -9,6 +9,7 @@
  */
 import {
   interrupt,
+  interruptedBy,
   recordInterrupted,
   runningChildCount,
   signalExitCode,
@@ -18,6 +19,11 @@ import {
 const controller = new AbortController();
 /** Aborted on the first Ctrl-C or SIGTERM (a pipeline stops starting steps; studio closes). */
 export const interrupted: AbortSignal = controller.signal;
+
+/** The exit code for the signal that stopped a command: 130 (SIGINT), 143 (SIGTERM). */
+export function interruptExitCode(): number {
+  return signalExitCode(interruptedBy() ?? "SIGINT");
+}
 
 /** How long the command may take to unwind after its children stopped. */
 const unwindMs = 2500;

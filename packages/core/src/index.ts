@@ -24,7 +24,14 @@ export {
   selectTarget,
   type WrittenClosure,
 } from "./config/normalize.js";
-export { catalogSource, type LoadModelOptions, loadModel, loadProject, Project } from "./config/project.js";
+export {
+  catalogSource,
+  type LoadModelOptions,
+  loadModel,
+  loadProject,
+  Project,
+  scratchProject,
+} from "./config/project.js";
 export {
   backendNames,
   CatalogManifestSchema,
@@ -36,6 +43,7 @@ export type * from "./config/written.js";
 export { defineConfig, defineEnvironment, definePipeline, secret, use } from "./define.js";
 export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/build.js";
 export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
+export { type HostsFailure, hostLabel, placementsOf } from "./deploy/hosts.js";
 export { newDeploymentId } from "./deploy/ids.js";
 export { exportLedger, type ImportResult, importLedger } from "./deploy/ledger-transfer.js";
 export { type UnlockResult, unlock } from "./deploy/locks.js";
@@ -43,15 +51,20 @@ export { recordInterrupted } from "./deploy/outcome.js";
 export { type Planned, type PlanUpOptions, planUp, type TargetOptions } from "./deploy/plan-up.js";
 export {
   chooseRollbackTarget,
+  hostsOf,
   openLedger,
+  openLedgers,
   planRollback,
   type RollbackContext,
   type RollbackOptions,
   rollback,
+  rollbackHosts,
 } from "./deploy/rollback.js";
+export { unsetSecretsWarning } from "./deploy/secrets.js";
 export {
   type ApplyOptions,
   type DeploymentSummary,
+  defaultConcurrency,
   deployPlanned,
   type UpOptions,
   type UpResult,
@@ -60,11 +73,22 @@ export {
 export { exec, runningChildCount, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
-export { type Change, diff, diffPlan, type EnvironmentDiff } from "./inspect/diff.js";
+export { type InitOptions, type InitResult, init, initFormats, type ReportLine } from "./init/entry.js";
+export {
+  type Change,
+  diff,
+  diffPlan,
+  type EnvironmentDiff,
+  recordChanges,
+  rollbackChanges,
+} from "./inspect/diff.js";
 export {
   type PassthroughCommand,
   type PassthroughOptions,
+  type PsEntry,
   passthroughCommands,
+  ps,
+  sinceProblem,
 } from "./inspect/passthrough.js";
 export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
 export { Ledger, type LedgerRead, ledgerAt, ledgerPath } from "./ledger/ledger.js";

@@ -164,4 +164,38 @@ describe("bundles (real engine, registry and oras)", () => {
     );
     expect(sh(["docker", "ps", "-aq", "--filter", `label=dev.kaupang.project=${name}`]).out).toBe("");
   });
+  it("says how its images reach the site: pinned by digest, or as written with --no-resolve", async () => {
+    const name = uniqueProject("bmsg");
+    names.push(name);
+    const { dir, registry } = await solutionProject(name, "1.0.0");
+    pushVersion(`${registry}/${name}/store:1`, "1");
+    pushVersion(`${registry}/${name}/web:latest`, "1");
+    const resolved = await kaupang(["bundle", "shop", "-o", join(temp("kaupang-bmsg-"), "b"), "--cwd", dir]);
+    expect(resolved.code, resolved.stderr).toBe(0);
+    expect(resolved.stdout).toContain("images:    2 (2 pinned by digest; the site pulls them)");
+    const explicit = await kaupang([
+      "bundle",
+      "shop",
+      "--resolve",
+      "-o",
+      join(temp("kaupang-bmsg-"), "b"),
+      "--cwd",
+      dir,
+    ]);
+    expect(explicit.stdout).toContain("2 pinned by digest");
+    const asWritten = await kaupang([
+      "bundle",
+      "shop",
+      "--no-resolve",
+      "-o",
+      join(temp("kaupang-bmsg-"), "b"),
+      "--cwd",
+      dir,
+    ]);
+    expect(asWritten.code, asWritten.stderr).toBe(0);
+    expect(asWritten.stdout).toContain(
+      "images:    2 (2 as written, not pinned (--no-resolve); the site pulls them)",
+    );
+    expect(asWritten.stdout).not.toContain("pinned by digest");
+  });
 });

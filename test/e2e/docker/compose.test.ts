@@ -173,6 +173,11 @@ describe("compose backend (real engine)", () => {
     const up = await kaupang(["up", "app", "--cwd", dir]);
     expect(up.code).toBe(1);
     expect(up.stderr).toContain("error: app: service web is unhealthy");
+    // The error ends with the command that shows the service's logs, runnable as it stands.
+    expect(up.stderr).toMatch(new RegExp(`\\nhint: .*kaupang logs app web --cwd ${dir}\\n$`));
+    const logs = await kaupang(["logs", "app", "web", "--tail", "5", "--cwd", dir]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stderr).toContain(`$ docker compose -p ${name}-app logs --tail 5 web`);
   });
 
   it("removes a service that was removed from the config", async () => {

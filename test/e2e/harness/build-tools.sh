@@ -2,22 +2,24 @@
 # Builds the Go tools the e2e-docker tier needs from their published Go
 # modules, with this machine's Go toolchain, into $KAUPANG_TOOLS_BIN.
 #
-#   build-tools.sh [compose|oras|all]...     (default: all)
+#   build-tools.sh [compose|oras|actionlint|all]...     (default: all)
 #
 # Each tool is skipped when its stamp file already names the pinned version.
-# Override the pins with KAUPANG_COMPOSE_VERSION / KAUPANG_ORAS_VERSION.
+# Override the pins with KAUPANG_COMPOSE_VERSION / KAUPANG_ORAS_VERSION /
+# KAUPANG_ACTIONLINT_VERSION.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { echo "usage: $0 [compose|oras|all]..." >&2; exit 2; }
+usage() { echo "usage: $0 [compose|oras|actionlint|all]..." >&2; exit 2; }
 
-want_compose="" want_oras=""
+want_compose="" want_oras="" want_actionlint=""
 (($#)) || set -- all
 for a in "$@"; do
   case "$a" in
     compose) want_compose=1 ;;
     oras) want_oras=1 ;;
-    all) want_compose=1 want_oras=1 ;;
+    actionlint) want_actionlint=1 ;;
+    all) want_compose=1 want_oras=1 want_actionlint=1 ;;
     -h | --help) usage ;;
     *) usage ;;
   esac
@@ -117,5 +119,29 @@ build_oras() {
   log "oras $ver: built in $(elapsed "$t0")s"
 }
 
+# actionlint lints the GitHub Actions workflows of docs/ci/ (a unit-tier test).
+# It runs shellcheck (Debian's) on every `run:` script when shellcheck is on PATH.
+build_actionlint() {
+  ensure_apt_packages shellcheck
+  local ver="$KAUPANG_ACTIONLINT_VERSION" bin="$KAUPANG_TOOLS_BIN/actionlint"
+  local stamp="$KAUPANG_TOOLS_BIN/.actionlint.stamp" want t0 src
+  want="$ver $go_version"
+  if stamp_ok "$stamp" "$bin" "$want"; then
+    log "actionlint $ver: already built ($bin)"
+    return 0
+  fi
+  t0="$(now_s)"
+  log "actionlint $ver: building with $go_version"
+  src="$(module_source actionlint github.com/rhysd/actionlint "$ver")"
+  # The version variable its Makefile sets, so `actionlint -version` names the release.
+  (cd "$src" && "$KAUPANG_GO" build -trimpath \
+    -ldflags "-w -s -X github.com/rhysd/actionlint.version=$ver" \
+    -o "$bin.tmp" ./cmd/actionlint) || die "actionlint $ver: go build failed"
+  mv -f "$bin.tmp" "$bin"
+  printf '%s\n' "$want" >"$stamp"
+  log "actionlint $ver: built in $(elapsed "$t0")s"
+}
+
 [[ -z "$want_compose" ]] || build_compose
 [[ -z "$want_oras" ]] || build_oras
+[[ -z "$want_actionlint" ]] || build_actionlint

@@ -42,7 +42,7 @@ if docker_answers; then
   log "dockerd: already answering"
 else
   log "dockerd: starting (log $dockerd_log)"
-  setsid dockerd >>"$dockerd_log" 2>&1 </dev/null &
+  (close_inherited_fds && exec setsid dockerd >>"$dockerd_log" 2>&1 </dev/null) &
   echo $! >"$dockerd_pidfile"
   if ! wait_for 60 "docker info" docker_answers; then
     pid_alive "$dockerd_pidfile" || log "dockerd exited"
@@ -119,7 +119,7 @@ start_registry() {
     die "something else answers on $addr (GET /v2/ -> $code, expected $expect); stop it first"
   fi
   log "registry $name: starting on $addr (log $dir/registry.log)"
-  setsid docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null &
+  (close_inherited_fds && exec setsid docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null) &
   echo $! >"$dir/registry.pid"
   if ! wait_for 20 "registry $name on $addr" registry_answers "$addr"; then
     tail -n 15 "$dir/registry.log" | sed 's/^/[harness]   registry.log: /' >&2

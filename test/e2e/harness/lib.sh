@@ -18,6 +18,7 @@ export KAUPANG_TOOLS_BIN="$KAUPANG_TOOLS_CACHE/bin"
 # Pinned tool versions (see README.md for why these).
 KAUPANG_COMPOSE_VERSION="${KAUPANG_COMPOSE_VERSION:-v2.40.3}"
 KAUPANG_ORAS_VERSION="${KAUPANG_ORAS_VERSION:-v1.2.3}"
+KAUPANG_ACTIONLINT_VERSION="${KAUPANG_ACTIONLINT_VERSION:-v1.7.12}"
 
 # Fixed test endpoints and credentials (loopback only).
 KAUPANG_TEST_REGISTRY="127.0.0.1:5000"
@@ -25,6 +26,15 @@ KAUPANG_TEST_AUTH_REGISTRY="127.0.0.1:5001"
 KAUPANG_TEST_AUTH_USER="kaupang"
 KAUPANG_TEST_AUTH_PASSWORD="kaupang-secret"
 KAUPANG_TEST_BASE_IMAGE="kaupang-test/busybox:latest"
+
+# Extra Docker hosts (hosts-up.sh): every machine-wide name (network
+# namespaces, bridge, veths, cgroup parents, docker contexts, run dir) starts
+# with this prefix; the addresses exist only inside those namespaces.
+KAUPANG_HOSTS_PREFIX="${KAUPANG_HOSTS_PREFIX:-kmh}"
+KAUPANG_HOSTS_COUNT="${KAUPANG_HOSTS_COUNT:-3}"
+KAUPANG_HOSTS_NET="${KAUPANG_HOSTS_NET:-10.213.0}" # /24: .1 the lan namespace, .11, .12, ... the hosts
+KAUPANG_HOSTS_RUN="${KAUPANG_HOSTS_RUN:-/run/$KAUPANG_HOSTS_PREFIX-hosts}"
+KAUPANG_HOSTS_STATE="$KAUPANG_TOOLS_CACHE/hosts"
 
 # Go toolchain and Go caches for the tool builds: kept under the tools cache
 # so that removing $KAUPANG_TOOLS_CACHE gives a truly cold build.
@@ -61,6 +71,18 @@ wait_for() {
     fi
     sleep 0.25
   done
+}
+
+# close_inherited_fds: close every descriptor above 2 of this (sub)shell. Call
+# it in the subshell that execs a daemon: a harness run under
+# `flock /tmp/kaupang-e2e.lock ...` would otherwise hand the lock's descriptor
+# to the daemon, which then holds the lock for as long as it lives.
+close_inherited_fds() {
+  local fd
+  for fd in $(ls /proc/"$BASHPID"/fd); do
+    ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
 }
 
 # pid_alive PIDFILE: true if the pidfile names a running process.

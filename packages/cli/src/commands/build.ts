@@ -10,7 +10,7 @@ export function registerBuild(program: Command, io: Io): void {
     .description("build the images of an environment's services that declare a build context")
     .argument("<env>", "environment whose images to build")
     .option("--push", "push the built images to their registry");
-  addFlags(command, ["target", "dryRun", "quiet", "cwd"]);
+  addFlags(command, ["target", "dryRun", "quiet", "verbose", "cwd"]);
   command.action(async (env: string, options: CommonOptions & { push?: boolean }) => {
     const request = { cwd: options.cwd, environment: env, target: options.target, push: options.push };
     if (options.dryRun) {
@@ -22,6 +22,6 @@ export function registerBuild(program: Command, io: Io): void {
       io.stdout.write(`${lines.join("\n")}\n\nDry run: nothing was built.\n`);
       return;
     }
-    await build({ ...request, events: createReporter(io, { verbose: !options.quiet }) });
+    await build({ ...request, events: createReporter(io, options) });
   });
 }

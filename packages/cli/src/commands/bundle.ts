@@ -9,7 +9,7 @@ interface BundleFlags extends CommonOptions {
   withImages?: boolean;
   push?: string;
   out?: string;
-  resolve: boolean;
+  resolve?: boolean;
 }
 
 export function registerBundle(program: Command, io: Io): void {
@@ -20,8 +20,9 @@ export function registerBundle(program: Command, io: Io): void {
     .option("--with-images", "save the images into the bundle (one docker save: shared layers once)")
     .option("--push <oci://ref>", "publish the bundle as one OCI artifact (oras)")
     .option("-o, --out <dir>", "bundle directory (default ./<solution>.bundle)")
+    .option("--resolve", "resolve image tags to registry digests (the default)")
     .option("--no-resolve", "do not resolve tags (local builds are pinned by image ID)");
-  addFlags(command, ["target", "backend", "output", "quiet", "cwd"]);
+  addFlags(command, ["target", "backend", "output", "quiet", "verbose", "cwd"]);
   command.action(async (solution: string, options: BundleFlags) => {
     const result = await createBundle({
       cwd: options.cwd,
@@ -31,8 +32,8 @@ export function registerBundle(program: Command, io: Io): void {
       withImages: options.withImages,
       push: options.push,
       out: options.out,
-      resolve: options.resolve,
-      events: createReporter(io, { verbose: !options.quiet }),
+      resolve: options.resolve !== false,
+      events: createReporter(io, options),
       kaupangVersion: version,
     });
     if (options.output === "json") {
@@ -46,9 +47,21 @@ export function registerBundle(program: Command, io: Io): void {
         ...(result.directory ? [`  directory: ${result.directory}`] : []),
         ...(result.pushed ? [`  pushed:    ${result.pushed}`] : []),
         `  manifest:  ${result.manifestDigest}`,
-        `  images:    ${m.images.length}${m.withImages ? " (carried in images.tar)" : " (pinned by digest; the site pulls them)"}`,
+        `  images:    ${imageSummary(m)}`,
         "",
       ].join("\n"),
     );
   });
+}
+
+/** How the bundle's images reach the site: carried in it, pinned by digest, or (--no-resolve) as written. */
+function imageSummary(m: { images: { digest?: string | undefined }[]; withImages: boolean }): string {
+  if (m.withImages) return `${m.images.length} (carried in images.tar)`;
+  const pinned = m.images.filter((i) => i.digest !== undefined).length;
+  const unpinned = m.images.length - pinned;
+  const parts = [
+    ...(pinned > 0 ? [`${pinned} pinned by digest`] : []),
+    ...(unpinned > 0 ? [`${unpinned} as written, not pinned (--no-resolve)`] : []),
+  ];
+  return `${m.images.length} (${parts.join(", ") || "none"}; the site pulls them)`;
 }

@@ -10,7 +10,7 @@ export function registerDown(program: Command, io: Io): void {
     .description("tear an environment down (and, with --with-deps, what it depends on)")
     .argument("<env>", "environment to remove")
     .option("--with-deps", "also remove its dependencies, in reverse start order");
-  addFlags(command, ["backend", "target", "dryRun", "timeout", "quiet", "cwd"]);
+  addFlags(command, ["backend", "target", "hosts", "dryRun", "timeout", "quiet", "verbose", "cwd"]);
   command.action(async (env: string, options: CommonOptions & { withDeps?: boolean }) => {
     const request = {
       cwd: options.cwd,
@@ -18,10 +18,15 @@ export function registerDown(program: Command, io: Io): void {
       withDeps: options.withDeps,
       target: options.target,
       backend: options.backend,
+      hosts: options.hosts,
     };
     if (options.dryRun) {
       const { plan, order, commands } = await planDown(request);
       const lines = [`Remove from target ${plan.target} (${plan.backend}), in this order:`];
+      if (plan.targetSettings.hosts)
+        lines.push(
+          `  on each host in turn, with docker --host <host>: ${plan.targetSettings.hosts.join(", ")}`,
+        );
       for (const name of order) {
         lines.push(`  ${name}`);
         for (const c of commands[name]!)
@@ -32,7 +37,7 @@ export function registerDown(program: Command, io: Io): void {
     }
     await down({
       ...request,
-      events: createReporter(io, { verbose: !options.quiet }),
+      events: createReporter(io, options),
       timeoutMs: options.timeout,
     });
   });

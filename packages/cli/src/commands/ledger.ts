@@ -11,7 +11,9 @@ const stateFlag = () =>
   ).choices(["local", "target"]);
 
 export function registerLedger(program: Command, io: Io): void {
-  const ledger = program.command("ledger").description("inspect the deploy ledger");
+  const ledger = program
+    .command("ledger")
+    .description("check the deploy ledger, or move a history between local files and the target");
   const verify = ledger
     .command("verify")
     .description("check the ledger's hash chain; names the first broken record")

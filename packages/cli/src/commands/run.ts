@@ -46,7 +46,7 @@ export function registerRun(program: Command, io: Io): void {
         },
       ),
     );
-  addFlags(command, ["target", "dryRun", "output", "timeout", "quiet", "cwd"]);
+  addFlags(command, ["target", "dryRun", "output", "timeout", "quiet", "verbose", "cwd"]);
   command.action(async (pipeline: string, options: CommonOptions & { concurrency?: number }) => {
     if (options.dryRun) {
       const prepared = await preparePipeline({ cwd: options.cwd, pipeline, target: options.target });
@@ -70,7 +70,7 @@ export function registerRun(program: Command, io: Io): void {
       target: options.target,
       concurrency: options.concurrency,
       signal: interrupted,
-      events: createReporter(io, { verbose: !options.quiet }),
+      events: createReporter(io, options),
       timeoutMs: options.timeout,
       kaupangVersion: version,
     });

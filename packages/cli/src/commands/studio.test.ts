@@ -53,6 +53,6 @@ describe("kaupang studio", () => {
     expect(session.project?.name).toBe("longhall");
     child.kill("SIGINT");
     const code = await new Promise((resolve) => child.once("exit", resolve));
-    expect(code).toBe(0);
+    expect(code).toBe(130);
   }, 40_000);
 });

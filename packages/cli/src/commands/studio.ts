@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { interrupted } from "../interrupt.js";
+import { interruptExitCode, interrupted } from "../interrupt.js";
 import type { Io } from "../output/io.js";
 import { formatPlan } from "../output/plan-text.js";
 import { flags } from "./options.js";
@@ -62,6 +62,7 @@ export function registerStudio(program: Command, io: Io): void {
       formatPlan,
     });
     io.stdout.write(`kaupang studio on ${studio.url}\n`);
+    for (const other of studio.urls.slice(1)) io.stdout.write(`               also ${other}\n`);
     if (!["127.0.0.1", "localhost", "::1"].includes(studio.host)) {
       io.stderr.write(
         `warning: listening on ${studio.host}: anyone who can reach it and has the token can write environment files\n`,
@@ -71,5 +72,7 @@ export function registerStudio(program: Command, io: Io): void {
     if (options.open) openBrowser(studio.url, io);
     if (!interrupted.aborted) await once(interrupted, "abort");
     await studio.close();
+    // Stopped by a signal, as documented: 130 for Ctrl-C, 143 for SIGTERM.
+    io.exitCode = interruptExitCode();
   });
 }

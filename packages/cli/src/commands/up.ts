@@ -1,4 +1,12 @@
-import { deployBundle, deployPlanned, diffPlan, formatCommand, planBundleUp, planUp } from "@kaupang/core";
+import {
+  deployBundle,
+  deployPlanned,
+  diffPlan,
+  formatCommand,
+  planBundleUp,
+  planUp,
+  unsetSecretsWarning,
+} from "@kaupang/core";
 import type { Command } from "commander";
 import type { Io } from "../output/io.js";
 import { formatPlan, planJson, unitsJson } from "../output/plan-text.js";
@@ -8,7 +16,7 @@ import { formatDiff } from "./inspect.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
 interface UpFlags extends CommonOptions {
-  resolve: boolean;
+  resolve?: boolean;
   force?: boolean;
   rollbackOnFailure?: boolean;
   from?: string;
@@ -23,6 +31,7 @@ export function registerUp(program: Command, io: Io): void {
     .argument("[env]", "environment to deploy")
     .option("--solution <name>", "deploy a solution: its environments, pins and env")
     .option("--bundle <dir|oci://ref>", "deploy a bundle offline: no source repo, config or registry needed")
+    .option("--resolve", "resolve image tags to registry digests (the default)")
     .option("--no-resolve", "deploy image references as written (local builds are pinned by image ID)")
     .option(
       "--from <file>",
@@ -34,13 +43,25 @@ export function registerUp(program: Command, io: Io): void {
       "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (and still exit 1)",
     )
     .option("--no-rollback-on-failure", "do not, even when the target or config sets rollbackOnFailure");
-  addFlags(command, ["backend", "target", "pull", "dryRun", "output", "timeout", "quiet", "cwd"]);
+  addFlags(command, [
+    "backend",
+    "target",
+    "hosts",
+    "concurrency",
+    "pull",
+    "dryRun",
+    "output",
+    "timeout",
+    "quiet",
+    "verbose",
+    "cwd",
+  ]);
   command.action(async (env: string | undefined, options: UpFlags) => {
     const given = [env, options.solution, options.bundle].filter((v) => v !== undefined);
     if (given.length !== 1) {
       command.error("error: give exactly one of <env>, --solution <name> or --bundle <dir|oci://ref>");
     }
-    const events = createReporter(io, { verbose: !options.quiet });
+    const events = createReporter(io, options);
     const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
     if (options.bundle) {
       if (options.dryRun) {
@@ -77,6 +98,7 @@ export function registerUp(program: Command, io: Io): void {
         bundle: options.bundle,
         cwd: options.cwd,
         target: options.target,
+        hosts: options.hosts,
         command: "kaupang up --bundle",
       });
       if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -92,6 +114,8 @@ export function registerUp(program: Command, io: Io): void {
     };
     const planned = await planUp(request);
     if (options.dryRun) {
+      const unset = unsetSecretsWarning(planned.plan);
+      if (unset) events({ type: "warning", message: unset });
       // What would change against the last deploy: configured references only (hermetic).
       const changes = await diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
@@ -105,10 +129,12 @@ export function registerUp(program: Command, io: Io): void {
     const result = await deployPlanned(planned, {
       ...request,
       ...apply,
-      resolve: options.resolve,
+      resolve: options.resolve !== false,
       from: options.from,
       force: options.force,
       rollbackOnFailure: options.rollbackOnFailure,
+      hosts: options.hosts,
+      concurrency: options.concurrency,
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -84,3 +84,40 @@ describe("formatHistory: deploys that did not finish", () => {
     ]);
   });
 });
+
+describe("the CHANGES column", () => {
+  it("says what each deploy changed, so an env-only change reads as one", () => {
+    const text = formatHistory(
+      [
+        record({ id: "20260611T140000Z-aaaa" }),
+        record({ id: "20260611T150000Z-bbbb" }),
+        record({ id: "20260611T160000Z-cccc", status: "unchanged" }),
+        record({ id: "20260611T170000Z-dddd", action: "down" }),
+      ],
+      {
+        changes: [
+          [
+            { service: "web", kind: "added", detail: "added (web:1)" },
+            { service: "db", kind: "added", detail: "added (db)" },
+          ],
+          [
+            { service: "web", kind: "env", key: "LOG_LEVEL", detail: 'env LOG_LEVEL: "info" → "debug"' },
+            { service: "web", kind: "env", key: "TZ", detail: 'env TZ: (unset) → "UTC"' },
+            { service: "web", kind: "command", detail: 'command [] → ["serve"]' },
+            { service: "db", kind: "image", detail: "image db:1 → db:2" },
+          ],
+          [],
+          undefined,
+        ],
+      },
+    );
+    expect(text.split("\n").map((l) => l.trimEnd())).toEqual([
+      "  ID                     TIME                  ACTION  STATUS     IMAGES  CHANGES",
+      "  20260611T140000Z-aaaa  2026-06-11 14:00:00Z  up      succeeded  -       +web; +db",
+      "  20260611T150000Z-bbbb  2026-06-11 14:00:00Z  up      succeeded  -       web: env LOG_LEVEL, env TZ, command; db: image",
+      "  20260611T160000Z-cccc  2026-06-11 14:00:00Z  up      unchanged  -       -",
+      "  20260611T170000Z-dddd  2026-06-11 14:00:00Z  down    succeeded  -",
+      "",
+    ]);
+  });
+});

@@ -26,6 +26,10 @@ export function formatPlan(plan: Plan): string {
     out.push(...tree(env.waves.map(waveLine)).map((l) => `  ${l}`));
   }
   out.push("", "Commands:");
+  if (plan.targetSettings.hosts)
+    out.push(
+      `  on each host in turn, with docker --host <host>, stopping at the first that fails: ${plan.targetSettings.hosts.join(", ")}`,
+    );
   for (const env of plan.environments) {
     out.push(`  ${env.environment} (${env.artifact.path})`);
     if (env.secrets.length > 0)

@@ -19,14 +19,28 @@ export interface RunningService {
     imageId?: string;
     /** The reference it was started with. */
     ref: string;
+    /** The container, task or pod name, where the backend exposes it. */
+    name?: string;
     /** running, exited, complete, … as the backend says it. */
     state: string;
+    /** healthy, unhealthy or starting, for a container with a healthcheck. */
+    health?: string;
     /** Exit code of a finished one-shot task, where known. */
     exitCode?: number;
     /** The container's environment, where the backend exposes it. */
     env?: Record<string, string>;
     /** Published ports as "published:target/protocol", where the backend exposes them. */
     ports?: string[];
+  }[];
+  /**
+   * Why replicas do not run, where the backend knows (swarm: per replica slot
+   * without a running task, what ended its last task and on which node).
+   */
+  gaps?: {
+    node?: string;
+    /** "failed", "rejected", "node drained", "node paused", "node down", or the pending task's state. */
+    cause: string;
+    detail?: string;
   }[];
 }
 

@@ -58,14 +58,16 @@ async function diagnose(
         : `is ${failed.State}`;
   return new KaupangError("ERR_DEPLOY_FAILED", `${env.environment}: service ${failed.Service} ${what}`, {
     ...(last ? { hint: `last log lines: ${last}` } : {}),
+    details: { environment: env.environment, service: failed.Service },
   });
 }
 
 interface ContainerInspect {
   Id: string;
+  Name?: string;
   Image: string;
   Config: { Image: string; Labels: Record<string, string>; Env?: string[] };
-  State: { Status: string; ExitCode?: number };
+  State: { Status: string; ExitCode?: number; Health?: { Status?: string } };
   NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> };
 }
 
@@ -226,7 +228,9 @@ export const composeBackend: Backend = {
         digests: digests.get(c.Image) ?? [],
         imageId: c.Image,
         ref: c.Config.Image,
+        ...(c.Name ? { name: c.Name.replace(/^\//, "") } : {}),
         state: c.State.Status,
+        ...(c.State.Health?.Status ? { health: c.State.Health.Status } : {}),
         ...(c.State.Status === "exited" ? { exitCode: c.State.ExitCode ?? 0 } : {}),
         env: envMap(c.Config.Env),
         ports: publishedPorts(c.NetworkSettings?.Ports),

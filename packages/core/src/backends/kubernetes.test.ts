@@ -153,12 +153,15 @@ describe("reading back pods", () => {
     ];
     const ref = `reg/app@${digest}`;
     expect(runningFromPods(pods, ["migrate"])).toEqual([
-      { service: "web", instances: [{ digests: [digest], ref, state: "running", env: {} }] },
+      { service: "web", instances: [{ digests: [digest], ref, name: "web-1", state: "running", env: {} }] },
       {
         service: "migrate",
-        instances: [{ digests: [digest], ref, state: "complete", exitCode: 0, env: {} }],
+        instances: [{ digests: [digest], ref, name: "migrate-new", state: "complete", exitCode: 0, env: {} }],
       },
-      { service: "tagged", instances: [{ digests: [], ref: "reg/app:1", state: "pending", env: {} }] },
+      {
+        service: "tagged",
+        instances: [{ digests: [], ref: "reg/app:1", name: "tagged-1", state: "pending", env: {} }],
+      },
     ]);
   });
 

@@ -330,7 +330,10 @@ async function jobSucceeded(ctx: BackendContext, env: string, service: string): 
   throw new KaupangError(
     "ERR_DEPLOY_FAILED",
     `${env}: one-shot service ${service} ${code !== undefined ? `exited with code ${code}` : "failed"} (${failed.reason ?? "Failed"}${failed.message ? `: ${failed.message}` : ""})`,
-    { hint: `see ${kubectlLine(ctx.target, "logs", "-n", ctx.target.namespace, `job/${service}`)}` },
+    {
+      hint: `see ${kubectlLine(ctx.target, "logs", "-n", ctx.target.namespace, `job/${service}`)}`,
+      details: { environment: env, service },
+    },
   );
 }
 
@@ -348,12 +351,14 @@ async function waitService(ctx: BackendContext, env: EnvironmentPlan, service: s
       throw new KaupangError(
         "ERR_DEPLOY_FAILED",
         `${scope}: service ${service} did not roll out: ${tail(result.stderr)} (${why})`,
+        { details: { environment: scope, service } },
       );
     throw new KaupangError(
       "ERR_DEPLOY_TIMEOUT",
       `${scope}: ${job ? `job ${service} did not complete` : `service ${service} did not become ready`} within ${seconds(ctx.timeoutMs)} (${why})`,
       {
         hint: `see ${kubectlLine(ctx.target, "describe", "-n", ctx.target.namespace, `${job ? "job" : "deployment"}/${service}`)}`,
+        details: { environment: scope, service },
       },
     );
   }
@@ -408,6 +413,7 @@ export function runningFromPods(pods: readonly KubePod[], runOnce: readonly stri
         return {
           digests: digest ? [digest] : [],
           ref,
+          name: pod.metadata.name,
           state: podState[phase] ?? phase.toLowerCase(),
           ...(exitCode !== undefined ? { exitCode } : {}),
           env: Object.fromEntries(env),

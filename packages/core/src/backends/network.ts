@@ -57,11 +57,23 @@ export function prefetchProjectNetwork(ctx: BackendContext): void {
   prefetched.set(ctx, pending);
 }
 
+const ensured = new WeakMap<BackendContext, Promise<void>>();
+
 /**
  * Create the project's shared network when missing, so services of one
- * environment reach those of the environments it depends on by name.
+ * environment reach those of the environments it depends on by name. Once
+ * per deploy: environments deploying side by side share the one check.
  */
-export async function ensureProjectNetwork(ctx: BackendContext, scope: string): Promise<void> {
+export function ensureProjectNetwork(ctx: BackendContext, scope: string): Promise<void> {
+  let pending = ensured.get(ctx);
+  if (!pending) {
+    pending = ensureNetwork(ctx, scope);
+    ensured.set(ctx, pending);
+  }
+  return pending;
+}
+
+async function ensureNetwork(ctx: BackendContext, scope: string): Promise<void> {
   const name = projectNetworkName(ctx.project);
   const network = await (prefetched.get(ctx) ?? inspectNetwork(ctx));
   prefetched.delete(ctx);

@@ -43,9 +43,97 @@ interface SwarmTask {
   ID: string;
   Spec?: { ContainerSpec?: { Image?: string; Env?: string[] } };
   ServiceID: string;
+  /** Replica slot (replicated services); a global service's tasks are told apart by node. */
+  Slot?: number;
+  NodeID?: string;
   CreatedAt: string;
   DesiredState: string;
   Status: { State: string; Err?: string; ContainerStatus?: { ExitCode?: number } };
+}
+
+interface SwarmNode {
+  ID: string;
+  Description?: { Hostname?: string };
+  Spec?: { Availability?: string };
+  Status?: { State?: string };
+}
+
+/** The swarm's nodes, by ID (empty when this engine is not a manager). */
+async function nodesOf(
+  ctx: BackendContext,
+): Promise<Map<string, { name: string; availability: string; state: string }>> {
+  const nodes = await withEngine(
+    ctx.target,
+    async (engine) => {
+      const reply = await engine.request<SwarmNode[]>("GET", "/nodes");
+      return reply.status === 200 ? reply.body : [];
+    },
+    async () => {
+      const listed = await exec(docker(ctx, "node", "ls", "-q"), { quiet: true });
+      const ids = outputLines(listed.stdout);
+      if (listed.exitCode !== 0 || ids.length === 0) return [];
+      const inspected = await exec(docker(ctx, "node", "inspect", ...ids), { quiet: true });
+      const text = inspected.stdout.trim();
+      return text.startsWith("[") ? (JSON.parse(text) as SwarmNode[]) : [];
+    },
+  );
+  return new Map(
+    nodes.map((n) => [
+      n.ID,
+      {
+        name: n.Description?.Hostname ?? n.ID,
+        availability: n.Spec?.Availability ?? "active",
+        state: n.Status?.State ?? "unknown",
+      },
+    ]),
+  );
+}
+
+/**
+ * Why some of a long-running service's replicas do not run: per slot with no
+ * running task, its last task that ended (failed, or shut down on a node that
+ * is now drained, paused or down). Read from the task history the manager
+ * keeps for every node.
+ */
+export function gapsOf(
+  own: SwarmTask[],
+  nodes: Map<string, { name: string; availability: string; state: string }>,
+): NonNullable<RunningService["gaps"]> {
+  const slots = new Map<string, SwarmTask[]>();
+  for (const task of own) {
+    const key = task.Slot !== undefined && task.Slot > 0 ? `slot ${task.Slot}` : `node ${task.NodeID ?? "?"}`;
+    slots.set(key, [...(slots.get(key) ?? []), task]);
+  }
+  const gaps: NonNullable<RunningService["gaps"]> = [];
+  for (const tasks of slots.values()) {
+    const newest = [...tasks].sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt));
+    const current = newest.find((t) => t.DesiredState === "running" || t.DesiredState === "ready");
+    if (current?.Status.State === "running") {
+      const node = nodes.get(current.NodeID ?? "");
+      if (node && node.state === "down") gaps.push({ node: node.name, cause: "node down" });
+      continue;
+    }
+    if (!current) continue; // a slot being scaled away
+    const ended = newest.find(
+      (t) => t !== current && t.DesiredState !== "running" && t.DesiredState !== "ready",
+    );
+    const node = ended?.NodeID ? nodes.get(ended.NodeID) : undefined;
+    if (node && node.availability !== "active")
+      gaps.push({ node: node.name, cause: `node ${node.availability === "drain" ? "drained" : "paused"}` });
+    else if (node && node.state === "down") gaps.push({ node: node.name, cause: "node down" });
+    else if (ended && (ended.Status.State === "failed" || ended.Status.State === "rejected"))
+      gaps.push({
+        ...(node ? { node: node.name } : {}),
+        cause: ended.Status.State,
+        ...(ended.Status.Err ? { detail: ended.Status.Err } : {}),
+      });
+    else
+      gaps.push({
+        cause: current.Status.State,
+        ...(current.Status.Err ? { detail: current.Status.Err } : {}),
+      });
+  }
+  return gaps;
 }
 
 /**
@@ -204,7 +292,10 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
           throw new KaupangError(
             "ERR_DEPLOY_FAILED",
             `${wait.env}: one-shot service ${short} ${code !== undefined ? `exited with code ${code}` : task.Status.State}${task.Status.Err ? ` (${task.Status.Err})` : ""}`,
-            logs ? { hint: `last log lines: ${logs}` } : {},
+            {
+              ...(logs ? { hint: `last log lines: ${logs}` } : {}),
+              details: { environment: wait.env, service: short },
+            },
           );
         }
         pending++;
@@ -219,13 +310,22 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
           update === "paused"
             ? `${wait.env}: swarm paused the update of service ${short} (${why})`
             : `${wait.env}: swarm rolled back service ${short} (${why})`,
-          { hint: `see \`docker service ps --no-trunc ${name}\`` },
+          {
+            hint: `see \`docker service ps --no-trunc ${name}\``,
+            details: { environment: wait.env, service: short },
+          },
         );
       }
 
       const wanted = service.Spec.Mode.Replicated?.Replicas ?? 1;
       const desired = own.filter((t) => t.DesiredState === "running");
-      const running = desired.filter((t) => t.Status.State === "running").length;
+      // Right after `stack deploy` swarm may not have started the update yet: the old
+      // task still runs and UpdateStatus is empty. Only a task of the current spec counts.
+      const image = (service.Spec.TaskTemplate as { ContainerSpec?: { Image?: string } } | undefined)
+        ?.ContainerSpec?.Image;
+      const current = (t: SwarmTask) =>
+        !image || !t.Spec?.ContainerSpec?.Image || t.Spec.ContainerSpec.Image === image;
+      const running = desired.filter((t) => t.Status.State === "running" && current(t)).length;
       const converged =
         running >= wanted && desired.length === running && (update === "" || update === "completed");
       if (!converged) {
@@ -246,7 +346,10 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
       throw new KaupangError(
         "ERR_DEPLOY_TIMEOUT",
         `${wait.env}: service ${short} did not converge within ${Math.round(ctx.timeoutMs / 1000)}s (${why})`,
-        logs ? { hint: `last log lines: ${logs}` } : {},
+        {
+          ...(logs ? { hint: `last log lines: ${logs}` } : {}),
+          details: { environment: wait.env, service: short },
+        },
       );
     }
     await sleep(pollInterval(ctx));
@@ -329,15 +432,29 @@ export const swarmBackend: Backend = {
     const services = await inspectServices(ctx, names);
     const tasks = await tasksOf(ctx, names);
     const out: RunningService[] = [];
+    // Nodes are asked for only when some replica does not run (the no-change path stays as cheap).
+    let nodes: Awaited<ReturnType<typeof nodesOf>> | undefined;
     for (const [name, service] of services) {
       const short = name.slice(stack.length + 1);
       const own = tasks.filter((t) => t.ServiceID === service.ID);
+      const runOnce = env.runOnce.includes(short);
       // A one-shot service "runs" its newest task; a long-running one its current tasks.
-      const current = env.runOnce.includes(short)
+      const current = runOnce
         ? own.sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt)).slice(0, 1)
         : own.filter((t) => t.DesiredState === "running");
+      const wanted = service.Spec.Mode.Replicated?.Replicas;
+      const short_of =
+        !runOnce &&
+        (current.some((t) => t.Status.State !== "running") ||
+          (wanted !== undefined && current.length < wanted));
+      let gaps: RunningService["gaps"];
+      if (short_of) {
+        nodes ??= await nodesOf(ctx);
+        gaps = gapsOf(own, nodes);
+      }
       out.push({
         service: short,
+        ...(gaps && gaps.length > 0 ? { gaps } : {}),
         instances: current.map((t) => {
           const ref = t.Spec?.ContainerSpec?.Image ?? "";
           const at = ref.indexOf("@");
@@ -345,6 +462,7 @@ export const swarmBackend: Backend = {
           return {
             digests: at === -1 ? [] : [ref.slice(at + 1)],
             ref,
+            name: t.Slot !== undefined ? `${name}.${t.Slot}` : `${name}.${t.ID}`,
             state: t.Status.State,
             ...(t.Status.State === "complete" || t.Status.State === "failed"
               ? { exitCode: exitCode ?? 0 }

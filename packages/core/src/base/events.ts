@@ -5,10 +5,13 @@
 export type KaupangEvent =
   /** A step of the run began ("deploying market", "waiting for web"). */
   | { type: "stage"; scope?: string; message: string }
-  /** A child process is about to run (display form, never with secret values). */
-  | { type: "command"; scope?: string; command: string }
-  /** A line of a child's output. */
-  | { type: "output"; scope?: string; stream: "stdout" | "stderr"; line: string }
+  /**
+   * A child process is about to run (display form, never with secret values).
+   * `detail`: one of kaupang's own look-ups (inspect, ls), shown only when verbose.
+   */
+  | { type: "command"; scope?: string; command: string; detail?: boolean }
+  /** A line of a child's output (`detail`: of a look-up, shown only when verbose). */
+  | { type: "output"; scope?: string; stream: "stdout" | "stderr"; line: string; detail?: boolean }
   /** Something the user should know that is not an error. */
   | { type: "warning"; scope?: string; message: string }
   /** A step finished. */

@@ -11,6 +11,11 @@ describe("redact", () => {
     expect(redact("nothing here")).toBe("nothing here");
   });
 
+  it("masks a value's base64 form (how kubectl prints a Secret)", () => {
+    addSecretValues(["hunter2-token"]);
+    expect(redact(`data: ${Buffer.from("hunter2-token").toString("base64")}`)).toBe("data: ***");
+  });
+
   it("escapes values that look like regular expressions, and skips values too short to mask", () => {
     addSecretValues(["a.b*c(d)", "xy"]);
     expect(redact("got a.b*c(d) and axbbbcd, xy")).toBe("got *** and axbbbcd, xy");

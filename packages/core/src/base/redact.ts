@@ -1,6 +1,6 @@
 /**
  * Secret values never leave kaupang in anything it stores or prints. Every
- * secret() value a run reads is registered here; the process layer masks
+ * secret() value a run reads is registered here (with its base64 form); the process layer masks
  * them in children's output (lines streamed and output kept), and the ledger
  * and the CLI mask them again in what they write. A value shorter than
  * `minLength` cannot be masked without mangling ordinary text, so it is not
@@ -16,7 +16,9 @@ const minSecretLength = 3;
 export function addSecretValues(secrets: Iterable<string>): void {
   const before = values.size;
   for (const value of secrets) {
-    for (const part of [value, ...value.split(/\r?\n/)]) {
+    // Its base64 form too: that is how a Kubernetes Secret prints it.
+    const encoded = Buffer.from(value, "utf8").toString("base64");
+    for (const part of [value, encoded, ...value.split(/\r?\n/)]) {
       const trimmed = part.trim();
       if (trimmed.length >= minSecretLength) values.add(trimmed);
     }

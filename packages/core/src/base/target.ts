@@ -16,6 +16,13 @@ export interface TargetSettings {
   name: string;
   backend: BackendName;
   dockerContext?: string;
+  /**
+   * Docker hosts the target deploys to, one after the other (`ssh://[user@]host[:port]`);
+   * compose only. A deployment unit for one of them has that host as `dockerHost`.
+   */
+  hosts?: string[];
+  /** The engine address for docker commands (docker --host, what DOCKER_HOST sets); for a unit on one of a target's hosts, that host. */
+  dockerHost?: string;
   kubeContext?: string;
   /** Absolute path. */
   kubeconfig?: string;

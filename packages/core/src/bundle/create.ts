@@ -3,11 +3,13 @@
  * bundle directory (see manifest.ts); optionally save the images into it and
  * push it as one OCI artifact.
  */
+
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
+import { own } from "../base/merge.js";
 import { orasPlainHttp } from "../config/catalog/oci-source.js";
 import { pinImages } from "../deploy/pin.js";
 import { planUp, type TargetOptions } from "../deploy/plan-up.js";
@@ -89,7 +91,7 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
   if (options.withImages) {
     // The site has no registry: deploy by image ID, which survives docker save/load.
     const refOf = (envName: string, service: string) =>
-      pins[envName]?.[service] ?? model.environments[envName]!.services[service]!.image;
+      own(own(pins, envName), service) ?? model.environments[envName]!.services[service]!.image;
     const known = await localImageIds(
       target,
       Object.entries(pins).flatMap(([envName]) =>
@@ -100,7 +102,7 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
     );
     for (const [envName, services] of Object.entries(pins)) {
       for (const service of Object.keys(model.environments[envName]!.services)) {
-        const ref = services[service] ?? model.environments[envName]!.services[service]!.image;
+        const ref = own(services, service) ?? model.environments[envName]!.services[service]!.image;
         let id = ref.startsWith("sha256:") ? ref : known.get(ref);
         if (!id) {
           events({ type: "stage", message: `pulling ${ref} to carry it in the bundle` });

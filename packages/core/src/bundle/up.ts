@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
+import type { TargetSettings } from "../base/target.js";
 import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
+import { eachHost, hostEvents, placementsOf } from "../deploy/hosts.js";
 import { lockEnvironments } from "../deploy/locks.js";
 import { currentFingerprints } from "../deploy/secret-fingerprints.js";
 import { checkSecrets } from "../deploy/secrets.js";
@@ -27,6 +29,8 @@ export interface BundleUpOptions extends ApplyOptions {
   bundle: string;
   cwd?: string | undefined;
   target?: string | undefined;
+  /** Only these of the target's hosts (`--hosts`), for a bundle made for a target with hosts. */
+  hosts?: readonly string[] | undefined;
 }
 
 export interface PlannedBundleUp extends OpenBundle {
@@ -81,13 +85,13 @@ const imageIds = (bundle: OpenBundle) => [
   ...new Set(bundle.manifest.images.flatMap((i) => (i.imageId ? [i.imageId] : []))),
 ];
 
-/** Load the bundle's images unless every image it pins is already on the engine. */
+/** Load the bundle's images into the target's engine (or one host's) unless it has every image the bundle pins. */
 async function loadImages(
   bundle: PlannedBundleUp,
   events: NonNullable<ApplyOptions["events"]>,
+  target: TargetSettings,
 ): Promise<void> {
   if (!bundle.loadImages) return;
-  const target = bundle.units[0]!.target;
   const ids = imageIds(bundle);
   const present = await exec(
     ["docker", ...dockerGlobalArgs(target), "image", "inspect", "--format", "{{.Id}}", ...ids],
@@ -98,7 +102,8 @@ async function loadImages(
     type: "stage",
     message: `loading ${ids.length} image${ids.length === 1 ? "" : "s"} from the bundle`,
   });
-  await execOk(bundle.loadImages.argv, "docker load", { events });
+  const load = imageLoadCommand(target, join(bundle.directory, "images.tar"), ids.length);
+  await execOk(load.argv, "docker load", { events });
 }
 
 export async function deployBundle(options: BundleUpOptions): Promise<UpResult> {
@@ -109,43 +114,63 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
     units.filter((u) => u.backend !== "kubernetes").map((u) => u.environment),
     options.processEnv,
   );
-  await loadImages(bundle, events);
   if (bundle.rememberRemote && bundle.remote) await rememberRemoteState(bundle.cacheDir, bundle.remote);
+  // A bundle made for a target with hosts goes to each host in turn: its images, then its units.
+  const placements = placementsOf(units[0]!.target, options.hosts);
   const locks = await lockEnvironments(bundle, manifest.target, manifest.environmentOrder, options);
   try {
-    const deployments: DeploymentSummary[] = [];
-    for (const unit of units) {
-      const ledger = ledgerAt(
-        bundle,
-        { environment: unit.environment.environment, target: manifest.target },
-        { kaupangVersion: options.kaupangVersion },
-      );
-      const ctx = {
-        project: unit.project,
-        target: unitTarget(unit, bundle.root),
-        pull: unit.pull,
-        root: bundle.root,
-        events,
-        timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
-      };
-      const secrets = await currentFingerprints(
-        backendFor(unit.backend),
-        ctx,
-        unit.environment.secrets,
-        options.processEnv,
-      );
-      deployments.push(
-        await applyUnit(unit, {
-          ctx,
-          ledger,
-          action: "up",
-          source: bundle.source,
-          ...(secrets ? { secrets } : {}),
-          backendImpl: options.backendImpl,
-        }),
-      );
-    }
-    return { project: manifest.project, target: manifest.target, backend: manifest.backend, deployments };
+    const perHost = await eachHost(
+      placements,
+      async (placement) => {
+        const placed = placement.host ? hostEvents(events, placement.host) : events;
+        await loadImages(bundle, placed, placement.target);
+        const deployments: DeploymentSummary[] = [];
+        for (const recorded of units) {
+          const unit = placement.host ? { ...recorded, target: placement.target } : recorded;
+          const ledger = ledgerAt(
+            bundle,
+            {
+              environment: unit.environment.environment,
+              target: manifest.target,
+              ...(placement.host ? { host: placement.host } : {}),
+            },
+            { kaupangVersion: options.kaupangVersion },
+          );
+          const ctx = {
+            project: unit.project,
+            target: unitTarget(unit, bundle.root),
+            pull: unit.pull,
+            root: bundle.root,
+            events: placed,
+            timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+          };
+          const secrets = await currentFingerprints(
+            backendFor(unit.backend),
+            ctx,
+            unit.environment.secrets,
+            options.processEnv,
+          );
+          deployments.push(
+            await applyUnit(unit, {
+              ctx,
+              ledger,
+              action: "up",
+              source: bundle.source,
+              ...(secrets ? { secrets } : {}),
+              backendImpl: options.backendImpl,
+            }),
+          );
+        }
+        return deployments;
+      },
+      { events, what: "up --bundle" },
+    );
+    return {
+      project: manifest.project,
+      target: manifest.target,
+      backend: manifest.backend,
+      deployments: perHost.flat(),
+    };
   } finally {
     for (const lock of locks) await lock.release();
   }

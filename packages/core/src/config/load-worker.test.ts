@@ -56,7 +56,7 @@ describe("config files load in a worker with a deadline", () => {
 
   it("passes errors and functions back so they are reported as before", async () => {
     await expect(load("throw new TypeError('nope');\nexport default {};")).rejects.toThrow(
-      "kaupang.config.ts: failed to load: TypeError: nope",
+      "kaupang.config.ts:1: TypeError: nope",
     );
     const value = (await load("export default { project: () => 'p' };")) as { project: unknown };
     expect(typeof value.project).toBe("function");

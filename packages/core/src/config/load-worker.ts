@@ -34,7 +34,8 @@ const functionMarker = "\u0000kaupang:function";
 const workerSource = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createJiti } = require(workerData.jiti);
-const jiti = createJiti(workerData.base, { alias: workerData.alias, interopDefault: true, moduleCache: false });
+// The module namespace as it is: a missing default export, or "export default null", must reach the loader's checks.
+const jiti = createJiti(workerData.base, { alias: workerData.alias, interopDefault: false, moduleCache: false });
 const marker = ${JSON.stringify(functionMarker)};
 const plain = (value, seen) => {
   if (typeof value === "function") return { [marker]: value.name || "anonymous" };
@@ -51,9 +52,12 @@ const plain = (value, seen) => {
 parentPort.on("message", async ({ id, file }) => {
   try {
     const mod = await jiti.import(file);
-    const value = (mod && mod.default) ?? mod;
+    if (mod === null || typeof mod !== "object" || !("default" in mod)) {
+      parentPort.postMessage({ id, ok: true, noDefault: true });
+      return;
+    }
     try {
-      parentPort.postMessage({ id, ok: true, value: plain(value, new Set()) });
+      parentPort.postMessage({ id, ok: true, value: plain(mod.default, new Set()) });
     } catch (error) {
       parentPort.postMessage({ id, ok: false, error: { name: "Error", message: "its default export is not plain data: " + error.message } });
     }
@@ -64,8 +68,17 @@ parentPort.on("message", async ({ id, file }) => {
 });
 `;
 
+interface Reply {
+  id: number;
+  ok: boolean;
+  /** The module has no default export. */
+  noDefault?: boolean;
+  value?: unknown;
+  error?: object;
+}
+
 interface Pending {
-  resolve(value: unknown): void;
+  resolve(value: { default?: unknown }): void;
   reject(error: unknown): void;
 }
 
@@ -96,11 +109,11 @@ function stopWorker(reason: unknown): void {
 
 function startWorker(options: { jiti: string; base: string; alias: Record<string, string> }): Worker {
   const started = new Worker(workerSource, { eval: true, env: SHARE_ENV, workerData: options });
-  started.on("message", (message: { id: number; ok: boolean; value?: unknown; error?: object }) => {
+  started.on("message", (message: Reply) => {
     const waiter = pending.get(message.id);
     if (!waiter) return;
     pending.delete(message.id);
-    if (message.ok) waiter.resolve(revive(message.value));
+    if (message.ok) waiter.resolve(message.noDefault ? {} : { default: revive(message.value) });
     else waiter.reject(Object.assign(new Error(), message.error));
     if (pending.size === 0) started.unref();
   });
@@ -115,7 +128,7 @@ function startWorker(options: { jiti: string; base: string; alias: Record<string
 
 /**
  * Import `file` (a config, environment or catalog module) in the loader
- * worker and return what it exports by default. Errors thrown while loading
+ * worker and return its default export as `{ default }` (`{}` when it has none). Errors thrown while loading
  * come back as they were (name, message, code); a file that does not finish
  * within the deadline, or a load interrupted by Ctrl-C / SIGTERM, fails with
  * one line naming `displayName`.
@@ -124,7 +137,7 @@ export function importConfigModule(
   file: string,
   displayName: string,
   options: { base: string; alias: Record<string, string> },
-): Promise<unknown> {
+): Promise<{ default?: unknown }> {
   if (interruptedBy()) return Promise.reject(interruptedError(`before loading ${displayName}`));
   worker ??= startWorker({ ...options, jiti: createRequire(import.meta.url).resolve("jiti") });
   const current = worker;
@@ -132,7 +145,7 @@ export function importConfigModule(
   const id = nextId++;
   const began = Date.now();
   const limit = timeoutMs;
-  return new Promise<unknown>((resolve, reject) => {
+  return new Promise<{ default?: unknown }>((resolve, reject) => {
     const finish = () => {
       clearTimeout(timer);
       stopListening();

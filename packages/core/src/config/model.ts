@@ -56,9 +56,24 @@ export interface Service {
   labels: Record<string, string>;
   pull?: PullPolicy;
   dependsOn: string[];
+  /** Linux capabilities, as written (compose/swarm cap_add/cap_drop; Kubernetes without "CAP_"). */
+  capAdd: string[];
+  capDrop: string[];
+  /** Environment networks this service joins, besides the project network. */
+  networks: string[];
   resources?: { cpus?: string; memoryBytes?: number };
   compose: Record<string, unknown>;
   kubernetes: Record<string, unknown>;
+}
+
+/** An environment's network or volume: compose's top-level `networks`/`volumes` entry. */
+export interface NamedResource {
+  name?: string;
+  external?: boolean;
+  driver?: string;
+  driverOpts?: Record<string, string>;
+  internal?: boolean;
+  labels?: Record<string, string>;
 }
 
 export interface Environment {
@@ -67,6 +82,11 @@ export interface Environment {
   file: string;
   dependsOn: string[];
   services: Record<string, Service>;
+  /** Named networks and volumes the environment declares (compose and swarm), keys sorted. */
+  networks: Record<string, NamedResource>;
+  volumes: Record<string, NamedResource>;
+  /** Pull policy for services that set none (swarm: this environment's --resolve-image). */
+  pull?: PullPolicy;
   hooks: { beforeUp: Hook[]; afterUp: Hook[]; beforeDown: Hook[]; afterDown: Hook[] };
 }
 

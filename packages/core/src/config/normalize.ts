@@ -9,9 +9,10 @@ import type * as z from "zod";
 import { didYouMean } from "../base/did-you-mean.js";
 import { parseDuration } from "../base/duration.js";
 import { KaupangError, showValue } from "../base/errors.js";
-import { nameOf } from "../base/image-reference.js";
-import { deepMerge } from "../base/merge.js";
+import { imageReferenceProblem, nameOf } from "../base/image-reference.js";
+import { deepMerge, own } from "../base/merge.js";
 import type { Catalog } from "./catalog/catalog.js";
+import { displayPath } from "./load.js";
 import type {
   BackendName,
   Environment,
@@ -22,7 +23,7 @@ import type {
   Service,
   Target,
 } from "./model.js";
-import { parsePort } from "./ports.js";
+import { parsePorts } from "./ports.js";
 import { isValidName, nameRule, type ServiceObjectSchema, type TargetSchema } from "./schema.js";
 import { fieldError } from "./validate.js";
 import type { Config, ValidEnvironment } from "./written.js";
@@ -63,27 +64,44 @@ export interface TargetOptions {
 
 /** Pick the target and backend the run deploys to. */
 export function selectTarget(
-  project: { config: Config; root: string },
+  project: { config: Config; root: string; configFile?: string },
   options: TargetOptions,
 ): SelectedTarget {
   const { config } = project;
-  const name = options.target ?? options.processEnv?.KAUPANG_TARGET ?? process.env.KAUPANG_TARGET ?? "local";
+  const fromEnv = options.processEnv?.KAUPANG_TARGET ?? process.env.KAUPANG_TARGET;
+  const name = options.target ?? fromEnv ?? "local";
   const targets = config.targets ?? {};
-  const written: z.output<typeof TargetSchema> | undefined =
-    targets[name] ?? (name === "local" ? {} : undefined);
+  // Own keys only: a target named "constructor" is not Object.prototype's.
+  const written: z.output<typeof TargetSchema> | undefined = Object.hasOwn(targets, name)
+    ? targets[name]
+    : name === "local"
+      ? {}
+      : undefined;
   if (!written) {
     const known = Object.keys(targets);
     if (!known.includes("local")) known.unshift("local");
+    const source = options.target === undefined && fromEnv !== undefined ? " (from $KAUPANG_TARGET)" : "";
     throw new KaupangError(
       "ERR_UNKNOWN_TARGET",
-      `unknown target "${name}"${didYouMean(name, known)}; configured targets: ${known.join(", ")}`,
+      `unknown target "${name}"${source}${didYouMean(name, known)}; configured targets: ${known.join(", ")}`,
     );
   }
   const backend = options.backend ?? written.backend ?? config.defaultBackend ?? "compose";
+  if (written.hosts) checkHosts(project, name, backend, written);
+  if (written.dockerHost && written.dockerContext) {
+    throw fieldError({
+      file: displayPath(project.root, project.configFile ?? "kaupang.config"),
+      path: ["targets", name, "dockerHost"],
+      value: written.dockerHost,
+      message: `"${written.dockerHost}" and dockerContext "${written.dockerContext}" both pick the engine; keep one`,
+    });
+  }
   return {
     name,
     backend,
     ...(written.dockerContext ? { dockerContext: written.dockerContext } : {}),
+    ...(written.hosts ? { hosts: written.hosts } : {}),
+    ...(written.dockerHost ? { dockerHost: written.dockerHost } : {}),
     ...(written.kubeContext ? { kubeContext: written.kubeContext } : {}),
     ...(written.kubeconfig ? { kubeconfig: resolve(project.root, written.kubeconfig) } : {}),
     namespace: written.namespace ?? config.project,
@@ -99,6 +117,48 @@ export function selectTarget(
     state: written.state ?? "local",
     env: written.env ?? {},
   };
+}
+
+/** A target's `hosts`: compose only, without a dockerContext, each host once, state kept locally. */
+function checkHosts(
+  project: { root: string; configFile?: string },
+  name: string,
+  backend: BackendName,
+  written: z.output<typeof TargetSchema>,
+): void {
+  const file = project.configFile ? displayPath(project.root, project.configFile) : "kaupang.config";
+  const hosts = written.hosts ?? [];
+  const at = (path: (string | number)[], value: unknown, message: string) =>
+    fieldError({ file, path: ["targets", name, ...path], value, message });
+  if (backend !== "compose")
+    throw at(
+      ["hosts"],
+      hosts,
+      `hosts are for the compose backend (one engine per host); target "${name}" deploys with ${backend}: give its manager as dockerContext instead`,
+    );
+  if (written.dockerContext)
+    throw at(
+      ["dockerContext"],
+      written.dockerContext,
+      `${showValue(written.dockerContext)}: a target has either dockerContext or hosts, not both`,
+    );
+  if (written.dockerHost)
+    throw at(
+      ["dockerHost"],
+      written.dockerHost,
+      `${showValue(written.dockerHost)}: a target has either dockerHost or hosts, not both`,
+    );
+  if (written.state === "target")
+    throw at(
+      ["state"],
+      written.state,
+      `"target": a target with hosts keeps its state locally (each host has its own ledger; one lock for all): use state: "local"`,
+    );
+  const seen = new Set<string>();
+  hosts.forEach((host, index) => {
+    if (seen.has(host)) throw at(["hosts", index], host, `${showValue(host)}: this host is listed twice`);
+    seen.add(host);
+  });
 }
 
 /** Whether normalising `written` needs the catalog (a service names a preset). */
@@ -118,6 +178,22 @@ export function createModel(
   const environments: Record<string, Environment> = {};
   for (const name of [...written.environments.keys()].sort()) {
     const { file, written: env } = written.environments.get(name)!;
+    const environmentNetworks = namedDefinitions(env.networks);
+    const environmentVolumes = namedDefinitions(env.volumes);
+    for (const [kind, defs] of [
+      ["networks", environmentNetworks],
+      ["volumes", environmentVolumes],
+    ] as const) {
+      for (const key of Object.keys(defs)) {
+        if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(key)) {
+          throw fieldError({
+            file,
+            path: [kind, key],
+            message: `"${key}" is not a valid ${kind.slice(0, -1)} name`,
+          });
+        }
+      }
+    }
     const services: Record<string, Service> = {};
     for (const serviceName of Object.keys(env.services).sort()) {
       if (!isValidName(serviceName)) {
@@ -163,9 +239,18 @@ export function createModel(
           }
           base.image = `${nameOf(base.image)}:${version}`;
         }
-        const { $catalog: _ignored, ...overrides } = service;
+        // Overrides: beside "$catalog" (what use() writes) and/or under "overrides" (the original's JSON form).
+        const { $catalog: _ignored, overrides: nested, ...siblings } = service;
+        const overrides = nested ? (deepMerge(siblings, nested) as ValidService) : siblings;
         imageFromPreset = overrides.image === undefined;
         service = deepMerge(base, overrides) as ValidService;
+      } else if (service.overrides !== undefined) {
+        throw fieldError({
+          file,
+          path: ["services", serviceName, "overrides"],
+          message:
+            'overrides apply to a catalog preset: add "$catalog", or write the settings on the service itself',
+        });
       }
       services[serviceName] = normalizeService({
         name: serviceName,
@@ -173,6 +258,8 @@ export function createModel(
         path: ["services", serviceName],
         file,
         config,
+        repository: env.dockerRepository ?? config.dockerRepository,
+        networks: Object.keys(environmentNetworks),
         imagePrefixed: !imageFromPreset,
         env: mergeEnv(config.globalEnv, env.env, target.env, written.extraEnv, service.env),
         pin: written.pins?.[`${name}.${serviceName}`],
@@ -181,7 +268,7 @@ export function createModel(
     }
     for (const service of Object.values(services)) {
       service.dependsOn.forEach((dep) => {
-        if (!services[dep]) {
+        if (!own(services, dep)) {
           throw fieldError({
             file,
             path: ["services", service.name, "dependsOn"],
@@ -196,6 +283,9 @@ export function createModel(
       file,
       dependsOn: list(env.dependsOn),
       services,
+      networks: environmentNetworks,
+      volumes: environmentVolumes,
+      ...(env.pull ? { pull: env.pull as PullPolicy } : {}),
       hooks: {
         beforeUp: hooks(env.hooks?.beforeUp, written.root),
         afterUp: hooks(env.hooks?.afterUp, written.root),
@@ -261,6 +351,10 @@ function normalizeService(input: {
   path: (string | number)[];
   file: string;
   config: Config;
+  /** The environment's dockerRepository, else the project's. */
+  repository: string | undefined;
+  /** Networks the environment declares. */
+  networks: string[];
   imagePrefixed: boolean;
   env: Record<string, EnvValue>;
   pin: string | undefined;
@@ -276,8 +370,56 @@ function normalizeService(input: {
     });
   }
   const image =
-    input.pin ?? (input.imagePrefixed ? prefixImage(writtenImage, config.dockerRepository) : writtenImage);
-  const ports = (s.ports ?? []).map((port) => parsePort(port)!);
+    input.pin ?? (input.imagePrefixed ? prefixImage(writtenImage, input.repository) : writtenImage);
+  // Docker's reference rules, at plan time: a dry-run must not pass what `docker pull` refuses.
+  const problem = imageReferenceProblem(image);
+  if (problem !== undefined) {
+    const how =
+      image === writtenImage
+        ? ""
+        : input.pin !== undefined
+          ? ` (pinned by the solution as ${showValue(image)})`
+          : ` (with dockerRepository: ${showValue(image)})`;
+    throw fieldError({
+      file,
+      path: [...path, "image"],
+      value: writtenImage,
+      message: `${showValue(writtenImage)}${how} is not a valid image reference: ${problem}`,
+    });
+  }
+  const ports = (s.ports ?? []).flatMap((port) => parsePorts(port)!);
+  const published = new Set<string>();
+  for (const port of ports) {
+    if (port.published === undefined) continue;
+    const key = `${port.hostIp ?? ""}:${port.published}/${port.protocol}`;
+    if (published.has(key)) {
+      throw fieldError({
+        file,
+        path: [...path, "ports"],
+        value: `${port.published}/${port.protocol}`,
+        message: `host port ${port.published}/${port.protocol} is published twice`,
+      });
+    }
+    published.add(key);
+  }
+  if (s.workingDir !== undefined && s.workingDirectory !== undefined && s.workingDir !== s.workingDirectory) {
+    throw fieldError({
+      file,
+      path: [...path, "workingDirectory"],
+      value: s.workingDirectory,
+      message: `"${s.workingDirectory}" differs from workingDir "${s.workingDir}"; keep one`,
+    });
+  }
+  for (const network of s.networks ?? []) {
+    if (!input.networks.includes(network)) {
+      throw fieldError({
+        file,
+        path: [...path, "networks"],
+        value: network,
+        message: `network "${network}" is not declared in the environment's networks${didYouMean(network, input.networks)}${input.networks.length ? ` (declared: ${input.networks.join(", ")})` : ""}`,
+      });
+    }
+  }
   const out: Service = {
     name,
     image,
@@ -288,6 +430,9 @@ function normalizeService(input: {
     replicas: s.replicas ?? 1,
     labels: s.labels ?? {},
     dependsOn: list(s.dependsOn),
+    capAdd: [...new Set(s.capAdd ?? [])],
+    capDrop: [...new Set(s.capDrop ?? [])],
+    networks: [...new Set(s.networks ?? [])],
     compose: s.compose ?? {},
     kubernetes: s.kubernetes ?? {},
   };
@@ -303,7 +448,8 @@ function normalizeService(input: {
   }
   if (s.command !== undefined) out.command = s.command;
   if (s.entrypoint !== undefined) out.entrypoint = s.entrypoint;
-  if (s.workingDir !== undefined) out.workingDir = s.workingDir;
+  const workingDir = s.workingDir ?? s.workingDirectory;
+  if (workingDir !== undefined) out.workingDir = workingDir;
   if (s.restart !== undefined) out.restart = s.restart;
   if (s.pull !== undefined) out.pull = s.pull as PullPolicy;
   if (s.healthcheck) {
@@ -347,4 +493,17 @@ function normalizeService(input: {
     });
   }
   return out;
+}
+
+/** `["a"]` or `{ a: null | {…} }` → `{ a: {…} }` (environment networks and volumes), keys sorted. */
+function namedDefinitions<T extends object>(
+  value: string[] | Record<string, T | null> | undefined,
+): Record<string, T> {
+  if (value === undefined) return {};
+  if (Array.isArray(value)) return Object.fromEntries([...new Set(value)].sort().map((n) => [n, {} as T]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([n, v]) => [n, (v ?? {}) as T]),
+  );
 }

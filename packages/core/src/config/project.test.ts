@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
@@ -65,5 +65,82 @@ describe("Project.withEnvironment", () => {
     const copy = base.withEnvironment("app", { services: {} }).withEnvironment("b", { services: {} });
     expect(copy.catalog()).toBe(base.catalog());
     expect(copy.environmentNames()).toEqual(["data", "app", "b"]);
+  });
+});
+
+describe("environment files, folders and names", () => {
+  const layout = () =>
+    testdir({
+      "kaupang.config.json": json({ project: "shop" }),
+      // A folder with an index file is an environment; one without is shared code.
+      "environments/api/index.ts":
+        'import { port } from "../shared/ports";\nexport default { services: { web: { image: "api:1", ports: [`${port}:80`] } } };\n',
+      "environments/shared/ports.ts": "export const port = 8080;\n",
+      // `name` differs from the file name: the environment is "storage", not "db".
+      "environments/db.json": json({ name: "storage", services: { pg: "postgres:16" } }),
+      // `name` equal to the file name: the fast path.
+      "environments/market.json": json({
+        name: "market",
+        dependsOn: ["storage", "api"],
+        services: { m: "m:1" },
+      }),
+    });
+
+  it("loads an environment from a folder's index file, with its relative imports", async () => {
+    const project = await loadProject(layout());
+    expect(await project.findEnvironment("api")).toBe(true);
+    expect(project.environmentFile("api")).toBe("environments/api/index.ts");
+    const model = await loadModel(project, { environments: ["api"], target: "local" });
+    expect(model.environments.api!.services.web!.ports).toEqual([
+      expect.objectContaining({ published: 8080, target: 80 }),
+    ]);
+  });
+
+  it("finds an environment by its name key, and by name through dependsOn", async () => {
+    const project = await loadProject(layout());
+    const model = await loadModel(project, { environments: ["market"], target: "local" });
+    expect(Object.keys(model.environments).sort()).toEqual(["api", "market", "storage"]);
+    expect(model.environments.storage!.file).toBe("environments/db.json");
+    expect((await project.allEnvironmentNames()).sort()).toEqual(["api", "market", "storage"]);
+    // The file name is not a name when `name` says otherwise.
+    await expect(loadModel(project, { environments: ["db"], target: "local" })).rejects.toThrow(
+      'unknown environment "db"; environments: api, market, storage',
+    );
+  });
+
+  it("keeps lazy loading when names match: a broken unrelated file is never read", async () => {
+    const dir = layout();
+    writeFileSync(join(dir, "environments/broken.ts"), "export default {{{");
+    const project = await loadProject(dir);
+    const model = await loadModel(project, { environments: ["api"], target: "local" });
+    expect(Object.keys(model.environments)).toEqual(["api"]);
+  });
+
+  it("rejects two environments with one name, a folder and a file of one name, and a bad name", async () => {
+    const dup = testdir({
+      "kaupang.config.json": json({ project: "shop" }),
+      "environments/a.json": json({ name: "web", services: {} }),
+      "environments/web.json": json({ services: {} }),
+    });
+    await expect(
+      loadModel(await loadProject(dup), { environments: ["nope"], target: "local" }),
+    ).rejects.toThrow(
+      'environments/web.json: name: environment "web" is also defined by environments/a.json',
+    );
+    const both = testdir({
+      "kaupang.config.json": json({ project: "shop" }),
+      "environments/api.json": json({ services: {} }),
+      "environments/api/index.json": json({ services: {} }),
+    });
+    await expect(
+      loadModel(await loadProject(both), { environments: ["api"], target: "local" }),
+    ).rejects.toThrow('environments: environment "api" is defined twice (api/index.json and api.json)');
+    const bad = testdir({
+      "kaupang.config.json": json({ project: "shop" }),
+      "environments/api.json": json({ name: "Api_1", services: {} }),
+    });
+    await expect(
+      loadModel(await loadProject(bad), { environments: ["api"], target: "local" }),
+    ).rejects.toThrow('environments/api.json: name: "Api_1" must be lowercase letters');
   });
 });

@@ -6,9 +6,9 @@
  * broken file elsewhere never blocks a deploy. Normalising what was loaded
  * (normalize.ts) is pure.
  */
-import { dirname, relative, resolve } from "node:path";
+import { basename, dirname, relative, resolve } from "node:path";
 import { didYouMean } from "../base/did-you-mean.js";
-import { errorMessage, KaupangError } from "../base/errors.js";
+import { errorMessage, type KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
 import { type Catalog, loadCatalog } from "./catalog/catalog.js";
 import { fileSource } from "./catalog/file-source.js";
@@ -32,7 +32,7 @@ import {
   type WrittenClosure,
   type WrittenEnv,
 } from "./normalize.js";
-import { ConfigSchema, EnvironmentSchema, isValidName, nameRule } from "./schema.js";
+import { ConfigSchema, EnvironmentSchema, isValidName, nameFrom, nameRule } from "./schema.js";
 import { fieldError, validate } from "./validate.js";
 import type { Config, Solution, ValidEnvironment } from "./written.js";
 
@@ -75,12 +75,19 @@ export class Project {
   readonly config: Config;
   readonly environmentsDir: string;
   private envFiles: Map<string, string> | undefined;
-  private readonly envCache = new Map<string, Promise<ValidEnvironment>>();
+  /** Names found so far whose file is not named after them (`name` key), or that were confirmed. */
+  private named = new Map<string, string>();
+  /** Every environment's name → file, once all files were read (indexEnvironments). */
+  private index: Map<string, string> | undefined;
+  private readonly fileCache = new Map<string, Promise<ValidEnvironment>>();
+  private readonly suppliedCache = new Map<string, Promise<ValidEnvironment>>();
   private catalogPromise: Promise<Catalog> | undefined;
   /** Environments given in memory (see withEnvironment): name → written object and display file. */
   private supplied = new Map<string, { written: unknown; file: string }>();
   /** The project a withEnvironment copy was made from; its catalog is shared. */
   private base: Project | undefined;
+  /** Catalog sources ahead of the configured ones (see withCatalog). */
+  private extraSources: readonly CatalogSource[] = [];
 
   constructor(options: { root: string; configFile: string; config: Config }) {
     this.root = options.root;
@@ -89,56 +96,145 @@ export class Project {
     this.environmentsDir = resolve(this.root, this.config.environments);
   }
 
+  /** The error for an environment name with no file (naming a missing folder as such). */
+  private unknownEnvironment(name: string, known: readonly string[]): KaupangError {
+    return unknownEnvironmentError(name, known, {
+      dir: this.environmentsDir,
+      displayDir: this.environmentsDisplay,
+      configDisplay: displayPath(this.root, this.configFile),
+      setting: this.config.environments,
+    });
+  }
+
   /** Display form of the environments folder, relative to the root. */
   get environmentsDisplay(): string {
     return relative(this.root, this.environmentsDir) || ".";
   }
 
-  environmentNames(): string[] {
+  private files(): Map<string, string> {
     this.envFiles ??= listEnvironmentFiles(this.environmentsDir, this.environmentsDisplay);
-    return [...new Set([...this.envFiles.keys(), ...this.supplied.keys()])];
+    return this.envFiles;
   }
 
+  /**
+   * Environment names: once indexEnvironments ran, the exact names; before,
+   * the file and folder names (what the names are unless a `name` key differs).
+   */
+  environmentNames(): string[] {
+    const names = this.index ? [...this.index.keys()] : [...this.files().keys(), ...this.named.keys()];
+    return [...new Set([...names, ...this.supplied.keys()])];
+  }
+
+  /** Every environment's exact name (reads every environment file). */
+  async allEnvironmentNames(): Promise<string[]> {
+    await this.indexEnvironments();
+    return this.environmentNames();
+  }
+
+  /** Whether `name` is known without reading files (see findEnvironment). */
   hasEnvironment(name: string): boolean {
-    this.environmentNames();
-    return this.supplied.has(name) || this.envFiles!.has(name);
+    if (this.supplied.has(name)) return true;
+    if (this.index) return this.index.has(name);
+    return this.named.has(name) || this.files().has(name);
+  }
+
+  /**
+   * Whether an environment is called `name`. Fast path: the file or folder of
+   * that name, whose `name` key is absent or the same. Otherwise every file is
+   * read once to find the environment whose `name` is `name`.
+   */
+  async findEnvironment(name: string): Promise<boolean> {
+    if (this.supplied.has(name) || this.named.has(name)) return true;
+    if (this.index) return this.index.has(name);
+    const file = this.files().get(name);
+    if (file !== undefined) {
+      const env = await this.readFile(file);
+      if ((env.name ?? name) === name) {
+        this.named.set(name, file);
+        return true;
+      }
+    }
+    await this.indexEnvironments();
+    return this.index!.has(name);
+  }
+
+  /** Read every environment file and index them by name; two environments with one name are an error. */
+  async indexEnvironments(): Promise<void> {
+    if (this.index) return;
+    const entries = [...this.files()];
+    const envs = await Promise.all(entries.map(([, file]) => this.readFile(file)));
+    const index = new Map<string, string>();
+    entries.forEach(([stem, file], i) => {
+      const name = envs[i]!.name ?? stem;
+      const previous = index.get(name);
+      if (previous !== undefined) {
+        throw fieldError(
+          {
+            file: displayPath(this.root, file),
+            path: ["name"],
+            value: name,
+            message: `environment "${name}" is also defined by ${displayPath(this.root, previous)}`,
+          },
+          { hint: "give each environment its own name" },
+        );
+      }
+      index.set(name, file);
+    });
+    this.index = new Map([...index].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
   /** Display path of an environment's file, relative to the root. */
   environmentFile(name: string): string {
     const supplied = this.supplied.get(name);
     if (supplied) return supplied.file;
-    this.environmentNames();
-    const file = this.envFiles!.get(name);
-    if (!file) throw unknownEnvironmentError(name, this.environmentNames(), this.environmentsDisplay);
+    const file = this.index ? this.index.get(name) : (this.named.get(name) ?? this.files().get(name));
+    if (!file) throw this.unknownEnvironment(name, this.environmentNames());
     return displayPath(this.root, file);
   }
 
+  /** The validated environment called `name` (call findEnvironment first when its file may be named otherwise). */
   loadEnvironment(name: string): Promise<ValidEnvironment> {
-    let pending = this.envCache.get(name);
+    const supplied = this.supplied.get(name);
+    if (supplied) {
+      let pending = this.suppliedCache.get(name);
+      if (!pending) {
+        pending = this.validateEnvironment(name, supplied.written, supplied.file);
+        this.suppliedCache.set(name, pending);
+      }
+      return pending;
+    }
+    return this.readFile(resolve(this.root, this.environmentFile(name)));
+  }
+
+  private readFile(file: string): Promise<ValidEnvironment> {
+    let pending = this.fileCache.get(file);
     if (!pending) {
-      pending = this.readEnvironment(name);
-      this.envCache.set(name, pending);
+      const display = displayPath(this.root, file);
+      const stem = [...this.files()].find(([, f]) => f === file)?.[0] ?? display;
+      pending = loadModuleFile(file, display).then((raw) => this.validateEnvironment(stem, raw, display));
+      this.fileCache.set(file, pending);
     }
     return pending;
   }
 
-  private async readEnvironment(name: string): Promise<ValidEnvironment> {
-    const display = this.environmentFile(name);
+  /** Validate a written environment; `stem` is its file's name, its name unless `name` says otherwise. */
+  private async validateEnvironment(stem: string, raw: unknown, display: string): Promise<ValidEnvironment> {
+    const env = validate(EnvironmentSchema, raw, display);
+    const name = env.name ?? stem;
     if (!isValidName(name)) {
       throw fieldError(
-        {
-          file: display,
-          path: [],
-          subject: "name",
-          message: `environment name "${name}" must be ${nameRule}`,
-        },
-        { hint: "rename the file" },
+        env.name === undefined
+          ? {
+              file: display,
+              path: [],
+              subject: "name",
+              message: `environment name "${name}" must be ${nameRule}`,
+            }
+          : { file: display, path: ["name"], value: name, message: `"${name}" must be ${nameRule}` },
+        { hint: env.name === undefined ? "rename the file, or set name" : "change name" },
       );
     }
-    const supplied = this.supplied.get(name);
-    const raw = supplied ? supplied.written : await loadModuleFile(resolve(this.root, display), display);
-    return validate(EnvironmentSchema, raw, display);
+    return env;
   }
 
   /**
@@ -147,11 +243,8 @@ export class Project {
    */
   async loadClosure(names: readonly string[]): Promise<WrittenClosure["environments"]> {
     for (const name of names) {
-      if (!this.hasEnvironment(name)) {
-        throw new KaupangError(
-          "ERR_UNKNOWN_ENVIRONMENT",
-          `unknown environment "${name}"${didYouMean(name, this.environmentNames())}; environments: ${this.environmentNames().join(", ") || `(none in ${this.environmentsDisplay})`}`,
-        );
+      if (!(await this.findEnvironment(name))) {
+        throw this.unknownEnvironment(name, await this.allEnvironmentNames());
       }
     }
     const written = new Map<string, { file: string; written: ValidEnvironment }>();
@@ -159,22 +252,22 @@ export class Project {
     while (frontier.length > 0) {
       const loaded = await Promise.all(frontier.map((name) => this.loadEnvironment(name)));
       const next: string[] = [];
-      frontier.forEach((name, i) => {
+      for (const [i, name] of frontier.entries()) {
         const env = loaded[i]!;
         const file = this.environmentFile(name);
         written.set(name, { file, written: env });
         for (const dep of list(env.dependsOn)) {
-          if (!this.hasEnvironment(dep)) {
+          if (!(await this.findEnvironment(dep))) {
             throw fieldError({
               file,
               path: ["dependsOn"],
               value: dep,
-              message: `environment "${dep}" does not exist${didYouMean(dep, this.environmentNames())}`,
+              message: `environment "${dep}" does not exist${didYouMean(dep, await this.allEnvironmentNames())}`,
             });
           }
           if (!written.has(dep) && !next.includes(dep) && !frontier.includes(dep)) next.push(dep);
         }
-      });
+      }
       frontier = next;
     }
     return written;
@@ -201,15 +294,28 @@ export class Project {
     return copy;
   }
 
+  /**
+   * A copy of this project whose catalog is `sources` first, then its own
+   * configured sources (earlier sources win a preset name): how the studio
+   * plans with the catalog it was started with. Nothing is written.
+   */
+  withCatalog(sources: readonly CatalogSource[]): Project {
+    const copy = new Project({ root: this.root, configFile: this.configFile, config: this.config });
+    copy.supplied = new Map(this.supplied);
+    copy.extraSources = [...sources, ...this.extraSources];
+    return copy;
+  }
+
   /** The merged catalog; every source is fetched once per run, concurrently. */
   catalog(events: EventSink = silent): Promise<Catalog> {
     if (this.base) return this.base.catalog(events);
-    this.catalogPromise ??= loadCatalog(
-      (this.config.catalog?.sources ?? []).map((source) => {
+    this.catalogPromise ??= loadCatalog([
+      ...this.extraSources,
+      ...(this.config.catalog?.sources ?? []).map((source) => {
         const made = catalogSource(source, this.root);
         return "optional" in source && source.optional ? optionalSource(made, events) : made;
       }),
-    );
+    ]);
     return this.catalogPromise;
   }
 
@@ -263,6 +369,18 @@ export async function loadModel(project: Project, options: LoadModelOptions): Pr
     pins: options.pins,
   };
   return createModel(closure, catalog, target);
+}
+
+/**
+ * A project for a directory that has no config (the studio outside a
+ * project): named after the directory, environments in ./environments, no
+ * targets but local. Its config file does not exist; nothing is written.
+ */
+export function scratchProject(dir: string): Project {
+  const root = resolve(dir);
+  const name = nameFrom(basename(root), "studio");
+  const config = validate(ConfigSchema, { project: isValidName(name) ? name : "studio" }, "(no config)");
+  return new Project({ root, configFile: resolve(root, "kaupang.config.ts"), config });
 }
 
 /** Find, read and validate the config in `cwd`. */

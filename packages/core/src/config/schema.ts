@@ -8,7 +8,7 @@ import * as z from "zod";
 import { didYouMean } from "../base/did-you-mean.js";
 import { isDuration } from "../base/duration.js";
 import { showValue } from "../base/errors.js";
-import { isPortMapping } from "./ports.js";
+import { portProblem } from "./ports.js";
 
 /** A strict object whose unknown keys are reported with a "did you mean". */
 function strict<T extends z.core.$ZodLooseShape>(shape: T) {
@@ -37,6 +37,18 @@ const namePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** The rule project, environment and service names follow (they become DNS labels and object names). */
 export const nameRule =
   'lowercase letters, digits and "-" (at most 63, starting and ending with a letter or digit)';
+
+/** Text made into a name kaupang accepts ("My_App" → "my-app"); `fallback` when nothing is left. */
+export function nameFrom(text: string, fallback: string): string {
+  const name = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .replace(/-{2,}/g, "-")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+  return name === "" ? fallback : name;
+}
 
 export function isValidName(name: string): boolean {
   return namePattern.test(name);
@@ -83,8 +95,13 @@ const StringOrList = z.union([z.string(), z.array(z.string())]);
 
 const Port = z
   .union([z.string(), z.number()])
-  .refine(isPortMapping, { error: (issue) => `${showValue(issue.input)} is not a port mapping` })
-  .describe('"host:container", "container", "ip:host:container", optionally "/tcp" or "/udp".');
+  .refine((value) => portProblem(value) === undefined, {
+    error: (issue) =>
+      `${showValue(issue.input)} is not a port mapping: ${portProblem(issue.input as string | number)}`,
+  })
+  .describe(
+    '"host:container", "container", "ip:host:container", or ranges such as "8000-8001:8000-8001"; optionally "/tcp" or "/udp".',
+  );
 
 const Healthcheck = strict({
   test: StringOrList.describe('["CMD", "bin", "arg"], ["CMD-SHELL", "cmd"], or a shell string.'),
@@ -110,19 +127,30 @@ const Memory = z
     error: (issue) => `${showValue(issue.input)} is not a memory size (use bytes or 512m, 1g)`,
   });
 
+const cpusMessage = (input: unknown) =>
+  `${showValue(input)} is not a number of CPUs (use a positive number: 0.5, 2, "1.5")`;
+
 const serviceShape = {
-  $catalog: z.string().optional().describe("Name of a catalog preset this service starts from."),
   image: z.string().min(1).optional().describe("Image reference; bare names get dockerRepository as prefix."),
   build: Build.optional().describe("Build the image from a context (kaupang build)."),
   ports: z.array(Port).optional(),
   env: EnvMap.optional(),
   command: StringOrList.optional().describe("Overrides the image's CMD."),
   entrypoint: StringOrList.optional().describe("Overrides the image's ENTRYPOINT."),
-  workingDir: z.string().optional(),
+  workingDir: z.string().optional().describe("Working directory inside the container."),
+  workingDirectory: z.string().optional().describe("Another spelling of workingDir."),
   volumes: z
     .array(z.string())
     .optional()
-    .describe('Compose short syntax: "name:/path" or "./dir:/path[:ro]".'),
+    .describe(
+      'Compose short syntax: "name:/path" (a volume of the environment\'s volumes, or a new one) or "./dir:/path[:ro]".',
+    ),
+  networks: z
+    .array(z.string())
+    .optional()
+    .describe("Networks from the environment's networks this service joins, besides the project network."),
+  capAdd: z.array(z.string()).optional().describe('Linux capabilities to add, e.g. "NET_ADMIN".'),
+  capDrop: z.array(z.string()).optional().describe('Linux capabilities to drop, e.g. "ALL".'),
   healthcheck: Healthcheck.optional(),
   restart: oneOf(["no", "always", "on-failure", "unless-stopped"] as const).optional(),
   runOnce: z
@@ -134,7 +162,12 @@ const serviceShape = {
   pull: Pull.optional(),
   dependsOn: StringOrList.optional().describe("Services of the same environment that must start first."),
   resources: strict({
-    cpus: z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?$/)]).optional(),
+    cpus: z
+      .union([
+        z.number().positive({ error: (issue) => cpusMessage(issue.input) }),
+        z.string().regex(/^\d+(\.\d+)?$/, { error: (issue) => cpusMessage(issue.input) }),
+      ])
+      .optional(),
     memory: Memory.optional(),
   }).optional(),
   compose: z
@@ -147,7 +180,16 @@ const serviceShape = {
     .describe("Merged raw into the rendered Kubernetes container (escape hatch)."),
 };
 
-export const ServiceObjectSchema = strict(serviceShape);
+/** What use(name, overrides) may override: a service without a catalog reference. */
+const ServiceOverridesSchema = strict(serviceShape).describe("Deep-merged over the catalog preset.");
+
+export const ServiceObjectSchema = strict({
+  $catalog: z.string().optional().describe("Name of a catalog preset this service starts from."),
+  overrides: ServiceOverridesSchema.optional().describe(
+    'With $catalog: settings deep-merged over the preset (the same as writing them beside "$catalog").',
+  ),
+  ...serviceShape,
+});
 export const ServiceSchema = z
   .union([z.string().min(1).describe("Shorthand for { image }."), ServiceObjectSchema])
   .describe("A service: an image string, a full object, or a catalog reference.");
@@ -162,10 +204,50 @@ const HookSchema = z.union([
 ]);
 const Hooks = z.union([HookSchema, z.array(HookSchema)]);
 
+const NameList = z.array(z.string());
+const driverOpts = z.record(z.string(), z.string()).optional().describe("Driver options.");
+const NetworkSchema = strict({
+  name: z
+    .string()
+    .optional()
+    .describe("The network's full name (default: <compose project or stack>_<key>)."),
+  external: z.boolean().optional().describe("Created outside kaupang: used, never created or removed."),
+  driver: z.string().optional().describe("bridge (compose) / overlay (swarm) by default."),
+  driverOpts,
+  internal: z.boolean().optional().describe("No access to the outside."),
+  labels: z.record(z.string(), z.string()).optional(),
+});
+const VolumeSchema = strict({
+  name: z.string().optional().describe("The volume's full name (default: <compose project or stack>_<key>)."),
+  external: z.boolean().optional().describe("Created outside kaupang: used, never created or removed."),
+  driver: z.string().optional(),
+  driverOpts,
+  labels: z.record(z.string(), z.string()).optional(),
+});
+
 export const EnvironmentSchema = strict({
   $schema: z.string().optional(),
+  name: z
+    .string()
+    .optional()
+    .describe(
+      "The environment's name when it differs from its file or folder name (commands and dependsOn use it).",
+    ),
   dependsOn: StringOrList.optional().describe("Other environments this one needs, deployed first."),
   env: EnvMap.optional().describe("Env for every service of this environment."),
+  dockerRepository: z
+    .string()
+    .optional()
+    .describe("Prefix for bare image names of this environment's services (instead of the project's)."),
+  pull: Pull.optional().describe("Pull policy for this environment's services that set none."),
+  networks: z
+    .union([NameList, z.record(z.string(), NetworkSchema.nullable())])
+    .optional()
+    .describe("Named networks its services can join (compose and swarm): a list of names or name → options."),
+  volumes: z
+    .union([NameList, z.record(z.string(), VolumeSchema.nullable())])
+    .optional()
+    .describe("Named volumes its services can mount (compose and swarm): a list of names or name → options."),
   services: z.record(z.string(), ServiceSchema),
   hooks: strict({
     beforeUp: Hooks.optional(),
@@ -185,6 +267,24 @@ const RollbackOnFailure = z
 export const TargetSchema = strict({
   backend: Backend.optional(),
   dockerContext: z.string().optional().describe("docker --context for this target."),
+  dockerHost: z
+    .string()
+    .regex(/^(unix|tcp|ssh|npipe|fd):\/\/\S*$/, {
+      error: (i) => `${showValue(i.input)} is not a docker host (unix://…, tcp://…, ssh://…)`,
+    })
+    .optional()
+    .describe("The engine for this target's docker commands (what DOCKER_HOST sets): docker --host …"),
+  hosts: z
+    .array(
+      z.string().regex(/^ssh:\/\/[^\s/@]+@?[^\s/@]*$/, {
+        error: (issue) => `${JSON.stringify(issue.input)}: expected "ssh://[user@]host[:port]"`,
+      }),
+    )
+    .min(1)
+    .optional()
+    .describe(
+      "compose: Docker hosts to deploy to over ssh, one after the other, each health-gated (ssh://[user@]host[:port]).",
+    ),
   kubeContext: z.string().optional().describe("kubectl --context for this target."),
   kubeconfig: z.string().optional().describe("KUBECONFIG for this target's kubectl runs."),
   namespace: z.string().optional().describe("Kubernetes namespace (default: the project name)."),
@@ -233,7 +333,17 @@ export const SolutionSchema = strict({
 });
 
 const StepSchema = strict({
-  run: z.string().optional(),
+  run: z
+    .union([
+      z.string(),
+      strict({
+        run: z.string(),
+        cwd: z.string().optional(),
+        env: z.record(z.string(), z.string()).optional(),
+      }),
+    ])
+    .optional()
+    .describe("A shell command from the config root, or { run, cwd, env }."),
   up: z.string().optional(),
   down: z.string().optional(),
   build: z.string().optional(),

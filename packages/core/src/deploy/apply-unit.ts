@@ -6,6 +6,7 @@
  * SIGTERM). With `rollbackOnFailure`, a failure after something was applied
  * re-applies the environment's last succeeded unit through this same path.
  */
+import { isAbsolute, relative } from "node:path";
 import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendFor } from "../backends/context.js";
 import { errorMessage, isKaupangError, KaupangError } from "../base/errors.js";
@@ -22,6 +23,8 @@ import { verifyRunning } from "./verify.js";
 
 export interface DeploymentSummary {
   environment: string;
+  /** The host it deployed to, for a target with hosts. */
+  host?: string;
   deploymentId: string;
   ranAt: string;
   images: PlannedImage[];
@@ -39,6 +42,8 @@ interface ApplyUnitOptions {
   secrets?: LedgerRecord["secrets"];
   /** When apply, verify or an afterUp hook fails: re-apply the last succeeded unit, then fail. */
   rollbackOnFailure?: boolean;
+  /** The deployment id, when one run records it on several hosts (default: a new one). */
+  id?: string | undefined;
   /** Instead of the built-in Backend of the unit's backend (an in-memory fake in tests). */
   backendImpl?: Backend | undefined;
 }
@@ -56,7 +61,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   const env = unit.environment;
   const scope = env.environment;
   const began = new Date();
-  const id = newDeploymentId(began);
+  const id = options.id ?? newDeploymentId(began);
   const backend = backendFor(unit.backend, options.backendImpl);
   // What a failure would restore, read before this deploy adds its records.
   const previous = options.rollbackOnFailure ? currentRecord((await ledger.read()).records) : undefined;
@@ -80,7 +85,12 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   ctx.events({
     type: "stage",
     scope,
-    message: `${options.action === "rollback" ? `rolling back to ${options.rollbackOf} on` : "deploying to"} ${unit.target.name} (${unit.backend}) as ${id}`,
+    // A deploy names its id at once (a run killed later can be found in history); a rollback
+    // names the deployment it returns to, and its own id when it is done.
+    message:
+      options.action === "rollback"
+        ? `rolling back to ${options.rollbackOf} on ${unit.target.name} (${unit.backend})`
+        : `deploying to ${unit.target.name} (${unit.backend}) as ${id}`,
   });
   const hookEnv = {
     KAUPANG_DEPLOYMENT_ID: id,
@@ -110,12 +120,27 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
       throw interruptedError(`while deploying ${scope} (${id}, recorded as interrupted)`);
     }
     await deployment.finish("failed", { failedStep: step, error: errorMessage(error) });
-    if (!options.rollbackOnFailure) throw error;
-    throw await rollBackAfter(error, { unit, options, failedId: id, applied, previous });
+    const failure = withLogsCommand(error, unit, ctx.root);
+    if (!options.rollbackOnFailure) throw failure;
+    throw await rollBackAfter(failure, { unit, options, failedId: id, applied, previous });
   }
   await deployment.finish("succeeded");
-  ctx.events({ type: "done", scope, message: `deployed as ${id}`, durationMs: Date.now() - began.getTime() });
-  return { environment: scope, deploymentId: id, ranAt: began.toISOString(), images: env.images };
+  ctx.events({
+    type: "done",
+    scope,
+    message:
+      options.action === "rollback"
+        ? `rolled back to ${options.rollbackOf} (recorded as ${id})`
+        : `deployed as ${id}`,
+    durationMs: Date.now() - began.getTime(),
+  });
+  return {
+    environment: scope,
+    ...(unit.target.dockerHost ? { host: unit.target.dockerHost } : {}),
+    deploymentId: id,
+    ranAt: began.toISOString(),
+    images: env.images,
+  };
 }
 
 /**
@@ -142,6 +167,7 @@ async function rollBackAfter(
           ...(error.hint ? { hint: error.hint } : {}),
           details: { ...error.details, rolledBack: what },
           cause: error,
+          exitCode: error.exitCode,
         })
       : new KaupangError("ERR_DEPLOY_FAILED", message, { cause: error });
   };
@@ -175,13 +201,32 @@ async function rollBackAfter(
   }
 }
 
+/**
+ * A failure that names a service ends with the command that shows its logs,
+ * as the user would type it (the target when it is not the default, the
+ * project directory when it is not where they are).
+ */
+function withLogsCommand(error: unknown, unit: DeploymentUnit, root: string): unknown {
+  if (!isKaupangError(error) || error.details.service === undefined) return error;
+  const target = unit.target.name === "local" ? "" : ` --target ${unit.target.name}`;
+  const here = relative(root, process.cwd());
+  const cwd = here === "" || !(here.startsWith("..") || isAbsolute(here)) ? "" : ` --cwd ${root}`;
+  const command = `kaupang logs ${unit.environment.environment} ${error.details.service}${target}${cwd}`;
+  return new KaupangError(error.code, error.message, {
+    hint: error.hint ? `${error.hint}; all of them: ${command}` : `see its logs: ${command}`,
+    cause: error,
+    exitCode: error.exitCode,
+    details: error.details,
+  });
+}
+
 /** Record that a deploy found nothing to change (same pinned unit, no drift) and applied nothing. */
 export async function recordUnchanged(
   unit: DeploymentUnit,
-  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source" | "secrets">,
+  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source" | "secrets" | "id">,
 ): Promise<DeploymentSummary> {
   const began = new Date();
-  const id = newDeploymentId(began);
+  const id = options.id ?? newDeploymentId(began);
   await options.ledger.append({
     id,
     at: began.toISOString(),
@@ -204,6 +249,7 @@ export async function recordUnchanged(
   });
   return {
     environment: unit.environment.environment,
+    ...(unit.target.dockerHost ? { host: unit.target.dockerHost } : {}),
     deploymentId: id,
     ranAt: began.toISOString(),
     images: unit.environment.images,

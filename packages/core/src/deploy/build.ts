@@ -55,6 +55,7 @@ export async function planBuild(options: BuildOptions, loaded?: Project): Promis
       backend: "compose",
       namespace: model.target.namespace,
       ...(model.target.dockerContext ? { dockerContext: model.target.dockerContext } : {}),
+      ...(model.target.dockerHost ? { dockerHost: model.target.dockerHost } : {}),
     },
     pull: model.target.pull,
     root: model.root,

@@ -3,13 +3,15 @@
  * should be running. `status` reports it; `up` applies nothing when a
  * recorded unit is unchanged and nothing drifted.
  */
+
 import type { Backend, BackendContext, RunningService } from "../backends/backend.js";
+import { own } from "../base/merge.js";
 import type { DeploymentUnit } from "../plan/unit.js";
 import type { ServiceView } from "../render/view.js";
 
 export interface Drift {
   service: string;
-  kind: "missing" | "stopped" | "image" | "replicas" | "env" | "ports" | "orphan" | "failed";
+  kind: "missing" | "stopped" | "image" | "replicas" | "env" | "ports" | "orphan" | "failed" | "node";
   detail: string;
 }
 
@@ -26,7 +28,20 @@ function compareService(
     return instances.length > 0
       ? [{ service: name, kind: "replicas", detail: `${instances.length} running, 0 wanted` }]
       : [];
-  if (instances.length === 0) return [{ service: name, kind: "missing", detail: "no container or task" }];
+  // What the backend knows of why replicas are missing: a failed task (named with its node), a node
+  // taken out of service (a drift of its own: only the swarm, not kaupang, puts its tasks back).
+  const gaps = live?.gaps ?? [];
+  const failure = gaps.find((g) => !g.cause.startsWith("node "));
+  const why = failure
+    ? `; a task${failure.node ? ` on ${failure.node}` : ""} ${failure.cause}${failure.detail ? ` (${failure.detail})` : ""}`
+    : "";
+  const nodes = [
+    ...new Set(
+      gaps.filter((g) => g.cause.startsWith("node ")).map((g) => `${g.node} is ${g.cause.slice(5)}`),
+    ),
+  ].map((node): Drift => ({ service: name, kind: "node", detail: `node ${node}` }));
+  if (instances.length === 0)
+    return [{ service: name, kind: "missing", detail: `no container or task${why}` }, ...nodes];
   const drift: Drift[] = [];
   const done = (state: string) => state === "exited" || state === "complete" || state === "failed";
   if (runOnce) {
@@ -40,9 +55,14 @@ function compareService(
   } else {
     const up = instances.filter((i) => i.state === "running");
     if (up.length === 0)
-      drift.push({ service: name, kind: "stopped", detail: `${instances[0]!.state}, not running` });
+      drift.push({ service: name, kind: "stopped", detail: `${instances[0]!.state}, not running${why}` });
     else if (up.length < expected.replicas)
-      drift.push({ service: name, kind: "replicas", detail: `${up.length}/${expected.replicas} running` });
+      drift.push({
+        service: name,
+        kind: "replicas",
+        detail: `${up.length}/${expected.replicas} running${why}`,
+      });
+    drift.push(...nodes);
   }
   if (digest) {
     const wrong = instances.find((i) => (local ? i.imageId !== digest : !i.digests.includes(digest)));
@@ -57,7 +77,7 @@ function compareService(
   for (const instance of instances.slice(0, 1)) {
     if (instance.env) {
       for (const [key, entry] of Object.entries(expected.env)) {
-        const actual = instance.env[key];
+        const actual = own(instance.env, key);
         if (actual === undefined) drift.push({ service: name, kind: "env", detail: `${key} is not set` });
         else if ("value" in entry && actual !== entry.value)
           drift.push({ service: name, kind: "env", detail: `${key} differs from the deployed value` });
@@ -93,7 +113,7 @@ export async function driftOf(backend: Backend, ctx: BackendContext, unit: Deplo
     );
   }
   for (const [name, running] of live) {
-    if (!expected[name] && running.instances.length > 0)
+    if (!own(expected, name) && running.instances.length > 0)
       drift.push({ service: name, kind: "orphan", detail: "runs, but no deploy of this environment has it" });
   }
   return drift;

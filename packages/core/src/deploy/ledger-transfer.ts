@@ -118,7 +118,10 @@ export interface ImportResult {
 export async function importLedger(options: TransferOptions & { file: string }): Promise<ImportResult> {
   let exported: LedgerExport;
   const text = await readFile(options.file, "utf8").catch((error: NodeJS.ErrnoException) => {
-    throw new KaupangError("ERR_LEDGER_IMPORT", `cannot read ${options.file}: ${error.code ?? error.message}`);
+    throw new KaupangError(
+      "ERR_LEDGER_IMPORT",
+      `cannot read ${options.file}: ${error.code ?? error.message}`,
+    );
   });
   try {
     const parsed = ExportSchema.safeParse(JSON.parse(text));

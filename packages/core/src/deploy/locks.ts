@@ -18,8 +18,19 @@ import {
   stopLeftovers,
   unlockCommand,
 } from "../ledger/lock.js";
-import { type StoreLocation, stateStore } from "../ledger/state-store.js";
+import { type StoreLocation, stateScopes, stateStore } from "../ledger/state-store.js";
+import type { Scope } from "../ledger/store.js";
 import { locateState } from "./state-location.js";
+
+/** The ledgers one environment@target lock guards: its own, and one per host of a target with hosts. */
+async function guardedScopes(location: StoreLocation, scope: Scope): Promise<Scope[]> {
+  // State on the target is one ledger per environment@target (a target with hosts keeps it locally).
+  if (location.remote) return [scope];
+  const hosts = (await stateScopes(location)).filter(
+    (s) => s.host && s.environment === scope.environment && s.target === scope.target,
+  );
+  return [scope, ...hosts];
+}
 
 const interruptedReason = (holder: LockHolder | undefined, by: string) =>
   holder
@@ -50,16 +61,18 @@ export async function lockEnvironments(
         ...(options.events ? { events: options.events } : {}),
       });
       locks.push(lock);
-      const ledger = ledgerAt(location, scope, { kaupangVersion: options.kaupangVersion });
-      for (const closed of await closeOpenDeployments(
-        ledger,
-        interruptedReason(lock.tookOverFrom, command),
-      )) {
-        options.events?.({
-          type: "warning",
-          scope: name,
-          message: `deploy ${closed.id} (${closed.action}) never recorded an outcome: recorded it as interrupted`,
-        });
+      for (const guarded of await guardedScopes(location, scope)) {
+        const ledger = ledgerAt(location, guarded, { kaupangVersion: options.kaupangVersion });
+        for (const closed of await closeOpenDeployments(
+          ledger,
+          interruptedReason(lock.tookOverFrom, command),
+        )) {
+          options.events?.({
+            type: "warning",
+            scope: name,
+            message: `deploy ${closed.id} (${closed.action})${guarded.host ? ` on ${guarded.host}` : ""} never recorded an outcome: recorded it as interrupted`,
+          });
+        }
       }
     }
     return locks;
@@ -136,9 +149,11 @@ export async function unlock(options: {
     command: "kaupang unlock",
   });
   try {
-    const ledger = ledgerAt(site, scope, { kaupangVersion: options.kaupangVersion });
     const reason = interruptedReason(result.holder, "kaupang unlock");
-    result.closed = (await closeOpenDeployments(ledger, reason)).map((r) => r.id);
+    for (const guarded of await guardedScopes(site, scope)) {
+      const ledger = ledgerAt(site, guarded, { kaupangVersion: options.kaupangVersion });
+      result.closed.push(...(await closeOpenDeployments(ledger, reason)).map((r) => r.id));
+    }
   } finally {
     await ours.release();
   }

@@ -7,6 +7,7 @@
 import { didYouMean } from "../base/did-you-mean.js";
 import { KaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
+import { own } from "../base/merge.js";
 import type { BackendName, Model, PullPolicy } from "../config/model.js";
 
 import { loadModel, loadProject, type Project } from "../config/project.js";
@@ -79,7 +80,7 @@ async function planSolution(
   });
   for (const key of Object.keys(solution.pins ?? {})) {
     const [env, service] = key.split(".") as [string, string | undefined];
-    if (!service || !model.environments[env]?.services[service]) {
+    if (!service || !own(own(model.environments, env)?.services, service)) {
       const known = Object.values(model.environments).flatMap((e) =>
         Object.keys(e.services).map((s) => `${e.name}.${s}`),
       );

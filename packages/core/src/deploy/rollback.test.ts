@@ -97,3 +97,26 @@ describe("rollback", () => {
     expect((await records(cwd, "market")).at(-1)).toMatchObject({ action: "rollback", status: "succeeded" });
   });
 });
+
+describe("what a rollback says", () => {
+  it("ends with the deployment it rolled back to, not a new deploy", async () => {
+    const cwd = hall();
+    const backend = fakeBackend();
+    await up({ cwd, environments: ["market"], backendImpl: backend });
+    webAt(cwd, "c");
+    await up({ cwd, environments: ["market"], backendImpl: backend });
+    const [first] = await records(cwd, "market");
+    const events: { type: string; message?: string }[] = [];
+    const result = await rollback({
+      cwd,
+      environment: "market",
+      backendImpl: backend,
+      events: (e) => events.push(e),
+    });
+    const done = events.filter((e) => e.type === "done").map((e) => e.message);
+    expect(done).toEqual([`rolled back to ${first!.id} (recorded as ${result.deploymentId})`]);
+    expect(events.find((e) => e.type === "stage")?.message).toBe(
+      `rolling back to ${first!.id} on local (compose)`,
+    );
+  });
+});

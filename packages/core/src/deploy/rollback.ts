@@ -16,6 +16,8 @@ import { deployments as history, type LedgerRecord } from "../ledger/record.js";
 import type { RemoteState } from "../ledger/state-store.js";
 import { type DeploymentUnit, unitTarget } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
+import { eachHost, hostEvents, placementsOf } from "./hosts.js";
+import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
 import { currentFingerprints } from "./secret-fingerprints.js";
 import { checkSecrets } from "./secrets.js";
@@ -28,6 +30,10 @@ export interface RollbackOptions extends ApplyOptions {
   target?: string | undefined;
   /** A deployment id to return to. */
   to?: string | undefined;
+  /** One of the target's hosts: its own ledger. */
+  host?: string | undefined;
+  /** The id to record (one rollback run on several hosts shares one). */
+  deploymentId?: string | undefined;
 }
 
 /**
@@ -80,6 +86,8 @@ export interface RollbackContext {
   target: string;
   /** Set when the target keeps its state on itself (its lock is there too). */
   remote: RemoteState | undefined;
+  /** The target's hosts, when it has some (each has its own ledger). */
+  hosts?: string[];
 }
 
 /** Open and verify the ledger of environment@target (a broken chain is an error, never "empty"). */
@@ -87,12 +95,17 @@ export async function openLedger(options: {
   cwd?: string | undefined;
   environment: string;
   target?: string | undefined;
+  host?: string | undefined;
   kaupangVersion?: string | undefined;
 }): Promise<RollbackContext> {
   const site = await locateState(options);
   const ledger = ledgerAt(
     site,
-    { environment: options.environment, target: site.target },
+    {
+      environment: options.environment,
+      target: site.target,
+      ...(options.host ? { host: options.host } : {}),
+    },
     { kaupangVersion: options.kaupangVersion },
   );
   const read = await ledger.read();
@@ -111,7 +124,32 @@ export async function openLedger(options: {
     cacheDir: site.cacheDir,
     target: site.target,
     remote: site.remote,
+    ...(site.hosts ? { hosts: site.hosts } : {}),
   };
+}
+
+/** The hosts a command acts on: the target's (limited to `only`), or `[undefined]` for a target without hosts. */
+export async function hostsOf(options: {
+  cwd?: string | undefined;
+  target?: string | undefined;
+  hosts?: readonly string[] | undefined;
+}): Promise<(string | undefined)[]> {
+  const state = await locateState(options);
+  return placementsOf(
+    { name: state.target, backend: "compose", namespace: "", ...(state.hosts ? { hosts: state.hosts } : {}) },
+    options.hosts,
+  ).map((p) => p.host);
+}
+
+/** The ledgers of environment@target: one per host (limited to `hosts`) for a target with hosts. */
+export async function openLedgers(options: {
+  cwd?: string | undefined;
+  environment: string;
+  target?: string | undefined;
+  hosts?: readonly string[] | undefined;
+}): Promise<RollbackContext[]> {
+  const hosts = await hostsOf(options);
+  return Promise.all(hosts.map((host) => openLedger({ ...options, host })));
 }
 
 export async function planRollback(
@@ -129,6 +167,26 @@ export async function planRollback(
   }
   const record = chooseRollbackTarget(context.records, options.to);
   return { context, record, unit: await context.ledger.readUnit(record) };
+}
+
+/**
+ * Roll back on each of the target's hosts in turn (limited to `hosts`), each
+ * to the deploy before its own current one (or `to`: a deployment id one run
+ * recorded on every host); stops at the first host that fails, naming it.
+ * A target without hosts: the one rollback.
+ */
+export async function rollbackHosts(
+  options: Omit<RollbackOptions, "host"> & { hosts?: readonly string[] | undefined },
+): Promise<DeploymentSummary[]> {
+  const hosts = await hostsOf(options);
+  const events = options.events ?? silent;
+  const id = newDeploymentId();
+  return eachHost(
+    hosts.map((host) => (host ? { host } : {})),
+    ({ host }) =>
+      rollback({ ...options, host, deploymentId: id, events: host ? hostEvents(events, host) : events }),
+    { events, what: "rollback" },
+  );
 }
 
 export async function rollback(options: RollbackOptions): Promise<DeploymentSummary> {
@@ -158,6 +216,7 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
       rollbackOf: record.id,
       ...(secrets ? { secrets } : {}),
       backendImpl: options.backendImpl,
+      id: options.deploymentId,
     });
   } finally {
     for (const lock of locks) await lock.release();

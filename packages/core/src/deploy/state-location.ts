@@ -1,6 +1,7 @@
 /**
  * Where a run's state lives — the ledger and the locks of each
- * environment@target. With a kaupang config: under its root's cacheDir, for
+ * environment@target. With a kaupang config (here or in a directory above,
+ * as every command finds it): under its root's cacheDir, for
  * the selected target (and the loaded project comes along, so nothing loads
  * it twice), or on the target itself when it says state: "target". Without
  * one (an air-gapped site deploying a bundle): `.kaupang` in the working
@@ -14,7 +15,7 @@ import { join, resolve } from "node:path";
 import { KaupangError } from "../base/errors.js";
 import { writeFileAtomic } from "../base/fs.js";
 import type { StateMode, TargetSettings } from "../base/target.js";
-import { configNames } from "../config/load.js";
+import { configFileAbove } from "../config/load.js";
 import type { Model } from "../config/model.js";
 import { selectTarget } from "../config/normalize.js";
 import { loadProject, type Project } from "../config/project.js";
@@ -26,6 +27,8 @@ interface StateLocation extends StoreLocation {
   root: string;
   cacheDir: string;
   target: string;
+  /** The target's hosts (each with its own ledger), when the config gives it some. */
+  hosts?: string[];
   /** The loaded config, when there is one. */
   project?: Project;
 }
@@ -55,7 +58,8 @@ export async function locateState(options: {
   state?: StateMode | undefined;
 }): Promise<StateLocation> {
   const cwd = resolve(options.cwd ?? process.cwd());
-  if (configNames.some((name) => existsSync(join(cwd, name)))) {
+  // The same search as every command's: this directory's config, or the nearest above it.
+  if (existsSync(cwd) && configFileAbove(cwd) !== undefined) {
     const project = await loadProject(cwd);
     const selected = selectTarget(project, { target: options.target });
     const { pull: _pull, env: _env, state: configured, ...settings } = selected;
@@ -64,6 +68,7 @@ export async function locateState(options: {
       root: project.root,
       cacheDir: resolve(project.root, project.config.cacheDir ?? ".kaupang"),
       target: settings.name,
+      ...(settings.hosts ? { hosts: settings.hosts } : {}),
       project,
       remote:
         state === "target"
@@ -83,13 +88,18 @@ export async function locateState(options: {
   return { root: cwd, cacheDir, target, remote };
 }
 
-/** The ledger of one environment@target of a plan. */
+/** The ledger of one environment@target of a plan (of one of the target's hosts, when given). */
 export function ledgerFor(
   plan: Pick<Plan, "root" | "project" | "targetSettings">,
   model: Pick<Model, "cacheDir" | "target">,
   environment: string,
   target: string,
   version?: string,
+  host?: string,
 ): Ledger {
-  return ledgerAt(planStoreLocation(model, plan), { environment, target }, { kaupangVersion: version });
+  return ledgerAt(
+    planStoreLocation(model, plan),
+    { environment, target, ...(host ? { host } : {}) },
+    { kaupangVersion: version },
+  );
 }

@@ -6,6 +6,8 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { json, testdir } from "../../../../test/support/testdir.js";
+import { KaupangError } from "../base/errors.js";
 import { fakeBackend } from "./testing/fake-backend.js";
 import { digest, hall, records } from "./testing/fixtures.js";
 import { up } from "./up.js";
@@ -80,7 +82,8 @@ describe("up, through the one apply path", () => {
 
   it("leaves no file and no record when rendering fails", async () => {
     const cwd = hall(
-      { services: { web: { image: `r/web@${digest("b")}`, volumes: ["./data:/data"] } } },
+      // A Deployment cannot restart only on failure: the Kubernetes renderer refuses it.
+      { services: { web: { image: `r/web@${digest("b")}`, restart: "on-failure" } } },
       { targets: { k8s: { backend: "kubernetes" } } },
     );
     const backend = fakeBackend();
@@ -89,5 +92,73 @@ describe("up, through the one apply path", () => {
     ).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID" });
     expect(backend.calls).toEqual([]);
     expect(readdirSync(cwd).sort()).toEqual(["environments", "kaupang.config.json"]);
+  });
+});
+
+describe("names that are also Object.prototype's keys", () => {
+  it("deploy, record and plan again when an environment, a service, a target and an env var are named constructor", async () => {
+    const cwd = testdir({
+      "kaupang.config.json": json({
+        project: "hall",
+        targets: { constructor: { backend: "swarm" }, k: { backend: "kubernetes" } },
+      }),
+      "environments/constructor.json": json({
+        services: {
+          constructor: {
+            image: `r/store@${digest("a")}`,
+            env: { constructor: "1" },
+            volumes: ["constructor:/d"],
+          },
+          web: { image: `r/web@${digest("b")}`, dependsOn: "constructor" },
+        },
+      }),
+      "environments/other.json": json({
+        services: { solo: { image: `r/solo@${digest("c")}`, dependsOn: "constructor" } },
+      }),
+    });
+    const backend = fakeBackend();
+    for (const target of ["local", "constructor", "k"]) {
+      const result = await up({
+        cwd,
+        environments: ["constructor"],
+        target,
+        backendImpl: backend,
+        processEnv: {},
+      });
+      expect(result.deployments.map((d) => d.images.map((i) => i.service))).toEqual([["constructor", "web"]]);
+      expect((await records(cwd, "constructor", target)).map((r) => r.status)).toEqual(["succeeded"]);
+    }
+    // A dependency on a service that is not there is named, not found on the prototype.
+    await expect(up({ cwd, environments: ["other"], backendImpl: backend })).rejects.toThrow(
+      'environments/other.json: services.solo.dependsOn: service "constructor" does not exist in environment "other"',
+    );
+  });
+});
+
+describe("a failure that names a service", () => {
+  it("ends with the kaupang logs command to run, with the target and the project directory", async () => {
+    const cwd = hall({}, { targets: { k: { backend: "kubernetes" } } });
+    const base = fakeBackend();
+    const sick: typeof base = {
+      ...base,
+      async apply(ctx, env) {
+        if (env.environment !== "market") return base.apply(ctx, env);
+        throw new KaupangError("ERR_DEPLOY_FAILED", "market: service web is unhealthy", {
+          hint: "last log lines: boom",
+          details: { environment: "market", service: "web" },
+        });
+      },
+    };
+    for (const [target, flag] of [
+      ["local", ""],
+      ["k", " --target k"],
+    ]) {
+      const error = await up({ cwd, environments: ["market"], target, backendImpl: sick }).catch((e) => e);
+      expect(error.message).toBe("market: service web is unhealthy");
+      // The tests run from the repository, not the project: the command says where it is.
+      expect(error.hint).toBe(
+        `last log lines: boom; all of them: kaupang logs market web${flag} --cwd ${cwd}`,
+      );
+    }
   });
 });

@@ -8,13 +8,17 @@ import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendContext, backendFor } from "../backends/context.js";
 import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
+import { executeDag } from "../base/execute-dag.js";
+import type { Model } from "../config/model.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
 import { currentRecord, deployments } from "../ledger/record.js";
 import { planStoreLocation } from "../ledger/state-store.js";
 import { createPlan } from "../plan/create-plan.js";
+import type { Plan } from "../plan/types.js";
 import { type DeploymentUnit, portableUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary, recordUnchanged } from "./apply-unit.js";
 import { driftOf } from "./drift.js";
+import { eachHost, type Placement, placedContext, placementsOf } from "./hosts.js";
 import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
 import { type PinOptions, type Pins, pinImages } from "./pin.js";
@@ -53,7 +57,17 @@ export interface UpOptions extends PlanUpOptions, ApplyOptions, Omit<PinOptions,
    * target's or the config's `rollbackOnFailure`, else false.
    */
   rollbackOnFailure?: boolean | undefined;
+  /**
+   * How many environments may deploy at once: those of one wave (none
+   * depends on another) run side by side. Default 8; 1 deploys one after the
+   * other in dependency order.
+   */
+  concurrency?: number | undefined;
+  /** Only these of the target's hosts (`--hosts`): URLs or host names. */
+  hosts?: readonly string[] | undefined;
 }
+
+export const defaultConcurrency = 8;
 
 /** The spec's `up --output json` shape. */
 export interface UpResult {
@@ -73,16 +87,18 @@ function rollbackOnFailureFor(planned: Planned, flag: boolean | undefined): bool
   return config.targets?.[planned.plan.target]?.rollbackOnFailure ?? config.rollbackOnFailure ?? false;
 }
 
-/** Deploy a planned config (see `up`). */
+/** Deploy a planned config (see `up`); to each of the target's hosts in turn when it has some. */
 export async function deployPlanned(planned: Planned, options: UpOptions): Promise<UpResult> {
   const { model, plan } = planned;
   // Kubernetes reads secret values from the cluster's Secret (its backend checks that); the others from this process.
   if (plan.backend !== "kubernetes") checkSecrets(plan.environments, options.processEnv);
+  const placements = placementsOf(plan.targetSettings, options.hosts);
   const ctx = backendContext(plan, options);
+  const placed = placements.map((p) => placedContext(ctx, p));
   const location = planStoreLocation(model, plan);
   const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, options);
   const backend = backendFor(plan.backend, options.backendImpl);
-  backend.prepare?.(ctx);
+  backend.prepare?.(placed[0]!);
   try {
     let pins: Pins;
     try {
@@ -92,62 +108,50 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       const owner = isKaupangError(error) ? error.details.environment : undefined;
       if (owner && plan.environmentOrder.includes(owner)) {
         const env = plan.environments.find((e) => e.environment === owner)!;
-        await ledgerFor(plan, model, owner, plan.target, options.kaupangVersion).append({
-          id: newDeploymentId(),
-          at: new Date().toISOString(),
-          project: plan.project,
-          environment: owner,
-          target: plan.target,
-          backend: plan.backend,
-          action: "up",
-          status: "failed",
-          failedStep: "resolve",
-          error: errorMessage(error),
-          images: env.images,
-        });
+        for (const placement of placements) {
+          await ledgerFor(plan, model, owner, plan.target, options.kaupangVersion, placement.host).append({
+            id: newDeploymentId(),
+            at: new Date().toISOString(),
+            project: plan.project,
+            environment: owner,
+            target: plan.target,
+            backend: plan.backend,
+            action: "up",
+            status: "failed",
+            failedStep: "resolve",
+            error: errorMessage(error),
+            images: env.images,
+          });
+        }
       }
       throw error;
     }
     // Fingerprints of every secret() value, read once: they count as change, and
     // Kubernetes pod templates carry a checksum of them.
     const allSecrets = [...new Set(plan.environments.flatMap((e) => e.secrets))];
-    const fingerprints = await currentFingerprints(backend, ctx, allSecrets, options.processEnv);
+    const fingerprints = await currentFingerprints(backend, placed[0]!, allSecrets, options.processEnv);
+    // Images resolve once for every host: each host runs the same digests, and each
+    // environment's records on the hosts share one deployment id.
     const pinnedPlan = createPlan(model, {
       pull: plan.pull,
       pinned: pins,
       secrets: fingerprintMap(fingerprints),
     });
     const rollbackOnFailure = rollbackOnFailureFor(planned, options.rollbackOnFailure);
-    const deployments: DeploymentSummary[] = [];
-    for (const env of pinnedPlan.environments) {
-      const unit: DeploymentUnit = portableUnit(
-        {
-          project: pinnedPlan.project,
-          target: pinnedPlan.targetSettings,
-          backend: pinnedPlan.backend,
-          pull: pinnedPlan.pull,
-          environment: env,
-        },
-        plan.root,
-      );
-      const secrets = only(fingerprints, env.secrets);
-      const ledger = ledgerFor(plan, model, env.environment, plan.target, options.kaupangVersion);
-      if (!options.force && (await isUnchanged(ledger, unit, ctx, backend, secrets))) {
-        deployments.push(await recordUnchanged(unit, { ctx, ledger, ...(secrets ? { secrets } : {}) }));
-        continue;
-      }
-      deployments.push(
-        await applyUnit(unit, {
-          ctx,
-          ledger,
-          action: "up",
+    const ids = new Map(plan.environmentOrder.map((name) => [name, newDeploymentId()]));
+    const perHost = await eachHost(
+      placements,
+      (placement) =>
+        deployEnvironments(pinnedPlan, placement, placed[placements.indexOf(placement)]!, backend, {
+          ...options,
+          state: model,
+          ids: placement.host ? ids : undefined,
           rollbackOnFailure,
-          backendImpl: options.backendImpl,
-          ...(secrets ? { secrets } : {}),
+          fingerprints,
         }),
-      );
-    }
-    return { project: plan.project, target: plan.target, backend: plan.backend, deployments };
+      { events: ctx.events, what: "up" },
+    );
+    return { project: plan.project, target: plan.target, backend: plan.backend, deployments: perHost.flat() };
   } finally {
     for (const lock of locks) await lock.release();
   }
@@ -168,6 +172,81 @@ function only(
 }
 
 /**
+ * Deploy the plan's environments to one placement: each as soon as those it
+ * depends on succeeded, at most `concurrency` at once. After a failure no
+ * environment starts; those running finish (and are recorded), as a
+ * pipeline's steps do. Returns the summaries in dependency order.
+ */
+async function deployEnvironments(
+  plan: Plan,
+  placement: Placement,
+  ctx: BackendContext,
+  backend: Backend,
+  options: UpOptions & {
+    /** Where the ledgers live (cacheDir, or the target when it keeps its state). */
+    state: Pick<Model, "cacheDir" | "target">;
+    ids: Map<string, string> | undefined;
+    rollbackOnFailure: boolean;
+    fingerprints: SecretFingerprints | undefined;
+  },
+): Promise<DeploymentSummary[]> {
+  const byName = new Map(plan.environments.map((e) => [e.environment, e]));
+  const deployOne = async (name: string): Promise<DeploymentSummary> => {
+    const env = byName.get(name)!;
+    const unit: DeploymentUnit = portableUnit(
+      {
+        project: plan.project,
+        target: placement.target,
+        backend: plan.backend,
+        pull: plan.pull,
+        environment: env,
+      },
+      plan.root,
+    );
+    const ledger = ledgerFor(plan, options.state, name, plan.target, options.kaupangVersion, placement.host);
+    const id = options.ids?.get(name);
+    const secrets = only(options.fingerprints, env.secrets);
+    if (!options.force && (await isUnchanged(ledger, unit, ctx, backend, secrets)))
+      return recordUnchanged(unit, { ctx, ledger, id, ...(secrets ? { secrets } : {}) });
+    return applyUnit(unit, {
+      ctx,
+      ledger,
+      action: "up",
+      rollbackOnFailure: options.rollbackOnFailure,
+      backendImpl: options.backendImpl,
+      id,
+      ...(secrets ? { secrets } : {}),
+    });
+  };
+  const outcomes = await executeDag(
+    plan.environments.map((e) => ({
+      name: e.environment,
+      needs: e.dependsOn.filter((d) => byName.has(d)),
+    })),
+    deployOne,
+    { concurrency: Math.max(1, options.concurrency ?? defaultConcurrency) },
+  );
+  const failed = [...outcomes.entries()]
+    .filter(([, o]) => o.status === "failed")
+    .sort(([, a], [, b]) => (a.endedAt?.getTime() ?? 0) - (b.endedAt?.getTime() ?? 0));
+  if (failed.length > 0) {
+    const left = [...outcomes.entries()].filter(
+      ([, o]) => o.status === "skipped" || o.status === "not started",
+    );
+    if (left.length > 0)
+      ctx.events({
+        type: "warning",
+        message: `not deployed after the failure of ${failed.map(([n]) => n).join(", ")}: ${left.map(([n]) => n).join(", ")}`,
+      });
+    throw failed[0]![1].error;
+  }
+  return plan.environmentOrder.flatMap((name) => {
+    const value = outcomes.get(name)?.value;
+    return value ? [value] : [];
+  });
+}
+
+/**
  * Nothing to do when the pinned unit equals the current deploy's, the last
  * deploy that did something succeeded, no secret value changed, and a live
  * check finds no drift: a re-run of an unchanged pipeline touches nothing.
@@ -183,6 +262,13 @@ async function isUnchanged(
   await ledger.verify(read);
   const current = currentRecord(read.records);
   if (!current?.unit) return false;
+  const scope = unit.environment.environment;
+  // Said first: on Kubernetes a changed value also changes the unit (its pod-template checksum).
+  const changed = secretChanges(current.secrets, secrets);
+  if (changed.length > 0) {
+    ctx.events({ type: "stage", scope, message: `${changed.join("; ")}: applying` });
+    return false;
+  }
   const digest = unitDigest(unit);
   // A unit an older kaupang recorded has another digest for the same deploy (pieces the
   // planner carries since, the checkout's paths): compare it completed and made portable.
@@ -191,7 +277,6 @@ async function isUnchanged(
     if (unitDigest(recorded) !== digest && unitDigest(portableUnit(recorded, ctx.root)) !== digest)
       return false;
   }
-  const scope = unit.environment.environment;
   const lastAttempt = deployments(read.records)
     .filter((r) => r.status !== "unchanged" && r.failedStep !== "resolve")
     .at(-1);
@@ -201,11 +286,6 @@ async function isUnchanged(
       scope,
       message: `unchanged config, but the last deploy (${lastAttempt.id}) ${lastAttempt.status === "failed" ? "failed" : "was interrupted"}: applying`,
     });
-    return false;
-  }
-  const changed = secretChanges(current.secrets, secrets);
-  if (changed.length > 0) {
-    ctx.events({ type: "stage", scope, message: `${changed.join("; ")}: applying` });
     return false;
   }
   const drift = await driftOf(backend, ctx, unit);

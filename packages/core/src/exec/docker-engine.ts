@@ -8,7 +8,8 @@
  *
  * Only the engine the docker CLI would talk to by default is asked directly:
  * no `dockerContext` on the target, no DOCKER_CONTEXT, no current context in
- * the docker config, and DOCKER_HOST unset or a unix socket. Anything else
+ * the docker config, and DOCKER_HOST unset or a unix socket — or the target's
+ * `dockerHost` when that is a unix socket (a tcp or ssh one goes to the CLI). Anything else
  * (remote hosts, TLS, SSH, contexts) goes through the docker CLI as written.
  * If the socket cannot be reached, callers fall back to the CLI too, so the
  * user sees docker's own error.
@@ -54,6 +55,10 @@ export function localEngineSocket(
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
   if (target.dockerContext) return undefined;
+  // The target's own engine: its socket when it is a unix socket, else the CLI.
+  if (target.dockerHost) {
+    return target.dockerHost.startsWith("unix://") ? target.dockerHost.slice("unix://".length) : undefined;
+  }
   if (env.DOCKER_CONTEXT && env.DOCKER_CONTEXT !== "default") return undefined;
   const host = env.DOCKER_HOST;
   if (host && !host.startsWith("unix://")) return undefined;

@@ -23,12 +23,15 @@ describe("exec", () => {
     expect(lines.filter((e) => e.stream === "stderr").map((e) => e.line)).toEqual(["warn"]);
   });
 
-  it("announces nothing and streams nothing when quiet", async () => {
+  it("marks a quiet command and its output as detail (shown only with --verbose)", async () => {
     const events: KaupangEvent[] = [];
     const result = await exec(["echo", "hi"], { events: (e) => events.push(e), quiet: true });
     expect(result.stdout).toBe("hi");
     expect(result.command).toBe("echo hi");
-    expect(events).toEqual([]);
+    expect(events).toEqual([
+      { type: "command", scope: undefined, command: "echo hi", detail: true },
+      { type: "output", scope: undefined, stream: "stdout", line: "hi", detail: true },
+    ]);
   });
 
   it("feeds input on stdin, runs in cwd, and adds or unsets environment variables", async () => {

@@ -173,10 +173,12 @@ async function start(
   if ((stopping || interruptedBy()) && !options.bookkeeping)
     throw interruptedError("before it ran a command");
   const command = redact(shell ? args[0]! : formatCommand([file, ...args], options.displayEnv));
-  if (!options.quiet) options.events?.({ type: "command", scope: options.scope, command });
+  // A quiet command (a look-up) is still reported, marked as detail: shown with --verbose.
+  const detail = options.quiet ? { detail: true } : {};
+  options.events?.({ type: "command", scope: options.scope, command, ...detail });
   const began = Date.now();
   const [program, programArgs] = shell ? ["/bin/sh", ["-c", args[0]!]] : directCompose(file, args);
-  const streamLines = options.events && !options.quiet && !options.inherit;
+  const streamLines = options.events && !options.inherit;
   const detached = options.detached ?? !options.inherit;
   const child = spawn(program, programArgs, {
     cwd: options.cwd,
@@ -204,7 +206,7 @@ async function start(
     });
   }
   const line = (stream: "stdout" | "stderr") => (text: string) =>
-    options.events?.({ type: "output", scope: options.scope, stream, line: text });
+    options.events?.({ type: "output", scope: options.scope, stream, line: text, ...detail });
   const stdout = collect(child.stdout, streamLines ? line("stdout") : undefined);
   const stderr = collect(child.stderr, streamLines ? line("stderr") : undefined);
   if (child.stdin) {

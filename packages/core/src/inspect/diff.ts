@@ -6,6 +6,8 @@
 
 import { backendContext, backendFor } from "../backends/context.js";
 import { nameOf } from "../base/image-reference.js";
+import { own } from "../base/merge.js";
+import { placementsOf } from "../deploy/hosts.js";
 import { pinImages } from "../deploy/pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "../deploy/plan-up.js";
 import {
@@ -14,15 +16,18 @@ import {
   type SecretFingerprints,
   secretChanges,
 } from "../deploy/secret-fingerprints.js";
-import { ledgerAt } from "../ledger/ledger.js";
-import { currentRecord } from "../ledger/record.js";
+import { type Ledger, ledgerAt } from "../ledger/ledger.js";
+import { currentRecord, type LedgerRecord } from "../ledger/record.js";
 import { planStoreLocation } from "../ledger/state-store.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { EnvironmentPlan, Plan } from "../plan/types.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import type { EnvEntry, ServiceView } from "../render/view.js";
 
 export interface EnvironmentDiff {
   environment: string;
+  /** Which of the target's hosts (each has its own last deploy). */
+  host?: string;
   /** The deploy compared against; absent when nothing is deployed yet. */
   against?: string;
   changes: Change[];
@@ -42,28 +47,34 @@ function views(
 }
 
 /**
- * Compare a plan (pinned or not) with the ledgers of its environments; with
- * `secrets` (fingerprints of the values now), also which secret values changed.
+ * Compare a plan (pinned or not) with the ledgers of its environments (on
+ * each of the target's hosts); with `secrets` (fingerprints of the values
+ * now), also which secret values changed.
  */
 export async function diffPlan(
   planned: Planned,
   plan: Plan,
   hermetic: boolean,
   secrets?: SecretFingerprints,
+  hosts?: readonly string[],
 ): Promise<EnvironmentDiff[]> {
+  const placements = placementsOf(plan.targetSettings, hosts);
+  const checks = plan.environments.flatMap((env) => placements.map(({ host }) => ({ env, host })));
   return Promise.all(
-    plan.environments.map(async (env): Promise<EnvironmentDiff> => {
+    checks.map(async ({ env, host }): Promise<EnvironmentDiff> => {
       const ledger = ledgerAt(planStoreLocation(planned.model, plan), {
         environment: env.environment,
         target: plan.target,
+        ...(host ? { host } : {}),
       });
       const read = await ledger.read();
       await ledger.verify(read);
       const record = currentRecord(read.records);
+      const at = { environment: env.environment, ...(host ? { host } : {}) };
       // Never deployed: every service is new; the plan says so without parsing its artifact.
       if (!record) {
         return {
-          environment: env.environment,
+          ...at,
           changes: env.images.map((image) => ({
             service: image.service,
             kind: "added" as const,
@@ -80,7 +91,7 @@ export async function diffPlan(
         ),
       };
       return {
-        environment: env.environment,
+        ...at,
         against: record.id,
         changes: diffViews(views(unit.environment, hermetic), views(env, hermetic)),
         secrets: secretChanges(record.secrets, now),
@@ -90,26 +101,32 @@ export async function diffPlan(
 }
 
 export async function diff(
-  options: PlanUpOptions & { resolve?: boolean | undefined; processEnv?: NodeJS.ProcessEnv | undefined },
+  options: PlanUpOptions & {
+    resolve?: boolean | undefined;
+    processEnv?: NodeJS.ProcessEnv | undefined;
+    hosts?: readonly string[] | undefined;
+  },
 ): Promise<EnvironmentDiff[]> {
   const planned = await planUp(options);
   const { plan } = planned;
   const ctx = backendContext(plan, { events: options.events });
   const names = [...new Set(plan.environments.flatMap((e) => e.secrets))];
   const secrets = await currentFingerprints(backendFor(plan.backend), ctx, names, options.processEnv);
-  if (options.resolve === false) return diffPlan(planned, plan, true, secrets);
+  if (options.resolve === false) return diffPlan(planned, plan, true, secrets, options.hosts);
   const pins = await pinImages(planned.model, plan, { cwd: options.cwd, events: options.events });
   const pinned = createPlan(planned.model, {
     pull: plan.pull,
     pinned: pins,
     secrets: fingerprintMap(secrets),
   });
-  return diffPlan(planned, pinned, false, secrets);
+  return diffPlan(planned, pinned, false, secrets, options.hosts);
 }
 
 export interface Change {
   service: string;
   kind: "added" | "removed" | "image" | "env" | "ports" | "replicas" | "command";
+  /** The variable, for an env change. */
+  key?: string;
   /** Human text; never a secret value. */
   detail: string;
 }
@@ -122,8 +139,8 @@ function diffViews(before: Record<string, ServiceView>, after: Record<string, Se
   const changes: Change[] = [];
   const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
   for (const service of names) {
-    const a = before[service];
-    const b = after[service];
+    const a = own(before, service);
+    const b = own(after, service);
     if (!a) {
       changes.push({ service, kind: "added", detail: `added (${b!.image})` });
       continue;
@@ -135,10 +152,10 @@ function diffViews(before: Record<string, ServiceView>, after: Record<string, Se
     if (a.image !== b.image)
       changes.push({ service, kind: "image", detail: `image ${a.image} → ${b.image}` });
     for (const key of [...new Set([...Object.keys(a.env), ...Object.keys(b.env)])].sort()) {
-      const x = a.env[key];
-      const y = b.env[key];
+      const x = own(a.env, key);
+      const y = own(b.env, key);
       if (JSON.stringify(x) === JSON.stringify(y)) continue;
-      changes.push({ service, kind: "env", detail: `env ${key}: ${showEnv(x)} → ${showEnv(y)}` });
+      changes.push({ service, kind: "env", key, detail: `env ${key}: ${showEnv(x)} → ${showEnv(y)}` });
     }
     if (a.ports.join() !== b.ports.join()) {
       changes.push({
@@ -158,4 +175,51 @@ function diffViews(before: Record<string, ServiceView>, after: Record<string, Se
     }
   }
   return changes;
+}
+
+/**
+ * What each deploy of one ledger (an environment@target, oldest first, as
+ * `deployments()` merges them) changed against what ran before it — the last
+ * succeeded deploy or rollback — in images, env, ports, replicas and
+ * commands: so an env-only change reads as one. Empty for a deploy that
+ * changed nothing, undefined for one without a unit (a down). Units are read
+ * once per digest.
+ */
+export async function recordChanges(
+  ledger: Ledger,
+  records: readonly LedgerRecord[],
+): Promise<(Change[] | undefined)[]> {
+  const cache = new Map<string, Record<string, ServiceView>>();
+  const viewsOf = async (record: LedgerRecord) => {
+    let found = cache.get(record.unit!);
+    if (!found) {
+      found = (await ledger.readUnit(record)).environment.views;
+      cache.set(record.unit!, found);
+    }
+    return found;
+  };
+  let running: { digest: string; views: Record<string, ServiceView> } | undefined;
+  const out: (Change[] | undefined)[] = [];
+  for (const record of records) {
+    if (!record.unit) {
+      if (record.action === "down" && record.status === "succeeded") running = undefined;
+      out.push(undefined);
+      continue;
+    }
+    const views = await viewsOf(record);
+    out.push(running?.digest === record.unit ? [] : diffViews(running?.views ?? {}, views));
+    if (record.status === "succeeded") running = { digest: record.unit, views };
+  }
+  return out;
+}
+
+/** What a rollback to `unit` changes against the environment's current deploy. */
+export async function rollbackChanges(
+  records: readonly LedgerRecord[],
+  ledger: Ledger,
+  unit: Pick<DeploymentUnit, "environment">,
+): Promise<Change[]> {
+  const current = currentRecord(records);
+  const before = current ? (await ledger.readUnit(current)).environment.views : {};
+  return diffViews(before, unit.environment.views);
 }

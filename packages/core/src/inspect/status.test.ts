@@ -19,6 +19,11 @@ describe("status", () => {
     backend.runWrongImage.add("market");
     await up({ cwd, environments: ["market"], backendImpl: backend, force: true }).catch(() => {});
     const [market] = await status({ cwd, environment: "market", backendImpl: backend });
-    expect(market).toMatchObject({ state: "drifted", drift: [{ service: "web", kind: "image" }] });
+    expect(market).toMatchObject({
+      state: "drifted",
+      drift: [{ service: "web", kind: "image" }],
+      // The forced deploy failed its verification: status says so.
+      last: { action: "up", status: "failed", error: expect.stringContaining("service web runs") },
+    });
   });
 });

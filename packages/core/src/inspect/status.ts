@@ -7,6 +7,7 @@ import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
 import { type Drift, driftOf } from "../deploy/drift.js";
+import { placementsOf } from "../deploy/hosts.js";
 import { currentFingerprints, secretChanges } from "../deploy/secret-fingerprints.js";
 import { locateState } from "../deploy/state-location.js";
 import { ledgerAt } from "../ledger/ledger.js";
@@ -19,6 +20,8 @@ export type { Drift } from "../deploy/drift.js";
 export interface EnvironmentStatus {
   environment: string;
   target: string;
+  /** Which of the target's hosts, for a target with hosts (one status each). */
+  host?: string;
   /** The record compared with, if any. */
   deploymentId?: string;
   state: "ok" | "drifted" | "not deployed";
@@ -38,6 +41,8 @@ export async function status(options: {
   cwd?: string | undefined;
   environment?: string | undefined;
   target?: string | undefined;
+  /** Only these of the target's hosts (`--hosts`). */
+  hosts?: readonly string[] | undefined;
   timeoutMs?: number | undefined;
   /** Ask this Backend instead of the built-in one (an in-memory fake in tests). */
   backendImpl?: Backend | undefined;
@@ -45,27 +50,22 @@ export async function status(options: {
   const state = await locateState(options);
   let names: string[];
   if (options.environment) names = [options.environment];
-  else if (state.project) names = state.project.environmentNames();
+  else if (state.project) names = await state.project.allEnvironmentNames();
   else names = [];
-  const results: EnvironmentStatus[] = [];
-  await Promise.all(
-    names.map(async (name, index) => {
-      const ledger = ledgerAt(state, { environment: name, target: state.target });
+  const hosts = placementsOf(
+    { name: state.target, backend: "compose", namespace: "", ...(state.hosts ? { hosts: state.hosts } : {}) },
+    options.hosts,
+  ).map((p) => p.host);
+  const checks = names.flatMap((environment) => hosts.map((host) => ({ environment, host })));
+  return Promise.all(
+    checks.map(async ({ environment: name, host }): Promise<EnvironmentStatus> => {
+      const at = { environment: name, target: state.target, ...(host ? { host } : {}) };
+      const ledger = ledgerAt(state, { environment: name, target: state.target, ...(host ? { host } : {}) });
       const read = await ledger.read();
       await ledger.verify(read);
       const last = await lastAttempt(ledger.store, read.records);
       const record = currentRecord(read.records);
-      if (!record) {
-        results[index] = {
-          environment: name,
-          target: state.target,
-          state: "not deployed",
-          drift: [],
-          secrets: [],
-          ...(last ? { last } : {}),
-        };
-        return;
-      }
+      if (!record) return { ...at, state: "not deployed", drift: [], secrets: [], ...(last ? { last } : {}) };
       const unit = await ledger.readUnit(record);
       const ctx: BackendContext = {
         project: unit.project,
@@ -80,10 +80,11 @@ export async function status(options: {
       // Only secrets whose value can be read now (kaupang's env, or the cluster Secret) are compared.
       const now = await currentFingerprints(backend, ctx, unit.environment.secrets);
       const known = now && { key: now.key, values: now.values };
-      const secrets = Object.keys(known?.values ?? {}).length > 0 ? secretChanges(record.secrets, known) : [];
-      results[index] = {
-        environment: name,
-        target: state.target,
+      // A record without fingerprints (older kaupang) or with another key cannot say: not reported as drift.
+      const comparable = known && record.secrets?.key === known.key;
+      const secrets = comparable ? secretChanges(record.secrets, known) : [];
+      return {
+        ...at,
         deploymentId: record.id,
         state: drift.length > 0 || secrets.length > 0 ? "drifted" : "ok",
         drift,
@@ -92,7 +93,6 @@ export async function status(options: {
       };
     }),
   );
-  return results;
 }
 
 /** The last deploy that did something, when it did not succeed (running: it holds the lock now). */

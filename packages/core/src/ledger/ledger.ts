@@ -28,7 +28,7 @@ import { redact } from "../base/redact.js";
 import { completeUnit, type DeploymentUnit, type StoredUnit } from "../plan/unit.js";
 import { type LedgerRecord, ledgerRecordSchema, ledgerVersion } from "./record.js";
 import { type StoreLocation, stateStore } from "./state-store.js";
-import type { Scope, StateStore } from "./store.js";
+import { hostKey, type Scope, type StateStore } from "./store.js";
 
 /** crypto.hash (Node ≥ 20.12) is one call instead of three objects: ~3× faster on 10,000 short records. */
 export const sha256 = (text: string): string => `sha256:${hash("sha256", text, "hex")}`;
@@ -36,8 +36,14 @@ export const sha256 = (text: string): string => `sha256:${hash("sha256", text, "
 /** The content address of a deployment unit: equal units, equal digests. */
 export const unitDigest = (unit: DeploymentUnit): string => sha256(JSON.stringify(unit));
 
-export function ledgerPath(cacheDir: string, environment: string, target: string): string {
-  return join(cacheDir, "ledger", `${environment}@${target}.jsonl`);
+/**
+ * `ledger/<env>@<target>.jsonl`; for one of a target's hosts, each with its
+ * own chain: `ledger/<env>@<target>/<host key>.jsonl`.
+ */
+export function ledgerPath(cacheDir: string, environment: string, target: string, host?: string): string {
+  return host
+    ? join(cacheDir, "ledger", `${environment}@${target}`, `${hostKey(host)}.jsonl`)
+    : join(cacheDir, "ledger", `${environment}@${target}.jsonl`);
 }
 
 /** Hash of a record's content: its JSON without the `hash` field, in written key order. */
@@ -135,6 +141,11 @@ export class Ledger {
   /** Where the records live, as users read it. */
   get location(): string {
     return this.store.location;
+  }
+
+  /** One of the target's hosts, when this is that host's ledger; every record names it. */
+  get host(): string | undefined {
+    return this.scope.host;
   }
 
   /** Parse and validate lines; a malformed line is an error naming file and line. */
@@ -346,6 +357,7 @@ export class Ledger {
       project: entry.project,
       environment: entry.environment,
       target: entry.target,
+      ...(this.scope.host ? { host: this.scope.host } : {}),
       backend: entry.backend,
       action: entry.action,
       status: entry.status,

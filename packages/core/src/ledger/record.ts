@@ -33,6 +33,8 @@ const LedgerRecordShape = z.object({
   project: z.string(),
   environment: z.string(),
   target: z.string(),
+  /** Which of the target's hosts (its ssh:// URL), in a per-host ledger. */
+  host: z.string().optional(),
   backend: z.enum(["compose", "swarm", "kubernetes"]),
   action: z.enum(["up", "rollback", "down"]),
   status: z.enum(recordStatuses),

@@ -135,9 +135,16 @@ export function stateStore(
     : cachingUnits(store, join(location.cacheDir, "state-cache", "units"));
 }
 
-/** Every environment@target with records at `location` (on the target: of that target). */
-export async function stateScopes(location: StoreLocation): Promise<Scope[]> {
-  if (!location.remote) return fileScopes(location.cacheDir);
+/**
+ * Every environment@target with records at `location` (on the target: of
+ * that target; locally, every host of a target with hosts too, `hosts`
+ * naming a target's configured hosts).
+ */
+export async function stateScopes(
+  location: StoreLocation,
+  hosts: (target: string) => readonly string[] = () => [],
+): Promise<Scope[]> {
+  if (!location.remote) return fileScopes(location.cacheDir, hosts, location.root);
   const { project, target } = location.remote;
   if (target.backend === "kubernetes") return kubeScopes({ project, target });
   return engineScopes({ kind: target.backend === "swarm" ? "configs" : "volumes", project, target });

@@ -56,6 +56,17 @@ import { writeFileAtomic } from "../base/fs.js";
 export interface Scope {
   environment: string;
   target: string;
+  /**
+   * One of the target's hosts (its URL), for a target with hosts: each host
+   * has its own records and head anchor; the lock stays one per
+   * environment@target, shared by its hosts.
+   */
+  host?: string | undefined;
+}
+
+/** A file name for one of a target's hosts: its URL without the scheme, other characters than [\w@.:-] as "_". */
+export function hostKey(host: string): string {
+  return host.replace(/^[a-z]+:\/\//, "").replace(/[^\w@.:-]/g, "_");
 }
 
 /**
@@ -187,14 +198,16 @@ function readTail(fd: number): { line?: string; torn?: Buffer } {
  * `<cacheDir>/locks/<env>@<target>.lock` (the lock) and
  * `<cacheDir>/locks/<env>@<target>.head` (the head anchor, beside the lock and
  * apart from the records, so restoring or cutting the ledger file does not
- * carry it along).
+ * carry it along). For one of a target's hosts, records and anchor are
+ * `ledger/<env>@<target>/<host key>.jsonl` and `locks/<env>@<target>/<host key>.head`.
  */
 export function fileStore(cacheDir: string, scope: Scope, options: { root?: string } = {}): StateStore {
   const name = `${scope.environment}@${scope.target}`;
-  const path = join(cacheDir, "ledger", `${name}.jsonl`);
+  const own = scope.host ? join(name, hostKey(scope.host)) : name;
+  const path = join(cacheDir, "ledger", `${own}.jsonl`);
   const objects = join(cacheDir, "ledger", "objects");
   const lockPath = join(cacheDir, "locks", `${name}.lock`);
-  const anchorPath = join(cacheDir, "locks", `${name}.head`);
+  const anchorPath = join(cacheDir, "locks", `${own}.head`);
   const show = (file: string) => (options.root ? relative(options.root, file) : file);
   const unitFile = (digest: string) => join(objects, `${hex(digest)}.json`);
   const readAnchor = async () => (existsSync(anchorPath) ? readFile(anchorPath, "utf8") : undefined);
@@ -234,7 +247,7 @@ export function fileStore(cacheDir: string, scope: Scope, options: { root?: stri
     },
 
     async saveTorn(torn, seq) {
-      const file = join(cacheDir, "ledger", "torn", `${name}.${seq}.part`);
+      const file = join(cacheDir, "ledger", "torn", `${own.replace("/", ".")}.${seq}.part`);
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, torn);
       return show(file);
@@ -342,15 +355,52 @@ export function fileStore(cacheDir: string, scope: Scope, options: { root?: stri
 
 const sha256Of = (bytes: Buffer): string => `sha256:${hash("sha256", bytes, "hex")}`;
 
-/** The environment@target scopes that have records under `cacheDir`. */
-export function fileScopes(cacheDir: string): Scope[] {
+/** The host a per-host ledger's first record names (for a host no longer in the config). */
+function hostOfLedger(path: string): string | undefined {
+  const text = readFileSync(path, "utf8");
+  const first = text.slice(0, text.indexOf("\n") + 1 || undefined);
+  try {
+    return (JSON.parse(first) as { host?: string }).host;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The scopes that have records under `cacheDir`: `<env>@<target>.jsonl`, and
+ * `<env>@<target>/` holding one ledger per host (the host named by `hosts`,
+ * the target's configured hosts, else by the ledger's first record).
+ */
+export function fileScopes(
+  cacheDir: string,
+  hosts: (target: string) => readonly string[],
+  root?: string,
+): Scope[] {
   const dir = join(cacheDir, "ledger");
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".jsonl"))
-    .sort()
-    .map((file) => {
-      const [environment, target] = file.slice(0, -".jsonl".length).split("@") as [string, string];
-      return { environment, target };
-    });
+  const scopes: Scope[] = [];
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+  for (const entry of entries) {
+    const perHost = entry.isDirectory() && entry.name.includes("@");
+    if (!perHost && !entry.name.endsWith(".jsonl")) continue;
+    const [environment, target] = entry.name.replace(/\.jsonl$/, "").split("@") as [string, string];
+    if (!perHost) {
+      scopes.push({ environment, target });
+      continue;
+    }
+    for (const file of readdirSync(join(dir, entry.name))
+      .filter((f) => f.endsWith(".jsonl"))
+      .sort()) {
+      const path = join(dir, entry.name, file);
+      const host = hosts(target).find((h) => `${hostKey(h)}.jsonl` === file) ?? hostOfLedger(path);
+      if (!host) {
+        throw new KaupangError(
+          "ERR_LEDGER_CORRUPT",
+          `${root ? relative(root, path) : path}: not a host of target "${target}", and its first record names none`,
+        );
+      }
+      scopes.push({ environment, target, host });
+    }
+  }
+  return scopes;
 }

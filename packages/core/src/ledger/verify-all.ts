@@ -8,6 +8,8 @@ import type { Scope } from "./store.js";
 export interface LedgerCheck extends ChainCheck {
   environment: string;
   target: string;
+  /** One of the target's hosts (its own ledger), as its records name it. */
+  host?: string;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function ledgerScopes(options: {
   };
   const targets = project.config.targets ?? {};
   const found: { location: StoreLocation; scope: Scope }[] = [];
-  for (const scope of await stateScopes(local))
+  for (const scope of await stateScopes(local, (target) => targets[target]?.hosts ?? []))
     if (targets[scope.target]?.state !== "target") found.push({ location: local, scope });
   const { pull: _pull, env: _env, state, ...settings } = selectTarget(project, { target: options.target });
   if (state === "target") {
@@ -58,7 +60,8 @@ export async function verifyLedgers(options: {
   const checks: LedgerCheck[] = [];
   for (const { location, scope } of await ledgerScopes(options)) {
     const ledger = ledgerAt(location, scope, { cache: false });
-    checks.push({ ...scope, ...(await ledger.verify(undefined, { deep: true })) });
+    const { host, ...where } = scope;
+    checks.push({ ...where, ...(host ? { host } : {}), ...(await ledger.verify(undefined, { deep: true })) });
   }
   return checks;
 }

@@ -3,12 +3,14 @@
  * union on `action`), validated needs, cycle report, waves. planPipeline is
  * pure; planRun loads the config first.
  */
+
 import { resolve } from "node:path";
 import type * as z from "zod";
 import { GraphError, topoWaves } from "../base/dag.js";
 import { didYouMean } from "../base/did-you-mean.js";
 import { parseDuration } from "../base/duration.js";
 import { KaupangError } from "../base/errors.js";
+import { own } from "../base/merge.js";
 import { displayPath } from "../config/load.js";
 import type { BackendName } from "../config/model.js";
 import { loadProject, type Project } from "../config/project.js";
@@ -70,13 +72,34 @@ function waitFor(wait: NonNullable<ValidStep["wait"]>): WaitFor {
 }
 
 /** The variant of a validated step (the schema guarantees exactly one action). */
-function stepOf(base: StepBase, raw: ValidStep, root: string): PipelineStep {
-  if (raw.run !== undefined)
+function stepOf(
+  base: StepBase,
+  raw: ValidStep,
+  root: string,
+  at: { file: string; path: string[] },
+): PipelineStep {
+  if (raw.run !== undefined) {
+    // `run` is a command, or { run, cwd, env } as hooks are written.
+    const run = typeof raw.run === "string" ? { run: raw.run } : raw.run;
+    for (const key of ["cwd", "env"] as const) {
+      if (typeof raw.run === "object" && raw.run[key] !== undefined && raw[key] !== undefined) {
+        throw fieldError({
+          file: at.file,
+          path: [...at.path, key],
+          message: `${key} is given twice (also as run.${key}); keep one`,
+        });
+      }
+    }
     return {
       ...base,
       action: "run",
-      run: { command: raw.run, cwd: resolve(root, raw.cwd ?? "."), env: raw.env ?? {} },
+      run: {
+        command: run.run,
+        cwd: resolve(root, run.cwd ?? raw.cwd ?? "."),
+        env: { ...raw.env, ...run.env },
+      },
     };
+  }
   if (raw.up !== undefined)
     return {
       ...base,
@@ -92,7 +115,7 @@ function stepOf(base: StepBase, raw: ValidStep, root: string): PipelineStep {
 
 export function planPipeline(project: Project, name: string): PipelinePlan {
   const pipelines = project.config.pipelines ?? {};
-  const pipeline = pipelines[name];
+  const pipeline = own(pipelines, name);
   const file = displayPath(project.root, project.configFile);
   if (!pipeline) {
     const known = Object.keys(pipelines);
@@ -104,11 +127,16 @@ export function planPipeline(project: Project, name: string): PipelinePlan {
   const steps: Record<string, PipelineStep> = {};
   for (const [stepName, raw] of Object.entries(pipeline.steps)) {
     const action = (["run", "up", "down", "build", "wait"] as const).find((a) => raw[a] !== undefined)!;
-    const subject = action === "wait" ? describeWait(raw.wait!) : String(raw[action]);
+    const subject =
+      action === "wait"
+        ? describeWait(raw.wait!)
+        : typeof raw.run === "object"
+          ? raw.run.run
+          : String(raw[action]);
     const needs =
       raw.needs === undefined ? [] : Array.isArray(raw.needs) ? [...new Set(raw.needs)] : [raw.needs];
     for (const need of needs) {
-      if (!(need in pipeline.steps)) {
+      if (!Object.hasOwn(pipeline.steps, need)) {
         throw fieldError({
           file,
           path: ["pipelines", name, "steps", stepName, "needs"],
@@ -126,7 +154,10 @@ export function planPipeline(project: Project, name: string): PipelinePlan {
       ...(raw.target ? { target: raw.target } : {}),
       ...(raw.backend ? { backend: raw.backend } : {}),
     };
-    steps[stepName] = stepOf(base, raw, project.root);
+    steps[stepName] = stepOf(base, raw, project.root, {
+      file,
+      path: ["pipelines", name, "steps", stepName, "run"],
+    });
   }
   let waves: string[][];
   try {

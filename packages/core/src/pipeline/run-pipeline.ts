@@ -6,6 +6,7 @@
  */
 import { errorMessage, KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
+import { executeDag, type TaskOutcome } from "../base/execute-dag.js";
 import { sleep } from "../base/poll.js";
 import type { Model } from "../config/model.js";
 import { selectTarget } from "../config/normalize.js";
@@ -15,7 +16,6 @@ import { type DownPlan, planDownProject, removePlanned } from "../deploy/down.js
 import { type Planned, planProject } from "../deploy/plan-up.js";
 import { type ApplyOptions, deployPlanned } from "../deploy/up.js";
 import { runShell, tail } from "../exec/exec.js";
-import { executeDag, type TaskOutcome } from "./execute.js";
 import { type PipelinePlan, type PipelineStep, planPipeline } from "./plan-pipeline.js";
 
 export interface RunPipelineOptions extends ApplyOptions {

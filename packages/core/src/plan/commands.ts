@@ -8,8 +8,13 @@ import type { PullPolicy } from "../config/model.js";
 import { composeProjectName, projectNetworkName, stackName } from "../render/names.js";
 import type { EnvironmentPlan, KubeArtifactObject, PlanCommand } from "./types.js";
 
+/** A target's engine for every docker command: `--context`, or `--host` (what DOCKER_HOST sets). */
 export const dockerGlobalArgs = (target: TargetSettings): string[] =>
-  target.dockerContext ? ["--context", target.dockerContext] : [];
+  target.dockerContext
+    ? ["--context", target.dockerContext]
+    : target.dockerHost
+      ? ["--host", target.dockerHost]
+      : [];
 
 export const kubectlGlobalArgs = (target: TargetSettings): string[] =>
   target.kubeContext ? ["--context", target.kubeContext] : [];
@@ -113,7 +118,7 @@ export function composeUpCommand(
 /** `docker stack deploy` of wave `index` (0-based); the last wave deploys the whole artifact and prunes. */
 export function stackDeployCommand(
   ctx: CommandContext,
-  env: Pick<EnvironmentPlan, "environment" | "artifact" | "waves">,
+  env: Pick<EnvironmentPlan, "environment" | "artifact" | "waves" | "pull">,
   index: number,
 ): PlanCommand {
   const staged = env.waves.length > 1;
@@ -127,7 +132,7 @@ export function stackDeployCommand(
       "deploy",
       "--with-registry-auth",
       "--resolve-image",
-      resolveImage[ctx.pull],
+      resolveImage[env.pull ?? ctx.pull],
       ...(last ? ["--prune"] : []),
       "-c",
       file,

@@ -3,9 +3,11 @@
  * exact commands. Pure: no network, no child process, no file written. That is
  * what makes --dry-run hermetic.
  */
+
 import { join, relative } from "node:path";
 import { GraphError, topoWaves } from "../base/dag.js";
 import { KaupangError } from "../base/errors.js";
+import { own } from "../base/merge.js";
 import type { TargetSettings } from "../base/target.js";
 import type { Model, PullPolicy } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
@@ -83,10 +85,49 @@ function checkUniqueServiceNames(model: Model, order: readonly string[]): void {
   }
 }
 
+/**
+ * Compose and swarm publish ports on the host (swarm: on every node): two
+ * services deployed together cannot publish the same one. Kubernetes gives
+ * each service its own ClusterIP, so its ports never clash.
+ */
+function checkHostPorts(model: Model, order: readonly string[]): void {
+  if (model.target.backend === "kubernetes") return;
+  const seen = new Map<string, { env: string; service: string; hostIp: string | undefined }>();
+  const everywhere = (ip: string | undefined) => ip === undefined || ip === "0.0.0.0" || ip === "::";
+  for (const name of order) {
+    const env = model.environments[name]!;
+    for (const service of Object.values(env.services)) {
+      for (const port of service.ports) {
+        if (port.published === undefined) continue;
+        const key = `${port.published}/${port.protocol}`;
+        const other = seen.get(key);
+        if (other && (everywhere(other.hostIp) || everywhere(port.hostIp) || other.hostIp === port.hostIp)) {
+          const where =
+            other.env === name
+              ? `service "${other.service}"`
+              : `service "${other.service}" of environment "${other.env}" (${model.environments[other.env]!.file})`;
+          throw fieldError(
+            {
+              file: env.file,
+              // The model's ports are expanded from ranges: name the field, not an index.
+              path: ["services", service.name, "ports"],
+              value: `${port.hostIp ? `${port.hostIp}:` : ""}${port.published}:${port.target}`,
+              message: `host port ${key} is already published by ${where}; services deployed together cannot publish the same host port`,
+            },
+            { hint: "publish one of them on another host port" },
+          );
+        }
+        if (!other) seen.set(key, { env: name, service: service.name, hostIp: port.hostIp });
+      }
+    }
+  }
+}
+
 export function createPlan(model: Model, options: PlanOptions = {}): Plan {
   const environmentWavesList = environmentWaves(model);
   const order = environmentWavesList.flat();
   checkUniqueServiceNames(model, order);
+  checkHostPorts(model, order);
   const pull = options.pull ?? model.target.pull;
   const { name: targetName, backend, pull: _pull, state: _state, ...settings } = model.target;
   const target: TargetSettings = { name: targetName, backend, ...settings };
@@ -96,9 +137,9 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
   const environments = order.map((name): EnvironmentPlan => {
     const env = model.environments[name]!;
     const waves = serviceWaves(model, name);
-    const pinnedRefs = options.pinned?.[name] ?? {};
+    const pinnedRefs = own(options.pinned, name) ?? {};
     const images: PlannedImage[] = Object.values(env.services).map((s) => {
-      const pinnedRef = pinnedRefs[s.name];
+      const pinnedRef = own(pinnedRefs, s.name);
       const ref = s.image;
       if (pinnedRef) {
         // An image ID (sha256:…) pins a local build; name@sha256:… a registry digest.
@@ -136,6 +177,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       artifact,
       ...fromDocuments(backend, documents, { artifact, waves }, wave),
       hooks: env.hooks,
+      ...(env.pull ? { pull: env.pull } : {}),
       commands: [],
     };
     plan.commands = upCommands(ctx, plan);

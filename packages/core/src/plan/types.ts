@@ -62,6 +62,8 @@ export interface EnvironmentPlan {
   /** What each service of the artifact should run (image, env, ports, replicas, command). */
   views: Record<string, ServiceView>;
   hooks: { beforeUp: Hook[]; afterUp: Hook[]; beforeDown: Hook[]; afterDown: Hook[] };
+  /** The environment's own pull policy, when it sets one (swarm deploys its stack with it). */
+  pull?: PullPolicy;
   commands: PlanCommand[];
 }
 

@@ -12,8 +12,9 @@ import {
   escapeDollars,
   type ImageMap,
   imageOf,
-  namedVolume,
+  namedResource,
   renderedArtifact,
+  volumeDeclarations,
 } from "./shared.js";
 
 export interface RenderOptions {
@@ -46,6 +47,10 @@ function composeService(model: Model, env: Environment, service: Service, images
   if (Object.keys(service.env).length > 0) out.environment = dockerEnvironment(service);
   if (service.ports.length > 0) out.ports = service.ports.map(dockerPort);
   if (service.volumes.length > 0) out.volumes = service.volumes.map(escapeDollars);
+  // Listing networks replaces compose's default one: keep the project network first.
+  if (service.networks.length > 0) out.networks = ["default", ...service.networks];
+  if (service.capAdd.length > 0) out.cap_add = service.capAdd;
+  if (service.capDrop.length > 0) out.cap_drop = service.capDrop;
   if (service.healthcheck) out.healthcheck = dockerHealthcheck(service.healthcheck);
   const restart = service.runOnce ? "no" : service.restart;
   if (restart) out.restart = restart;
@@ -62,7 +67,8 @@ function composeService(model: Model, env: Environment, service: Service, images
       }),
     );
   }
-  if (service.pull) out.pull_policy = service.pull;
+  const pull = service.pull ?? env.pull;
+  if (pull) out.pull_policy = pull;
   out.labels = {
     ...Object.fromEntries(Object.entries(service.labels).map(([k, v]) => [k, escapeDollars(v)])),
     [labelKeys.project]: model.project,
@@ -87,20 +93,19 @@ export function dockerLimits(service: Service): Record<string, string> {
 /** The compose file of one environment, as its one document. */
 export function composeDocuments(model: Model, env: Environment, options: RenderOptions = {}): unknown[] {
   const services: Record<string, unknown> = {};
-  const volumes = new Set<string>();
   for (const service of Object.values(env.services)) {
     services[service.name] = deepMerge(composeService(model, env, service, options.images), service.compose);
-    for (const v of service.volumes) {
-      const named = namedVolume(v);
-      if (named) volumes.add(named);
-    }
   }
   const doc: Record<string, unknown> = {
     name: composeProjectName(model.project, env.name),
     services,
-    networks: { default: { name: projectNetworkName(model.project), external: true } },
+    networks: {
+      default: { name: projectNetworkName(model.project), external: true },
+      ...Object.fromEntries(Object.entries(env.networks).map(([k, n]) => [k, namedResource(n)])),
+    },
   };
-  if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
+  const volumes = volumeDeclarations(env);
+  if (volumes) doc.volumes = volumes;
   return [doc];
 }
 

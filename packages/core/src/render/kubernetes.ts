@@ -1,16 +1,18 @@
 /**
  * Model → Kubernetes manifests for one environment: the project namespace,
- * then per service a Deployment (a Job for runOnce) and, where it has ports,
+ * the claims of the environment's named volumes, then per service a Deployment (a Job for runOnce) and, where it has ports,
  * a ClusterIP Service named after the service so other environments reach it
  * by name, as they do on compose and swarm.
  */
 import { createHash } from "node:crypto";
+import { isAbsolute, resolve } from "node:path";
 import { parse as parseShell } from "shell-quote";
 import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
+import { fieldError } from "../config/validate.js";
 import type { RenderOptions } from "./compose.js";
 import { kubeSecretName } from "./names.js";
-import { type ImageMap, imageOf, renderedArtifact, unsupported } from "./shared.js";
+import { type ImageMap, imageOf, namedVolume, renderedArtifact, unsupported } from "./shared.js";
 
 const managedBy = "kaupang";
 const environmentLabel = "kaupang.dev/environment";
@@ -34,6 +36,9 @@ function secretChecksum(service: Service, secrets: RenderOptions["secrets"]): st
   const lines = used.map((name) => `${name}=${secrets[name] ?? "unknown"}\n`).join("");
   return `sha256:${createHash("sha256").update(lines).digest("hex")}`;
 }
+
+/** On a PersistentVolumeClaim: the volume name as written in the environment. */
+const volumeLabel = "kaupang.dev/volume";
 
 /** Labels on every object kaupang creates for a service; the selector uses name + instance. */
 function kubeLabels(model: Model, env: Environment, service?: Service): Record<string, string> {
@@ -75,20 +80,105 @@ function kubeQuantity(bytes: number): string {
   return String(bytes);
 }
 
-function container(model: Model, env: Environment, service: Service, images?: ImageMap) {
-  if (service.volumes.length > 0) {
+/** DNS-1123 label from a compose volume name ("db_data" → "db-data"). */
+const dnsLabel = (text: string): string =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+
+/**
+ * The claim of a named volume: one per environment and volume, like compose's
+ * `<project>-<env>_<volume>`; a volume the environment declares with a `name`
+ * uses that name (an external one is a claim made outside kaupang).
+ */
+const claimName = (env: Environment, volume: string): string => {
+  const declared = Object.hasOwn(env.volumes, volume) ? env.volumes[volume] : undefined;
+  return dnsLabel(declared?.name ?? `${env.name}-${volume}`);
+};
+
+interface PodVolumes {
+  volumes: Record<string, unknown>[];
+  mounts: Record<string, unknown>[];
+}
+
+/**
+ * Compose short syntax → pod volumes: a named volume mounts the
+ * environment's PersistentVolumeClaim, a bind mount the node's path (resolved
+ * against the config root, as on swarm), an anonymous volume an emptyDir.
+ */
+function podVolumes(model: Model, env: Environment, service: Service): PodVolumes {
+  const out: PodVolumes = { volumes: [], mounts: [] };
+  service.volumes.forEach((spec, i) => {
+    const parts = spec.split(":");
+    const name = `volume-${i}`;
+    if (parts.length === 1) {
+      out.volumes.push({ name, emptyDir: {} });
+      out.mounts.push({ name, mountPath: spec });
+      return;
+    }
+    const [source, target, options = ""] = parts as [string, string, string?];
+    const readOnly = options.split(",").includes("ro");
+    const named = namedVolume(spec);
+    out.volumes.push(
+      named !== undefined
+        ? { name, persistentVolumeClaim: { claimName: claimName(env, named) } }
+        : { name, hostPath: { path: isAbsolute(source) ? source : resolve(model.root, source) } },
+    );
+    out.mounts.push({ name, mountPath: target, ...(readOnly ? { readOnly: true } : {}) });
+  });
+  return out;
+}
+
+function claims(model: Model, env: Environment): Record<string, unknown>[] {
+  const names = new Set<string>();
+  for (const service of Object.values(env.services)) {
+    for (const spec of service.volumes) {
+      const named = namedVolume(spec);
+      if (named !== undefined && !(Object.hasOwn(env.volumes, named) && env.volumes[named]!.external)) {
+        names.add(named);
+      }
+    }
+  }
+  return [...names].sort().map((volume) => ({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: {
+      name: claimName(env, volume),
+      namespace: model.target.namespace,
+      labels: { ...kubeLabels(model, env), [volumeLabel]: volume },
+    },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+  }));
+}
+
+function container(model: Model, env: Environment, service: Service, mounts: unknown[], images?: ImageMap) {
+  if (service.networks.length > 0) {
     throw unsupported(
       model,
       env,
       service,
-      "volumes",
-      "volumes are not available (use the kubernetes: escape hatch with a volume and volumeMount)",
+      "networks",
+      "networks are not available (every service of a project shares the namespace's network; use a NetworkPolicy for isolation)",
     );
   }
   const c: Record<string, unknown> = { name: service.name, image: imageOf(service, images) };
   if (service.entrypoint !== undefined) c.command = argv(model, env, service, "entrypoint");
   if (service.command !== undefined) c.args = argv(model, env, service, "command");
   if (service.workingDir !== undefined) c.workingDir = service.workingDir;
+  if (mounts.length > 0) c.volumeMounts = mounts;
+  if (service.capAdd.length > 0 || service.capDrop.length > 0) {
+    // Kubernetes names capabilities without the CAP_ prefix docker accepts.
+    const names = (caps: string[]) => caps.map((c) => c.replace(/^CAP_/i, "").toUpperCase());
+    c.securityContext = {
+      capabilities: {
+        ...(service.capAdd.length > 0 ? { add: names(service.capAdd) } : {}),
+        ...(service.capDrop.length > 0 ? { drop: names(service.capDrop) } : {}),
+      },
+    };
+  }
   const envEntries = Object.entries(service.env);
   if (envEntries.length > 0) {
     c.env = envEntries.map(([name, value]) =>
@@ -112,9 +202,8 @@ function container(model: Model, env: Environment, service: Service, images?: Im
       ...(h.startPeriodMs !== undefined ? { initialDelaySeconds: Math.ceil(h.startPeriodMs / 1000) } : {}),
     };
   }
-  if (service.pull) {
-    c.imagePullPolicy = { always: "Always", missing: "IfNotPresent", never: "Never" }[service.pull];
-  }
+  const pull = service.pull ?? env.pull;
+  if (pull) c.imagePullPolicy = { always: "Always", missing: "IfNotPresent", never: "Never" }[pull];
   if (service.resources) {
     const r = service.resources;
     c.resources = {
@@ -136,9 +225,14 @@ function workload(model: Model, env: Environment, service: Service, options: Ren
     "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"]!,
   };
   const metadata = { name: service.name, namespace: model.target.namespace, labels };
+  const { volumes, mounts } = podVolumes(model, env, service);
   const podSpec = (restartPolicy: string) => ({
     metadata: { labels, ...(checksum ? { annotations: { [secretChecksumAnnotation]: checksum } } : {}) },
-    spec: { restartPolicy, containers: [container(model, env, service, images)] },
+    spec: {
+      restartPolicy,
+      containers: [container(model, env, service, mounts, images)],
+      ...(volumes.length > 0 ? { volumes } : {}),
+    },
   });
   if (service.runOnce) {
     return {
@@ -230,6 +324,24 @@ export function kubernetesObjects(
   env: Environment,
   options: RenderOptions = {},
 ): Record<string, unknown>[] {
+  const networks = Object.keys(env.networks);
+  if (networks.length > 0) {
+    throw fieldError({
+      file: env.file,
+      path: ["networks", networks[0]!],
+      message: `environment networks are not available on the kubernetes backend (target "${model.target.name}"): every service of a project shares the namespace's network`,
+    });
+  }
+  // A declared volume's name and external carry over to its claim; a docker volume driver does not.
+  for (const [volume, declared] of Object.entries(env.volumes)) {
+    if (declared.driver !== undefined || declared.driverOpts !== undefined) {
+      throw fieldError({
+        file: env.file,
+        path: ["volumes", volume, declared.driver !== undefined ? "driver" : "driverOpts"],
+        message: `a docker volume driver is not available on the kubernetes backend (target "${model.target.name}"): the claim uses the cluster's default storage class`,
+      });
+    }
+  }
   const docs: Record<string, unknown>[] = [
     {
       apiVersion: "v1",
@@ -239,6 +351,7 @@ export function kubernetesObjects(
         labels: { [projectLabel]: model.project, "app.kubernetes.io/managed-by": managedBy },
       },
     },
+    ...claims(model, env),
   ];
   for (const service of Object.values(env.services)) {
     const object = deepMerge(workload(model, env, service, options), service.kubernetes) as Record<

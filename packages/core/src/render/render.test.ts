@@ -1,19 +1,19 @@
 import { fileURLToPath } from "node:url";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { Job } from "kubernetes-models/batch/v1";
-import { Namespace, Service } from "kubernetes-models/v1";
+import { Namespace, PersistentVolumeClaim, Service } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { json, testdir } from "../../../../test/support/testdir.js";
 import { loadModel, loadProject } from "../config/project.js";
 import { createPlan } from "../plan/create-plan.js";
 import { secretChecksumAnnotation } from "./kubernetes.js";
-import { renderEnvironment } from "./render.js";
+import { renderEnvironment, waveDocuments } from "./render.js";
 
 const longhall = fileURLToPath(new URL("../../../../examples/longhall", import.meta.url));
 
 /** An environment using every service field, for every backend. */
-const kitchenSink = (volumes: boolean) => ({
+const kitchenSink = () => ({
   "kaupang.config.json": json({
     project: "sink",
     dockerRepository: "reg.example/team",
@@ -36,7 +36,7 @@ const kitchenSink = (volumes: boolean) => ({
         command: "serve --port 3000",
         entrypoint: ["/entry.sh"],
         workingDir: "/app",
-        ...(volumes ? { volumes: ["data:/var/lib/web", "./conf:/etc/web:ro"] } : {}),
+        volumes: ["data:/var/lib/web", "./conf:/etc/web:ro", "/var/cache/web"],
         healthcheck: {
           test: ["CMD", "wget", "-q", "http://127.0.0.1:3000/"],
           interval: "5s",
@@ -66,7 +66,7 @@ async function planFor(dir: string, target: string, env = "all") {
 describe("golden artifacts", () => {
   for (const target of ["local", "sw", "k8s"]) {
     it(`kitchen sink on ${target}`, async () => {
-      const plan = await planFor(testdir(kitchenSink(target !== "k8s")), target);
+      const plan = await planFor(testdir(kitchenSink()), target);
       const content = plan.environments[0]!.artifact.content.replace(/\/tmp\/kaupang-test-[^/]+/g, "<root>");
       await expect(content).toMatchFileSnapshot(`__golden__/sink-${target}.yaml`);
     });
@@ -87,7 +87,7 @@ describe("golden artifacts", () => {
 describe("rendered documents", () => {
   it("are what any YAML reader reads back from the artifact, on every backend (readers use them unparsed)", async () => {
     for (const target of ["local", "sw", "k8s"]) {
-      const dir = testdir(kitchenSink(target !== "k8s"));
+      const dir = testdir(kitchenSink());
       const model = await loadModel(await loadProject(dir), {
         environments: ["all"],
         target,
@@ -105,7 +105,7 @@ describe("rendered documents", () => {
 
 describe("compose rendering", () => {
   it("escapes $ in literals so they reach the container unchanged, and emits secrets as ${VAR}", async () => {
-    const plan = await planFor(testdir(kitchenSink(true)), "local");
+    const plan = await planFor(testdir(kitchenSink()), "local");
     const doc = parse(plan.environments[0]!.artifact.content);
     expect(doc.services.web.environment).toEqual({
       API_KEY: "${SINK_API_KEY}",
@@ -118,7 +118,7 @@ describe("compose rendering", () => {
   });
 
   it("uses health conditions for dependencies, completion for one-shot tasks", async () => {
-    const plan = await planFor(testdir(kitchenSink(true)), "local");
+    const plan = await planFor(testdir(kitchenSink()), "local");
     const doc = parse(plan.environments[0]!.artifact.content);
     expect(doc.services.web.depends_on).toEqual({ migrate: { condition: "service_completed_successfully" } });
     expect(doc.services.worker.depends_on).toEqual({ web: { condition: "service_healthy" } });
@@ -145,10 +145,10 @@ describe("compose rendering", () => {
 describe("kubernetes rendering", () => {
   it("validates against the Kubernetes OpenAPI schema", async () => {
     const docs = [
-      ...(await planFor(testdir(kitchenSink(false)), "k8s")).environments,
+      ...(await planFor(testdir(kitchenSink()), "k8s")).environments,
       ...(await planFor(longhall, "asgard-k8s", "market")).environments,
     ].flatMap((env) => parseAllDocuments(env.artifact.content).map((d) => d.toJS()));
-    const kinds = { Namespace, Service, Deployment, Job } as const;
+    const kinds = { Namespace, PersistentVolumeClaim, Service, Deployment, Job } as const;
     expect(docs.length).toBeGreaterThan(6);
     for (const doc of docs) {
       const Model = kinds[doc.kind as keyof typeof kinds];
@@ -158,7 +158,7 @@ describe("kubernetes rendering", () => {
   });
 
   it("references secrets by key in <project>-secrets and never carries values", async () => {
-    const plan = await planFor(testdir(kitchenSink(false)), "k8s");
+    const plan = await planFor(testdir(kitchenSink()), "k8s");
     const web = parseAllDocuments(plan.environments[0]!.artifact.content)
       .map((d) => d.toJS())
       .find((d) => d.kind === "Deployment" && d.metadata.name === "web");
@@ -178,7 +178,7 @@ describe("kubernetes rendering", () => {
   });
 
   it("rolls pods whose secret values changed: a checksum of their fingerprints on the pod template", async () => {
-    const project = await loadProject(testdir(kitchenSink(false)));
+    const project = await loadProject(testdir(kitchenSink()));
     const model = await loadModel(project, { environments: ["all"], target: "k8s", processEnv: {} });
     const template = (secrets?: Record<string, string>) =>
       parseAllDocuments(createPlan(model, { secrets }).environments[0]!.artifact.content)
@@ -196,10 +196,41 @@ describe("kubernetes rendering", () => {
     expect(template().find(([name]) => name === "web")![1]).toBeUndefined();
   });
 
-  it("rejects what a Deployment cannot honour, naming file, field and target", async () => {
-    await expect(planFor(testdir(kitchenSink(true)), "k8s")).rejects.toThrow(
-      'environments/all.json: services.web.volumes: volumes are not available (use the kubernetes: escape hatch with a volume and volumeMount) on the kubernetes backend (target "k8s")',
+  it("mounts a named volume from the environment's claim, a bind mount from the node, an anonymous one as emptyDir", async () => {
+    const dir = testdir(kitchenSink());
+    const docs = parseAllDocuments((await planFor(dir, "k8s")).environments[0]!.artifact.content).map((d) =>
+      d.toJS(),
     );
+    const claims = docs.filter((d) => d.kind === "PersistentVolumeClaim");
+    expect(claims).toEqual([
+      {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: {
+          name: "all-data",
+          namespace: "sink-ns",
+          labels: {
+            "app.kubernetes.io/instance": "sink-all",
+            "app.kubernetes.io/part-of": "sink",
+            "app.kubernetes.io/managed-by": "kaupang",
+            "kaupang.dev/environment": "all",
+            "kaupang.dev/volume": "data",
+          },
+        },
+        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+      },
+    ]);
+    const pod = docs.find((d) => d.kind === "Deployment" && d.metadata.name === "web").spec.template.spec;
+    expect(pod.volumes).toEqual([
+      { name: "volume-0", persistentVolumeClaim: { claimName: "all-data" } },
+      { name: "volume-1", hostPath: { path: `${dir}/conf` } },
+      { name: "volume-2", emptyDir: {} },
+    ]);
+    expect(pod.containers[0].volumeMounts).toEqual([
+      { name: "volume-0", mountPath: "/var/lib/web" },
+      { name: "volume-1", mountPath: "/etc/web", readOnly: true },
+      { name: "volume-2", mountPath: "/var/cache/web" },
+    ]);
   });
 });
 
@@ -211,6 +242,29 @@ describe("swarm rendering", () => {
     });
     await expect(planFor(dir, "sw")).rejects.toThrow(
       'environments/all.json: services.a.pull: per-service pull is not available (swarm pulls per stack; set pull on the target) on the swarm backend (target "sw")',
+    );
+  });
+});
+
+describe("staged kubernetes artifacts", () => {
+  it("apply the namespace and the volume claims in every wave, each workload in its own wave", async () => {
+    const plan = await planFor(testdir(kitchenSink()), "k8s");
+    const env = plan.environments[0]!;
+    expect(env.waves).toEqual([["migrate"], ["web"], ["worker"]]);
+    const expected = [
+      ["Namespace/sink-ns", "PersistentVolumeClaim/all-data", "Job/migrate"],
+      ["Namespace/sink-ns", "PersistentVolumeClaim/all-data", "Deployment/web", "Service/web"],
+      ["Namespace/sink-ns", "PersistentVolumeClaim/all-data", "Deployment/worker"],
+    ];
+    const names = (docs: { kind: string; metadata: { name: string } }[]) =>
+      docs.map((d) => `${d.kind}/${d.metadata.name}`);
+    // The wave files the planner writes, and the documents a stored unit's waves are rebuilt from.
+    expect(env.waveArtifacts!.map((a) => names(parseAllDocuments(a.content).map((d) => d.toJS())))).toEqual(
+      expected,
+    );
+    const documents = parseAllDocuments(env.artifact.content).map((d) => d.toJS());
+    expect(env.waves.map((wave) => names(waveDocuments("kubernetes", documents, wave) as never))).toEqual(
+      expected,
     );
   });
 });

@@ -40,7 +40,7 @@ export function renderEnvironment(model: Model, env: Environment, options: Rende
       content: header + texts.join("---\n"),
       wave: (services) =>
         texts
-          .filter((_, i) => objects[i]!.kind === "Namespace" || services.includes(objects[i]!.metadata.name))
+          .filter((_, i) => inEveryWave(objects[i]!.kind) || services.includes(objects[i]!.metadata.name))
           .join("---\n"),
     };
   }
@@ -61,9 +61,12 @@ export const artifactExtension: Record<BackendName, string> = {
   kubernetes: "k8s.yaml",
 };
 
+/** Kubernetes objects every wave applies (idempotently) before its workloads: the namespace, the volume claims. */
+const inEveryWave = (kind: string): boolean => kind === "Namespace" || kind === "PersistentVolumeClaim";
+
 /**
  * The documents of one wave of a staged deploy: a stack file with only the
- * wave's services, or the namespace and the wave's objects.
+ * wave's services, or the namespace, the volume claims and the wave's objects.
  */
 export function waveDocuments(
   backend: BackendName,
@@ -79,7 +82,7 @@ export function waveDocuments(
   }
   if (backend === "kubernetes") {
     return (documents as { kind: string; metadata: { name: string } }[]).filter(
-      (d) => d.kind === "Namespace" || services.includes(d.metadata.name),
+      (d) => inEveryWave(d.kind) || services.includes(d.metadata.name),
     );
   }
   return [...documents];

@@ -1,5 +1,13 @@
 import { formatDockerDuration } from "../base/duration.js";
-import type { BackendName, Environment, Healthcheck, Model, Service } from "../config/model.js";
+import { own } from "../base/merge.js";
+import type {
+  BackendName,
+  Environment,
+  Healthcheck,
+  Model,
+  NamedResource,
+  Service,
+} from "../config/model.js";
 import type { PortMapping } from "../config/ports.js";
 import { fieldError } from "../config/validate.js";
 import { artifactText } from "./yaml.js";
@@ -64,7 +72,7 @@ export function dockerMemory(bytes: number): string {
 export type ImageMap = Readonly<Record<string, string>>;
 
 export function imageOf(service: Service, images: ImageMap | undefined): string {
-  return images?.[service.name] ?? service.image;
+  return own(images, service.name) ?? service.image;
 }
 
 export function unsupported(model: Model, env: Environment, service: Service, field: string, why: string) {
@@ -80,4 +88,35 @@ export function namedVolume(spec: string): string | undefined {
   const source = spec.split(":")[0] ?? "";
   if (!spec.includes(":") || source === "" || /^[./~]/.test(source)) return undefined;
   return source;
+}
+
+/** Compose-spec form of an environment's network or volume declaration. */
+export function namedResource(resource: NamedResource): Record<string, unknown> {
+  return {
+    ...(resource.name !== undefined ? { name: escapeDollars(resource.name) } : {}),
+    ...(resource.external ? { external: true } : {}),
+    ...(resource.driver !== undefined ? { driver: resource.driver } : {}),
+    ...(resource.driverOpts && Object.keys(resource.driverOpts).length > 0
+      ? { driver_opts: resource.driverOpts }
+      : {}),
+    ...(resource.internal ? { internal: true } : {}),
+    ...(resource.labels && Object.keys(resource.labels).length > 0 ? { labels: resource.labels } : {}),
+  };
+}
+
+/**
+ * Top-level `volumes`: the environment's declared ones with their options, and
+ * a plain entry for every other named volume a service mounts.
+ */
+export function volumeDeclarations(env: Environment): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  for (const [key, volume] of Object.entries(env.volumes)) out[key] = namedResource(volume);
+  for (const service of Object.values(env.services)) {
+    for (const v of service.volumes) {
+      const named = namedVolume(v);
+      if (named && !(named in out)) out[named] = {};
+    }
+  }
+  const keys = Object.keys(out).sort();
+  return keys.length > 0 ? Object.fromEntries(keys.map((k) => [k, out[k]])) : undefined;
 }

@@ -13,9 +13,11 @@ import {
   escapeDollars,
   type ImageMap,
   imageOf,
+  namedResource,
   namedVolume,
   renderedArtifact,
   unsupported,
+  volumeDeclarations,
 } from "./shared.js";
 
 const restartCondition = {
@@ -72,7 +74,9 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
     ...Object.fromEntries(Object.entries(service.labels).map(([k, v]) => [k, escapeDollars(v)])),
     ...labels,
   };
-  out.networks = [network];
+  out.networks = [network, ...service.networks];
+  if (service.capAdd.length > 0) out.cap_add = service.capAdd;
+  if (service.capDrop.length > 0) out.cap_drop = service.capDrop;
   const deploy: Record<string, unknown> = {
     replicas: service.replicas,
     labels,
@@ -94,21 +98,26 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
 /** The stack file of one environment, as its one document. */
 export function swarmDocuments(model: Model, env: Environment, options: RenderOptions = {}): unknown[] {
   const services: Record<string, unknown> = {};
-  const volumes = new Set<string>();
   for (const service of Object.values(env.services)) {
     services[service.name] = deepMerge(swarmService(model, env, service, options.images), service.compose);
-    for (const v of service.volumes) {
-      const named = namedVolume(v);
-      if (named) volumes.add(named);
-    }
   }
   const network = projectNetworkName(model.project);
   const doc: Record<string, unknown> = {
     version: "3.8",
     services,
-    networks: { [network]: { external: true, name: network } },
+    networks: {
+      [network]: { external: true, name: network },
+      // A stack's own networks are overlays unless a driver is given.
+      ...Object.fromEntries(
+        Object.entries(env.networks).map(([k, n]) => [
+          k,
+          namedResource(n.external ? n : { driver: "overlay", ...n }),
+        ]),
+      ),
+    },
   };
-  if (volumes.size > 0) doc.volumes = Object.fromEntries([...volumes].sort().map((v) => [v, {}]));
+  const volumes = volumeDeclarations(env);
+  if (volumes) doc.volumes = volumes;
   return [doc];
 }
 

@@ -119,21 +119,49 @@ describe("studio API", () => {
     ]);
   });
 
-  it("says clearly when the catalog cannot be loaded, without quoting the file", async () => {
+  it("refuses to start on a --catalog it cannot read, saying why without quoting the file", async () => {
     const cwd = flagship();
-    const missing = await start(cwd, { catalog: join(cwd, "nope.json") });
-    const a = (await missing.call<CatalogResponse>("/api/catalog")).body;
-    expect(a).toMatchObject({ ok: false });
-    if (!a.ok) expect(a.error).toMatch(/catalog file .*nope\.json does not exist/);
-
+    await expect(start(cwd, { catalog: join(cwd, "nope.json") })).rejects.toThrow(
+      new RegExp(`^--catalog ${join(cwd, "nope.json")}: catalog file .*nope\\.json does not exist`),
+    );
     writeFileSync(join(cwd, "broken.json"), '{ "services": TOPSECRET-VALUE }');
-    const broken = await start(cwd, { catalog: join(cwd, "broken.json") });
-    const b = (await broken.call<CatalogResponse>("/api/catalog")).body;
+    const broken = await start(cwd, { catalog: join(cwd, "broken.json") }).catch((e: Error) => e);
+    expect(String(broken)).toMatch(/broken\.json: invalid JSON$/);
+    expect(String(broken)).not.toContain("TOPSECRET");
+  });
+
+  it("says clearly when the catalog breaks after the start, without quoting the file", async () => {
+    const cwd = flagship();
+    writeFileSync(join(cwd, "mine.json"), json({ services: { x: "busybox" } }));
+    const { call } = await start(cwd, { catalog: join(cwd, "mine.json") });
+    expect((await call<CatalogResponse>("/api/catalog")).body.ok).toBe(true);
+    writeFileSync(join(cwd, "mine.json"), '{ "services": TOPSECRET-VALUE }');
+    const b = (await call<CatalogResponse>("/api/catalog/reload", {})).body;
     expect(b.ok).toBe(false);
     if (!b.ok) {
-      expect(b.error).toMatch(/broken\.json: invalid JSON$/);
+      expect(b.error).toMatch(/mine\.json: invalid JSON$/);
       expect(JSON.stringify(b)).not.toContain("TOPSECRET");
     }
+  });
+
+  it("plans and exports --catalog presets the project's config does not list", async () => {
+    const cwd = testdir({
+      "kaupang.config.json": json({ project: "shop" }),
+      "presets.json": json({ services: { cache: { image: "valkey/valkey:8-alpine", ports: ["6379"] } } }),
+    });
+    const { call } = await start(cwd, { catalog: join(cwd, "presets.json") });
+    const drawn: DraftEnvironment = {
+      services: { cache: { $catalog: "cache" }, web: { image: "nginx", dependsOn: ["cache"] } },
+    };
+    const plan = (await call<PlanResponse>("/api/plan", { name: "app", target: "local", environment: drawn }))
+      .body;
+    expect(plan.problems).toEqual([]);
+    expect(plan.ok).toBe(true);
+    if (plan.ok) expect(plan.plan!.artifact.content).toContain("image: valkey/valkey:8-alpine");
+    const exported = (
+      await call<ExportResponse>("/api/export", { name: "app", environment: drawn, format: "json" })
+    ).body;
+    expect(exported.ok).toBe(true);
   });
 
   it("plans the drawing with the core: waves and the rendered compose file", async () => {
@@ -365,12 +393,51 @@ describe("studio API", () => {
     expect((await call("/api/nothing")).status).toBe(404);
   });
 
-  it("works without a project, saying why", async () => {
-    const { call } = await start(testdir({}));
+  it("works without a project: plans and exports the --catalog's presets, and says why it cannot save", async () => {
+    const dir = join(testdir({ "presets.json": json({ services: { cache: "valkey/valkey:8-alpine" } }) }));
+    const { call } = await start(dir, { catalog: join(dir, "presets.json") });
     const session = (await call<SessionResponse>("/api/session")).body;
     expect(session.project).toBeUndefined();
-    expect(session.projectError).toMatch(/no kaupang\.config/);
+    expect(session.projectError).toMatch(
+      /^no kaupang\.config\.\* in kaupang-test-\w+ or above: drawings plan and export as project "kaupang-test-\w+"; saving needs a project \(kaupang init\)$/,
+    );
     const catalog = (await call<CatalogResponse>("/api/catalog")).body;
-    expect(catalog.ok).toBe(false);
+    expect(catalog.ok && catalog.presets.map((p) => p.name)).toEqual(["cache"]);
+    const drawn: DraftEnvironment = { services: { cache: { $catalog: "cache" } } };
+    const plan = (await call<PlanResponse>("/api/plan", { name: "app", target: "local", environment: drawn }))
+      .body;
+    expect(plan.ok).toBe(true);
+    const exported = (
+      await call<ExportResponse>("/api/export", { name: "app", environment: drawn, format: "ts" })
+    ).body;
+    expect(exported.ok && exported.content).toContain('cache: use("cache")');
+    const save = await call<{ error: string }>("/api/save", {
+      name: "app",
+      environment: drawn,
+      format: "ts",
+    });
+    expect(save.status).toBe(409);
+    expect(save.body.error).toBe(
+      "there is no kaupang project here to save into: run kaupang init first, or use Export",
+    );
+    expect(existsSync(join(dir, "environments"))).toBe(false);
+  });
+
+  it("prints an address other machines can open when it listens on every interface", async () => {
+    const studio = await startStudio({ cwd: testdir({}), port: 0, host: "0.0.0.0" });
+    running.push(studio);
+    const { networkInterfaces } = await import("node:os");
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .filter((i) => i && !i.internal && i.family === "IPv4")
+      .map((i) => i!.address);
+    expect(studio.urls.at(-1)).toBe(`http://127.0.0.1:${studio.port}/?token=${studio.token}`);
+    expect(studio.urls.slice(0, -1)).toEqual(
+      external.map((a) => `http://${a}:${studio.port}/?token=${studio.token}`),
+    );
+    expect(studio.url).toBe(studio.urls[0]);
+    // The address printed first answers, token and all.
+    const response = await fetch(new URL(`/api/session${new URL(studio.url).search}`, studio.url));
+    expect(response.status).toBe(200);
   });
 });

@@ -11,6 +11,13 @@ import { safeMessage } from "./problems.js";
 interface PaletteSource {
   label: string;
   load(project: () => Promise<Project>): Promise<Catalog>;
+  /**
+   * The --catalog as a source the project plans with, ahead of its own: a
+   * preset drawn from the palette plans and exports even when the project's
+   * config does not list that catalog (or there is no project). Fetched once
+   * and kept until reload(), like the palette.
+   */
+  planning?: { source: { label: string; load(): Promise<unknown> }; reset(): void };
 }
 
 /** The source for a --catalog value; a relative file path is taken from `base` (the shell's directory). */
@@ -21,12 +28,18 @@ export function paletteSource(spec: string | undefined, base: string): PaletteSo
       load: async (project) => (await project()).catalog(),
     };
   }
-  const source = spec.startsWith("oci://")
+  const fetched = spec.startsWith("oci://")
     ? catalogSource({ type: "oci", ref: spec.slice("oci://".length) }, base)
     : /^https?:\/\//.test(spec)
       ? catalogSource({ type: "http", url: spec }, base)
       : catalogSource({ type: "file", path: spec }, base);
-  return { label: spec, load: () => loadCatalog([source]) };
+  let manifest: Promise<unknown> | undefined;
+  const source = { label: fetched.label, load: () => (manifest ??= fetched.load()) };
+  return {
+    label: spec,
+    load: () => loadCatalog([source]),
+    planning: { source, reset: () => (manifest = undefined) },
+  };
 }
 
 const portText = (p: unknown) => String(p);
@@ -77,6 +90,12 @@ export class Palette {
 
   reload(): Promise<CatalogResponse> {
     this.pending = undefined;
+    this.source.planning?.reset();
     return this.get();
+  }
+
+  /** The project to plan a drawing with: the --catalog ahead of its own sources. */
+  planWith(project: Project): Project {
+    return this.source.planning ? project.withCatalog([this.source.planning.source]) : project;
   }
 }

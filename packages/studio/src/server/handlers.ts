@@ -23,6 +23,7 @@ import {
   loadProject,
   type Plan,
   type Project,
+  scratchProject,
 } from "@kaupang/core";
 import type {
   CatalogResponse,
@@ -82,13 +83,27 @@ class Projects {
     return parts.join("|");
   }
 
+  /** True when the directory has no config, and get() answers with a scratch project. */
+  scratch = false;
+
   async get(): Promise<Project> {
     if (this.loaded && this.key !== undefined) {
       const project = await this.loaded.catch(() => undefined);
       if (project && this.key === this.stamp(project.environmentsDir)) return project;
       if (!project && this.key === this.stamp()) return this.loaded;
     }
-    this.loaded = loadProject(this.cwd);
+    // No config here or above: a scratch project (named after the directory) still plans and exports.
+    this.loaded = loadProject(this.cwd).then(
+      (project) => {
+        this.scratch = false;
+        return project;
+      },
+      (error) => {
+        if (!isKaupangError(error) || error.code !== "ERR_NO_CONFIG") throw error;
+        this.scratch = true;
+        return scratchProject(this.cwd);
+      },
+    );
     this.loaded.then(
       (p) => {
         this.key = this.stamp(p.environmentsDir);
@@ -164,7 +179,7 @@ export function createHandlers(options: HandlerOptions) {
     try {
       const project = await projects.get();
       environmentsDir(project);
-      const drawn = project.withEnvironment(name, environment);
+      const drawn = palette.planWith(project).withEnvironment(name, environment);
       file = drawn.environmentFile(name);
       const model = await loadModel(drawn, { environments: [name], target });
       return { project, file, plan: createPlan(model) };
@@ -205,6 +220,10 @@ export function createHandlers(options: HandlerOptions) {
       const out: SessionResponse = { cwd: basename(cwd), catalogLabel: palette.label };
       try {
         const project = await projects.get();
+        if (projects.scratch) {
+          out.projectError = `no kaupang.config.* in ${basename(cwd)} or above: drawings plan and export as project "${project.config.project}"; saving needs a project (kaupang init)`;
+          return out;
+        }
         const environments = project.environmentNames().map((name) => ({
           name,
           file: project.environmentFile(name),
@@ -275,6 +294,12 @@ export function createHandlers(options: HandlerOptions) {
       if (!exported.ok) return exported;
       const request = body as SaveRequest;
       const project = await projects.get();
+      if (projects.scratch) {
+        throw new BadRequest(
+          "there is no kaupang project here to save into: run kaupang init first, or use Export",
+          409,
+        );
+      }
       const dir = environmentsDir(project);
       const target = join(dir, `${request.name}.${request.format}`);
       if (!isInside(dir, target) || dirname(target) !== dir)

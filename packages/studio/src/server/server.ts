@@ -7,6 +7,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KaupangError, type Plan } from "@kaupang/core";
@@ -30,8 +31,10 @@ export interface StudioOptions {
 }
 
 export interface Studio {
-  /** The page's address, token included. */
+  /** The page's address, token included: one other machines can open when it listens on every interface. */
   url: string;
+  /** Every address it answers on (the machine's own addresses for 0.0.0.0 / ::, then loopback). */
+  urls: string[];
   token: string;
   host: string;
   port: number;
@@ -115,6 +118,22 @@ const routes: Record<string, Route> = {
   "POST /api/import": (h, body) => h.import(body),
 };
 
+/**
+ * The host part of the addresses the studio answers on. A wildcard bind
+ * (0.0.0.0, ::) answers on the machine's own addresses, which is what another
+ * machine must use; loopback comes last.
+ */
+function addressesFor(host: string): string[] {
+  const bracket = (a: string) => (a.includes(":") ? `[${a}]` : a);
+  if (host !== "0.0.0.0" && host !== "::") return [bracket(host)];
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .filter((i): i is NonNullable<typeof i> => i !== undefined && !i.internal)
+    .filter((i) => i.family === "IPv4" || (host === "::" && !i.address.startsWith("fe80:")))
+    .map((i) => bracket(i.address));
+  return [...new Set(external), "127.0.0.1"];
+}
+
 /** Start the studio; resolves once it listens. */
 export async function startStudio(options: StudioOptions = {}): Promise<Studio> {
   const cwd = resolve(options.cwd ?? process.cwd());
@@ -125,6 +144,15 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
   const host = options.host ?? "127.0.0.1";
   const webDir = resolve(options.webDir ?? defaultWebDir());
   const handlers = createHandlers({ cwd, catalog: options.catalog, formatPlan: options.formatPlan });
+  if (options.catalog !== undefined) {
+    // A --catalog that cannot be read fails here, in the terminal, not later in a browser tab.
+    const palette = await handlers.catalog();
+    if (!palette.ok) {
+      throw new KaupangError("ERR_CATALOG", `--catalog ${options.catalog}: ${palette.error}`, {
+        ...(palette.hint ? { hint: palette.hint } : {}),
+      });
+    }
+  }
 
   const serveStatic = (res: ServerResponse, pathname: string) => {
     const relativePath = pathname === "/" ? "index.html" : decodeURIComponent(pathname.slice(1));
@@ -199,9 +227,10 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     server.listen(options.port ?? 8080, host, () => resolveListen());
   });
   const { port } = server.address() as AddressInfo;
-  const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+  const urls = addressesFor(host).map((address) => `http://${address}:${port}/?token=${token}`);
   return {
-    url: `http://${shownHost}:${port}/?token=${token}`,
+    url: urls[0]!,
+    urls,
     token,
     host,
     port,

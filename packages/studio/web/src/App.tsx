@@ -326,8 +326,7 @@ export function App() {
 
       {session?.projectError && (
         <div className="banner error" role="alert">
-          No project here: {session.projectError}. The studio plans and saves inside a kaupang project
-          (--cwd).
+          No project here: {session.projectError}.
         </div>
       )}
       {notice && (

@@ -15,24 +15,41 @@ interface FakeBackend extends Backend {
   failApply: Set<string>;
   /** Make this environment run other images than it was given (verification fails). */
   runWrongImage: Set<string>;
+  /** How long an apply takes (ms); 0 by default. */
+  applyMs: number;
+  /** The most applies that ran at the same time. */
+  maxConcurrent: number;
 }
 
 export function fakeBackend(): FakeBackend {
   const running = new Map<string, RunningService[]>();
+  let active = 0;
   const fake: FakeBackend = {
     calls: [],
     applied: [],
     failApply: new Set(),
     runWrongImage: new Set(),
-    async apply(_ctx, env) {
-      fake.calls.push(`apply ${env.environment}`);
+    applyMs: 0,
+    maxConcurrent: 0,
+    async apply(ctx, env) {
+      // On one of a target's hosts: "apply market on ssh://…", and it fails for "market on ssh://…" too.
+      const name = ctx.target.dockerHost ? `${env.environment} on ${ctx.target.dockerHost}` : env.environment;
+      fake.calls.push(`apply ${name}`);
       fake.applied.push(env);
-      if (fake.failApply.delete(env.environment)) {
+      // A failing apply fails at once; a good one takes applyMs.
+      if (fake.failApply.delete(name) || fake.failApply.delete(env.environment)) {
         throw new KaupangError("ERR_DEPLOY_FAILED", `${env.environment}: service web exited with code 1`);
+      }
+      active++;
+      fake.maxConcurrent = Math.max(fake.maxConcurrent, active);
+      try {
+        if (fake.applyMs > 0) await new Promise((r) => setTimeout(r, fake.applyMs));
+      } finally {
+        active--;
       }
       const wrong = fake.runWrongImage.has(env.environment);
       running.set(
-        env.environment,
+        name,
         env.images.map((image) => ({
           service: image.service,
           instances: [
@@ -45,12 +62,14 @@ export function fakeBackend(): FakeBackend {
         })),
       );
     },
-    async remove(_ctx, env) {
-      fake.calls.push(`remove ${env.environment}`);
-      running.delete(env.environment);
+    async remove(ctx, env) {
+      const name = ctx.target.dockerHost ? `${env.environment} on ${ctx.target.dockerHost}` : env.environment;
+      fake.calls.push(`remove ${name}`);
+      running.delete(name);
     },
-    async running(_ctx, env) {
-      return running.get(env.environment) ?? [];
+    async running(ctx, env) {
+      const name = ctx.target.dockerHost ? `${env.environment} on ${ctx.target.dockerHost}` : env.environment;
+      return running.get(name) ?? [];
     },
   };
   return fake;

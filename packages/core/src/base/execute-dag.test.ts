@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseDuration } from "../base/duration.js";
-import { executeDag } from "./execute.js";
+import { executeDag } from "./execute-dag.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Eight independent environments, each ~2 s from start to healthy (its
+# healthcheck passes once the service has slept 2 s): `up` of all eight with
+# parallel waves (the default) vs `--concurrency 1` (one after the other, as
+# before), vs one of them alone (the slowest single environment). The
+# healthcheck runs every $INTERVAL (default 500ms); each check is an exec in
+# the container, which the engine pays for (see docs/benchmarks.md).
+source "$(dirname "$0")/../lib.sh"
+interval="${INTERVAL:-500ms}"
+dir="$scratch/par"
+mkdir -p "$dir/environments"
+envs=()
+for i in 1 2 3 4 5 6 7 8; do
+  envs+=("\"e$i\"")
+  cat > "$dir/environments/e$i.json" <<JSON
+{ "services": { "s$i": {
+  "image": "$base",
+  "command": ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 3600"],
+  "healthcheck": { "test": ["CMD", "test", "-f", "/tmp/ready"], "interval": "$interval", "retries": 50 },
+  "compose": { "init": true } } } }
+JSON
+done
+cat > "$dir/kaupang.config.json" <<JSON
+{ "project": "benchpar", "environments": "./environments",
+  "solutions": { "all": { "version": "1.0.0", "environments": [$(IFS=,; echo "${envs[*]}")] } } }
+JSON
+down_all="for i in 1 2 3 4 5 6 7 8; do $kaupang down e\$i -q --cwd $dir >/dev/null 2>&1; done"
+hyperfine --runs 5 --export-markdown "$results/parallel-$interval.md" --export-json "$results/parallel-$interval.json" \
+  --prepare "$down_all" \
+  -n "one environment alone (up e1)" "$kaupang up e1 -q --cwd $dir" \
+  -n "8 environments, parallel waves (default)" "$kaupang up --solution all -q --cwd $dir" \
+  -n "8 environments, --concurrency 1" "$kaupang up --solution all -q --concurrency 1 --cwd $dir"
+node "$root/bench/medians.mjs" "$results/parallel-$interval.json"
+bash -c "$down_all"
