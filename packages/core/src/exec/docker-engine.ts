@@ -244,7 +244,9 @@ export function engineFor(target: TargetSettings, env: NodeJS.ProcessEnv = proce
     return engineRequest<T>({ agent }, method, path, body, (error) =>
       isKaupangError(error)
         ? error
-        : new KaupangError("ERR_ENGINE_UNREACHABLE", `cannot reach ${via}: ${error.message}`),
+        : new KaupangError("ERR_ENGINE_UNREACHABLE", `cannot reach ${via}: ${error.message}`, {
+            hint: `check that \`${[...argv.slice(0, -2), "info"].join(" ")}\` answers`,
+          }),
     );
   };
   return {

@@ -193,7 +193,8 @@ export function objectStore(
       const parts = pieces(text, space.maxData);
       // Parts first: a unit object that exists is complete.
       await Promise.all(parts.map((part, i) => space.create(`p.${hex.slice(0, 32)}.${i}`, "part", part)));
-      await space.create(name, "unit", "", {
+      // Its text is in the parts; the object says how many (never empty: swarm refuses a config without data).
+      await space.create(name, "unit", `${parts.length} parts`, {
         "kaupang.dev/digest": digest,
         "kaupang.dev/parts": String(parts.length),
       });
@@ -261,7 +262,12 @@ export function objectStore(
       const state = await readLockObjects();
       if (state.generation === undefined || state.free) return false;
       if (ifVersion !== undefined && ifVersion !== `${state.generation}.${state.renewal}`) return false;
-      const removed = await space.create(`f.${state.generation}`, "lock", "");
+      // Never empty: swarm refuses a config without data.
+      const removed = await space.create(
+        `f.${state.generation}`,
+        "lock",
+        `released ${new Date().toISOString()}`,
+      );
       if (mine?.generation === state.generation) mine = undefined;
       return removed;
     },

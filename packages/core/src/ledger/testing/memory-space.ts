@@ -21,6 +21,7 @@ export function memorySpace(maxData = 1024 * 1024): MemorySpace {
     async create(name, kind, data, labels = {}) {
       calls.create++;
       await tick();
+      if (data.length === 0) throw new Error(`memory ${name}: no data (swarm refuses a config without data)`);
       if (objects.has(name)) return false;
       objects.set(name, { name, kind, data, labels: { ...labels } });
       return true;
