@@ -162,6 +162,47 @@ describe("a target with hosts", () => {
     expect(await hostRecords(cwd, "market", h3)).toEqual([]);
   });
 
+  it("with rollbackOnFailure: the failed host rolls itself back, the hosts done before it are restored, and the hint says so", async () => {
+    const cwd = withHosts([h1, h2, h3], { rollbackOnFailure: true });
+    const backend = fakeBackend();
+    const run = { cwd, environments: ["market"], target: "prod", backendImpl: backend, processEnv: {} };
+    await up(run);
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(
+      join(cwd, "environments/market.json"),
+      json({ dependsOn: "saga", services: { web: `r/web@${digest("c")}` } }),
+    );
+    backend.failApply.add(`market on ${h2}`);
+    backend.calls.length = 0;
+    const error = await up(run).catch((e: unknown) => e);
+    expect(error).toMatchObject({ details: { host: h2 } });
+    expect((error as Error).message).toMatch(
+      /^host ssh:\/\/deploy@10\.0\.0\.2:2222: market: service web exited with code 1; rolled back to \S+/,
+    );
+    expect((error as { hint: string }).hint).toContain(
+      `up stopped at ${h2}; done before it: ${h1}; not started: ${h3}; restored the earlier version of market on ${h1}`,
+    );
+    // saga was unchanged everywhere; market: the new version on h1, its failure on h2, then each restored.
+    expect(backend.calls).toEqual([
+      `apply market on ${h1}`,
+      `apply market on ${h2}`,
+      `apply market on ${h2}`,
+      `apply market on ${h1}`,
+    ]);
+    expect(backend.applied.slice(-2).map((e) => e.images[0]!.digest)).toEqual([digest("b"), digest("b")]);
+    const first = (await hostRecords(cwd, "market", h1))[0]!;
+    for (const host of [h1, h2]) {
+      const records = await hostRecords(cwd, "market", host);
+      expect(records.map((r) => `${r.action} ${r.status}`)).toEqual([
+        "up succeeded",
+        host === h1 ? "up succeeded" : "up failed",
+        "rollback succeeded",
+      ]);
+      expect(records[2]).toMatchObject({ rollbackOf: first.id, trigger: records[1]!.id });
+    }
+    expect((await hostRecords(cwd, "market", h3)).map((r) => r.status)).toEqual(["succeeded"]);
+  });
+
   it("--hosts limits a run (by URL or host name); an unknown host is an error before anything runs", async () => {
     const cwd = withHosts([h1, h2, h3]);
     const backend = fakeBackend();
