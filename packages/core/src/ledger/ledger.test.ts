@@ -28,7 +28,11 @@ const cache = () => {
 };
 /** The api@local ledger under a fresh cacheDir (paths in messages relative to `root`). */
 const open = (dir = cache(), options: { root?: string; kaupangVersion?: string } = {}) =>
-  ledgerAt({ cacheDir: dir, root: options.root }, { environment: "api", target: "local" }, options);
+  ledgerAt(
+    { cacheDir: dir, root: options.root, remote: undefined },
+    { environment: "api", target: "local" },
+    options,
+  );
 const fileOf = (ledger: Ledger, dir: string) => join(dir, ledger.location);
 const pathOf = (dir: string) => join(dir, "ledger", "api@local.jsonl");
 const objectsOf = (dir: string) => join(dir, "ledger", "objects");
@@ -102,6 +106,25 @@ describe("ledger", () => {
     expect(recordHash(a)).toBe(a.hash);
     expect(lineContentHash(line.replace('"succeeded"', '"succeeded" '))).not.toBe(a.hash);
     expect(lineContentHash('{"a":1}')).toBeUndefined();
+  });
+
+  it("records and reads back a bundle's provenance, in the chain's hash", async () => {
+    const dir = cache();
+    const ledger = open(dir);
+    const bundle = {
+      solution: "shop@1.0.0",
+      digest: `sha256:${"d".repeat(64)}`,
+      signer: `sha256:${"5".repeat(64)}`,
+    };
+    const a = await add(ledger, "succeeded", undefined, { source: "bundle shop@1.0.0", bundle });
+    const [read] = (await ledger.read()).records;
+    expect(read!.bundle).toEqual(bundle);
+    expect(await ledger.verify()).toEqual({ records: 1, tornTail: false, anchor: "ok" });
+    writeFileSync(
+      pathOf(dir),
+      readFileSync(pathOf(dir), "utf8").replace('shop@1.0.0","digest', 'shop@9.0.0","digest'),
+    );
+    await expect(ledger.verify()).rejects.toThrow(`record ${a.id}): content does not match its hash`);
   });
 
   it("stores identical deployment units once", async () => {
