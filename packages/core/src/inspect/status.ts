@@ -14,6 +14,7 @@ import { environmentUrls, type ServiceUrl } from "../deploy/urls.js";
 import { ledgerAt } from "../ledger/ledger.js";
 import { holderGone, readLock } from "../ledger/lock.js";
 import { currentRecord, deployments, type LedgerRecord } from "../ledger/record.js";
+import { unitTarget } from "../plan/unit.js";
 
 export type { Drift } from "../deploy/drift.js";
 
@@ -72,7 +73,7 @@ export async function status(options: {
       const unit = await ledger.readUnit(record);
       const ctx: BackendContext = {
         project: unit.project,
-        target: unit.target,
+        target: unitTarget(unit, state.root),
         pull: unit.pull,
         root: state.root,
         events: silent,
