@@ -1,9 +1,11 @@
 /**
  * The kaupang command line: argument parsing, output and exit codes only.
  * Every decision lives in @kaupang/core.
- * Exit codes: 0 ok · 1 failure or user error · 2 bad command-line usage · 3 drift (status).
+ * Exit codes: 0 ok · 1 failure or user error · 2 bad command-line usage · 3 drift (status) ·
+ * 130 / 143 interrupted by SIGINT / SIGTERM.
  */
 
+import { interruptedBy, setConfigLoadTimeout, signalExitCode } from "@kaupang/core";
 import { Command, CommanderError, Option } from "commander";
 import { registerBuild } from "./commands/build.js";
 import { registerBundle } from "./commands/bundle.js";
@@ -14,6 +16,7 @@ import { registerLedger } from "./commands/ledger.js";
 import { registerRollback } from "./commands/rollback.js";
 import { registerRun } from "./commands/run.js";
 import { registerStudio } from "./commands/studio.js";
+import { registerUnlock } from "./commands/unlock.js";
 import { registerUp } from "./commands/up.js";
 import { applyHelp } from "./help.js";
 import { installSignalHandlers } from "./interrupt.js";
@@ -38,9 +41,14 @@ export function buildProgram(io: Io): Command {
   registerBundle(program, io);
   registerRollback(program, io);
   registerLedger(program, io);
+  registerUnlock(program, io);
   registerInspect(program, io);
   registerRun(program, io);
   registerStudio(program, io);
+  // --timeout also bounds loading the config: user code that never finishes is stopped.
+  program.hook("preAction", (_program, action) => {
+    setConfigLoadTimeout((action.opts() as { timeout?: number }).timeout);
+  });
   applyHelp(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program).slice(1)) {
@@ -80,7 +88,10 @@ export async function main(
       }
       return 2;
     }
-    return printError(io, error, debug);
+    const code = printError(io, error, debug);
+    // Interrupted: whatever the command failed with, the exit code is the signal's (130, 143).
+    const signal = interruptedBy();
+    return signal ? signalExitCode(signal) : code;
   } finally {
     removeHandlers();
   }

@@ -21,6 +21,7 @@ const targetHelp: Record<string, string> = {
   ps: "target the environment runs on",
   logs: "target the environment runs on",
   "ledger verify": "target whose ledgers to verify",
+  unlock: "target whose deploy lock to clear",
 };
 
 const timeoutHelp: Record<string, string> = {
@@ -41,6 +42,7 @@ const examples: Record<string, string[]> = {
     "kaupang up api --target staging --output json  # deploy, print the pinned digests as JSON",
     "kaupang up --solution hedeby --target site-x",
     "kaupang up --bundle ./hedeby.bundle --target site-x",
+    "kaupang up api --rollback-on-failure           # on a failed deploy, re-apply the last good one",
   ],
   down: ["kaupang down api", "kaupang down api --with-deps --target staging"],
   build: ["kaupang build app", "kaupang build app --push"],
@@ -55,6 +57,10 @@ const examples: Record<string, string[]> = {
   ],
   ledger: ["kaupang ledger verify"],
   "ledger verify": ["kaupang ledger verify", "kaupang ledger verify api --target prod"],
+  unlock: [
+    "kaupang unlock api                             # who held the lock; clears it if that run is gone",
+    "kaupang unlock api --target prod --force       # even if its holder still runs on this host",
+  ],
   status: [
     "kaupang status                                 # every environment: exit 3 if one drifted",
     "kaupang status api --output json",

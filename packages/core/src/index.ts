@@ -9,11 +9,14 @@ export {
   type Problem,
 } from "./base/errors.js";
 export type { EventSink, KaupangEvent } from "./base/events.js";
+export { interrupt, interruptedBy, signalExitCode } from "./base/interrupt.js";
+export { redact } from "./base/redact.js";
 export { type BundleOptions, type BundleResult, createBundle } from "./bundle/create.js";
 export { type BundleUpOptions, deployBundle, type PlannedBundleUp, planBundleUp } from "./bundle/up.js";
 export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
 export { jsonSchemas } from "./config/json-schema.js";
 export { configNames } from "./config/load.js";
+export { defaultConfigLoadTimeoutMs, setConfigLoadTimeout } from "./config/load-worker.js";
 export type { BackendName, Environment, Model, PullPolicy, Service, Target } from "./config/model.js";
 export {
   createModel,
@@ -42,6 +45,8 @@ export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/bu
 export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
 export { type HostsFailure, hostLabel, placementsOf } from "./deploy/hosts.js";
 export { newDeploymentId } from "./deploy/ids.js";
+export { type UnlockResult, unlock } from "./deploy/locks.js";
+export { recordInterrupted } from "./deploy/outcome.js";
 export { type Planned, type PlanUpOptions, planUp, type TargetOptions } from "./deploy/plan-up.js";
 export {
   chooseRollbackTarget,
@@ -64,7 +69,7 @@ export {
   type UpResult,
   up,
 } from "./deploy/up.js";
-export { exec, stopAllChildren } from "./exec/exec.js";
+export { exec, runningChildCount, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
 export { type InitOptions, type InitResult, init, initFormats, type ReportLine } from "./init/entry.js";
@@ -85,9 +90,11 @@ export {
   sinceProblem,
 } from "./inspect/passthrough.js";
 export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
-export { Ledger, type LedgerRead, ledgerPath } from "./ledger/ledger.js";
-export type { LedgerRecord } from "./ledger/record.js";
-export { currentRecord } from "./ledger/record.js";
+export { Ledger, type LedgerRead, ledgerAt, ledgerPath } from "./ledger/ledger.js";
+export { describeHolder, type LockHolder } from "./ledger/lock.js";
+export type { Deployment, LedgerRecord } from "./ledger/record.js";
+export { currentRecord, deployments } from "./ledger/record.js";
+export type { Scope, StateStore, StoreLocation } from "./ledger/store.js";
 export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
 export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
 export {

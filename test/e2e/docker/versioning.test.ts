@@ -22,11 +22,17 @@ function runningDigest(container: string): string {
   return sh(["docker", "image", "inspect", "-f", "{{range .RepoDigests}}{{.}} {{end}}", image]).out;
 }
 
-const ledgerOf = (dir: string, env: string, target = "local") =>
-  readFileSync(join(dir, ".kaupang/ledger", `${env}@${target}.jsonl`), "utf8")
+/** The deploys of env@target, one entry each: a started record and its outcome (same id) are one deploy. */
+const ledgerOf = (dir: string, env: string, target = "local") => {
+  const deploys = new Map<string, Record<string, string>>();
+  for (const line of readFileSync(join(dir, ".kaupang/ledger", `${env}@${target}.jsonl`), "utf8")
     .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l));
+    .split("\n")) {
+    const record = JSON.parse(line);
+    deploys.set(record.id, record);
+  }
+  return [...deploys.values()];
+};
 
 function emptyDockerConfig(): string {
   const dir = mkdtempSync(join(tmpdir(), "kaupang-docker-config-"));
@@ -82,7 +88,7 @@ describe("versioning: resolve, pin, record, roll back (real engine and registry)
     expect(list.stdout).toContain(`web=${first.slice(7, 19)}`);
     expect(list.stdout).toContain(`web=${second.slice(7, 19)}`);
     const verify = await kaupang(["ledger", "verify", "--cwd", dir]);
-    expect(verify.stdout).toBe("app@local: 4 records, chain intact\n");
+    expect(verify.stdout).toBe("app@local: 8 records, chain intact, head anchor matches\n");
   });
 
   it("a tag that does not exist fails naming service and ref, deploys nothing, and is recorded", async () => {
@@ -181,11 +187,11 @@ describe("versioning: resolve, pin, record, roll back (real engine and registry)
     expect(bad.code).toBe(1);
     const records = ledgerOf(dir, "app");
     expect(records.map((r) => r.status)).toEqual(["succeeded", "succeeded", "failed"]);
-    expect(records[2].failedStep).toBe("apply");
+    expect(records[2]!.failedStep).toBe("apply");
 
     const back = await kaupang(["rollback", "app", "--cwd", dir]);
     expect(back.code, back.stderr).toBe(0);
-    expect(back.stderr).toContain(`rolling back to ${records[1].id}`);
+    expect(back.stderr).toContain(`rolling back to ${records[1]!.id}`);
     expect(sh(["docker", "exec", `${name}-app-web-1`, "printenv", "VERSION"]).out).toBe("b");
   });
 
@@ -201,7 +207,7 @@ describe("versioning: resolve, pin, record, roll back (real engine and registry)
     expect(a.stderr + b.stderr).toMatch(/waiting for app@local: locked by process \d+/);
     expect(ledgerOf(dir, "app").map((r) => r.status)).toEqual(["succeeded", "succeeded"]);
     expect((await kaupang(["ledger", "verify", "app", "--cwd", dir])).stdout).toBe(
-      "app@local: 2 records, chain intact\n",
+      "app@local: 4 records, chain intact, head anchor matches\n",
     );
   });
 

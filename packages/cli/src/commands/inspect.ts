@@ -1,10 +1,11 @@
 import {
   type Change,
+  type Deployment,
+  deployments,
   diff,
   type EnvironmentDiff,
   exec,
   formatCommand,
-  type LedgerRecord,
   openLedgers,
   type PassthroughCommand,
   passthroughCommands,
@@ -16,7 +17,7 @@ import {
 } from "@kaupang/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { formatHistory } from "../output/history.js";
-import type { Io } from "../output/io.js";
+import { type Io, sanitize } from "../output/io.js";
 import { createReporter } from "../output/reporter.js";
 import { addFlags, type CommonOptions } from "./options.js";
 
@@ -28,15 +29,17 @@ export function formatDiff(diffs: readonly EnvironmentDiff[]): string {
   for (const d of diffs) {
     const against = d.against ? `against ${d.against}` : "not deployed yet";
     const name = `${d.environment}${d.host ? ` on ${d.host}` : ""}`;
-    if (d.changes.length === 0) {
+    const count = d.changes.length + d.secrets.length;
+    if (count === 0) {
       lines.push(`${name} (${against}): no changes`);
       continue;
     }
-    lines.push(`${name} (${against}): ${d.changes.length} change${d.changes.length === 1 ? "" : "s"}`);
+    lines.push(`${name} (${against}): ${count} change${count === 1 ? "" : "s"}`);
     for (const c of d.changes)
       lines.push(
         `  ${c.kind === "added" ? "+" : c.kind === "removed" ? "-" : "~"} ${c.service}: ${c.detail}`,
       );
+    for (const secret of d.secrets) lines.push(`  ~ ${secret}`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -58,8 +61,15 @@ export function registerInspect(program: Command, io: Io): void {
     else {
       for (const r of results) {
         const head = `${r.environment}@${r.target}${r.host ? ` on ${r.host}` : ""}: ${r.state}${r.deploymentId ? ` (deployment ${r.deploymentId})` : ""}`;
+        const last = r.last
+          ? `  last deploy ${r.last.id} (${r.last.action}) ${r.last.status}${r.last.error ? `: ${r.last.error}` : ""}\n`
+          : "";
         io.stdout.write(
-          `${head}\n${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}`,
+          sanitize(
+            `${head}\n${last}${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}${r.secrets
+              .map((s) => `  ${s} since that deploy (up applies it)\n`)
+              .join("")}`,
+          ),
         );
       }
     }
@@ -96,7 +106,7 @@ export function registerInspect(program: Command, io: Io): void {
     const names = env
       ? [env]
       : (await verifyLedgers({ cwd: options.cwd, target: options.target })).map((c) => c.environment);
-    const rows: { record: LedgerRecord; changes: Change[] | undefined }[] = [];
+    const rows: { record: Deployment; changes: Change[] | undefined }[] = [];
     for (const name of [...new Set(names)]) {
       const ledgers = await openLedgers({
         cwd: options.cwd,
@@ -105,8 +115,9 @@ export function registerInspect(program: Command, io: Io): void {
         hosts: options.hosts,
       });
       // Each host's records are compared with that host's own earlier ones.
-      for (const { ledger, records } of ledgers) {
-        const changes = recordChanges(ledger, records);
+      for (const opened of ledgers) {
+        const records = deployments(opened.records, opened.running);
+        const changes = await recordChanges(opened.ledger, records);
         rows.push(...records.map((record, i) => ({ record, changes: changes[i] })));
       }
     }

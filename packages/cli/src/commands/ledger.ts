@@ -18,9 +18,12 @@ export function registerLedger(program: Command, io: Io): void {
     }
     if (checks.length === 0) io.stdout.write("No ledger to verify.\n");
     for (const c of checks) {
-      const torn = c.tornTail ? " (a torn final line from an interrupted write is ignored)" : "";
+      const torn = c.tornTail
+        ? " (a torn final line from an interrupted write is ignored; the next record keeps it aside)"
+        : "";
+      const anchor = c.anchor === "ok" ? ", head anchor matches" : ", no head anchor yet";
       io.stdout.write(
-        `${c.environment}@${c.target}: ${c.records} record${c.records === 1 ? "" : "s"}, chain intact${torn}\n`,
+        `${c.environment}@${c.target}: ${c.records} record${c.records === 1 ? "" : "s"}, chain intact${anchor}${torn}\n`,
       );
     }
   });

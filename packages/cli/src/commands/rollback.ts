@@ -1,5 +1,8 @@
 import {
+  type Change,
   currentRecord,
+  type Deployment,
+  deployments,
   formatCommand,
   hostsOf,
   type LedgerRecord,
@@ -32,13 +35,14 @@ export function registerRollback(program: Command, io: Io): void {
   command.action(async (env: string, options: CommonOptions & { to?: string; list?: boolean }) => {
     const where = { cwd: options.cwd, target: options.target, hosts: options.hosts };
     if (options.list) {
-      // Each host's records with what each changed against that host's earlier ones.
-      const rows = (await openLedgers({ ...where, environment: env }))
-        .flatMap(({ ledger, records }) => {
-          const changes = recordChanges(ledger, records);
-          return records.map((record, i) => ({ record, changes: changes[i] }));
-        })
-        .sort((a, b) => a.record.at.localeCompare(b.record.at));
+      // Each host's deploys with what each changed against that host's earlier ones.
+      const rows: { record: Deployment; changes: Change[] | undefined }[] = [];
+      for (const opened of await openLedgers({ ...where, environment: env })) {
+        const history = deployments(opened.records, opened.running);
+        const changes = await recordChanges(opened.ledger, history);
+        rows.push(...history.map((record, i) => ({ record, changes: changes[i] })));
+      }
+      rows.sort((a, b) => a.record.at.localeCompare(b.record.at));
       const records = rows.map((r) => r.record);
       if (options.output === "json") {
         const json = rows.map((r) => ({ ...r.record, ...(r.changes ? { changes: r.changes } : {}) }));
@@ -51,7 +55,7 @@ export function registerRollback(program: Command, io: Io): void {
       const lines: string[] = [];
       for (const host of await hostsOf(where)) {
         const { record, unit, context } = await planRollback({ ...request, host });
-        const changes = rollbackChanges(context.records, context.ledger, unit);
+        const changes = await rollbackChanges(context.records, context.ledger, unit);
         lines.push(
           `Roll ${env}@${context.target}${host ? ` on ${host}` : ""} back to ${record.id} (${record.action} of ${record.at}):`,
           ...unit.environment.images.map(

@@ -1,6 +1,12 @@
-import { type PipelineResult, preparePipeline, runPipeline } from "@kaupang/core";
+import {
+  interruptedBy,
+  type PipelineResult,
+  preparePipeline,
+  runPipeline,
+  signalExitCode,
+} from "@kaupang/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { handleInterrupts, interrupted } from "../interrupt.js";
+import { interrupted } from "../interrupt.js";
 import type { Io } from "../output/io.js";
 import { formatPipelinePlan, formatPlan, planJson } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
@@ -58,7 +64,6 @@ export function registerRun(program: Command, io: Io): void {
       }
       return;
     }
-    handleInterrupts();
     const result = await runPipeline({
       cwd: options.cwd,
       pipeline,
@@ -71,6 +76,7 @@ export function registerRun(program: Command, io: Io): void {
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else io.stderr.write(formatSummary(result));
-    if (result.status !== "succeeded") io.exitCode = result.status === "interrupted" ? 130 : 1;
+    if (result.status !== "succeeded")
+      io.exitCode = result.status === "interrupted" ? signalExitCode(interruptedBy() ?? "SIGINT") : 1;
   });
 }

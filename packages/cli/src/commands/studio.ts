@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { handleInterrupts, interruptExitCode, interrupted } from "../interrupt.js";
+import { interruptExitCode, interrupted } from "../interrupt.js";
 import type { Io } from "../output/io.js";
 import { formatPlan } from "../output/plan-text.js";
 import { flags } from "./options.js";
@@ -61,7 +61,6 @@ export function registerStudio(program: Command, io: Io): void {
       host: options.host,
       formatPlan,
     });
-    handleInterrupts();
     io.stdout.write(`kaupang studio on ${studio.url}\n`);
     for (const other of studio.urls.slice(1)) io.stdout.write(`               also ${other}\n`);
     if (!["127.0.0.1", "localhost", "::1"].includes(studio.host)) {

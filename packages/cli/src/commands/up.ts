@@ -18,6 +18,7 @@ import { addFlags, type CommonOptions } from "./options.js";
 interface UpFlags extends CommonOptions {
   resolve?: boolean;
   force?: boolean;
+  rollbackOnFailure?: boolean;
   from?: string;
   solution?: string;
   bundle?: string;
@@ -36,7 +37,12 @@ export function registerUp(program: Command, io: Io): void {
       "--from <file>",
       "deploy the digests of an earlier `up --output json` (promotion) instead of resolving",
     )
-    .option("--force", "apply even when nothing changed since the last deploy");
+    .option("--force", "apply even when nothing changed since the last deploy")
+    .option(
+      "--rollback-on-failure",
+      "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (and still exit 1)",
+    )
+    .option("--no-rollback-on-failure", "do not, even when the target or config sets rollbackOnFailure");
   addFlags(command, [
     "backend",
     "target",
@@ -111,7 +117,7 @@ export function registerUp(program: Command, io: Io): void {
       const unset = unsetSecretsWarning(planned.plan);
       if (unset) events({ type: "warning", message: unset });
       // What would change against the last deploy: configured references only (hermetic).
-      const changes = diffPlan(planned, planned.plan, true);
+      const changes = await diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
         io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(planned.plan), changes }, null, 2)}\n`);
       } else {
@@ -126,6 +132,7 @@ export function registerUp(program: Command, io: Io): void {
       resolve: options.resolve !== false,
       from: options.from,
       force: options.force,
+      rollbackOnFailure: options.rollbackOnFailure,
       hosts: options.hosts,
       concurrency: options.concurrency,
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,

@@ -1,4 +1,4 @@
-import type { LedgerRecord } from "@kaupang/core";
+import { deployments, type LedgerRecord } from "@kaupang/core";
 import { describe, expect, it } from "vitest";
 import { formatHistory } from "./history.js";
 
@@ -55,6 +55,33 @@ describe("formatHistory", () => {
     expect(text).toContain("api");
     expect(text).toContain("up (bundle hedeby@2.3.1)");
     expect(formatHistory([])).toBe("No deployments recorded.\n");
+  });
+});
+
+describe("formatHistory: deploys that did not finish", () => {
+  it("shows a deploy without an outcome as interrupted, the one holding the lock as running, and automatic rollbacks", () => {
+    const records = [
+      record({ id: "1", status: "started" }),
+      record({ id: "1", status: "succeeded" }),
+      record({ id: "2", status: "started" }),
+      record({ id: "3", status: "started" }),
+      record({ id: "3", status: "failed", failedStep: "verify" }),
+      record({ id: "4", status: "started", action: "rollback", rollbackOf: "1", trigger: "3" }),
+      record({ id: "4", status: "succeeded", action: "rollback", rollbackOf: "1", trigger: "3" }),
+      record({ id: "5", status: "started" }),
+    ];
+    const rows = formatHistory(deployments(records, "5"))
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((r) => r.trim().split(/\s{2,}/));
+    expect(rows.map((r) => [r[0], r[2], r[3]])).toEqual([
+      ["1", "up", "succeeded"],
+      ["2", "up", "interrupted (no outcome recorded)"],
+      ["3", "up", "failed (verify)"],
+      ["4", "rollback → 1 (after 3 failed)", "succeeded"],
+      ["5", "up", "running"],
+    ]);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Change, LedgerRecord } from "@kaupang/core";
+import type { Change, Deployment } from "@kaupang/core";
 
 // Plain slices, no regular expressions: --list formats every record (10,000 in the benchmark).
 const short = (digest: string | undefined) =>
@@ -33,7 +33,7 @@ function changeSummary(changes: readonly Change[] | undefined): string {
 
 /** The ledger as a table: newest last, like a log. With `changes` (one per record), what each changed. */
 export function formatHistory(
-  records: readonly LedgerRecord[],
+  records: readonly Deployment[],
   options: { showEnvironment?: boolean; changes?: readonly (readonly Change[] | undefined)[] } = {},
 ): string {
   if (records.length === 0) return "No deployments recorded.\n";
@@ -44,8 +44,13 @@ export function formatHistory(
     ...(options.showEnvironment ? [r.environment] : []),
     ...(showHost ? [r.host ?? "-"] : []),
     when(r.at),
-    r.action + (r.rollbackOf ? ` → ${r.rollbackOf}` : "") + (r.source ? ` (${r.source})` : ""),
-    r.status + (r.failedStep ? ` (${r.failedStep})` : ""),
+    r.action +
+      (r.rollbackOf ? ` → ${r.rollbackOf}` : "") +
+      (r.trigger ? ` (after ${r.trigger} failed)` : "") +
+      (r.source ? ` (${r.source})` : ""),
+    (r.status === "started" ? "running" : r.status) +
+      (r.failedStep ? ` (${r.failedStep})` : "") +
+      (r.outcomeMissing ? " (no outcome recorded)" : ""),
     r.images.map((i) => `${i.service}=${short(i.digest)}`).join(" ") || "-",
     ...(options.changes ? [changeSummary(options.changes[index])] : []),
   ]);

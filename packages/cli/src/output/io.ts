@@ -1,4 +1,4 @@
-import { formatProblem, isKaupangError } from "@kaupang/core";
+import { formatProblem, isKaupangError, redact } from "@kaupang/core";
 
 export interface Io {
   stdout: { write(text: string): unknown; isTTY?: boolean };
@@ -7,10 +7,15 @@ export interface Io {
   exitCode?: number;
 }
 
-/** Strip terminal control sequences from text that came from users or child processes. */
+/**
+ * Strip terminal control sequences from text that came from users or child
+ * processes, and mask the secret values the run read.
+ */
 export function sanitize(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-  return text.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, "").replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "");
+  const masked = redact(text).replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, "");
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  return masked.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "");
 }
 
 /** At most this many problems are printed; a count stands for the rest. */

@@ -57,4 +57,10 @@ export interface Backend {
     ctx: BackendContext,
     env: Pick<EnvironmentPlan, "environment" | "artifact" | "runOnce" | "images">,
   ): Promise<RunningService[]>;
+  /**
+   * Where secret() values live on the target instead of in kaupang's
+   * environment (Kubernetes: the cluster Secret): the values of `names` that
+   * are there, to fingerprint them. Absent: values come from kaupang's env.
+   */
+  secretValues?(ctx: BackendContext, names: readonly string[]): Promise<Record<string, string>>;
 }

@@ -216,6 +216,31 @@ async function checkClusterSecrets(ctx: BackendContext, env: EnvironmentPlan): P
   );
 }
 
+/**
+ * The values of `keys` in the cluster Secret, to fingerprint them (the deploy
+ * records keyed hashes, and the pod templates a checksum of them, so a
+ * changed value rolls the pods). Read quietly, never printed or written; a
+ * missing Secret or key is left out (the apply's pre-flight names it).
+ */
+async function clusterSecretValues(
+  ctx: BackendContext,
+  keys: readonly string[],
+): Promise<Record<string, string>> {
+  if (keys.length === 0) return {};
+  requireKubeconfig(ctx.target);
+  const [name, ns] = [kubeSecretName(ctx.project), ctx.target.namespace];
+  const template = "go-template={{range $key, $value := .data}}{{$key}}={{$value}}\n{{end}}";
+  const out = await get(ctx, "secrets", "secret", "-n", ns, name, "--ignore-not-found", "-o", template);
+  const values: Record<string, string> = {};
+  for (const line of out.split("\n")) {
+    const at = line.indexOf("=");
+    const key = line.slice(0, at);
+    if (at > 0 && keys.includes(key))
+      values[key] = Buffer.from(line.slice(at + 1), "base64").toString("utf8");
+  }
+  return values;
+}
+
 /** Why a service's pods are not ready: the first stuck pod's reason, or that none exists. */
 export function describePods(pods: readonly KubePod[]): string {
   const live = pods.filter((p) => !p.metadata.deletionTimestamp);
@@ -449,4 +474,6 @@ export const kubernetesBackend: Backend = {
     requireKubeconfig(ctx.target);
     return runningFromPods(await podsOf(ctx, env.environment), env.runOnce);
   },
+
+  secretValues: clusterSecretValues,
 };

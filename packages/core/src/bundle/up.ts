@@ -6,18 +6,19 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { defaultTimeoutMs } from "../backends/context.js";
+import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
 import type { TargetSettings } from "../base/target.js";
 import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
 import { eachHost, hostEvents, placementsOf } from "../deploy/hosts.js";
 import { lockEnvironments } from "../deploy/locks.js";
+import { currentFingerprints } from "../deploy/secret-fingerprints.js";
 import { checkSecrets } from "../deploy/secrets.js";
 import { locateState } from "../deploy/state-location.js";
 import type { ApplyOptions, UpResult } from "../deploy/up.js";
 import { exec, execOk } from "../exec/exec.js";
-import { Ledger } from "../ledger/ledger.js";
+import { ledgerAt } from "../ledger/ledger.js";
 import { dockerGlobalArgs, imageLoadCommand } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
 import { type OpenBundle, openBundle } from "./open.js";
@@ -92,7 +93,7 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
   );
   // A bundle made for a target with hosts goes to each host in turn: its images, then its units.
   const placements = placementsOf(units[0]!.target, options.hosts);
-  const locks = await lockEnvironments(bundle.cacheDir, manifest.target, manifest.environmentOrder, options);
+  const locks = await lockEnvironments(bundle, manifest.target, manifest.environmentOrder, options);
   try {
     const perHost = await eachHost(
       placements,
@@ -102,11 +103,15 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
         const deployments: DeploymentSummary[] = [];
         for (const recorded of units) {
           const unit = placement.host ? { ...recorded, target: placement.target } : recorded;
-          const ledger = new Ledger(bundle.cacheDir, unit.environment.environment, manifest.target, {
-            root: bundle.root,
-            ...(options.kaupangVersion ? { kaupangVersion: options.kaupangVersion } : {}),
-            ...(placement.host ? { host: placement.host } : {}),
-          });
+          const ledger = ledgerAt(
+            bundle,
+            {
+              environment: unit.environment.environment,
+              target: manifest.target,
+              ...(placement.host ? { host: placement.host } : {}),
+            },
+            { kaupangVersion: options.kaupangVersion },
+          );
           const ctx = {
             project: unit.project,
             target: unit.target,
@@ -115,12 +120,19 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
             events: placed,
             timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
           };
+          const secrets = await currentFingerprints(
+            backendFor(unit.backend),
+            ctx,
+            unit.environment.secrets,
+            options.processEnv,
+          );
           deployments.push(
             await applyUnit(unit, {
               ctx,
               ledger,
               action: "up",
               source: bundle.source,
+              ...(secrets ? { secrets } : {}),
               backendImpl: options.backendImpl,
             }),
           );
@@ -136,6 +148,6 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
       deployments: perHost.flat(),
     };
   } finally {
-    for (const lock of locks) lock.release();
+    for (const lock of locks) await lock.release();
   }
 }

@@ -3,13 +3,14 @@
  * jiti, so a user's repo needs no `typescript`, no `tsconfig` and no build
  * step; `@kaupang/core` and `kaupang` imports inside those files resolve to
  * this running tool's own helpers even when the user's repo installed nothing.
+ * That code runs in a worker with a deadline (load-worker.ts).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Jiti } from "jiti";
 import { didYouMean } from "../base/did-you-mean.js";
-import { KaupangError, showValue } from "../base/errors.js";
+import { isKaupangError, KaupangError, showValue } from "../base/errors.js";
+import { importConfigModule } from "./load-worker.js";
 
 const configExtensions = [".ts", ".mts", ".mjs", ".js", ".json"] as const;
 export const configNames = configExtensions.map((ext) => `kaupang.config${ext}`);
@@ -60,27 +61,6 @@ function helpersPath(): string {
   throw new Error("kaupang: cannot find its own define helpers next to the loader");
 }
 
-let jiti: Jiti | undefined;
-async function getJiti(): Promise<Jiti> {
-  if (!jiti) {
-    const { createJiti } = await import("jiti");
-    const helpers = helpersPath();
-    jiti = createJiti(import.meta.url, {
-      // "@kaupang/core/define" is the package's own subpath for the helpers (package.json exports).
-      alias: {
-        "@kaupang/core/define": helpers,
-        "@kaupang/core": helpers,
-        "@kaupang/cli": helpers,
-        kaupang: helpers,
-      },
-      // The module namespace as it is: `export default null` must reach the check below.
-      interopDefault: false,
-      moduleCache: false,
-    });
-  }
-  return jiti;
-}
-
 function locate(text: string, offset: number): string {
   const before = text.slice(0, offset);
   const line = before.split("\n").length;
@@ -110,15 +90,24 @@ export async function loadModuleFile(file: string, displayName: string): Promise
       );
     }
   }
-  const loader = await getJiti();
-  let mod: unknown;
+  const helpers = helpersPath();
+  let namespace: { default?: unknown };
   try {
-    mod = await loader.import(file);
+    namespace = await importConfigModule(file, displayName, {
+      base: import.meta.url,
+      // "@kaupang/core/define" is the package's own subpath for the helpers (package.json exports).
+      alias: {
+        "@kaupang/core/define": helpers,
+        "@kaupang/core": helpers,
+        "@kaupang/cli": helpers,
+        kaupang: helpers,
+      },
+    });
   } catch (error) {
+    if (isKaupangError(error)) throw error;
     throw loadError(error, file, displayName);
   }
   const hint = "export default defineConfig({ … }) / defineEnvironment({ … })";
-  const namespace = mod as Record<string, unknown>;
   if (!("default" in namespace)) {
     throw new KaupangError("ERR_CONFIG_INVALID", `${displayName}: has no default export`, { hint });
   }

@@ -257,6 +257,13 @@ export const EnvironmentSchema = strict({
   }).optional(),
 });
 
+const RollbackOnFailure = z
+  .boolean()
+  .optional()
+  .describe(
+    "When a deploy's apply, verify or afterUp hook fails, re-apply the environment's last succeeded deploy (recorded as a rollback) and still fail. Default false; up --rollback-on-failure overrides.",
+  );
+
 export const TargetSchema = strict({
   backend: Backend.optional(),
   dockerContext: z.string().optional().describe("docker --context for this target."),
@@ -293,6 +300,7 @@ export const TargetSchema = strict({
     .describe("Swarm networking for hosts without IPVS, or to keep client addresses (host ports + dnsrr)."),
   pull: Pull.optional(),
   env: EnvMap.optional(),
+  rollbackOnFailure: RollbackOnFailure,
 });
 
 const optionalFlag = z.boolean().optional().describe("An unreachable source is skipped instead of failing.");
@@ -351,6 +359,7 @@ const StepSchema = strict({
   cwd: z.string().optional(),
   env: z.record(z.string(), z.string()).optional(),
   push: z.boolean().optional(),
+  rollbackOnFailure: RollbackOnFailure,
 }).superRefine((step, ctx) => {
   const actions = (["run", "up", "down", "build", "wait"] as const).filter((k) => step[k] !== undefined);
   if (actions.length !== 1) {
@@ -374,6 +383,7 @@ export const ConfigSchema = strict({
   defaultPull: Pull.optional(),
   cacheDir: z.string().optional().describe("Where generated files and the ledger live (default .kaupang)."),
   globalEnv: EnvMap.optional().describe("Injected into every service everywhere."),
+  rollbackOnFailure: RollbackOnFailure,
   catalog: strict({ sources: z.array(CatalogSourceSchema) }).optional(),
   targets: z.record(z.string(), TargetSchema).optional(),
   solutions: z.record(z.string(), SolutionSchema).optional(),

@@ -1,20 +1,24 @@
 /**
  * The one apply path. `up`, `rollback`, a pipeline's `up` step and
- * `up --bundle` all end here: hooks, write the artifact, apply, verify what
- * runs, hooks — then one ledger record, succeeded or failed with the step
- * that failed.
+ * `up --bundle` all end here: a `started` record, then hooks, write the
+ * artifact, apply, verify what runs, hooks — then the outcome record:
+ * succeeded, failed with the step that failed, or interrupted (Ctrl-C,
+ * SIGTERM). With `rollbackOnFailure`, a failure after something was applied
+ * re-applies the environment's last succeeded unit through this same path.
  */
 import { isAbsolute, relative } from "node:path";
 import type { Backend, BackendContext } from "../backends/backend.js";
 import { backendFor } from "../backends/context.js";
 import { errorMessage, isKaupangError, KaupangError } from "../base/errors.js";
+import { interruptedBy, interruptedError } from "../base/interrupt.js";
 import type { Ledger } from "../ledger/ledger.js";
-import type { LedgerRecord } from "../ledger/record.js";
+import { currentRecord, type LedgerRecord } from "../ledger/record.js";
 import type { PlannedImage } from "../plan/types.js";
 import type { DeploymentUnit } from "../plan/unit.js";
 import { writeArtifacts } from "./artifacts.js";
 import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
+import { startDeployment } from "./outcome.js";
 import { verifyRunning } from "./verify.js";
 
 export interface DeploymentSummary {
@@ -31,7 +35,13 @@ interface ApplyUnitOptions {
   ledger: Ledger;
   action: "up" | "rollback";
   rollbackOf?: string;
+  /** The failed deploy an automatic rollback undoes. */
+  trigger?: string;
   source?: string;
+  /** Keyed fingerprints of the secret values this deploy uses (recorded, never the values). */
+  secrets?: LedgerRecord["secrets"];
+  /** When apply, verify or an afterUp hook fails: re-apply the last succeeded unit, then fail. */
+  rollbackOnFailure?: boolean;
   /** The deployment id, when one run records it on several hosts (default: a new one). */
   id?: string | undefined;
   /** Instead of the built-in Backend of the unit's backend (an in-memory fake in tests). */
@@ -40,6 +50,12 @@ interface ApplyUnitOptions {
 
 type Step = NonNullable<LedgerRecord["failedStep"]>;
 
+/** "web r/web:1.4 (sha256:9f86d081884c)" per image. */
+const imageList = (images: readonly PlannedImage[]) =>
+  images.map(
+    (i) => `${i.service} ${i.ref}${i.digest && !i.ref.includes("@") ? ` (${i.digest.slice(0, 19)})` : ""}`,
+  );
+
 export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions): Promise<DeploymentSummary> {
   const { ctx, ledger } = options;
   const env = unit.environment;
@@ -47,44 +63,68 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   const began = new Date();
   const id = options.id ?? newDeploymentId(began);
   const backend = backendFor(unit.backend, options.backendImpl);
+  // What a failure would restore, read before this deploy adds its records.
+  const previous = options.rollbackOnFailure ? currentRecord((await ledger.read()).records) : undefined;
   const unitDigest = await ledger.storeUnit(unit);
-  const record = (status: "succeeded" | "failed", failure?: { step: Step; error: string }) =>
-    ledger.append({
-      id,
-      at: began.toISOString(),
-      project: unit.project,
-      environment: scope,
-      target: unit.target.name,
-      backend: unit.backend,
-      action: options.action,
-      status,
-      ...(failure ? { failedStep: failure.step, error: failure.error } : {}),
-      ...(options.rollbackOf ? { rollbackOf: options.rollbackOf } : {}),
-      ...(options.source ? { source: options.source } : {}),
-      images: env.images,
-      unit: unitDigest,
-    });
+  const deployment = await startDeployment(ledger, {
+    id,
+    at: began.toISOString(),
+    project: unit.project,
+    environment: scope,
+    target: unit.target.name,
+    backend: unit.backend,
+    action: options.action,
+    ...(options.rollbackOf ? { rollbackOf: options.rollbackOf } : {}),
+    ...(options.trigger ? { trigger: options.trigger } : {}),
+    ...(options.source ? { source: options.source } : {}),
+    images: env.images,
+    unit: unitDigest,
+    ...(options.secrets ? { secrets: options.secrets } : {}),
+  });
 
   ctx.events({
     type: "stage",
     scope,
-    message: `${options.action === "rollback" ? `rolling back to ${options.rollbackOf} on` : "deploying to"} ${unit.target.name} (${unit.backend})`,
+    // A deploy names its id at once (a run killed later can be found in history); a rollback
+    // names the deployment it returns to, and its own id when it is done.
+    message:
+      options.action === "rollback"
+        ? `rolling back to ${options.rollbackOf} on ${unit.target.name} (${unit.backend})`
+        : `deploying to ${unit.target.name} (${unit.backend}) as ${id}`,
   });
+  const hookEnv = {
+    KAUPANG_DEPLOYMENT_ID: id,
+    KAUPANG_ENVIRONMENT: scope,
+    KAUPANG_TARGET: unit.target.name,
+    KAUPANG_ACTION: options.action,
+  };
   let step: Step = "hook";
+  let applied = false;
   try {
-    await runHooks(env.hooks.beforeUp, "beforeUp", scope, ctx.events);
+    await runHooks(env.hooks.beforeUp, "beforeUp", scope, ctx.events, hookEnv);
     step = "apply";
     await writeArtifacts(ctx.root, env);
+    applied = true;
     await backend.apply(ctx, env);
     step = "verify";
     await verifyRunning(backend, ctx, env);
     step = "hook";
-    await runHooks(env.hooks.afterUp, "afterUp", scope, ctx.events);
+    await runHooks(env.hooks.afterUp, "afterUp", scope, ctx.events, hookEnv);
   } catch (error) {
-    record("failed", { step, error: errorMessage(error) });
-    throw withLogsCommand(error, unit, ctx.root);
+    const signal = interruptedBy();
+    if (signal) {
+      await deployment.finish("interrupted", {
+        failedStep: step,
+        error: `interrupted (${signal}) during ${step}: ${errorMessage(error)}`,
+      });
+      throw interruptedError(`while deploying ${scope} (${id}, recorded as interrupted)`);
+    }
+    await deployment.finish("failed", { failedStep: step, error: errorMessage(error) });
+    const failure = withLogsCommand(error, unit, ctx.root);
+    if (!options.rollbackOnFailure) throw failure;
+    throw await rollBackAfter(failure, { unit, options, failedId: id, applied, previous });
   }
-  record("succeeded");
+  await deployment.finish("succeeded");
   ctx.events({
     type: "done",
     scope,
@@ -101,6 +141,64 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
     ranAt: began.toISOString(),
     images: env.images,
   };
+}
+
+/**
+ * After a failed deploy: re-apply the last succeeded unit of the environment
+ * and return the error to throw — the original failure, saying what was
+ * restored (or why nothing was).
+ */
+async function rollBackAfter(
+  error: unknown,
+  failure: {
+    unit: DeploymentUnit;
+    options: ApplyUnitOptions;
+    failedId: string;
+    applied: boolean;
+    previous: LedgerRecord | undefined;
+  },
+): Promise<unknown> {
+  const { options, previous, failedId } = failure;
+  const scope = failure.unit.environment.environment;
+  const say = (what: string) => {
+    const message = `${errorMessage(error)}; ${what}`;
+    return isKaupangError(error)
+      ? new KaupangError(error.code, message, {
+          ...(error.hint ? { hint: error.hint } : {}),
+          details: { ...error.details, rolledBack: what },
+          cause: error,
+          exitCode: error.exitCode,
+        })
+      : new KaupangError("ERR_DEPLOY_FAILED", message, { cause: error });
+  };
+  if (!failure.applied) return say("nothing was applied, so nothing was rolled back");
+  if (!previous) return say("no earlier succeeded deploy to roll back to");
+  const unit = await options.ledger.readUnit(previous);
+  options.ctx.events({
+    type: "warning",
+    scope,
+    message: `deploy ${failedId} failed: rolling back to ${previous.id} (${imageList(unit.environment.images).join(", ")})`,
+  });
+  try {
+    const restored = await applyUnit(unit, {
+      ctx: options.ctx,
+      ledger: options.ledger,
+      action: "rollback",
+      rollbackOf: previous.id,
+      trigger: failedId,
+      backendImpl: options.backendImpl,
+      ...(options.secrets ? { secrets: options.secrets } : {}),
+    });
+    options.ctx.events({
+      type: "warning",
+      scope,
+      message: `restored ${previous.id} as ${restored.deploymentId}: ${imageList(unit.environment.images).join(", ")}`,
+    });
+    return say(`rolled back to ${previous.id} (recorded as ${restored.deploymentId})`);
+  } catch (rollbackError) {
+    if (interruptedBy()) return rollbackError;
+    return say(`the rollback to ${previous.id} failed too: ${errorMessage(rollbackError)}`);
+  }
 }
 
 /**
@@ -125,11 +223,11 @@ function withLogsCommand(error: unknown, unit: DeploymentUnit, root: string): un
 /** Record that a deploy found nothing to change (same pinned unit, no drift) and applied nothing. */
 export async function recordUnchanged(
   unit: DeploymentUnit,
-  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source" | "id">,
+  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source" | "secrets" | "id">,
 ): Promise<DeploymentSummary> {
   const began = new Date();
   const id = options.id ?? newDeploymentId(began);
-  options.ledger.append({
+  await options.ledger.append({
     id,
     at: began.toISOString(),
     project: unit.project,
@@ -141,6 +239,7 @@ export async function recordUnchanged(
     ...(options.source ? { source: options.source } : {}),
     images: unit.environment.images,
     unit: await options.ledger.storeUnit(unit),
+    ...(options.secrets ? { secrets: options.secrets } : {}),
   });
   options.ctx.events({
     type: "done",

@@ -20,7 +20,7 @@ describe("down", () => {
     });
     expect(backend.calls.slice(2)).toEqual(["remove market", "remove saga"]);
     for (const env of ["market", "saga"]) {
-      expect(records(cwd, env).map((r) => [r.action, r.status])).toEqual([
+      expect((await records(cwd, env)).map((r) => [r.action, r.status])).toEqual([
         ["up", "succeeded"],
         ["down", "succeeded"],
       ]);
@@ -29,7 +29,7 @@ describe("down", () => {
     await up({ cwd, environments: ["market"], backendImpl: backend });
     await down({ cwd, environment: "market", backendImpl: backend });
     expect(backend.calls.at(-1)).toBe("remove market");
-    expect(records(cwd, "saga").at(-1)!.action).toBe("up");
+    expect((await records(cwd, "saga")).at(-1)!.action).toBe("up");
   });
 
   it("shows removing the project network in its plan", async () => {

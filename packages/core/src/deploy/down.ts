@@ -3,6 +3,7 @@
 import { backendContext, backendFor } from "../backends/context.js";
 import { errorMessage } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
+import { interruptedBy, interruptedError } from "../base/interrupt.js";
 import type { Model } from "../config/model.js";
 import { loadProject, type Project } from "../config/project.js";
 import { downCommands } from "../plan/commands.js";
@@ -12,6 +13,7 @@ import { runHooks } from "./hooks.js";
 import { eachHost, placedContext, placementsOf } from "./hosts.js";
 import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
+import { startDeployment } from "./outcome.js";
 import { planProject, type TargetOptions } from "./plan-up.js";
 import { ledgerFor } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
@@ -70,7 +72,12 @@ export async function removePlanned(
   const ctx = backendContext(plan, options);
   const backend = backendFor(plan.backend, options.backendImpl);
   const placements = placementsOf(plan.targetSettings, options.hosts);
-  const locks = await lockEnvironments(model.cacheDir, plan.target, order, options);
+  const locks = await lockEnvironments(
+    { cacheDir: model.cacheDir, root: plan.root },
+    plan.target,
+    order,
+    options,
+  );
   try {
     await eachHost(
       placements,
@@ -79,35 +86,47 @@ export async function removePlanned(
         for (const name of order) {
           const env = plan.environments.find((e) => e.environment === name)!;
           const began = new Date();
+          const id = newDeploymentId(began);
           const ledger = ledgerFor(plan, model, name, plan.target, options.kaupangVersion, placement.host);
-          const record = (status: "succeeded" | "failed", error?: string) =>
-            ledger.append({
-              id: newDeploymentId(began),
-              at: began.toISOString(),
-              project: plan.project,
-              environment: name,
-              target: plan.target,
-              backend: plan.backend,
-              action: "down",
-              status,
-              ...(error ? { failedStep: "apply" as const, error } : {}),
-              images: [],
-            });
+          const deployment = await startDeployment(ledger, {
+            id,
+            at: began.toISOString(),
+            project: plan.project,
+            environment: name,
+            target: plan.target,
+            backend: plan.backend,
+            action: "down",
+            images: [],
+          });
+          const hookEnv = {
+            KAUPANG_DEPLOYMENT_ID: id,
+            KAUPANG_ENVIRONMENT: name,
+            KAUPANG_TARGET: plan.target,
+            KAUPANG_ACTION: "down",
+          };
           placed.events({
             type: "stage",
             scope: name,
             message: `removing from ${plan.target} (${plan.backend})`,
           });
           try {
-            await runHooks(env.hooks.beforeDown, "beforeDown", name, placed.events);
+            await runHooks(env.hooks.beforeDown, "beforeDown", name, placed.events, hookEnv);
             await writeArtifacts(plan.root, env);
             await backend.remove(placed, env);
-            await runHooks(env.hooks.afterDown, "afterDown", name, placed.events);
+            await runHooks(env.hooks.afterDown, "afterDown", name, placed.events, hookEnv);
           } catch (error) {
-            record("failed", errorMessage(error));
+            const signal = interruptedBy();
+            if (signal) {
+              await deployment.finish("interrupted", {
+                failedStep: "apply",
+                error: `interrupted (${signal}): ${errorMessage(error)}`,
+              });
+              throw interruptedError(`while removing ${name} (${id}, recorded as interrupted)`);
+            }
+            await deployment.finish("failed", { failedStep: "apply", error: errorMessage(error) });
             throw error;
           }
-          record("succeeded");
+          await deployment.finish("succeeded");
           placed.events({
             type: "done",
             scope: name,
@@ -119,7 +138,7 @@ export async function removePlanned(
       { events: ctx.events, what: "down" },
     );
   } finally {
-    for (const lock of locks) lock.release();
+    for (const lock of locks) await lock.release();
   }
   return { removed: order };
 }

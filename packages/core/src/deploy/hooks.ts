@@ -5,16 +5,28 @@ import { runShell, tail } from "../exec/exec.js";
 
 type HookPhase = "beforeUp" | "afterUp" | "beforeDown" | "afterDown";
 
-/** Run an environment's hooks of one phase, in order; the first failure stops everything. */
+/**
+ * Run an environment's hooks of one phase, in order; the first failure stops
+ * everything. `env` is added for every hook (under the hook's own env): a
+ * deploy passes KAUPANG_DEPLOYMENT_ID, KAUPANG_ENVIRONMENT, KAUPANG_TARGET
+ * and KAUPANG_ACTION.
+ */
 export async function runHooks(
   hooks: readonly Hook[],
   phase: HookPhase,
   scope: string,
   events: EventSink,
+  env: Record<string, string> = {},
 ): Promise<void> {
   for (const hook of hooks) {
     events({ type: "stage", scope, message: `${phase} hook: ${hook.run}` });
-    const result = await runShell(hook.run, { cwd: hook.cwd, env: hook.env, events, scope });
+    const result = await runShell(hook.run, { cwd: hook.cwd, env: { ...env, ...hook.env }, events, scope });
+    if (result.signal) {
+      throw new KaupangError(
+        "ERR_HOOK_FAILED",
+        `${scope}: ${phase} hook was stopped (${result.signal}): ${hook.run}`,
+      );
+    }
     if (result.exitCode !== 0) {
       const last = tail(result.stderr) || tail(result.stdout);
       throw new KaupangError(

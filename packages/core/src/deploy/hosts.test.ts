@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
 import { diff } from "../inspect/diff.js";
 import { passthroughCommands } from "../inspect/passthrough.js";
-import { Ledger } from "../ledger/ledger.js";
+import { ledgerAt } from "../ledger/ledger.js";
+import { deployments } from "../ledger/record.js";
 import { down } from "./down.js";
 import { rollbackHosts } from "./rollback.js";
 import { fakeBackend } from "./testing/fake-backend.js";
@@ -28,8 +29,12 @@ function independent(count: number): string {
   return testdir(files);
 }
 
-const hostRecords = (cwd: string, env: string, host: string) =>
-  new Ledger(join(cwd, ".kaupang"), env, "prod", { host }).read().records;
+/** One entry per deploy (a started record and its outcome are one). */
+const hostRecords = async (cwd: string, env: string, host: string) =>
+  deployments(
+    (await ledgerAt({ cacheDir: join(cwd, ".kaupang") }, { environment: env, target: "prod", host }).read())
+      .records,
+  );
 
 const withHosts = (hosts: string[], target: Record<string, unknown> = {}) =>
   hall({}, { targets: { prod: { hosts, ...target } } });
@@ -76,12 +81,15 @@ describe("environments of one wave deploy side by side", () => {
     ).rejects.toThrow("e1: service web exited with code 1");
     // e1 fails at once while e2 (started beside it) runs on: e3 and e4 never start.
     expect([...backend.calls].sort()).toEqual(["apply e1", "apply e2"]);
-    const statuses = (env: string) =>
-      new Ledger(join(cwd, ".kaupang"), env, "local").read().records.map((r) => r.status);
-    expect(statuses("e1")).toEqual(["failed"]);
-    expect(statuses("e2")).toEqual(["succeeded"]);
-    expect(statuses("e3")).toEqual([]);
-    expect(statuses("e4")).toEqual([]);
+    const statuses = async (env: string) =>
+      deployments(
+        (await ledgerAt({ cacheDir: join(cwd, ".kaupang") }, { environment: env, target: "local" }).read())
+          .records,
+      ).map((r) => r.status);
+    expect(await statuses("e1")).toEqual(["failed"]);
+    expect(await statuses("e2")).toEqual(["succeeded"]);
+    expect(await statuses("e3")).toEqual([]);
+    expect(await statuses("e4")).toEqual([]);
   });
 });
 
@@ -108,12 +116,15 @@ describe("a target with hosts", () => {
       `saga ${h2}`,
       `market ${h2}`,
     ]);
-    const [one] = hostRecords(cwd, "market", h1);
-    const [two] = hostRecords(cwd, "market", h2);
+    const [one] = await hostRecords(cwd, "market", h1);
+    const [two] = await hostRecords(cwd, "market", h2);
     expect(one).toMatchObject({ host: h1, status: "succeeded" });
     expect(two).toMatchObject({ host: h2, status: "succeeded", id: one!.id });
     // Each host's unit runs against that host alone.
-    const unit = new Ledger(join(cwd, ".kaupang"), "market", "prod", { host: h2 }).readUnit(two!);
+    const unit = await ledgerAt(
+      { cacheDir: join(cwd, ".kaupang") },
+      { environment: "market", target: "prod", host: h2 },
+    ).readUnit(two!);
     expect(unit.target).toMatchObject({ name: "prod", dockerHost: h2 });
     expect(unit.target.hosts).toBeUndefined();
   });
@@ -138,9 +149,9 @@ describe("a target with hosts", () => {
       `up stopped at ${h2}; done before it: ${h1}; not started: ${h3}`,
     );
     expect(backend.calls).not.toContain(`apply saga on ${h3}`);
-    expect(hostRecords(cwd, "market", h1).map((r) => r.status)).toEqual(["succeeded"]);
-    expect(hostRecords(cwd, "market", h2).map((r) => r.status)).toEqual(["failed"]);
-    expect(hostRecords(cwd, "market", h3)).toEqual([]);
+    expect((await hostRecords(cwd, "market", h1)).map((r) => r.status)).toEqual(["succeeded"]);
+    expect((await hostRecords(cwd, "market", h2)).map((r) => r.status)).toEqual(["failed"]);
+    expect(await hostRecords(cwd, "market", h3)).toEqual([]);
   });
 
   it("--hosts limits a run (by URL or host name); an unknown host is an error before anything runs", async () => {
@@ -185,13 +196,13 @@ describe("a target with hosts", () => {
     expect(back.map((d) => d.host)).toEqual([h1, h2]);
     expect(backend.calls).toEqual([`apply saga on ${h1}`, `apply saga on ${h2}`]);
     expect(backend.applied.at(-1)!.images[0]!.digest).toBe(digest("a"));
-    expect(hostRecords(cwd, "saga", h2).map((r) => r.action)).toEqual(["up", "up", "rollback"]);
+    expect((await hostRecords(cwd, "saga", h2)).map((r) => r.action)).toEqual(["up", "up", "rollback"]);
 
     backend.calls.length = 0;
     await down({ cwd, environment: "saga", target: "prod", hosts: [h2], backendImpl: backend });
     expect(backend.calls).toEqual([`remove saga on ${h2}`]);
-    expect(hostRecords(cwd, "saga", h2).at(-1)).toMatchObject({ action: "down", host: h2 });
-    expect(hostRecords(cwd, "saga", h1).at(-1)).toMatchObject({ action: "rollback" });
+    expect((await hostRecords(cwd, "saga", h2)).at(-1)).toMatchObject({ action: "down", host: h2 });
+    expect((await hostRecords(cwd, "saga", h1)).at(-1)).toMatchObject({ action: "rollback" });
   });
 
   it("diff, ps and logs ask each host (with --host), --hosts limiting them", async () => {

@@ -1,33 +1,153 @@
-import { resolve as resolvePath } from "node:path";
+/**
+ * The locks of a run's environments, and `kaupang unlock`. Taking a lock
+ * over from a holder that is gone also closes the deploy it left open (a
+ * `started` record with no outcome gets an `interrupted` one), so history
+ * says what happened and the next deploy proceeds.
+ */
+import { hostname } from "node:os";
+import { KaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
-import { acquireLock, type Lock } from "../ledger/lock.js";
+import { closeOpenDeployments, ledgerAt } from "../ledger/ledger.js";
+import {
+  acquireLock,
+  describeHolder,
+  holderGone,
+  type Lock,
+  type LockHolder,
+  readLock,
+  stopLeftovers,
+  unlockCommand,
+} from "../ledger/lock.js";
+import { type Scope, type StoreLocation, stateScopes, stateStore } from "../ledger/store.js";
+import { locateState } from "./state-location.js";
+
+/** The ledgers one environment@target lock guards: its own, and one per host of a target with hosts. */
+function guardedScopes(location: StoreLocation, scope: Scope): Scope[] {
+  const hosts = stateScopes(location).filter(
+    (s) => s.host && s.environment === scope.environment && s.target === scope.target,
+  );
+  return [scope, ...hosts];
+}
+
+const interruptedReason = (holder: LockHolder | undefined, by: string) =>
+  holder
+    ? `no outcome was recorded: ${describeHolder(holder)} ended without one (killed, or its machine stopped); closed by ${by}`
+    : `no outcome was recorded: the process that started it ended without one (killed, or its machine stopped); closed by ${by}`;
 
 /** Take the locks of `environments` (sorted, so two runs never deadlock). */
 export async function lockEnvironments(
-  cacheDir: string,
+  location: StoreLocation,
   target: string,
   environments: readonly string[],
   options: {
     events?: EventSink | undefined;
     timeoutMs?: number | undefined;
     command?: string | undefined;
+    kaupangVersion?: string | undefined;
   },
 ): Promise<Lock[]> {
   const locks: Lock[] = [];
+  const command = options.command ?? "kaupang";
   try {
     for (const name of [...environments].sort()) {
-      locks.push(
-        await acquireLock(resolvePath(cacheDir, "locks", `${name}@${target}.lock`), {
-          what: `${name}@${target}`,
-          timeoutMs: options.timeoutMs ?? 5 * 60_000,
-          command: options.command ?? "kaupang",
-          ...(options.events ? { events: options.events } : {}),
-        }),
-      );
+      const scope = { environment: name, target };
+      const lock = await acquireLock(stateStore(location, scope), {
+        what: `${name}@${target}`,
+        timeoutMs: options.timeoutMs ?? 5 * 60_000,
+        command,
+        ...(options.events ? { events: options.events } : {}),
+      });
+      locks.push(lock);
+      for (const guarded of guardedScopes(location, scope)) {
+        const ledger = ledgerAt(location, guarded, { kaupangVersion: options.kaupangVersion });
+        for (const closed of await closeOpenDeployments(
+          ledger,
+          interruptedReason(lock.tookOverFrom, command),
+        )) {
+          options.events?.({
+            type: "warning",
+            scope: name,
+            message: `deploy ${closed.id} (${closed.action})${guarded.host ? ` on ${guarded.host}` : ""} never recorded an outcome: recorded it as interrupted`,
+          });
+        }
+      }
     }
     return locks;
   } catch (error) {
-    for (const lock of locks) lock.release();
+    for (const lock of locks) await lock.release();
     throw error;
   }
+}
+
+export interface UnlockResult {
+  environment: string;
+  target: string;
+  /** none: there was no lock. */
+  state: "none" | "gone" | "other-host" | "unreadable" | "live";
+  holder?: LockHolder;
+  /** The raw lock text when it could not be read as a holder. */
+  text?: string;
+  /** What the gone holder left running and how it ended. */
+  stopped: string[];
+  removed: boolean;
+  /** Deploys left open by the holder, now recorded as interrupted. */
+  closed: string[];
+}
+
+/**
+ * `kaupang unlock <env>`: clear a lock whose holder is gone, on another host
+ * or unreadable, after ending what a gone local holder left running and
+ * recording its open deploy as interrupted. A lock held by a live process on
+ * this host is refused unless `force` (then the lock is removed and that
+ * process keeps running).
+ */
+export async function unlock(options: {
+  cwd?: string | undefined;
+  environment: string;
+  target?: string | undefined;
+  force?: boolean | undefined;
+  kaupangVersion?: string | undefined;
+}): Promise<UnlockResult> {
+  const site = await locateState(options);
+  const scope = { environment: options.environment, target: site.target };
+  const store = stateStore(site, scope);
+  const lock = await readLock(store);
+  const result: UnlockResult = { ...scope, state: "none", stopped: [], removed: false, closed: [] };
+  if (lock.kind === "none") return result;
+  if (lock.kind === "unreadable") {
+    result.state = "unreadable";
+    result.text = lock.text;
+  } else {
+    result.holder = lock.holder;
+    const local = lock.holder.host === hostname();
+    result.state = !local ? "other-host" : holderGone(lock.holder) ? "gone" : "live";
+    if (result.state === "live" && !options.force) {
+      throw new KaupangError(
+        "ERR_LOCK_HELD",
+        `${scope.environment}@${scope.target} is locked by ${describeHolder(lock.holder)}, which is still running; nothing was changed`,
+        {
+          hint: `wait for it or stop it; to remove its lock anyway (it keeps running): ${unlockCommand(store)} --force`,
+        },
+      );
+    }
+    if (result.state === "gone") result.stopped = await stopLeftovers(lock.holder);
+  }
+  result.removed = await store.removeLock(lock.text);
+  if (result.state === "live") return result;
+  // Close the deploy the holder left open, under the lock like any write.
+  const ours = await acquireLock(store, {
+    what: `${scope.environment}@${scope.target}`,
+    timeoutMs: 0,
+    command: "kaupang unlock",
+  });
+  try {
+    const reason = interruptedReason(result.holder, "kaupang unlock");
+    for (const guarded of guardedScopes(site, scope)) {
+      const ledger = ledgerAt(site, guarded, { kaupangVersion: options.kaupangVersion });
+      result.closed.push(...(await closeOpenDeployments(ledger, reason)).map((r) => r.id));
+    }
+  } finally {
+    await ours.release();
+  }
+  return result;
 }

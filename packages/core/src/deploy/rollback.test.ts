@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
-import { Ledger, unitDigest } from "../ledger/ledger.js";
+import { ledgerAt, unitDigest } from "../ledger/ledger.js";
 import type { DeploymentUnit, StoredUnit } from "../plan/unit.js";
 import { planUp } from "./plan-up.js";
 import { rollback } from "./rollback.js";
@@ -32,12 +32,12 @@ describe("rollback", () => {
       backend.failApply.add("market");
       await expect(up({ cwd, environments: ["market"], backendImpl: backend })).rejects.toThrow();
     }
-    const before = records(cwd, "market");
+    const before = await records(cwd, "market");
     expect(before.map((r) => r.status)).toEqual(["succeeded", "succeeded", "failed", "failed"]);
 
     await rollback({ cwd, environment: "market", backendImpl: backend });
     expect(backend.applied.at(-1)!.images[0]!.digest).toBe(digest("c"));
-    expect(records(cwd, "market").at(-1)).toMatchObject({
+    expect((await records(cwd, "market")).at(-1)).toMatchObject({
       action: "rollback",
       status: "succeeded",
       rollbackOf: before[1]!.id,
@@ -68,8 +68,8 @@ describe("rollback", () => {
       ...current,
       environment: { ...old, commands: old.commands.filter((c) => !c.argv.includes("update")) },
     };
-    const ledger = new Ledger(join(cwd, ".kaupang"), "market", "local");
-    const record = ledger.append({
+    const ledger = ledgerAt({ cacheDir: join(cwd, ".kaupang") }, { environment: "market", target: "local" });
+    const record = await ledger.append({
       id: "20250101T000000Z-0001",
       at: "2025-01-01T00:00:00.000Z",
       project: "hall",
@@ -91,7 +91,7 @@ describe("rollback", () => {
       expect(readFileSync(join(cwd, wave.path), "utf8")).toBe(wave.content);
     }
     expect(existsSync(join(cwd, ".kaupang/local/market.stack.yaml"))).toBe(true);
-    expect(records(cwd, "market").at(-1)).toMatchObject({ action: "rollback", status: "succeeded" });
+    expect((await records(cwd, "market")).at(-1)).toMatchObject({ action: "rollback", status: "succeeded" });
   });
 });
 
@@ -102,7 +102,7 @@ describe("what a rollback says", () => {
     await up({ cwd, environments: ["market"], backendImpl: backend });
     webAt(cwd, "c");
     await up({ cwd, environments: ["market"], backendImpl: backend });
-    const [first] = records(cwd, "market");
+    const [first] = await records(cwd, "market");
     const events: { type: string; message?: string }[] = [];
     const result = await rollback({
       cwd,

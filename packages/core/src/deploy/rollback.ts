@@ -6,16 +6,19 @@
  * target. Every rollback is itself recorded, so it can be rolled back.
  */
 
-import { defaultTimeoutMs } from "../backends/context.js";
+import type { BackendContext } from "../backends/backend.js";
+import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
-import { Ledger } from "../ledger/ledger.js";
-import type { LedgerRecord } from "../ledger/record.js";
+import { type Ledger, ledgerAt } from "../ledger/ledger.js";
+import { holderGone, readLock } from "../ledger/lock.js";
+import { deployments as history, type LedgerRecord } from "../ledger/record.js";
 import type { DeploymentUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
 import { eachHost, hostEvents, placementsOf } from "./hosts.js";
 import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
+import { currentFingerprints } from "./secret-fingerprints.js";
 import { checkSecrets } from "./secrets.js";
 import { locateState } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
@@ -32,15 +35,19 @@ export interface RollbackOptions extends ApplyOptions {
   deploymentId?: string | undefined;
 }
 
-/** Deploys that changed something (an "unchanged" record repeats the one before it). */
+/**
+ * Deploys that changed something, one entry per deploy (an "unchanged"
+ * record repeats the one before it; a started record and its outcome are one
+ * deploy).
+ */
 const deployments = (records: readonly LedgerRecord[]) =>
-  records.filter((r) => r.action !== "down" && r.status !== "unchanged");
+  history(records).filter((r) => r.action !== "down" && r.status !== "unchanged");
 
-/** The record a rollback returns to. */
+/** The record a rollback returns to: always a succeeded one (never failed, interrupted or unfinished). */
 export function chooseRollbackTarget(records: readonly LedgerRecord[], to?: string): LedgerRecord {
-  const history = deployments(records);
+  const merged = deployments(records);
   if (to !== undefined) {
-    const found = records.find((r) => r.id === to);
+    const found = history(records).find((r) => r.id === to);
     if (!found)
       throw new KaupangError("ERR_ROLLBACK_UNKNOWN", `no deployment ${to} in this ledger`, {
         hint: "list them with kaupang rollback <env> --list",
@@ -48,15 +55,15 @@ export function chooseRollbackTarget(records: readonly LedgerRecord[], to?: stri
     if (found.status !== "succeeded" || !found.unit) {
       throw new KaupangError(
         "ERR_ROLLBACK_FAILED_TARGET",
-        `deployment ${to} ${found.action === "down" ? "was a down" : "failed"}; only a succeeded deployment can be rolled back to`,
+        `deployment ${to} ${found.action === "down" ? "was a down" : found.status === "interrupted" ? "was interrupted" : found.status === "unchanged" ? "changed nothing" : "failed"}; only a succeeded deployment can be rolled back to`,
       );
     }
     return found;
   }
-  const latest = history[history.length - 1];
+  const latest = merged[merged.length - 1];
   if (!latest)
     throw new KaupangError("ERR_NOTHING_TO_ROLL_BACK", "nothing to roll back: no deployment is recorded");
-  const succeeded = history.filter((r) => r.status === "succeeded" && r.unit);
+  const succeeded = merged.filter((r) => r.status === "succeeded" && r.unit);
   const target =
     latest.status === "succeeded" ? succeeded[succeeded.length - 2] : succeeded[succeeded.length - 1];
   if (!target) {
@@ -71,6 +78,8 @@ export function chooseRollbackTarget(records: readonly LedgerRecord[], to?: stri
 export interface RollbackContext {
   ledger: Ledger;
   records: LedgerRecord[];
+  /** The id of a deploy that started and holds the lock now (history shows it as running, not interrupted). */
+  running?: string;
   root: string;
   cacheDir: string;
   target: string;
@@ -86,21 +95,32 @@ export async function openLedger(options: {
   host?: string | undefined;
   kaupangVersion?: string | undefined;
 }): Promise<RollbackContext> {
-  const state = await locateState(options);
-  const ledger = new Ledger(state.cacheDir, options.environment, state.target, {
-    root: state.root,
-    ...(options.kaupangVersion ? { kaupangVersion: options.kaupangVersion } : {}),
-    ...(options.host ? { host: options.host } : {}),
-  });
-  const read = ledger.read();
-  ledger.verify(read);
+  const site = await locateState(options);
+  const ledger = ledgerAt(
+    site,
+    {
+      environment: options.environment,
+      target: site.target,
+      ...(options.host ? { host: options.host } : {}),
+    },
+    { kaupangVersion: options.kaupangVersion },
+  );
+  const read = await ledger.read();
+  await ledger.verify(read);
+  const last = read.records.at(-1);
+  let running: string | undefined;
+  if (last?.status === "started") {
+    const lock = await readLock(ledger.store);
+    if (lock.kind === "held" && !holderGone(lock.holder)) running = last.id;
+  }
   return {
     ledger,
     records: read.records,
-    root: state.root,
-    cacheDir: state.cacheDir,
-    target: state.target,
-    ...(state.hosts ? { hosts: state.hosts } : {}),
+    ...(running ? { running } : {}),
+    root: site.root,
+    cacheDir: site.cacheDir,
+    target: site.target,
+    ...(site.hosts ? { hosts: site.hosts } : {}),
   };
 }
 
@@ -137,12 +157,12 @@ export async function planRollback(
       "ERR_NOTHING_TO_ROLL_BACK",
       `nothing to roll back: no deployment of ${options.environment}@${context.target} is recorded`,
       {
-        hint: `the ledger lives in ${context.ledger.path}; it must persist between runs`,
+        hint: `the ledger lives in ${context.ledger.location}; it must persist between runs`,
       },
     );
   }
   const record = chooseRollbackTarget(context.records, options.to);
-  return { context, record, unit: context.ledger.readUnit(record) };
+  return { context, record, unit: await context.ledger.readUnit(record) };
 }
 
 /**
@@ -169,24 +189,32 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
   const { context, record, unit } = await planRollback(options);
   if (unit.backend !== "kubernetes") checkSecrets([unit.environment], options.processEnv);
   const events = options.events ?? silent;
-  const locks = await lockEnvironments(context.cacheDir, context.target, [options.environment], options);
+  const locks = await lockEnvironments(context, context.target, [options.environment], options);
   try {
+    const ctx: BackendContext = {
+      project: unit.project,
+      target: unit.target,
+      pull: unit.pull,
+      root: context.root,
+      events,
+      timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+    };
+    const secrets = await currentFingerprints(
+      backendFor(unit.backend),
+      ctx,
+      unit.environment.secrets,
+      options.processEnv,
+    );
     return await applyUnit(unit, {
-      ctx: {
-        project: unit.project,
-        target: unit.target,
-        pull: unit.pull,
-        root: context.root,
-        events,
-        timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
-      },
+      ctx,
       ledger: context.ledger,
       action: "rollback",
       rollbackOf: record.id,
+      ...(secrets ? { secrets } : {}),
       backendImpl: options.backendImpl,
       id: options.deploymentId,
     });
   } finally {
-    for (const lock of locks) lock.release();
+    for (const lock of locks) await lock.release();
   }
 }

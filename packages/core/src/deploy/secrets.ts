@@ -1,16 +1,22 @@
 import { KaupangError } from "../base/errors.js";
+import { addSecretValues } from "../base/redact.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 
 /**
  * Every secret() the environments reference must be set (and non-empty) in the
  * process environment before anything runs: never deploy a silently empty
- * secret. One error lists all that are missing.
+ * secret. One error lists all that are missing. The values are registered to
+ * be masked in everything kaupang prints or stores from then on.
  */
 export function checkSecrets(
   environments: readonly Pick<EnvironmentPlan, "environment" | "secrets">[],
   env: NodeJS.ProcessEnv = process.env,
 ): void {
   const missing = missingSecrets(environments, env);
+  for (const plan of environments) {
+    const values = plan.secrets.map((variable) => env[variable]).filter((v): v is string => !!v);
+    addSecretValues(values);
+  }
   if (missing.size === 0) return;
   const list = secretList(missing);
   throw new KaupangError(

@@ -13,7 +13,7 @@ import { configFileAbove } from "../config/load.js";
 import type { Model } from "../config/model.js";
 import { selectTarget } from "../config/normalize.js";
 import { loadProject, type Project } from "../config/project.js";
-import { Ledger } from "../ledger/ledger.js";
+import { type Ledger, ledgerAt } from "../ledger/ledger.js";
 import type { Plan } from "../plan/types.js";
 
 interface StateLocation {
@@ -59,9 +59,9 @@ export function ledgerFor(
   version?: string,
   host?: string,
 ): Ledger {
-  return new Ledger(model.cacheDir, environment, target, {
-    root: plan.root,
-    ...(version ? { kaupangVersion: version } : {}),
-    ...(host ? { host } : {}),
-  });
+  return ledgerAt(
+    { cacheDir: model.cacheDir, root: plan.root },
+    { environment, target, ...(host ? { host } : {}) },
+    { kaupangVersion: version },
+  );
 }

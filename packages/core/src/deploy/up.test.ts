@@ -20,7 +20,7 @@ describe("up, through the one apply path", () => {
     expect(backend.calls).toEqual(["apply saga", "apply market"]);
     expect(result.deployments.map((d) => d.environment)).toEqual(["saga", "market"]);
     for (const env of ["saga", "market"]) {
-      expect(records(cwd, env).map((r) => [r.action, r.status, r.unit !== undefined])).toEqual([
+      expect((await records(cwd, env)).map((r) => [r.action, r.status, r.unit !== undefined])).toEqual([
         ["up", "succeeded", true],
       ]);
     }
@@ -34,8 +34,8 @@ describe("up, through the one apply path", () => {
       code: "ERR_HOOK_FAILED",
     });
     expect(backend.calls).toEqual(["apply saga"]);
-    expect(records(cwd, "saga").map((r) => r.status)).toEqual(["succeeded"]);
-    expect(records(cwd, "market")).toMatchObject([{ status: "failed", failedStep: "hook" }]);
+    expect((await records(cwd, "saga")).map((r) => r.status)).toEqual(["succeeded"]);
+    expect(await records(cwd, "market")).toMatchObject([{ status: "failed", failedStep: "hook" }]);
   });
 
   it("records a failed resolution in the environment that names the image, before anything is applied", async () => {
@@ -46,8 +46,8 @@ describe("up, through the one apply path", () => {
       details: { environment: "market" },
     });
     expect(backend.calls).toEqual([]);
-    expect(records(cwd, "saga")).toEqual([]);
-    expect(records(cwd, "market")).toMatchObject([{ status: "failed", failedStep: "resolve" }]);
+    expect(await records(cwd, "saga")).toEqual([]);
+    expect(await records(cwd, "market")).toMatchObject([{ status: "failed", failedStep: "resolve" }]);
   });
 
   it("records a failed apply at step apply, and a wrong image running at step verify", async () => {
@@ -62,10 +62,10 @@ describe("up, through the one apply path", () => {
         code: step === "apply" ? "ERR_DEPLOY_FAILED" : "ERR_VERIFY_FAILED",
       });
       expect(
-        records(cwd, "saga").map((r) => r.status),
+        (await records(cwd, "saga")).map((r) => r.status),
         step,
       ).toEqual(["succeeded"]);
-      expect(records(cwd, "market"), step).toMatchObject([{ status: "failed", failedStep: step }]);
+      expect(await records(cwd, "market"), step).toMatchObject([{ status: "failed", failedStep: step }]);
     }
   });
 
@@ -75,7 +75,7 @@ describe("up, through the one apply path", () => {
     await up({ cwd, environments: ["market"], backendImpl: backend });
     await up({ cwd, environments: ["market"], backendImpl: backend });
     expect(backend.calls).toEqual(["apply saga", "apply market"]);
-    expect(records(cwd, "market").map((r) => r.status)).toEqual(["succeeded", "unchanged"]);
+    expect((await records(cwd, "market")).map((r) => r.status)).toEqual(["succeeded", "unchanged"]);
     await up({ cwd, environments: ["market"], backendImpl: backend, force: true });
     expect(backend.calls.slice(2)).toEqual(["apply saga", "apply market"]);
   });
@@ -126,7 +126,7 @@ describe("names that are also Object.prototype's keys", () => {
         processEnv: {},
       });
       expect(result.deployments.map((d) => d.images.map((i) => i.service))).toEqual([["constructor", "web"]]);
-      expect(records(cwd, "constructor", target).map((r) => r.status)).toEqual(["succeeded"]);
+      expect((await records(cwd, "constructor", target)).map((r) => r.status)).toEqual(["succeeded"]);
     }
     // A dependency on a service that is not there is named, not found on the prototype.
     await expect(up({ cwd, environments: ["other"], backendImpl: backend })).rejects.toThrow(

@@ -10,7 +10,7 @@ import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { executeDag } from "../base/execute-dag.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
-import { currentRecord } from "../ledger/record.js";
+import { currentRecord, deployments } from "../ledger/record.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { Plan } from "../plan/types.js";
 import type { DeploymentUnit } from "../plan/unit.js";
@@ -21,6 +21,12 @@ import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
 import { type PinOptions, type Pins, pinImages } from "./pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "./plan-up.js";
+import {
+  currentFingerprints,
+  fingerprintMap,
+  type SecretFingerprints,
+  secretChanges,
+} from "./secret-fingerprints.js";
 import { checkSecrets } from "./secrets.js";
 import { ledgerFor } from "./state-location.js";
 
@@ -44,6 +50,12 @@ export interface UpOptions extends PlanUpOptions, ApplyOptions, Omit<PinOptions,
   /** Apply even when nothing changed since the last deploy. */
   force?: boolean | undefined;
   /**
+   * When apply, verify or an afterUp hook fails, re-apply the environment's
+   * last succeeded unit (recorded as a rollback) and still fail. Default: the
+   * target's or the config's `rollbackOnFailure`, else false.
+   */
+  rollbackOnFailure?: boolean | undefined;
+  /**
    * How many environments may deploy at once: those of one wave (none
    * depends on another) run side by side. Default 8; 1 deploys one after the
    * other in dependency order.
@@ -63,6 +75,16 @@ export interface UpResult {
   deployments: DeploymentSummary[];
 }
 
+/**
+ * Whether a failed apply re-applies the last succeeded unit: the run's flag,
+ * else the target's `rollbackOnFailure`, else the config's.
+ */
+function rollbackOnFailureFor(planned: Planned, flag: boolean | undefined): boolean {
+  if (flag !== undefined) return flag;
+  const config = planned.project.config;
+  return config.targets?.[planned.plan.target]?.rollbackOnFailure ?? config.rollbackOnFailure ?? false;
+}
+
 /** Deploy a planned config (see `up`); to each of the target's hosts in turn when it has some. */
 export async function deployPlanned(planned: Planned, options: UpOptions): Promise<UpResult> {
   const { model, plan } = planned;
@@ -71,7 +93,8 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
   const placements = placementsOf(plan.targetSettings, options.hosts);
   const ctx = backendContext(plan, options);
   const placed = placements.map((p) => placedContext(ctx, p));
-  const locks = await lockEnvironments(model.cacheDir, plan.target, plan.environmentOrder, options);
+  const location = { cacheDir: model.cacheDir, root: plan.root };
+  const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, options);
   const backend = backendFor(plan.backend, options.backendImpl);
   backend.prepare?.(placed[0]!);
   try {
@@ -84,7 +107,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       if (owner && plan.environmentOrder.includes(owner)) {
         const env = plan.environments.find((e) => e.environment === owner)!;
         for (const placement of placements) {
-          ledgerFor(plan, model, owner, plan.target, options.kaupangVersion, placement.host).append({
+          await ledgerFor(plan, model, owner, plan.target, options.kaupangVersion, placement.host).append({
             id: newDeploymentId(),
             at: new Date().toISOString(),
             project: plan.project,
@@ -101,9 +124,18 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       }
       throw error;
     }
+    // Fingerprints of every secret() value, read once: they count as change, and
+    // Kubernetes pod templates carry a checksum of them.
+    const allSecrets = [...new Set(plan.environments.flatMap((e) => e.secrets))];
+    const fingerprints = await currentFingerprints(backend, placed[0]!, allSecrets, options.processEnv);
     // Images resolve once for every host: each host runs the same digests, and each
     // environment's records on the hosts share one deployment id.
-    const pinnedPlan = createPlan(model, { pull: plan.pull, pinned: pins });
+    const pinnedPlan = createPlan(model, {
+      pull: plan.pull,
+      pinned: pins,
+      secrets: fingerprintMap(fingerprints),
+    });
+    const rollbackOnFailure = rollbackOnFailureFor(planned, options.rollbackOnFailure);
     const ids = new Map(plan.environmentOrder.map((name) => [name, newDeploymentId()]));
     const perHost = await eachHost(
       placements,
@@ -112,13 +144,29 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
           ...options,
           cacheDir: model.cacheDir,
           ids: placement.host ? ids : undefined,
+          rollbackOnFailure,
+          fingerprints,
         }),
       { events: ctx.events, what: "up" },
     );
     return { project: plan.project, target: plan.target, backend: plan.backend, deployments: perHost.flat() };
   } finally {
-    for (const lock of locks) lock.release();
+    for (const lock of locks) await lock.release();
   }
+}
+
+/** The fingerprints of just `names`. */
+function only(
+  fingerprints: SecretFingerprints | undefined,
+  names: readonly string[],
+): SecretFingerprints | undefined {
+  if (!fingerprints || names.length === 0) return undefined;
+  return {
+    key: fingerprints.key,
+    values: Object.fromEntries(
+      names.flatMap((n) => (fingerprints.values[n] ? [[n, fingerprints.values[n]]] : [])),
+    ),
+  };
 }
 
 /**
@@ -132,7 +180,12 @@ async function deployEnvironments(
   placement: Placement,
   ctx: BackendContext,
   backend: Backend,
-  options: UpOptions & { cacheDir: string; ids: Map<string, string> | undefined },
+  options: UpOptions & {
+    cacheDir: string;
+    ids: Map<string, string> | undefined;
+    rollbackOnFailure: boolean;
+    fingerprints: SecretFingerprints | undefined;
+  },
 ): Promise<DeploymentSummary[]> {
   const byName = new Map(plan.environments.map((e) => [e.environment, e]));
   const deployOne = async (name: string): Promise<DeploymentSummary> => {
@@ -146,9 +199,18 @@ async function deployEnvironments(
     };
     const ledger = ledgerFor(plan, options, name, plan.target, options.kaupangVersion, placement.host);
     const id = options.ids?.get(name);
-    if (!options.force && (await isUnchanged(ledger, unit, ctx, backend)))
-      return recordUnchanged(unit, { ctx, ledger, id });
-    return applyUnit(unit, { ctx, ledger, action: "up", backendImpl: options.backendImpl, id });
+    const secrets = only(options.fingerprints, env.secrets);
+    if (!options.force && (await isUnchanged(ledger, unit, ctx, backend, secrets)))
+      return recordUnchanged(unit, { ctx, ledger, id, ...(secrets ? { secrets } : {}) });
+    return applyUnit(unit, {
+      ctx,
+      ledger,
+      action: "up",
+      rollbackOnFailure: options.rollbackOnFailure,
+      backendImpl: options.backendImpl,
+      id,
+      ...(secrets ? { secrets } : {}),
+    });
   };
   const outcomes = await executeDag(
     plan.environments.map((e) => ({
@@ -179,7 +241,8 @@ async function deployEnvironments(
 }
 
 /**
- * Nothing to do when the pinned unit equals the current deploy's and a live
+ * Nothing to do when the pinned unit equals the current deploy's, the last
+ * deploy that did something succeeded, no secret value changed, and a live
  * check finds no drift: a re-run of an unchanged pipeline touches nothing.
  */
 async function isUnchanged(
@@ -187,19 +250,38 @@ async function isUnchanged(
   unit: DeploymentUnit,
   ctx: BackendContext,
   backend: Backend,
+  secrets: SecretFingerprints | undefined,
 ): Promise<boolean> {
-  const read = ledger.read();
-  ledger.verify(read);
+  const read = await ledger.read();
+  await ledger.verify(read);
   const current = currentRecord(read.records);
   if (!current?.unit) return false;
+  const scope = unit.environment.environment;
+  // Said first: on Kubernetes a changed value also changes the unit (its pod-template checksum).
+  const changed = secretChanges(current.secrets, secrets);
+  if (changed.length > 0) {
+    ctx.events({ type: "stage", scope, message: `${changed.join("; ")}: applying` });
+    return false;
+  }
   const digest = unitDigest(unit);
   // A unit an older kaupang recorded has another digest for the same deploy: compare it completed.
-  if (current.unit !== digest && unitDigest(ledger.readUnit(current)) !== digest) return false;
+  if (current.unit !== digest && unitDigest(await ledger.readUnit(current)) !== digest) return false;
+  const lastAttempt = deployments(read.records)
+    .filter((r) => r.status !== "unchanged" && r.failedStep !== "resolve")
+    .at(-1);
+  if (lastAttempt && lastAttempt.status !== "succeeded") {
+    ctx.events({
+      type: "stage",
+      scope,
+      message: `unchanged config, but the last deploy (${lastAttempt.id}) ${lastAttempt.status === "failed" ? "failed" : "was interrupted"}: applying`,
+    });
+    return false;
+  }
   const drift = await driftOf(backend, ctx, unit);
   if (drift.length === 0) return true;
   ctx.events({
     type: "stage",
-    scope: unit.environment.environment,
+    scope,
     message: `unchanged config, but it drifted (${drift.map((d) => `${d.service}: ${d.detail}`).join("; ")}): applying`,
   });
   return false;

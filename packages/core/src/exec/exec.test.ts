@@ -76,3 +76,37 @@ describe("exec", () => {
     );
   });
 });
+
+describe("exec: secrets and process groups", () => {
+  it("masks registered secret values in streamed lines, captured output and the display form", async () => {
+    const { addSecretValues, clearSecretValues } = await import("../base/redact.js");
+    addSecretValues(["p4ssw0rd-value"]);
+    try {
+      const events: KaupangEvent[] = [];
+      const result = await exec(["sh", "-c", "echo out p4ssw0rd-value; echo err p4ssw0rd-value >&2"], {
+        events: (e) => events.push(e),
+      });
+      expect(result.stdout).toBe("out ***");
+      expect(result.stderr).toBe("err ***");
+      expect(result.command).not.toContain("p4ssw0rd-value");
+      expect(JSON.stringify(events)).not.toContain("p4ssw0rd-value");
+      expect(events.filter((e) => e.type === "output").map((e) => e.line)).toEqual(["out ***", "err ***"]);
+    } finally {
+      clearSecretValues();
+    }
+  });
+
+  it("starts a child in a process group of its own and publishes it while it runs", async () => {
+    const { childGroups, onChildrenChange } = await import("./exec.js");
+    let seen = childGroups();
+    const stop = onChildrenChange(() => {
+      seen = childGroups();
+    });
+    const result = await exec(["sh", "-c", "ps -o pgid= -p $$"]);
+    stop();
+    expect(seen).toHaveLength(1);
+    expect(Number(result.stdout.trim())).toBe(seen[0]!.pgid);
+    expect(seen[0]!.command).toBe("sh -c 'ps -o pgid= -p $$'");
+    expect(childGroups()).toEqual([]);
+  });
+});

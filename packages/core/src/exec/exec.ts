@@ -8,12 +8,23 @@
  * escalates to SIGKILL, process groups, children stopped when kaupang
  * exits) is this file, and it loads in ~3 ms where execa took ~27 ms, on
  * the path of every deploy.
+ *
+ * Every child whose output kaupang captures starts in a process group of its
+ * own, so stopping it reaches whatever it started (a hook's background jobs,
+ * compose's plugins), and the groups of running children are published
+ * (`childGroups`, `onChildrenChange`) for the deploy lock to record: a
+ * later run that finds this one killed ends them before it applies.
+ * Secret values registered with base/redact never appear in output events,
+ * captured output or errors.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { KaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
+import { interruptedBy, interruptedError } from "../base/interrupt.js";
+import { redact } from "../base/redact.js";
 import { directCompose } from "./compose-plugin.js";
 import { formatCommand } from "./format.js";
+import { processStart } from "./processes.js";
 
 interface ExecOptions {
   cwd?: string;
@@ -25,7 +36,10 @@ interface ExecOptions {
   /** Event scope (environment or step name). */
   scope?: string;
   timeoutMs?: number;
-  /** Start the child in its own process group (so a stop reaches its children). */
+  /**
+   * Start the child in its own process group, so a stop reaches its children.
+   * Default: yes, unless it is given the terminal (`inherit`).
+   */
   detached?: boolean;
   /** Don't announce the command as an event (internal polling). */
   quiet?: boolean;
@@ -51,6 +65,33 @@ const running = new Set<ChildProcess>();
 /** Set once kaupang is stopping (Ctrl-C): no new process may start after that. */
 let stopping = false;
 
+/** A running child's process group, as the deploy lock records it. */
+interface ChildGroup {
+  pgid: number;
+  /** Its leader's start time (clock ticks since boot; Linux), to tell it from a later process with its id. */
+  start?: number;
+  /** What runs, in display form (never with secret values). */
+  command: string;
+}
+const groups = new Map<ChildProcess, ChildGroup>();
+const changeListeners = new Set<() => void>();
+
+/** How many children run now. */
+export function runningChildCount(): number {
+  return running.size;
+}
+
+/** Process groups of the children running now. */
+export function childGroups(): ChildGroup[] {
+  return [...groups.values()];
+}
+
+/** Call `listener` whenever a child with its own process group starts. Returns the unsubscribe. */
+export function onChildrenChange(listener: () => void): () => void {
+  changeListeners.add(listener);
+  return () => changeListeners.delete(listener);
+}
+
 /** Send `signal` to a child, and to its process group when it leads one. */
 function signalChild(child: ChildProcess, signal: NodeJS.Signals, group: boolean): void {
   try {
@@ -67,6 +108,7 @@ let exitHookInstalled = false;
 /** Stop every running child: SIGTERM, then SIGKILL after `graceMs`. New children are refused from now on. */
 export async function stopAllChildren(graceMs = 5000): Promise<void> {
   stopping = true;
+  if (running.size === 0) return;
   const children = [...running];
   const closed = children.map(
     (child) =>
@@ -103,17 +145,17 @@ function collect(stream: NodeJS.ReadableStream | null, onLine?: (line: string) =
     pending += chunk;
     let newline = pending.indexOf("\n");
     while (newline !== -1) {
-      onLine(pending.slice(0, newline).replace(/\r$/, ""));
+      onLine(redact(pending.slice(0, newline).replace(/\r$/, "")));
       pending = pending.slice(newline + 1);
       newline = pending.indexOf("\n");
     }
   });
   stream.on("end", () => {
-    if (onLine && pending) onLine(pending.replace(/\r$/, ""));
+    if (onLine && pending) onLine(redact(pending.replace(/\r$/, "")));
     pending = "";
   });
   // The child's output without its final newline, as a command substitution would give it.
-  return () => text.replace(/\r?\n$/, "");
+  return () => redact(text.replace(/\r?\n$/, ""));
 }
 
 async function start(
@@ -122,15 +164,15 @@ async function start(
   options: ExecOptions,
   shell: boolean,
 ): Promise<ExecResult> {
-  if (stopping) throw new KaupangError("ERR_INTERRUPTED", "interrupted: not starting new commands");
-  const command = shell ? args[0]! : formatCommand([file, ...args], options.displayEnv);
+  if (stopping || interruptedBy()) throw interruptedError("before it ran a command");
+  const command = redact(shell ? args[0]! : formatCommand([file, ...args], options.displayEnv));
   // A quiet command (a look-up) is still reported, marked as detail: shown with --verbose.
   const detail = options.quiet ? { detail: true } : {};
   options.events?.({ type: "command", scope: options.scope, command, ...detail });
   const began = Date.now();
   const [program, programArgs] = shell ? ["/bin/sh", ["-c", args[0]!]] : directCompose(file, args);
   const streamLines = options.events && !options.inherit;
-  const detached = options.detached ?? false;
+  const detached = options.detached ?? !options.inherit;
   const child = spawn(program, programArgs, {
     cwd: options.cwd,
     // undefined values unset a variable (node leaves them out of the child's environment)
@@ -144,6 +186,11 @@ async function start(
   });
   running.add(child);
   if (detached) grouped.add(child);
+  if (detached && child.pid !== undefined) {
+    const start = processStart(child.pid);
+    groups.set(child, { pgid: child.pid, ...(start !== undefined ? { start } : {}), command });
+    for (const listener of changeListeners) listener();
+  }
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     // Like a terminal closing: children still running when kaupang exits are stopped.
@@ -192,11 +239,12 @@ async function start(
         ...(toolHints[file] ? { hint: toolHints[file] } : {}),
       });
     }
-    throw new KaupangError("ERR_COMMAND_FAILED", `${command}: ${(error as Error).message}`);
+    throw new KaupangError("ERR_COMMAND_FAILED", `${command}: ${redact((error as Error).message)}`);
   } finally {
     if (timer) clearTimeout(timer);
     if (forceKill) clearTimeout(forceKill);
     running.delete(child);
+    groups.delete(child);
   }
 }
 

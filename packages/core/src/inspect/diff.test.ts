@@ -7,6 +7,7 @@ import { openLedger, planRollback } from "../deploy/rollback.js";
 import { fakeBackend } from "../deploy/testing/fake-backend.js";
 import { digest, hall } from "../deploy/testing/fixtures.js";
 import { up } from "../deploy/up.js";
+import { deployments } from "../ledger/record.js";
 import { recordChanges, rollbackChanges } from "./diff.js";
 
 const market = (cwd: string, web: Record<string, unknown>) =>
@@ -30,8 +31,10 @@ describe("recordChanges", () => {
     await deploy();
     await deploy(); // nothing changed
 
-    const { ledger, records } = await openLedger({ cwd, environment: "market" });
-    const changes = recordChanges(ledger, records).map((list) =>
+    const opened = await openLedger({ cwd, environment: "market" });
+    // One entry per deploy: an outcome replaces its started record.
+    const records = deployments(opened.records);
+    const changes = (await recordChanges(opened.ledger, records)).map((list) =>
       list?.map((c) => `${c.service} ${c.detail}`),
     );
     expect(records.map((r) => r.status)).toEqual([
@@ -52,7 +55,7 @@ describe("recordChanges", () => {
 
     const plan = await planRollback({ cwd, environment: "market" });
     expect(plan.record.id).toBe(records[1]!.id);
-    expect(rollbackChanges(plan.context.records, plan.context.ledger, plan.unit)).toEqual([
+    expect(await rollbackChanges(plan.context.records, plan.context.ledger, plan.unit)).toEqual([
       { service: "web", kind: "image", detail: `image r/web@${digest("c")} → ${image}` },
     ]);
   });

@@ -4,12 +4,19 @@
  * digests when allowed; in a hermetic dry-run, configured references only.
  */
 
+import { backendContext, backendFor } from "../backends/context.js";
 import { nameOf } from "../base/image-reference.js";
 import { own } from "../base/merge.js";
 import { placementsOf } from "../deploy/hosts.js";
 import { pinImages } from "../deploy/pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "../deploy/plan-up.js";
-import { Ledger } from "../ledger/ledger.js";
+import {
+  currentFingerprints,
+  fingerprintMap,
+  type SecretFingerprints,
+  secretChanges,
+} from "../deploy/secret-fingerprints.js";
+import { type Ledger, ledgerAt } from "../ledger/ledger.js";
 import { currentRecord, type LedgerRecord } from "../ledger/record.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { EnvironmentPlan, Plan } from "../plan/types.js";
@@ -23,6 +30,8 @@ export interface EnvironmentDiff {
   /** The deploy compared against; absent when nothing is deployed yet. */
   against?: string;
   changes: Change[];
+  /** Secrets whose value changed since that deploy ("secret API_KEY changed"); never a value. */
+  secrets: string[];
 }
 
 /** Views of an environment; with `refsOnly`, images are the configured references. */
@@ -36,22 +45,28 @@ function views(
   return out;
 }
 
-/** Compare a plan (pinned or not) with the ledgers of its environments (on each of the target's hosts). */
-export function diffPlan(
+/**
+ * Compare a plan (pinned or not) with the ledgers of its environments (on
+ * each of the target's hosts); with `secrets` (fingerprints of the values
+ * now), also which secret values changed.
+ */
+export async function diffPlan(
   planned: Planned,
   plan: Plan,
   hermetic: boolean,
+  secrets?: SecretFingerprints,
   hosts?: readonly string[],
-): EnvironmentDiff[] {
+): Promise<EnvironmentDiff[]> {
   const placements = placementsOf(plan.targetSettings, hosts);
-  return plan.environments.flatMap((env) =>
-    placements.map(({ host }): EnvironmentDiff => {
-      const ledger = new Ledger(planned.model.cacheDir, env.environment, plan.target, {
-        root: plan.root,
-        host,
-      });
-      const read = ledger.read();
-      ledger.verify(read);
+  const checks = plan.environments.flatMap((env) => placements.map(({ host }) => ({ env, host })));
+  return Promise.all(
+    checks.map(async ({ env, host }): Promise<EnvironmentDiff> => {
+      const ledger = ledgerAt(
+        { cacheDir: planned.model.cacheDir, root: plan.root },
+        { environment: env.environment, target: plan.target, ...(host ? { host } : {}) },
+      );
+      const read = await ledger.read();
+      await ledger.verify(read);
       const record = currentRecord(read.records);
       const at = { environment: env.environment, ...(host ? { host } : {}) };
       // Never deployed: every service is new; the plan says so without parsing its artifact.
@@ -63,30 +78,46 @@ export function diffPlan(
             kind: "added" as const,
             detail: `added (${hermetic || !image.digest ? image.ref : `${nameOf(image.ref)}@${image.digest}`})`,
           })),
+          secrets: [],
         };
       }
-      const unit = ledger.readUnit(record);
+      const unit = await ledger.readUnit(record);
+      const now = secrets && {
+        key: secrets.key,
+        values: Object.fromEntries(
+          Object.entries(secrets.values).filter(([name]) => env.secrets.includes(name)),
+        ),
+      };
       return {
         ...at,
         against: record.id,
         changes: diffViews(views(unit.environment, hermetic), views(env, hermetic)),
+        secrets: secretChanges(record.secrets, now),
       };
     }),
   );
 }
 
 export async function diff(
-  options: PlanUpOptions & { resolve?: boolean | undefined; hosts?: readonly string[] | undefined },
+  options: PlanUpOptions & {
+    resolve?: boolean | undefined;
+    processEnv?: NodeJS.ProcessEnv | undefined;
+    hosts?: readonly string[] | undefined;
+  },
 ): Promise<EnvironmentDiff[]> {
   const planned = await planUp(options);
-  if (options.resolve === false) return diffPlan(planned, planned.plan, true, options.hosts);
-  const pins = await pinImages(planned.model, planned.plan, { cwd: options.cwd, events: options.events });
-  return diffPlan(
-    planned,
-    createPlan(planned.model, { pull: planned.plan.pull, pinned: pins }),
-    false,
-    options.hosts,
-  );
+  const { plan } = planned;
+  const ctx = backendContext(plan, { events: options.events });
+  const names = [...new Set(plan.environments.flatMap((e) => e.secrets))];
+  const secrets = await currentFingerprints(backendFor(plan.backend), ctx, names, options.processEnv);
+  if (options.resolve === false) return diffPlan(planned, plan, true, secrets, options.hosts);
+  const pins = await pinImages(planned.model, plan, { cwd: options.cwd, events: options.events });
+  const pinned = createPlan(planned.model, {
+    pull: plan.pull,
+    pinned: pins,
+    secrets: fingerprintMap(secrets),
+  });
+  return diffPlan(planned, pinned, false, secrets, options.hosts);
 }
 
 export interface Change {
@@ -145,41 +176,48 @@ function diffViews(before: Record<string, ServiceView>, after: Record<string, Se
 }
 
 /**
- * What each record of one ledger (an environment@target, oldest first)
- * changed against what ran before it — the last succeeded deploy or
- * rollback — in images, env, ports, replicas and commands: so an env-only
- * change reads as one. Empty for a record that changed nothing, undefined
- * for a record without a unit (a down). Units are read once per digest.
+ * What each deploy of one ledger (an environment@target, oldest first, as
+ * `deployments()` merges them) changed against what ran before it — the last
+ * succeeded deploy or rollback — in images, env, ports, replicas and
+ * commands: so an env-only change reads as one. Empty for a deploy that
+ * changed nothing, undefined for one without a unit (a down). Units are read
+ * once per digest.
  */
-export function recordChanges(ledger: Ledger, records: readonly LedgerRecord[]): (Change[] | undefined)[] {
+export async function recordChanges(
+  ledger: Ledger,
+  records: readonly LedgerRecord[],
+): Promise<(Change[] | undefined)[]> {
   const cache = new Map<string, Record<string, ServiceView>>();
-  const viewsOf = (record: LedgerRecord) => {
+  const viewsOf = async (record: LedgerRecord) => {
     let found = cache.get(record.unit!);
     if (!found) {
-      found = ledger.readUnit(record).environment.views;
+      found = (await ledger.readUnit(record)).environment.views;
       cache.set(record.unit!, found);
     }
     return found;
   };
   let running: { digest: string; views: Record<string, ServiceView> } | undefined;
-  return records.map((record) => {
+  const out: (Change[] | undefined)[] = [];
+  for (const record of records) {
     if (!record.unit) {
       if (record.action === "down" && record.status === "succeeded") running = undefined;
-      return undefined;
+      out.push(undefined);
+      continue;
     }
-    const changes = running?.digest === record.unit ? [] : diffViews(running?.views ?? {}, viewsOf(record));
-    if (record.status === "succeeded") running = { digest: record.unit, views: viewsOf(record) };
-    return changes;
-  });
+    const views = await viewsOf(record);
+    out.push(running?.digest === record.unit ? [] : diffViews(running?.views ?? {}, views));
+    if (record.status === "succeeded") running = { digest: record.unit, views };
+  }
+  return out;
 }
 
 /** What a rollback to `unit` changes against the environment's current deploy. */
-export function rollbackChanges(
+export async function rollbackChanges(
   records: readonly LedgerRecord[],
   ledger: Ledger,
   unit: Pick<DeploymentUnit, "environment">,
-): Change[] {
+): Promise<Change[]> {
   const current = currentRecord(records);
-  const before = current ? ledger.readUnit(current).environment.views : {};
+  const before = current ? (await ledger.readUnit(current)).environment.views : {};
   return diffViews(before, unit.environment.views);
 }

@@ -14,7 +14,7 @@ import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js"
 import { placementsOf } from "../deploy/hosts.js";
 import { planProject } from "../deploy/plan-up.js";
 import { locateState } from "../deploy/state-location.js";
-import { Ledger } from "../ledger/ledger.js";
+import { ledgerAt } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
 import { dockerGlobalArgs, kubectlEnv, kubectlGlobalArgs } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
@@ -63,14 +63,14 @@ async function locate(options: PassthroughOptions): Promise<Located> {
       environment: env,
     };
   }
-  const ledger = new Ledger(state.cacheDir, options.environment, state.target);
-  const record = currentRecord(ledger.read().records);
+  const ledger = ledgerAt(state, { environment: options.environment, target: state.target });
+  const record = currentRecord((await ledger.read()).records);
   if (!record)
     throw new KaupangError(
       "ERR_NOT_DEPLOYED",
       `${options.environment}@${state.target} is not deployed from here (no kaupang config and no ledger record)`,
     );
-  const unit = ledger.readUnit(record);
+  const unit = await ledger.readUnit(record);
   return {
     project: unit.project,
     target: unit.target,

@@ -10,8 +10,8 @@ describe("status", () => {
     const cwd = hall();
     const backend = fakeBackend();
     expect(await status({ cwd, backendImpl: backend })).toEqual([
-      { environment: "market", target: "local", state: "not deployed", drift: [] },
-      { environment: "saga", target: "local", state: "not deployed", drift: [] },
+      { environment: "market", target: "local", state: "not deployed", drift: [], secrets: [] },
+      { environment: "saga", target: "local", state: "not deployed", drift: [], secrets: [] },
     ]);
     await up({ cwd, environments: ["market"], backendImpl: backend });
     expect((await status({ cwd, backendImpl: backend })).map((s) => s.state)).toEqual(["ok", "ok"]);
@@ -19,6 +19,11 @@ describe("status", () => {
     backend.runWrongImage.add("market");
     await up({ cwd, environments: ["market"], backendImpl: backend, force: true }).catch(() => {});
     const [market] = await status({ cwd, environment: "market", backendImpl: backend });
-    expect(market).toMatchObject({ state: "drifted", drift: [{ service: "web", kind: "image" }] });
+    expect(market).toMatchObject({
+      state: "drifted",
+      drift: [{ service: "web", kind: "image" }],
+      // The forced deploy failed its verification: status says so.
+      last: { action: "up", status: "failed", error: expect.stringContaining("service web runs") },
+    });
   });
 });

@@ -8,9 +8,11 @@ import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
 import { type Drift, driftOf } from "../deploy/drift.js";
 import { placementsOf } from "../deploy/hosts.js";
+import { currentFingerprints, secretChanges } from "../deploy/secret-fingerprints.js";
 import { locateState } from "../deploy/state-location.js";
-import { Ledger } from "../ledger/ledger.js";
-import { currentRecord } from "../ledger/record.js";
+import { ledgerAt } from "../ledger/ledger.js";
+import { holderGone, readLock } from "../ledger/lock.js";
+import { currentRecord, deployments, type LedgerRecord } from "../ledger/record.js";
 
 export type { Drift } from "../deploy/drift.js";
 
@@ -23,6 +25,15 @@ export interface EnvironmentStatus {
   deploymentId?: string;
   state: "ok" | "drifted" | "not deployed";
   drift: Drift[];
+  /** Secrets whose value changed since that deploy ("secret API_KEY changed"; `up` applies them); never a value. */
+  secrets: string[];
+  /** The last deploy, when it did not succeed: failed, interrupted, or still running. */
+  last?: {
+    id: string;
+    action: LedgerRecord["action"];
+    status: "failed" | "interrupted" | "running";
+    error?: string;
+  };
 }
 
 export async function status(options: {
@@ -48,12 +59,13 @@ export async function status(options: {
   return Promise.all(
     checks.map(async ({ environment: name, host }): Promise<EnvironmentStatus> => {
       const at = { environment: name, target: state.target, ...(host ? { host } : {}) };
-      const ledger = new Ledger(state.cacheDir, name, state.target, { root: state.root, host });
-      const read = ledger.read();
-      ledger.verify(read);
+      const ledger = ledgerAt(state, { environment: name, target: state.target, ...(host ? { host } : {}) });
+      const read = await ledger.read();
+      await ledger.verify(read);
+      const last = await lastAttempt(ledger.store, read.records);
       const record = currentRecord(read.records);
-      if (!record) return { ...at, state: "not deployed", drift: [] };
-      const unit = ledger.readUnit(record);
+      if (!record) return { ...at, state: "not deployed", drift: [], secrets: [], ...(last ? { last } : {}) };
+      const unit = await ledger.readUnit(record);
       const ctx: BackendContext = {
         project: unit.project,
         target: unit.target,
@@ -62,8 +74,38 @@ export async function status(options: {
         events: silent,
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
-      const drift = await driftOf(backendFor(unit.backend, options.backendImpl), ctx, unit);
-      return { ...at, deploymentId: record.id, state: drift.length > 0 ? "drifted" : "ok", drift };
+      const backend = backendFor(unit.backend, options.backendImpl);
+      const drift = await driftOf(backend, ctx, unit);
+      // Only secrets whose value can be read now (kaupang's env, or the cluster Secret) are compared.
+      const now = await currentFingerprints(backend, ctx, unit.environment.secrets);
+      const known = now && { key: now.key, values: now.values };
+      // A record without fingerprints (older kaupang) or with another key cannot say: not reported as drift.
+      const comparable = known && record.secrets?.key === known.key;
+      const secrets = comparable ? secretChanges(record.secrets, known) : [];
+      return {
+        ...at,
+        deploymentId: record.id,
+        state: drift.length > 0 || secrets.length > 0 ? "drifted" : "ok",
+        drift,
+        secrets,
+        ...(last ? { last } : {}),
+      };
     }),
   );
+}
+
+/** The last deploy that did something, when it did not succeed (running: it holds the lock now). */
+async function lastAttempt(
+  store: Parameters<typeof readLock>[0],
+  records: readonly LedgerRecord[],
+): Promise<EnvironmentStatus["last"]> {
+  const lock = await readLock(store);
+  const live = lock.kind === "held" && !holderGone(lock.holder);
+  const open = records.at(-1)?.status === "started" && live ? records.at(-1)!.id : undefined;
+  const last = deployments(records, open)
+    .filter((r) => r.status !== "unchanged")
+    .at(-1);
+  if (!last || last.status === "succeeded") return undefined;
+  const status = last.status === "started" ? "running" : last.status === "failed" ? "failed" : "interrupted";
+  return { id: last.id, action: last.action, status, ...(last.error ? { error: last.error } : {}) };
 }

@@ -1,36 +1,31 @@
 /**
- * The deploy ledger of one environment@target: `<cacheDir>/ledger/<env>@<target>.jsonl`,
- * one JSON record per line, append-only and hash-chained (each record carries
- * the hash of the one before it, and its own). The replayable deployment unit
- * (artifact, waves, commands) is stored content-addressed in
- * `ledger/objects/<sha256>.json`, so records stay small and identical deploys
- * share one object.
+ * The deploy ledger of one environment@target: records, one JSON object per
+ * line, append-only and hash-chained (each record carries the hash of the one
+ * before it, and its own), kept in a StateStore (store.ts; today the local
+ * files under cacheDir). The replayable deployment unit (artifact, waves,
+ * commands) is stored content-addressed beside them, so records stay small
+ * and identical deploys share one unit.
  *
- * Crash safety: objects are written temp-file + rename before the record that
- * names them; a record is one appended line, fsynced. A line torn by a crash
- * (no trailing newline) is ignored on read and cut off by the next append, so
- * every earlier record stays intact. Appending reads only the file's tail, so
- * it costs the same at 10 or 10,000 records.
+ * A deploy writes a `started` record before its first side effect and an
+ * outcome record with the same id after it, so a killed deploy leaves a trace.
+ *
+ * Crash safety: units are stored before the record that names them; a record
+ * is one appended line, fsynced. A line torn by a crash (no trailing newline)
+ * is ignored on read; the next append keeps its bytes aside and says so in the
+ * record it writes (`torn`). After every append the head anchor (count, hash
+ * and id of the last record) is written apart from the records, so records cut
+ * from the end are detected by `verify` and refused by `append`. Appending
+ * reads only the tail, so it costs the same at 10 or 10,000 records.
  */
 import { hash } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  fsyncSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  writeSync,
-} from "node:fs";
 import { hostname, userInfo } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { join } from "node:path";
+import * as z from "zod";
 import { KaupangError } from "../base/errors.js";
-import { writeFileAtomic } from "../base/fs.js";
+import { redact } from "../base/redact.js";
 import { completeUnit, type DeploymentUnit, type StoredUnit } from "../plan/unit.js";
 import { type LedgerRecord, ledgerRecordSchema, ledgerVersion } from "./record.js";
+import { hostKey, type Scope, type StateStore, type StoreLocation, stateStore } from "./store.js";
 
 /** crypto.hash (Node ≥ 20.12) is one call instead of three objects: ~3× faster on 10,000 short records. */
 export const sha256 = (text: string): string => `sha256:${hash("sha256", text, "hex")}`;
@@ -38,23 +33,14 @@ export const sha256 = (text: string): string => `sha256:${hash("sha256", text, "
 /** The content address of a deployment unit: equal units, equal digests. */
 export const unitDigest = (unit: DeploymentUnit): string => sha256(JSON.stringify(unit));
 
-export function ledgerDir(cacheDir: string): string {
-  return join(cacheDir, "ledger");
-}
-
-/** A file name for one of a target's hosts: its URL without the scheme, other characters than [\w@.:-] as "_". */
-export function hostKey(host: string): string {
-  return host.replace(/^[a-z]+:\/\//, "").replace(/[^\w@.:-]/g, "_");
-}
-
 /**
  * `ledger/<env>@<target>.jsonl`; for one of a target's hosts, each with its
  * own chain: `ledger/<env>@<target>/<host key>.jsonl`.
  */
 export function ledgerPath(cacheDir: string, environment: string, target: string, host?: string): string {
   return host
-    ? join(ledgerDir(cacheDir), `${environment}@${target}`, `${hostKey(host)}.jsonl`)
-    : join(ledgerDir(cacheDir), `${environment}@${target}.jsonl`);
+    ? join(cacheDir, "ledger", `${environment}@${target}`, `${hostKey(host)}.jsonl`)
+    : join(cacheDir, "ledger", `${environment}@${target}.jsonl`);
 }
 
 /** Hash of a record's content: its JSON without the `hash` field, in written key order. */
@@ -87,92 +73,183 @@ export interface LedgerRead {
   tornTail: boolean;
 }
 
-export type NewRecord = Omit<LedgerRecord, "v" | "seq" | "prev" | "hash" | "by" | "kaupang"> & {
+export type NewRecord = Omit<LedgerRecord, "v" | "seq" | "prev" | "hash" | "by" | "kaupang" | "torn"> & {
   by?: LedgerRecord["by"];
   kaupang?: string;
 };
 
-function whoami(): LedgerRecord["by"] {
+/** The head anchor: how many records the ledger had after the last append, and the last one's hash and id. */
+const AnchorSchema = z.object({
+  v: z.literal(1),
+  count: z.number().int().nonnegative(),
+  hash: z.string(),
+  id: z.string(),
+  at: z.string(),
+});
+type Anchor = z.infer<typeof AnchorSchema>;
+
+export interface LedgerCheck {
+  records: number;
+  tornTail: boolean;
+  /** ok: the records reach the anchored head; none: no anchor yet (a ledger written before anchors). */
+  anchor: "ok" | "none";
+}
+
+/** The CI run this process belongs to, where the CI system exposes one. */
+function ciRun(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.GITHUB_RUN_ID)
+    return `github ${env.GITHUB_REPOSITORY ?? ""} run ${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `.${env.GITHUB_RUN_ATTEMPT}` : ""}`.replace(
+      "  ",
+      " ",
+    );
+  if (env.BUILD_BUILDID && env.SYSTEM_TEAMPROJECT)
+    return `azure ${env.SYSTEM_TEAMPROJECT} build ${env.BUILD_BUILDID}`;
+  if (env.GITLAB_CI && env.CI_JOB_ID) return `gitlab ${env.CI_PROJECT_PATH ?? ""} job ${env.CI_JOB_ID}`;
+  if (env.JENKINS_URL && env.BUILD_TAG) return `jenkins ${env.BUILD_TAG}`;
+  if (env.CIRCLECI && env.CIRCLE_BUILD_NUM) return `circleci build ${env.CIRCLE_BUILD_NUM}`;
+  if (env.BUILDKITE_BUILD_ID) return `buildkite build ${env.BUILDKITE_BUILD_ID}`;
+  return undefined;
+}
+
+/** Who is running: user, host and the CI run, as records and locks name them. */
+export function whoami(): LedgerRecord["by"] {
   let user = process.env.USER ?? "unknown";
   try {
     user = userInfo().username;
   } catch {
     // no passwd entry (some containers): keep $USER
   }
-  return { user, host: hostname() };
+  const ci = ciRun();
+  return { user, host: hostname(), ...(ci ? { ci } : {}) };
 }
 
 export class Ledger {
-  readonly path: string;
-  readonly objectsDir: string;
-  private readonly display: string;
+  readonly scope: StateStore["scope"];
+  private readonly version: string;
 
   constructor(
-    readonly cacheDir: string,
-    readonly environment: string,
-    readonly target: string,
-    options: { root?: string; kaupangVersion?: string; host?: string | undefined } = {},
+    readonly store: StateStore,
+    options: { kaupangVersion?: string | undefined } = {},
   ) {
-    this.host = options.host;
-    this.path = ledgerPath(cacheDir, environment, target, options.host);
-    this.objectsDir = join(ledgerDir(cacheDir), "objects");
-    this.display = options.root ? relative(options.root, this.path) : this.path;
+    this.scope = store.scope;
     this.version = options.kaupangVersion ?? "0.0.0";
   }
 
-  private readonly version: string;
-  /** One of the target's hosts, when this is that host's ledger; every record names it. */
-  readonly host: string | undefined;
+  /** Where the records live, as users read it. */
+  get location(): string {
+    return this.store.location;
+  }
 
-  /** All records, validated; a malformed line is an error naming file and line. */
-  read(): LedgerRead {
-    if (!existsSync(this.path)) return { records: [], tornTail: false };
-    const text = readFileSync(this.path, "utf8");
-    const lines = text.split("\n");
-    const tornTail = lines[lines.length - 1] !== "";
-    const complete = lines.slice(0, -1);
+  /** One of the target's hosts, when this is that host's ledger; every record names it. */
+  get host(): string | undefined {
+    return this.scope.host;
+  }
+
+  /** Parse and validate lines; a malformed line is an error naming file and line. */
+  private parse(lines: readonly string[], firstLine = 1): LedgerRecord[] {
     // One JSON.parse of the whole history is several times faster than one per
     // line; a line that is not JSON is then found line by line, to name it.
     let values: unknown[] | undefined;
     try {
-      values = JSON.parse(`[${complete.join(",")}]`) as unknown[];
-      if (values.length !== complete.length) values = undefined;
+      values = JSON.parse(`[${lines.join(",")}]`) as unknown[];
+      if (values.length !== lines.length) values = undefined;
     } catch {
       values = undefined;
     }
-    const schema = ledgerRecordSchema(complete.length);
-    const records = complete.map((line, i) => {
+    const schema = ledgerRecordSchema(lines.length);
+    return lines.map((line, i) => {
       let value: unknown = values?.[i];
       if (values === undefined)
         try {
           value = JSON.parse(line);
         } catch {
-          throw new KaupangError("ERR_LEDGER_CORRUPT", `${this.display} line ${i + 1}: not valid JSON`, {
-            hint: "the ledger was edited or damaged; `kaupang ledger verify` shows where, nothing was changed",
-          });
+          throw new KaupangError(
+            "ERR_LEDGER_CORRUPT",
+            `${this.location} line ${i + firstLine}: not valid JSON`,
+            {
+              hint: "the ledger was edited or damaged; `kaupang ledger verify` shows where, nothing was changed",
+            },
+          );
         }
       const parsed = schema.safeParse(value);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         throw new KaupangError(
           "ERR_LEDGER_CORRUPT",
-          `${this.display} line ${i + 1}: ${issue.path.join(".") || "record"}: ${issue.message}`,
+          `${this.location} line ${i + firstLine}: ${issue.path.join(".") || "record"}: ${issue.message}`,
           { hint: "the ledger was edited or damaged; nothing was changed" },
         );
       }
       return parsed.data;
     });
-    return { records, lines: complete, tornTail };
   }
 
-  /** Check every link of the chain; throws naming the first broken record. */
-  verify(read: LedgerRead = this.read()): { records: number; tornTail: boolean } {
+  /** The last complete record, reading only the tail. */
+  async last(): Promise<LedgerRecord | undefined> {
+    const { line } = await this.store.readLastRecord();
+    return line ? this.parse([line], 0)[0] : undefined;
+  }
+
+  /** All records, validated. */
+  async read(): Promise<LedgerRead> {
+    const { lines, torn } = await this.store.readRecords();
+    return { records: this.parse(lines), lines, tornTail: torn !== undefined };
+  }
+
+  /** The head anchor, if one was written; an unreadable one is an error. */
+  async readAnchor(): Promise<Anchor | undefined> {
+    const text = await this.store.readAnchor();
+    if (text === undefined) return undefined;
+    let parsed: ReturnType<typeof AnchorSchema.safeParse>;
+    try {
+      parsed = AnchorSchema.safeParse(JSON.parse(text));
+    } catch {
+      parsed = AnchorSchema.safeParse(undefined);
+    }
+    if (!parsed.success) {
+      throw new KaupangError(
+        "ERR_LEDGER_TAMPERED",
+        `${this.store.anchorLocation}: the head anchor of ${this.location} is unreadable`,
+        { hint: "it was edited or damaged; if the ledger itself is intact, remove the anchor file" },
+      );
+    }
+    return parsed.data;
+  }
+
+  /** Records cut from the end, or the anchored record replaced: an error naming what is gone. */
+  private checkAnchor(anchor: Anchor, count: number, hashAt: (seq: number) => string | undefined): void {
+    const anchored = `its head anchor (${this.store.anchorLocation}) says ${anchor.count} record${anchor.count === 1 ? "" : "s"}, the last ${anchor.id} (${anchor.hash.slice(0, 19)}…)`;
+    if (count < anchor.count) {
+      const missing =
+        anchor.count - count === 1
+          ? `record ${anchor.count} (${anchor.id}) is missing`
+          : `records ${count + 1}–${anchor.count} are missing (the last of them ${anchor.id})`;
+      throw new KaupangError(
+        "ERR_LEDGER_TRUNCATED",
+        `${this.location}: ${missing}: the ledger ends at record ${count}, but ${anchored}; they were cut from its end`,
+        {
+          hint: `restore the missing lines (from a backup or version control); to accept the shorter ledger, remove ${this.store.anchorLocation}`,
+        },
+      );
+    }
+    const at = hashAt(anchor.count);
+    if (at !== undefined && at !== anchor.hash) {
+      throw new KaupangError(
+        "ERR_LEDGER_TAMPERED",
+        `${this.location}: record ${anchor.count} is not the one ${anchored}: records were replaced`,
+      );
+    }
+  }
+
+  /** Check every link of the chain and the head anchor; throws naming the first broken or missing record. */
+  async verify(read?: LedgerRead): Promise<LedgerCheck> {
+    const { records, lines, tornTail } = read ?? (await this.read());
     let prev: string | null = null;
-    // Many records share one deployment object (unchanged deploys): check each once.
+    // Many records share one deployment unit (unchanged deploys): check each once.
     const checkedUnits = new Map<string, boolean>();
-    read.records.forEach((record, i) => {
-      const where = `${this.display} line ${i + 1} (record ${record.id})`;
-      const line = read.lines?.[i];
+    for (const [i, record] of records.entries()) {
+      const where = `${this.location} line ${i + 1} (record ${record.id})`;
+      const line = lines?.[i];
       if (record.hash !== ((line !== undefined && lineContentHash(line)) || recordHash(record))) {
         throw new KaupangError(
           "ERR_LEDGER_TAMPERED",
@@ -192,7 +269,7 @@ export class Ledger {
         );
       }
       if (record.unit && !checkedUnits.has(record.unit))
-        checkedUnits.set(record.unit, this.readUnitText(record.unit) !== undefined);
+        checkedUnits.set(record.unit, (await this.readUnitText(record.unit)) !== undefined);
       if (record.unit && !checkedUnits.get(record.unit)) {
         throw new KaupangError(
           "ERR_LEDGER_TAMPERED",
@@ -200,107 +277,120 @@ export class Ledger {
         );
       }
       prev = record.hash;
-    });
-    return { records: read.records.length, tornTail: read.tornTail };
+    }
+    const anchor = await this.readAnchor();
+    if (anchor) this.checkAnchor(anchor, records.length, (seq) => records[seq - 1]?.hash);
+    return { records: records.length, tornTail, anchor: anchor ? "ok" : "none" };
   }
 
   /** Store a deployment unit content-addressed; returns its digest. */
   async storeUnit(unit: DeploymentUnit): Promise<string> {
-    const text = JSON.stringify(unit);
     const digest = unitDigest(unit);
-    const file = join(this.objectsDir, `${digest.slice("sha256:".length)}.json`);
-    if (!existsSync(file)) await writeFileAtomic(file, text);
+    await this.store.putUnit(digest, JSON.stringify(unit));
     return digest;
   }
 
-  private readUnitText(digest: string): string | undefined {
-    const file = join(this.objectsDir, `${digest.slice("sha256:".length)}.json`);
-    if (!existsSync(file)) return undefined;
-    const text = readFileSync(file, "utf8");
-    return sha256(text) === digest ? text : undefined;
+  private async readUnitText(digest: string): Promise<string | undefined> {
+    const text = await this.store.getUnit(digest);
+    return text !== undefined && sha256(text) === digest ? text : undefined;
   }
 
   /** The deployment unit a record names, checked against its digest (and completed, if an older kaupang stored it). */
-  readUnit(record: LedgerRecord): DeploymentUnit {
+  async readUnit(record: LedgerRecord): Promise<DeploymentUnit> {
     if (!record.unit) {
       throw new KaupangError(
         "ERR_LEDGER_CORRUPT",
-        `${this.display}: record ${record.id} has no deployment to replay`,
+        `${this.location}: record ${record.id} has no deployment to replay`,
       );
     }
-    const text = this.readUnitText(record.unit);
+    const text = await this.readUnitText(record.unit);
     if (!text) {
       throw new KaupangError(
         "ERR_LEDGER_TAMPERED",
-        `${this.display}: the deployment object of record ${record.id} is missing or modified`,
-        {
-          hint: `expected ${join(this.objectsDir, `${record.unit.slice(7)}.json`)} with that digest`,
-        },
+        `${this.location}: the deployment object of record ${record.id} is missing or modified`,
+        { hint: `expected ${this.store.unitLocation(record.unit)} with that digest` },
       );
     }
     return completeUnit(JSON.parse(text) as StoredUnit);
   }
 
   /**
-   * The last complete record, read from the file's end without reading the
-   * whole file; a torn last line (a crash mid-append) is cut off the file here.
+   * Append one record, chained to the last; the caller holds the scope's lock.
+   * Refuses when records were cut from the end (the anchor is ahead), so an
+   * append never hides a truncation; a torn tail is kept aside and named in
+   * the record (`torn`).
    */
-  private lastRecordCuttingTornTail(fd: number): LedgerRecord | undefined {
-    const size = fstatSync(fd).size;
-    let start = size;
-    let buffer = Buffer.alloc(0);
-    while (start > 0) {
-      const from = Math.max(0, start - 64 * 1024);
-      const piece = Buffer.alloc(start - from);
-      readSync(fd, piece, 0, piece.length, from);
-      buffer = Buffer.concat([piece, buffer]);
-      start = from;
-      const last = buffer.lastIndexOf(10);
-      if (last === -1) continue;
-      const previous = last === 0 ? -1 : buffer.lastIndexOf(10, last - 1);
-      if (previous === -1 && start > 0) continue;
-      if (start + last + 1 < size) ftruncateSync(fd, start + last + 1);
-      return ledgerRecordSchema(1).parse(JSON.parse(buffer.subarray(previous + 1, last).toString("utf8")));
-    }
-    // No complete line at all: whatever is there is a torn first record.
-    if (size > 0) ftruncateSync(fd, 0);
-    return undefined;
+  async append(entry: NewRecord): Promise<LedgerRecord> {
+    const { line, torn } = await this.store.readLastRecord();
+    const last = line ? this.parse([line], 0)[0] : undefined;
+    const anchor = await this.readAnchor();
+    if (anchor)
+      this.checkAnchor(anchor, last?.seq ?? 0, (seq) => (seq === last?.seq ? last.hash : undefined));
+    const seq = (last?.seq ?? 0) + 1;
+    const tornInfo = torn
+      ? { bytes: torn.length, sha256: sha256Bytes(torn), savedAs: await this.store.saveTorn(torn, seq) }
+      : undefined;
+    const content = {
+      v: ledgerVersion as LedgerRecord["v"],
+      seq,
+      id: entry.id,
+      at: entry.at,
+      by: entry.by ?? whoami(),
+      kaupang: entry.kaupang ?? this.version,
+      project: entry.project,
+      environment: entry.environment,
+      target: entry.target,
+      ...(this.scope.host ? { host: this.scope.host } : {}),
+      backend: entry.backend,
+      action: entry.action,
+      status: entry.status,
+      ...(entry.failedStep ? { failedStep: entry.failedStep } : {}),
+      ...(entry.error ? { error: redact(entry.error) } : {}),
+      ...(entry.rollbackOf ? { rollbackOf: entry.rollbackOf } : {}),
+      ...(entry.trigger ? { trigger: entry.trigger } : {}),
+      ...(entry.source ? { source: entry.source } : {}),
+      images: entry.images,
+      ...(entry.unit ? { unit: entry.unit } : {}),
+      ...(entry.secrets ? { secrets: entry.secrets } : {}),
+      ...(entry.endedAt ? { endedAt: entry.endedAt } : {}),
+      ...(tornInfo ? { torn: tornInfo } : {}),
+      prev: last?.hash ?? null,
+    };
+    const record = { ...content, hash: recordHash(content) } as LedgerRecord;
+    await this.store.appendRecord(JSON.stringify(record), torn);
+    const head: Anchor = { v: 1, count: seq, hash: record.hash, id: record.id, at: new Date().toISOString() };
+    await this.store.writeAnchor(`${JSON.stringify(head)}\n`);
+    return record;
   }
+}
 
-  /** Append one record, chained to the last; the caller holds the environment's lock. */
-  append(entry: NewRecord): LedgerRecord {
-    mkdirSync(dirname(this.path), { recursive: true });
-    const fd = openSync(this.path, "a+");
-    try {
-      const last = this.lastRecordCuttingTornTail(fd);
-      const content = {
-        v: ledgerVersion as typeof ledgerVersion,
-        seq: (last?.seq ?? 0) + 1,
-        id: entry.id,
-        at: entry.at,
-        by: entry.by ?? whoami(),
-        kaupang: entry.kaupang ?? this.version,
-        project: entry.project,
-        environment: entry.environment,
-        target: entry.target,
-        ...(this.host ? { host: this.host } : {}),
-        backend: entry.backend,
-        action: entry.action,
-        status: entry.status,
-        ...(entry.failedStep ? { failedStep: entry.failedStep } : {}),
-        ...(entry.error ? { error: entry.error } : {}),
-        ...(entry.rollbackOf ? { rollbackOf: entry.rollbackOf } : {}),
-        ...(entry.source ? { source: entry.source } : {}),
-        images: entry.images,
-        ...(entry.unit ? { unit: entry.unit } : {}),
-        prev: last?.hash ?? null,
-      };
-      const record = { ...content, hash: recordHash(content) } as LedgerRecord;
-      writeSync(fd, `${JSON.stringify(record)}\n`);
-      fsyncSync(fd);
-      return record;
-    } finally {
-      closeSync(fd);
-    }
-  }
+const sha256Bytes = (bytes: Buffer): string => `sha256:${hash("sha256", bytes, "hex")}`;
+
+/** The ledger of environment@target at `location`. */
+export function ledgerAt(
+  location: StoreLocation,
+  scope: Scope,
+  options: { kaupangVersion?: string | undefined } = {},
+): Ledger {
+  return new Ledger(stateStore(location, scope), options);
+}
+
+/**
+ * Close deploys whose process ended without recording an outcome (killed,
+ * or the machine stopped): each open `started` record gets an `interrupted`
+ * record with `reason`. The caller holds the scope's lock. Deploys of one
+ * scope never overlap, so only the last record can be open.
+ */
+export async function closeOpenDeployments(ledger: Ledger, reason: string): Promise<LedgerRecord[]> {
+  const last = await ledger.last();
+  if (last?.status !== "started") return [];
+  const { v: _v, seq: _seq, prev: _prev, hash: _hash, by: _by, kaupang: _k, torn: _t, ...started } = last;
+  return [
+    await ledger.append({
+      ...started,
+      status: "interrupted",
+      error: reason,
+      endedAt: new Date().toISOString(),
+    }),
+  ];
 }

@@ -37,7 +37,13 @@ export type WaitFor =
 /** One step of a pipeline, normalised: one variant per action. */
 export type PipelineStep =
   | (StepBase & { action: "run"; run: { command: string; cwd: string; env: Record<string, string> } })
-  | (StepBase & { action: "up" | "down"; environment: string })
+  | (StepBase & {
+      action: "up";
+      environment: string;
+      /** The step's rollbackOnFailure; unset: the target's or the config's. */
+      rollbackOnFailure?: boolean;
+    })
+  | (StepBase & { action: "down"; environment: string })
   | (StepBase & { action: "build"; environment: string; push: boolean })
   | (StepBase & { action: "wait"; wait: WaitFor });
 
@@ -94,7 +100,13 @@ function stepOf(
       },
     };
   }
-  if (raw.up !== undefined) return { ...base, action: "up", environment: raw.up };
+  if (raw.up !== undefined)
+    return {
+      ...base,
+      action: "up",
+      environment: raw.up,
+      ...(raw.rollbackOnFailure !== undefined ? { rollbackOnFailure: raw.rollbackOnFailure } : {}),
+    };
   if (raw.down !== undefined) return { ...base, action: "down", environment: raw.down };
   if (raw.build !== undefined)
     return { ...base, action: "build", environment: raw.build, push: raw.push ?? false };

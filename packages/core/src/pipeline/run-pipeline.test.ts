@@ -1,5 +1,5 @@
 /** A pipeline run against an in-memory Backend: steps in DAG order, what a failure stops, the summary. */
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
@@ -55,5 +55,63 @@ describe("runPipeline", () => {
       { step: "deploy", status: "skipped" },
     ]);
     expect(backend.calls).toEqual([]);
+  });
+
+  it("an up step with rollbackOnFailure re-applies the environment's last succeeded deploy when its apply fails", async () => {
+    const cwd = project({ deploy: { up: "market", rollbackOnFailure: true } });
+    const backend = fakeBackend();
+    expect((await runPipeline({ cwd, pipeline: "ship", backendImpl: backend })).status).toBe("succeeded");
+    writeFileSync(
+      join(cwd, "environments/market.json"),
+      json({ dependsOn: "saga", services: { web: `r/web@${digest("c")}` } }),
+    );
+    backend.failApply.add("market");
+    const result = await runPipeline({ cwd, pipeline: "ship", backendImpl: backend });
+    expect(result.status).toBe("failed");
+    expect(result.steps[0]).toMatchObject({ step: "deploy", status: "failed" });
+    expect(result.steps[0]!.error).toMatch(
+      /service web exited with code 1; rolled back to \S+ \(recorded as \S+\)$/,
+    );
+    // saga is unchanged the second time; market: the first deploy, the failed one, the restored first.
+    expect(backend.calls).toEqual(["apply saga", "apply market", "apply market", "apply market"]);
+    expect(backend.applied.filter((e) => e.environment === "market").map((e) => e.images[0]!.digest)).toEqual(
+      [digest("b"), digest("c"), digest("b")],
+    );
+  });
+
+  it("an up step without rollbackOnFailure takes the config's, and false there overrides it", async () => {
+    const steps = {
+      deploy: { up: "market" },
+      again: { up: "market", rollbackOnFailure: false, needs: "deploy" },
+    };
+    const cwd = testdir({
+      "kaupang.config.json": json({
+        project: "hall",
+        rollbackOnFailure: true,
+        pipelines: { ship: { steps } },
+      }),
+      "environments/saga.json": json({ services: { store: `r/store@${digest("a")}` } }),
+      "environments/market.json": json({ dependsOn: "saga", services: { web: `r/web@${digest("b")}` } }),
+    });
+    const backend = fakeBackend();
+    await runPipeline({ cwd, pipeline: "ship", backendImpl: backend });
+    writeFileSync(
+      join(cwd, "environments/market.json"),
+      json({ dependsOn: "saga", services: { web: `r/web@${digest("c")}` } }),
+    );
+    backend.failApply.add("market");
+    const rolled = await runPipeline({ cwd, pipeline: "ship", backendImpl: backend });
+    expect(rolled.steps.map((s) => `${s.step}:${s.status}`)).toEqual(["deploy:failed", "again:skipped"]);
+    expect(rolled.steps[0]!.error).toMatch(/; rolled back to \S+/);
+    const steps2 = { again: { up: "market", rollbackOnFailure: false } };
+    writeFileSync(
+      join(cwd, "kaupang.config.json"),
+      json({ project: "hall", rollbackOnFailure: true, pipelines: { ship: { steps: steps2 } } }),
+    );
+    backend.failApply.add("market");
+    const kept = await runPipeline({ cwd, pipeline: "ship", backendImpl: backend });
+    expect(kept.steps[0]).toMatchObject({ step: "again", status: "failed" });
+    expect(kept.steps[0]!.error).not.toContain("rolled back");
+    expect(backend.applied.at(-1)!.images[0]!.digest).toBe(digest("c"));
   });
 });

@@ -165,6 +165,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           ...apply,
           cwd: prepared.root,
           command: `kaupang run ${plan.pipeline} (step ${name})`,
+          rollbackOnFailure: step.rollbackOnFailure,
         });
         return result.deployments.map((d) => ({ environment: d.environment, deploymentId: d.deploymentId }));
       }

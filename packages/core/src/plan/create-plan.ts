@@ -21,6 +21,8 @@ interface PlanOptions {
   pull?: PullPolicy | undefined;
   /** environment → service → pinned image ref (name@sha256:…), from resolution. */
   pinned?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** secret() name → keyed fingerprint of its value now (Kubernetes rolls pods whose secrets changed). */
+  secrets?: Readonly<Record<string, string>> | undefined;
 }
 
 export const isDigestRef = (ref: string): boolean => /@sha256:[0-9a-f]{64}$/.test(ref);
@@ -156,7 +158,10 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
         ),
       ),
     ].sort();
-    const { documents, content, wave } = renderEnvironment(model, env, { images: pinnedRefs });
+    const { documents, content, wave } = renderEnvironment(model, env, {
+      images: pinnedRefs,
+      secrets: options.secrets,
+    });
     const artifact = { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content };
     const plan: EnvironmentPlan = {
       environment: name,

@@ -20,6 +20,12 @@ import {
 export interface RenderOptions {
   /** service → image ref, e.g. pinned digests; default the model's refs. */
   images?: ImageMap;
+  /**
+   * secret() name → keyed fingerprint of its value at deploy time (never the
+   * value). Kubernetes puts a checksum of a service's secrets on its pod
+   * template, so a changed value in the cluster Secret rolls the Deployment.
+   */
+  secrets?: Readonly<Record<string, string>> | undefined;
 }
 
 function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {

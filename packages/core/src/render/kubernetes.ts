@@ -19,6 +19,24 @@ const environmentLabel = "kaupang.dev/environment";
 const projectLabel = "app.kubernetes.io/part-of";
 /** On a Job: the hash of its spec. A Job is immutable, so the backend replaces one whose hash differs. */
 export const specHashAnnotation = "kaupang.dev/spec-hash";
+/**
+ * On a pod template: a checksum of the keyed fingerprints of the secret()
+ * values the service uses. A value changed in the cluster Secret changes the
+ * template, so the Deployment rolls and its pods read the new value.
+ */
+export const secretChecksumAnnotation = "kaupang.dev/secret-checksum";
+
+/** The checksum of the fingerprints of the secrets `service` references; undefined when it uses none or none are known. */
+function secretChecksum(service: Service, secrets: RenderOptions["secrets"]): string | undefined {
+  if (!secrets) return undefined;
+  const used = [
+    ...new Set(Object.values(service.env).flatMap((v) => (typeof v === "string" ? [] : [v.$secret]))),
+  ].sort();
+  if (used.length === 0) return undefined;
+  const lines = used.map((name) => `${name}=${secrets[name] ?? "unknown"}\n`).join("");
+  return `sha256:${createHash("sha256").update(lines).digest("hex")}`;
+}
+
 /** On a PersistentVolumeClaim: the volume name as written in the environment. */
 const volumeLabel = "kaupang.dev/volume";
 
@@ -198,8 +216,10 @@ function container(model: Model, env: Environment, service: Service, mounts: unk
   return c;
 }
 
-function workload(model: Model, env: Environment, service: Service, images?: ImageMap) {
+function workload(model: Model, env: Environment, service: Service, options: RenderOptions) {
+  const images = options.images;
   const labels = { ...service.labels, ...kubeLabels(model, env, service) };
+  const checksum = secretChecksum(service, options.secrets);
   const selector = {
     "app.kubernetes.io/name": service.name,
     "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"]!,
@@ -207,7 +227,7 @@ function workload(model: Model, env: Environment, service: Service, images?: Ima
   const metadata = { name: service.name, namespace: model.target.namespace, labels };
   const { volumes, mounts } = podVolumes(model, env, service);
   const podSpec = (restartPolicy: string) => ({
-    metadata: { labels },
+    metadata: { labels, ...(checksum ? { annotations: { [secretChecksumAnnotation]: checksum } } : {}) },
     spec: {
       restartPolicy,
       containers: [container(model, env, service, mounts, images)],
@@ -334,7 +354,7 @@ export function kubernetesObjects(
     ...claims(model, env),
   ];
   for (const service of Object.values(env.services)) {
-    const object = deepMerge(workload(model, env, service, options.images), service.kubernetes) as Record<
+    const object = deepMerge(workload(model, env, service, options), service.kubernetes) as Record<
       string,
       unknown
     >;

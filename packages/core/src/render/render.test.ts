@@ -7,6 +7,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { json, testdir } from "../../../../test/support/testdir.js";
 import { loadModel, loadProject } from "../config/project.js";
 import { createPlan } from "../plan/create-plan.js";
+import { secretChecksumAnnotation } from "./kubernetes.js";
 import { renderEnvironment, waveDocuments } from "./render.js";
 
 const longhall = fileURLToPath(new URL("../../../../examples/longhall", import.meta.url));
@@ -174,6 +175,25 @@ describe("kubernetes rendering", () => {
       "app.kubernetes.io/part-of": "sink",
       "app.kubernetes.io/managed-by": "kaupang",
     });
+  });
+
+  it("rolls pods whose secret values changed: a checksum of their fingerprints on the pod template", async () => {
+    const project = await loadProject(testdir(kitchenSink()));
+    const model = await loadModel(project, { environments: ["all"], target: "k8s", processEnv: {} });
+    const template = (secrets?: Record<string, string>) =>
+      parseAllDocuments(createPlan(model, { secrets }).environments[0]!.artifact.content)
+        .map((d) => d.toJS())
+        .filter((d) => d.kind === "Deployment" || d.kind === "Job")
+        .map((d) => [d.metadata.name, d.spec.template.metadata.annotations?.[secretChecksumAnnotation]]);
+    const one = template({ SINK_API_KEY: "hmac-sha256:1111" });
+    const web = one.find(([name]) => name === "web")![1];
+    expect(web).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // migrate uses no secret: no annotation, never rolled for one.
+    expect(one.find(([name]) => name === "migrate")![1]).toBeUndefined();
+    expect(template({ SINK_API_KEY: "hmac-sha256:1111" })).toEqual(one);
+    expect(template({ SINK_API_KEY: "hmac-sha256:2222" }).find(([name]) => name === "web")![1]).not.toBe(web);
+    // A hermetic plan knows no values: no annotation.
+    expect(template().find(([name]) => name === "web")![1]).toBeUndefined();
   });
 
   it("mounts a named volume from the environment's claim, a bind mount from the node, an anonymous one as emptyDir", async () => {

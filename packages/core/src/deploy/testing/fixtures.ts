@@ -1,7 +1,8 @@
 /** Small projects for the orchestration tests, and their ledgers. */
 import { join } from "node:path";
 import { json, testdir } from "../../../../../test/support/testdir.js";
-import { Ledger } from "../../ledger/ledger.js";
+import { ledgerAt } from "../../ledger/ledger.js";
+import { type Deployment, deployments } from "../../ledger/record.js";
 
 export const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -18,5 +19,6 @@ export function hall(market: Record<string, unknown> = {}, config: Record<string
   });
 }
 
-export const records = (cwd: string, environment: string, target = "local") =>
-  new Ledger(join(cwd, ".kaupang"), environment, target).read().records;
+/** The deploys recorded for environment@target, one entry each (a started record and its outcome are one). */
+export const records = async (cwd: string, environment: string, target = "local"): Promise<Deployment[]> =>
+  deployments((await ledgerAt({ cacheDir: join(cwd, ".kaupang") }, { environment, target }).read()).records);
