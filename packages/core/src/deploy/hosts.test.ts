@@ -154,6 +154,70 @@ describe("a target with hosts", () => {
     expect(await hostRecords(cwd, "market", h3)).toEqual([]);
   });
 
+  it("with rollbackOnFailure, a host that fails returns the hosts done before it to what they ran", async () => {
+    const cwd = withHosts([h1, h2, h3]);
+    const backend = fakeBackend();
+    const run = { cwd, environments: ["market"], target: "prod", backendImpl: backend, processEnv: {} };
+    await up(run);
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(
+      join(cwd, "environments/market.json"),
+      json({ dependsOn: "saga", services: { web: `r/web@${digest("c")}` } }),
+    );
+    backend.calls.length = 0;
+    backend.failApply.add(`market on ${h3}`);
+    const error = await up({ ...run, rollbackOnFailure: true }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ message: expect.stringContaining(`host ${h3}: market`) });
+    const hint = (error as { hint: string }).hint;
+    expect(hint).toContain(`up stopped at ${h3}; done before it: ${h1}, ${h2}; not started: none`);
+    expect(hint).toMatch(/rolled back: market@10\.0\.0\.1 to \S+ \(as \S+\), market@10\.0\.0\.2:2222 to /);
+    // saga was unchanged everywhere; market went to the new version on h1 and h2, failed on h3
+    // (which restores itself), then h1 and h2 were rolled back, in the order they were deployed.
+    expect(backend.calls).toEqual([
+      `apply market on ${h1}`,
+      `apply market on ${h2}`,
+      `apply market on ${h3}`,
+      `apply market on ${h3}`,
+      `apply market on ${h1}`,
+      `apply market on ${h2}`,
+    ]);
+    for (const applied of backend.applied.slice(-3)) expect(applied.images[0]!.digest).toBe(digest("b"));
+    const [first, failed] = await Promise.all([
+      hostRecords(cwd, "market", h1),
+      hostRecords(cwd, "market", h3),
+    ]);
+    expect(first.map((r) => `${r.action} ${r.status}`)).toEqual([
+      "up succeeded",
+      "up succeeded",
+      "rollback succeeded",
+    ]);
+    // Each rollback names the deploy it returns to and the one that failed.
+    expect(first[2]).toMatchObject({ rollbackOf: first[0]!.id, trigger: failed[1]!.id });
+    expect(failed.map((r) => `${r.action} ${r.status}`)).toEqual([
+      "up succeeded",
+      "up failed",
+      "rollback succeeded",
+    ]);
+    expect(first[1]!.id).toBe(failed[1]!.id);
+  });
+
+  it("with rollbackOnFailure, a host deployed for the first time keeps the new version, and says so", async () => {
+    const cwd = withHosts([h1, h2]);
+    const backend = fakeBackend();
+    backend.failApply.add(`saga on ${h2}`);
+    const error = await up({
+      cwd,
+      environments: ["saga"],
+      target: "prod",
+      backendImpl: backend,
+      processEnv: {},
+      rollbackOnFailure: true,
+    }).catch((e: unknown) => e);
+    const hint = (error as { hint: string }).hint;
+    expect(hint).toMatch(/rolled back: none; not rolled back: saga@10\.0\.0\.1 \(nothing before \S+\)/);
+    expect(backend.calls).toEqual([`apply saga on ${h1}`, `apply saga on ${h2}`]);
+  });
+
   it("--hosts limits a run (by URL or host name); an unknown host is an error before anything runs", async () => {
     const cwd = withHosts([h1, h2, h3]);
     const backend = fakeBackend();

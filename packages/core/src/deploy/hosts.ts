@@ -86,11 +86,12 @@ interface EachHostOptions {
   /** "deploy", "rollback", "down": for the messages. */
   what: string;
   /**
-   * Called when a host fails, before the run stops: the seam where
-   * `--rollback-on-failure` restores the hosts already done (each from its
-   * own ledger). Without it, those hosts keep the new version.
+   * Called when a host fails, before the run stops: `--rollback-on-failure`
+   * restores the hosts already done here (each from its own ledger), and
+   * returns what it did, for the error's hint. Without it, those hosts keep
+   * the new version.
    */
-  onFailure?: ((failure: HostsFailure) => Promise<void>) | undefined;
+  onFailure?: ((failure: HostsFailure) => Promise<string | undefined>) | undefined;
 }
 
 /**
@@ -121,14 +122,14 @@ export async function eachHost<P extends { host?: string }, T>(
         done: placements.slice(0, index),
         notStarted: placements.slice(index + 1),
       };
-      await options.onFailure?.(failure);
-      throw hostError(failure, options.what);
+      const note = await options.onFailure?.(failure);
+      throw hostError(failure, options.what, note);
     }
   }
   return results;
 }
 
-function hostError(failure: HostsFailure, what: string): KaupangError {
+function hostError(failure: HostsFailure, what: string, note: string | undefined): KaupangError {
   const host = failure.failed.host!;
   const list = (ps: { host?: string }[]) => ps.map((p) => p.host).join(", ") || "none";
   const cause = failure.error;
@@ -137,7 +138,7 @@ function hostError(failure: HostsFailure, what: string): KaupangError {
     isKaupangError(cause) ? cause.code : "ERR_DEPLOY_FAILED",
     `host ${host}: ${errorMessage(cause)}`,
     {
-      hint: `${what} stopped at ${host}; ${done}; not started: ${list(failure.notStarted)}${isKaupangError(cause) && cause.hint ? `. ${cause.hint}` : ""}`,
+      hint: `${what} stopped at ${host}; ${done}; not started: ${list(failure.notStarted)}${note ? `; ${note}` : ""}${isKaupangError(cause) && cause.hint ? `. ${cause.hint}` : ""}`,
       details: { ...(isKaupangError(cause) ? cause.details : {}), host },
       cause,
     },

@@ -21,6 +21,7 @@ import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
 import { type PinOptions, type Pins, pinImages } from "./pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "./plan-up.js";
+import { type AppliedOnHost, restoreDoneHosts } from "./restore-hosts.js";
 import {
   currentFingerprints,
   fingerprintMap,
@@ -137,6 +138,15 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
     });
     const rollbackOnFailure = rollbackOnFailureFor(planned, options.rollbackOnFailure);
     const ids = new Map(plan.environmentOrder.map((name) => [name, newDeploymentId()]));
+    // With rollbackOnFailure on a target with hosts: what each host's run changed, so a
+    // later host's failure can return the hosts done before it to what they ran.
+    const applied = new Map<string, AppliedOnHost[]>();
+    const appliedOn = (host: string) => {
+      const list: AppliedOnHost[] = [];
+      applied.set(host, list);
+      return list;
+    };
+    let failedEnvironment: string | undefined;
     const perHost = await eachHost(
       placements,
       (placement) =>
@@ -146,8 +156,25 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
           ids: placement.host ? ids : undefined,
           rollbackOnFailure,
           fingerprints,
+          applied: rollbackOnFailure && placement.host ? appliedOn(placement.host) : undefined,
+          onFailed: (name) => {
+            failedEnvironment ??= name;
+          },
         }),
-      { events: ctx.events, what: "up" },
+      {
+        events: ctx.events,
+        what: "up",
+        onFailure: rollbackOnFailure
+          ? (failure) =>
+              restoreDoneHosts(failure, {
+                applied,
+                contexts: new Map(placements.map((p, i) => [p.host ?? "", placed[i]!])),
+                order: plan.environmentOrder,
+                trigger: failedEnvironment ? ids.get(failedEnvironment) : undefined,
+                backendImpl: options.backendImpl,
+              })
+          : undefined,
+      },
     );
     return { project: plan.project, target: plan.target, backend: plan.backend, deployments: perHost.flat() };
   } finally {
@@ -185,6 +212,10 @@ async function deployEnvironments(
     ids: Map<string, string> | undefined;
     rollbackOnFailure: boolean;
     fingerprints: SecretFingerprints | undefined;
+    /** Filled with what this placement's run applied, and what was current before (for restoring it). */
+    applied?: AppliedOnHost[] | undefined;
+    /** Told the first environment that failed. */
+    onFailed?: (environment: string) => void;
   },
 ): Promise<DeploymentSummary[]> {
   const byName = new Map(plan.environments.map((e) => [e.environment, e]));
@@ -202,7 +233,8 @@ async function deployEnvironments(
     const secrets = only(options.fingerprints, env.secrets);
     if (!options.force && (await isUnchanged(ledger, unit, ctx, backend, secrets)))
       return recordUnchanged(unit, { ctx, ledger, id, ...(secrets ? { secrets } : {}) });
-    return applyUnit(unit, {
+    const previous = options.applied ? currentRecord((await ledger.read()).records) : undefined;
+    const summary = await applyUnit(unit, {
       ctx,
       ledger,
       action: "up",
@@ -211,6 +243,14 @@ async function deployEnvironments(
       id,
       ...(secrets ? { secrets } : {}),
     });
+    options.applied?.push({
+      environment: name,
+      deploymentId: summary.deploymentId,
+      ledger,
+      previous,
+      ...(secrets ? { secrets } : {}),
+    });
+    return summary;
   };
   const outcomes = await executeDag(
     plan.environments.map((e) => ({
@@ -224,6 +264,7 @@ async function deployEnvironments(
     .filter(([, o]) => o.status === "failed")
     .sort(([, a], [, b]) => (a.endedAt?.getTime() ?? 0) - (b.endedAt?.getTime() ?? 0));
   if (failed.length > 0) {
+    options.onFailed?.(failed[0]![0]);
     const left = [...outcomes.entries()].filter(
       ([, o]) => o.status === "skipped" || o.status === "not started",
     );
