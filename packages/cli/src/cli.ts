@@ -12,6 +12,7 @@ import { registerBundle } from "./commands/bundle.js";
 import { registerDown } from "./commands/down.js";
 import { registerInit } from "./commands/init.js";
 import { registerInspect } from "./commands/inspect.js";
+import { registerKeygen } from "./commands/keygen.js";
 import { registerLedger } from "./commands/ledger.js";
 import { registerRollback } from "./commands/rollback.js";
 import { registerRun } from "./commands/run.js";
@@ -39,6 +40,7 @@ export function buildProgram(io: Io): Command {
   registerDown(program, io);
   registerBuild(program, io);
   registerBundle(program, io);
+  registerKeygen(program, io);
   registerRollback(program, io);
   registerLedger(program, io);
   registerUnlock(program, io);

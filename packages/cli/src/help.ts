@@ -42,6 +42,7 @@ const examples: Record<string, string[]> = {
     "kaupang up api --target staging --output json  # deploy, print the pinned digests as JSON",
     "kaupang up --solution hedeby --target site-x",
     "kaupang up --bundle ./hedeby.bundle --target site-x",
+    "kaupang up --bundle ./hedeby.bundle --verify keys/site.pub --dry-run  # check the signature, show every command",
     "kaupang up api --rollback-on-failure           # on a failed deploy, re-apply the last good one",
   ],
   down: ["kaupang down api", "kaupang down api --with-deps --target staging"],
@@ -49,7 +50,9 @@ const examples: Record<string, string[]> = {
   bundle: [
     "kaupang bundle hedeby --target site-x --with-images -o ./hedeby.bundle",
     "kaupang bundle hedeby --target site-x --push oci://registry.example/bundles/hedeby:2.3.1",
+    "kaupang bundle hedeby --target site-x --with-images --sign keys/site.key -o ./hedeby.bundle",
   ],
+  keygen: ["kaupang keygen keys/site                       # keys/site.key (private) and keys/site.pub"],
   rollback: [
     "kaupang rollback api --list                    # the history, with digests",
     "kaupang rollback api                           # re-apply the previous good deploy",

@@ -11,7 +11,9 @@ export {
 export type { EventSink, KaupangEvent } from "./base/events.js";
 export { interrupt, interruptedBy, signalExitCode } from "./base/interrupt.js";
 export { redact } from "./base/redact.js";
+export { shortKeyId } from "./base/signing-keys.js";
 export { type BundleOptions, type BundleResult, createBundle } from "./bundle/create.js";
+export { generateKeyFiles } from "./bundle/sign.js";
 export { type BundleUpOptions, deployBundle, type PlannedBundleUp, planBundleUp } from "./bundle/up.js";
 export { type Catalog, loadCatalog } from "./config/catalog/catalog.js";
 export { jsonSchemas } from "./config/json-schema.js";

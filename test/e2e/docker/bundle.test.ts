@@ -119,7 +119,12 @@ describe("bundles (real engine, registry and oras)", () => {
     const records = JSON.parse(history.stdout);
     expect(
       records.map((r: { source?: string; action: string }) => `${r.action} ${r.source ?? ""}`.trim()),
-    ).toEqual(["up bundle shop@1.0.0", "up bundle shop@2.0.0", "rollback"]);
+    ).toEqual(["up bundle shop@1.0.0", "up bundle shop@2.0.0", "rollback bundle shop@1.0.0"]);
+    // Each record says which bundle it came from: the manifest digest the site verified.
+    expect(records.map((r: { bundle?: { solution: string; digest: string } }) => r.bundle?.solution)).toEqual(
+      ["shop@1.0.0", "shop@2.0.0", "shop@1.0.0"],
+    );
+    expect(records[2].bundle.digest).toBe(records[0].bundle.digest);
     const never = await kaupang(["rollback", "app", "--to", "20200101T000000Z-dead", "--cwd", site]);
     expect(never.code).toBe(1);
     expect(never.stderr).toContain("error: no deployment 20200101T000000Z-dead in this ledger");
@@ -160,7 +165,7 @@ describe("bundles (real engine, registry and oras)", () => {
     const up = await kaupang(["up", "--bundle", join(dir, "b"), "--cwd", temp("kaupang-site-")]);
     expect(up.code).toBe(1);
     expect(up.stderr).toContain(
-      "artifacts/app.compose.yaml does not match the bundle manifest (modified or damaged); refused, nothing deployed",
+      'bundle.json: files["artifacts/app.compose.yaml"]: artifacts/app.compose.yaml does not match the bundle manifest (modified or damaged)',
     );
     expect(sh(["docker", "ps", "-aq", "--filter", `label=dev.kaupang.project=${name}`]).out).toBe("");
   });

@@ -151,15 +151,20 @@ const summary = (label: string, r: Awaited<ReturnType<typeof killTrials>>) => {
   );
 };
 
+// The tier runs 30 kills on compose and 10 on swarm; KAUPANG_KILL_TRIALS=N runs N on compose and N/3 on
+// swarm (a longer bench on the same code).
+const composeTrials = Math.max(1, Number(process.env.KAUPANG_KILL_TRIALS ?? 30));
+const swarmTrials = Math.max(1, Math.round(composeTrials / 3));
+
 describe("kill -9 at random points during up (real engine)", () => {
-  it("compose, 30 runs: every run shows in history, the ledger verifies, no applies overlap, the next up succeeds", async () => {
-    const r = await killTrials({ target: "local", trials: 30, maxKillMs: 5000 });
+  it(`compose, ${composeTrials} runs: every run shows in history, the ledger verifies, no applies overlap, the next up succeeds`, async () => {
+    const r = await killTrials({ target: "local", trials: composeTrials, maxKillMs: 5000 });
     summary("compose", r);
     expect(r.results.filter((t) => t.tookOver).length).toBeGreaterThan(0);
   });
 
-  it("swarm, 10 runs: the same", async () => {
-    const r = await killTrials({ target: "swarm", trials: 10, maxKillMs: 6000 });
+  it(`swarm, ${swarmTrials} runs: the same`, async () => {
+    const r = await killTrials({ target: "swarm", trials: swarmTrials, maxKillMs: 6000 });
     summary("swarm", r);
   });
 });

@@ -10,6 +10,7 @@ interface BundleFlags extends CommonOptions {
   push?: string;
   out?: string;
   resolve?: boolean;
+  sign?: string;
 }
 
 export function registerBundle(program: Command, io: Io): void {
@@ -21,7 +22,11 @@ export function registerBundle(program: Command, io: Io): void {
     .option("--push <oci://ref>", "publish the bundle as one OCI artifact (oras)")
     .option("-o, --out <dir>", "bundle directory (default ./<solution>.bundle)")
     .option("--resolve", "resolve image tags to registry digests (the default)")
-    .option("--no-resolve", "do not resolve tags (local builds are pinned by image ID)");
+    .option("--no-resolve", "do not resolve tags (local builds are pinned by image ID)")
+    .option(
+      "--sign <key>",
+      "sign the manifest digest with this Ed25519 private key (PEM); writes bundle.sig",
+    );
   addFlags(command, ["target", "backend", "output", "quiet", "verbose", "cwd"]);
   command.action(async (solution: string, options: BundleFlags) => {
     const result = await createBundle({
@@ -35,6 +40,7 @@ export function registerBundle(program: Command, io: Io): void {
       resolve: options.resolve !== false,
       events: createReporter(io, options),
       kaupangVersion: version,
+      sign: options.sign,
     });
     if (options.output === "json") {
       io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -47,6 +53,7 @@ export function registerBundle(program: Command, io: Io): void {
         ...(result.directory ? [`  directory: ${result.directory}`] : []),
         ...(result.pushed ? [`  pushed:    ${result.pushed}`] : []),
         `  manifest:  ${result.manifestDigest}`,
+        ...(result.signature ? [`  signed:    key ${result.signature.keyId}`] : []),
         `  images:    ${imageSummary(m)}`,
         "",
       ].join("\n"),

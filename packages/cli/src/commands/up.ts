@@ -3,11 +3,13 @@ import {
   deployPlanned,
   diffPlan,
   formatCommand,
+  type PlannedBundleUp,
   planBundleUp,
   planUp,
+  shortKeyId,
   unsetSecretsWarning,
 } from "@kaupang/core";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import type { Io } from "../output/io.js";
 import { formatPlan, planJson, unitsJson } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
@@ -22,6 +24,13 @@ interface UpFlags extends CommonOptions {
   from?: string;
   solution?: string;
   bundle?: string;
+  verify?: string[];
+  expectDigest?: string;
+}
+
+function digestFlag(value: string): string {
+  if (!/^sha256:[0-9a-f]{64}$/.test(value)) throw new InvalidArgumentError("use sha256: and 64 hex digits.");
+  return value;
 }
 
 export function registerUp(program: Command, io: Io): void {
@@ -38,6 +47,12 @@ export function registerUp(program: Command, io: Io): void {
       "deploy the digests of an earlier `up --output json` (promotion) instead of resolving",
     )
     .option("--force", "apply even when nothing changed since the last deploy")
+    .option(
+      "--verify <public-key>",
+      "with --bundle: refuse it unless signed with this Ed25519 public key (PEM); repeatable",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option("--expect-digest <sha256>", "with --bundle: refuse any other manifest digest", digestFlag)
     .option(
       "--rollback-on-failure",
       "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (and still exit 1)",
@@ -64,43 +79,41 @@ export function registerUp(program: Command, io: Io): void {
     const events = createReporter(io, options);
     const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
     if (options.bundle) {
-      if (options.dryRun) {
-        const bundle = await planBundleUp({
-          bundle: options.bundle,
-          cwd: options.cwd,
-          target: options.target,
-        });
-        if (options.output === "json") {
-          io.stdout.write(
-            `${JSON.stringify({ dryRun: true, manifest: bundle.manifest, units: unitsJson(bundle.units), ...(bundle.loadImages ? { loadImages: bundle.loadImages } : {}) }, null, 2)}\n`,
-          );
-          return;
-        }
-        const m = bundle.manifest;
-        const lines = [
-          `Bundle ${m.solution.name}@${m.solution.version} for target ${m.target} (${m.backend}), verified: every file matches its manifest digest`,
-          "",
-        ];
-        if (bundle.loadImages) {
-          const c = bundle.loadImages;
-          lines.push(`  $ ${formatCommand(c.argv, c.env)}    # ${c.description}`);
-        }
-        for (const unit of bundle.units) {
-          lines.push(`  ${unit.environment.environment}`);
-          for (const c of unit.environment.commands)
-            lines.push(`    $ ${formatCommand(c.argv, c.env)}    # ${c.description}`);
-        }
-        io.stdout.write(`${lines.join("\n")}\n\nDry run: nothing was deployed.\n`);
-        return;
-      }
-      const result = await deployBundle({
-        ...apply,
+      const bundleOptions = {
         bundle: options.bundle,
         cwd: options.cwd,
         target: options.target,
+        backend: options.backend,
+        pull: options.pull,
+        verify: options.verify,
+        expectDigest: options.expectDigest,
         hosts: options.hosts,
-        command: "kaupang up --bundle",
-      });
+      };
+      if (options.dryRun) {
+        const bundle = await planBundleUp(bundleOptions);
+        await bundle.close();
+        if (options.output === "json") {
+          io.stdout.write(
+            `${JSON.stringify(
+              {
+                dryRun: true,
+                manifest: bundle.manifest,
+                manifestDigest: bundle.manifestDigest,
+                ...(bundle.signature ? { signature: bundle.signature } : {}),
+                units: unitsJson(bundle.units),
+                ...(bundle.loadImages ? { loadImages: bundle.loadImages } : {}),
+                commands: bundle.commands.map(({ scope, command }) => ({ scope, ...command })),
+              },
+              null,
+              2,
+            )}\n`,
+          );
+          return;
+        }
+        io.stdout.write(formatBundlePlan(bundle));
+        return;
+      }
+      const result = await deployBundle({ ...apply, ...bundleOptions, command: "kaupang up --bundle" });
       if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return;
     }
@@ -139,4 +152,36 @@ export function registerUp(program: Command, io: Io): void {
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   });
+}
+
+/** What `up --bundle --dry-run` shows: what was verified, where it goes, and every command the deploy runs. */
+function formatBundlePlan(bundle: PlannedBundleUp): string {
+  const m = bundle.manifest;
+  const unit = bundle.units[0]!;
+  const t = unit.target;
+  const reach = [
+    t.dockerContext ? `docker context ${t.dockerContext}` : undefined,
+    t.kubeContext ? `kube context ${t.kubeContext}` : undefined,
+    t.kubeconfig ? `kubeconfig ${t.kubeconfig}` : undefined,
+    t.backend === "kubernetes" ? `namespace ${t.namespace}` : undefined,
+  ].filter(Boolean);
+  const signed = bundle.signature
+    ? bundle.signature.verified
+      ? `signature verified: key ${shortKeyId(bundle.signature.keyId)}`
+      : `signed by key ${shortKeyId(bundle.signature.keyId)} (not checked: no --verify or requireSignature)`
+    : "unsigned";
+  const lines = [
+    `Bundle ${m.solution.name}@${m.solution.version} (project ${m.project}), verified: every file matches its manifest digest; ${signed}`,
+    `  manifest: ${bundle.manifestDigest}`,
+    `  deploys to this site's target ${t.name} (${t.backend})${reach.length > 0 ? `: ${reach.join(", ")}` : ""}`,
+    "",
+    "Commands, in order (nothing else runs):",
+  ];
+  let scope = "";
+  for (const { scope: s, command: c } of bundle.commands) {
+    if (s !== scope) lines.push(`  ${s}`);
+    scope = s;
+    lines.push(`    $ ${formatCommand(c.argv, c.env)}    # ${c.description}`);
+  }
+  return `${lines.join("\n")}\n\nDry run: nothing was deployed.\n`;
 }

@@ -56,6 +56,30 @@ describe("formatHistory", () => {
     expect(text).toContain("up (bundle hedeby@2.3.1)");
     expect(formatHistory([])).toBe("No deployments recorded.\n");
   });
+
+  it("shows each record's bundle: solution, manifest digest and signer", () => {
+    const text = formatHistory([
+      record({}),
+      record({
+        id: "20260612T090000Z-bbbb",
+        source: "bundle shop@1.0.0",
+        bundle: {
+          solution: "shop@1.0.0",
+          digest: `sha256:${"d".repeat(64)}`,
+          signer: `sha256:${"5".repeat(64)}`,
+        },
+      }),
+      record({
+        id: "20260613T090000Z-cccc",
+        bundle: { solution: "shop@2.0.0", digest: `sha256:${"e".repeat(64)}` },
+      }),
+    ]);
+    const lines = text.split("\n");
+    expect(lines[0]).toMatch(/STATUS +BUNDLE +IMAGES$/);
+    expect(lines[1]).toMatch(/succeeded +- +-$/);
+    expect(lines[2]).toContain("shop@1.0.0 dddddddddddd signed 555555555555");
+    expect(lines[3]).toContain("shop@2.0.0 eeeeeeeeeeee unsigned");
+  });
 });
 
 describe("formatHistory: deploys that did not finish", () => {

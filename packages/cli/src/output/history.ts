@@ -8,6 +8,12 @@ const short = (digest: string | undefined) =>
 const when = (at: string) =>
   at.length === 24 && at[10] === "T" ? `${at.slice(0, 10)} ${at.slice(11, 19)}Z` : at;
 
+/** "hedeby@2.3.1 a1b2c3d4e5f6 signed 0f1e2d3c4b5a": which bundle, its manifest digest, who signed it. */
+const provenance = (r: Deployment) =>
+  r.bundle
+    ? `${r.bundle.solution} ${short(r.bundle.digest)}${r.bundle.signer ? ` signed ${short(r.bundle.signer)}` : " unsigned"}`
+    : "-";
+
 /**
  * What a record changed, compactly: "+web", "-worker", "web: env LOG_LEVEL, command".
  * "-" when nothing changed; empty for a record without a unit (a down).
@@ -37,6 +43,7 @@ export function formatHistory(
   options: { showEnvironment?: boolean; changes?: readonly (readonly Change[] | undefined)[] } = {},
 ): string {
   if (records.length === 0) return "No deployments recorded.\n";
+  const bundles = records.some((r) => r.bundle);
   // A target with hosts: every host has its own records, and a HOST column says whose.
   const showHost = records.some((r) => r.host !== undefined);
   const rows = records.map((r, index) => [
@@ -51,6 +58,7 @@ export function formatHistory(
     (r.status === "started" ? "running" : r.status) +
       (r.failedStep ? ` (${r.failedStep})` : "") +
       (r.outcomeMissing ? " (no outcome recorded)" : ""),
+    ...(bundles ? [provenance(r)] : []),
     r.images.map((i) => `${i.service}=${short(i.digest)}`).join(" ") || "-",
     ...(options.changes ? [changeSummary(options.changes[index])] : []),
   ]);
@@ -61,6 +69,7 @@ export function formatHistory(
     "TIME",
     "ACTION",
     "STATUS",
+    ...(bundles ? ["BUNDLE"] : []),
     "IMAGES",
     ...(options.changes ? ["CHANGES"] : []),
   ];

@@ -4,7 +4,7 @@
  * push it as one OCI artifact.
  */
 
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { KaupangError } from "../base/errors.js";
@@ -18,9 +18,9 @@ import { localImageId, localImageIds } from "../images/local.js";
 import { sha256 } from "../ledger/ledger.js";
 import { dockerGlobalArgs, upCommands, waveArtifactPath } from "../plan/commands.js";
 import { createPlan } from "../plan/create-plan.js";
-import type { DeploymentUnit } from "../plan/unit.js";
 import { fileDigest } from "./digest.js";
-import { type BundleManifest, bundleManifestName } from "./manifest.js";
+import { type BundleManifest, type BundleUnit, bundleManifestName } from "./manifest.js";
+import { readPrivateKey, signatureName, signManifest } from "./sign.js";
 
 export interface BundleOptions extends TargetOptions {
   solution: string;
@@ -32,14 +32,18 @@ export interface BundleOptions extends TargetOptions {
   resolve?: boolean | undefined;
   events?: EventSink | undefined;
   kaupangVersion?: string | undefined;
+  /** Ed25519 private key (PEM) to sign the manifest digest with; bundle.sig is written next to it. */
+  sign?: string | undefined;
 }
 
 export interface BundleResult {
   directory?: string;
   pushed?: string;
   manifest: BundleManifest;
-  /** sha256 of bundle.json, to compare out of band. */
+  /** sha256 of bundle.json, to compare out of band (`up --bundle --expect-digest`). */
   manifestDigest: string;
+  /** Set when signed: the id of the key (sha256 of its public key). */
+  signature?: { keyId: string };
 }
 
 export function ociRef(value: string): string {
@@ -55,6 +59,8 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
   const events = options.events ?? silent;
   const cwd = options.cwd ?? process.cwd();
   const pushRef = options.push ? ociRef(options.push) : undefined;
+  // Read the key first: a bad key fails before anything is pinned, pulled or saved.
+  const signingKey = options.sign ? readPrivateKey(resolve(cwd, options.sign), options.sign) : undefined;
   const planned = await planUp({
     cwd,
     solution: options.solution,
@@ -134,38 +140,55 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, "artifacts"), { recursive: true });
   const files: Record<string, string> = {};
+  const sizes: Record<string, number> = {};
   const put = async (path: string, content: string) => {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);
     files[path] = sha256(content);
+    sizes[path] = Buffer.byteLength(content);
   };
 
-  const units: DeploymentUnit[] = [];
+  const units: BundleUnit[] = [];
+  // Where a bundle deploys is the site's choice: a unit names its target and backend, never a context or kubeconfig.
+  const { name, backend, namespace, swarm } = plan.targetSettings;
+  const unitTarget = { name, backend, namespace, ...(swarm ? { swarm } : {}) };
   for (const env of plan.environments) {
     const bundlePath = `artifacts/${basename(env.artifact.path)}`;
     await put(bundlePath, env.artifact.content);
-    // Paths inside the bundle; the contents live in the files.
+    // Wave files for readers and other tools; a site derives its own from the verified artifact.
     const waveArtifacts = env.waveArtifacts?.map((wave, i) => ({
       path: waveArtifactPath(bundlePath, i + 1),
       content: wave.content,
     }));
     for (const wave of waveArtifacts ?? []) await put(wave.path, wave.content);
-    // Commands shown with bundle-relative paths; the content lives in the artifact file.
+    // Commands shown with bundle-relative paths, for readers; a site builds its own.
     const shown = {
       ...env,
       artifact: { path: bundlePath, content: "" },
       ...(waveArtifacts ? { waveArtifacts: waveArtifacts.map((w) => ({ path: w.path, content: "" })) } : {}),
     };
-    shown.commands = upCommands(
-      { project: plan.project, target: plan.targetSettings, pull: plan.pull, root: "." },
-      shown,
-    );
     units.push({
       project: plan.project,
-      target: plan.targetSettings,
+      target: unitTarget,
       backend: plan.backend,
       pull: plan.pull,
-      environment: shown,
+      environment: {
+        environment: env.environment,
+        file: env.file,
+        dependsOn: env.dependsOn,
+        waves: env.waves,
+        runOnce: env.runOnce,
+        replicas: env.replicas,
+        images: env.images,
+        secrets: env.secrets,
+        artifact: shown.artifact as { path: string; content: "" },
+        ...(env.objects ? { objects: env.objects } : {}),
+        hooks: { beforeUp: [], afterUp: [], beforeDown: [], afterDown: [] },
+        commands: upCommands(
+          { project: plan.project, target: unitTarget, pull: plan.pull, root: "." },
+          shown,
+        ),
+      },
     });
   }
   await put("plan.json", `${JSON.stringify({ units }, null, 2)}\n`);
@@ -181,6 +204,7 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
       events,
     });
     files["images.tar"] = await fileDigest(tarball);
+    sizes["images.tar"] = (await stat(tarball)).size;
   }
 
   const manifest: BundleManifest = {
@@ -209,10 +233,16 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
     ),
     withImages: options.withImages === true,
     files: Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b))),
+    sizes: Object.fromEntries(Object.entries(sizes).sort(([a], [b]) => a.localeCompare(b))),
   };
   const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
   await writeFile(join(dir, bundleManifestName), manifestText);
   const result: BundleResult = { manifest, manifestDigest: sha256(manifestText) };
+  if (signingKey) {
+    const signature = signManifest(result.manifestDigest, signingKey);
+    await writeFile(join(dir, signatureName), `${JSON.stringify(signature, null, 2)}\n`);
+    result.signature = { keyId: signature.keyId };
+  }
 
   if (pushRef) {
     events({ type: "stage", message: `pushing the bundle to oci://${pushRef}` });

@@ -1,32 +1,44 @@
 /**
  * `kaupang up --bundle <dir|oci://ref>`: verify the bundle, load its images,
  * and replay its pinned units through the one apply path — no source repo,
- * no kaupang config, no registry. Recorded in the ledger like any deploy, so
- * rollback works inside the gap among the versions carried in.
+ * no kaupang config, no registry. Where it deploys is the site's decision
+ * (its config's target, or flags and the environment without one); the
+ * bundle must agree with it. Recorded in the ledger with the bundle's
+ * provenance, so rollback stays among the versions carried in.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { relative, resolve } from "node:path";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
-import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
-import type { TargetSettings } from "../base/target.js";
+import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
+import { selectTarget } from "../config/normalize.js";
 import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
 import { eachHost, hostEvents, placementsOf } from "../deploy/hosts.js";
 import { lockEnvironments } from "../deploy/locks.js";
 import { currentFingerprints } from "../deploy/secret-fingerprints.js";
 import { checkSecrets } from "../deploy/secrets.js";
-import { locateState } from "../deploy/state-location.js";
+import { locateState, requiredSignatureKey } from "../deploy/state-location.js";
 import type { ApplyOptions, UpResult } from "../deploy/up.js";
-import { exec, execOk } from "../exec/exec.js";
+import { execOk } from "../exec/exec.js";
+import { localImageIds } from "../images/local.js";
 import { ledgerAt } from "../ledger/ledger.js";
-import { dockerGlobalArgs, imageLoadCommand } from "../plan/commands.js";
+import { currentRecord } from "../ledger/record.js";
+import { imageLoadCommand } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
-import { type OpenBundle, openBundle } from "./open.js";
+import { bundleError } from "./files.js";
+import { bundleManifestName } from "./manifest.js";
+import { type BundleSite, type OpenBundle, openBundle, type RequiredKey } from "./open.js";
 
 export interface BundleUpOptions extends ApplyOptions {
   bundle: string;
   cwd?: string | undefined;
   target?: string | undefined;
+  /** Without a config: the backend to deploy with (default compose); with one, overrides the target's. */
+  backend?: BackendName | undefined;
+  pull?: PullPolicy | undefined;
+  /** Public key files the bundle must be signed with (`--verify`). */
+  verify?: readonly string[] | undefined;
+  /** The manifest digest the bundle must have (`--expect-digest sha256:…`). */
+  expectDigest?: string | undefined;
   /** Only these of the target's hosts (`--hosts`), for a bundle made for a target with hosts. */
   hosts?: readonly string[] | undefined;
 }
@@ -34,57 +46,167 @@ export interface BundleUpOptions extends ApplyOptions {
 export interface PlannedBundleUp extends OpenBundle {
   root: string;
   cacheDir: string;
-  /** The image load that runs first, when the bundle carries images. */
+  /** The image load that runs first, when the bundle carries images (only if the engine lacks one). */
   loadImages?: PlanCommand;
+  /** Every command the deploy runs, in order: the image load, then each unit's. */
+  commands: { scope: string; command: PlanCommand }[];
+}
+
+/** The site's side of a bundle deploy: where, with what, and which keys it requires. */
+async function bundleSite(options: BundleUpOptions): Promise<{ site: BundleSite; keys: RequiredKey[] }> {
+  const state = await locateState({ cwd: options.cwd, target: options.target });
+  const keys: RequiredKey[] = (options.verify ?? []).map((path) => ({
+    path: resolve(state.root, path),
+    display: path,
+    reason: "--verify",
+  }));
+  const targetSource =
+    options.target !== undefined
+      ? "--target"
+      : process.env.KAUPANG_TARGET
+        ? "$KAUPANG_TARGET"
+        : "the default target";
+  if (state.project) {
+    const { env: _env, ...selected } = selectTarget(state.project, {
+      target: state.target,
+      backend: options.backend,
+    });
+    const configFile = relative(state.root, state.project.configFile) || state.project.configFile;
+    const required = requiredSignatureKey(state);
+    if (required)
+      keys.push({
+        path: required.key,
+        display: required.display,
+        reason: `target ${state.target}'s requireSignature (${configFile})`,
+      });
+    return {
+      site: {
+        root: state.root,
+        cacheDir: state.cacheDir,
+        settings: { ...selected, ...(options.pull ? { pull: options.pull } : {}) },
+        project: { name: state.project.config.project, file: configFile },
+        targetSource: `${targetSource} of ${configFile}`,
+        backendSource: options.backend ? "--backend" : `its backend in ${configFile}`,
+      },
+      keys,
+    };
+  }
+  // No config: the target's name from --target/$KAUPANG_TARGET, the backend from --backend,
+  // docker and kubectl reach what the environment says (DOCKER_CONTEXT, DOCKER_HOST, KUBECONFIG).
+  return {
+    site: {
+      root: state.root,
+      cacheDir: state.cacheDir,
+      settings: {
+        name: state.target,
+        backend: options.backend ?? "compose",
+        // The config rule without a config: the project's name (open.ts fills it in from the manifest).
+        namespace: "",
+        pull: options.pull ?? "missing",
+      },
+      targetSource,
+      backendSource: options.backend ? "--backend" : "no config and no --backend: compose",
+    },
+    keys,
+  };
+}
+
+/** `docker load` of the bundle's archive, for the site's engine. */
+function loadCommand(bundle: OpenBundle, site: BundleSite): PlanCommand | undefined {
+  if (!bundle.imagesArchive) return undefined;
+  const ids = new Set(bundle.manifest.images.flatMap((i) => (i.imageId ? [i.imageId] : [])));
+  return imageLoadCommand(site.settings, bundle.imagesArchive, ids.size);
 }
 
 export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBundleUp> {
-  const state = await locateState({ cwd: options.cwd, target: options.target });
-  const bundle = await openBundle(options.bundle, { cwd: state.root, cacheDir: state.cacheDir });
-  if (options.target !== undefined && options.target !== bundle.manifest.target) {
-    throw new KaupangError(
-      "ERR_BUNDLE_TARGET",
-      `bundle ${bundle.manifest.solution.name}@${bundle.manifest.solution.version} was made for target "${bundle.manifest.target}", not "${options.target}"`,
-      {
-        hint: `make one for ${options.target}: kaupang bundle ${bundle.manifest.solution.name} --target ${options.target}`,
-      },
-    );
+  const { site, keys } = await bundleSite(options);
+  const bundle = await openBundle(options.bundle, {
+    cwd: site.root,
+    site,
+    keys,
+    expectDigest: options.expectDigest,
+  });
+  try {
+    if (!site.project) await checkLedgerProject(bundle, site);
+    const load = loadCommand(bundle, site);
+    const commands = [
+      ...(load ? [{ scope: "images", command: load }] : []),
+      ...bundle.units.flatMap((unit) =>
+        unit.environment.commands.map((command) => ({ scope: unit.environment.environment, command })),
+      ),
+    ];
+    return {
+      ...bundle,
+      root: site.root,
+      cacheDir: site.cacheDir,
+      ...(load ? { loadImages: load } : {}),
+      commands,
+    };
+  } catch (error) {
+    await bundle.close();
+    throw error;
   }
-  const tarball = join(bundle.directory, "images.tar");
-  const load =
-    bundle.manifest.files["images.tar"] && existsSync(tarball)
-      ? imageLoadCommand(bundle.units[0]!.target, tarball, imageIds(bundle).length)
-      : undefined;
-  return { ...bundle, root: state.root, cacheDir: state.cacheDir, ...(load ? { loadImages: load } : {}) };
 }
 
-const imageIds = (bundle: OpenBundle) => [
-  ...new Set(bundle.manifest.images.flatMap((i) => (i.imageId ? [i.imageId] : []))),
-];
+/**
+ * Without a config, the project is the bundle's; it must be the one this
+ * site's ledger already deploys under each environment@target, so a bundle
+ * cannot take over another project's names.
+ */
+async function checkLedgerProject(bundle: OpenBundle, site: BundleSite): Promise<void> {
+  for (const unit of bundle.units) {
+    const env = unit.environment.environment;
+    const ledger = ledgerAt(site, { environment: env, target: site.settings.name });
+    const current = currentRecord((await ledger.read()).records);
+    if (current && current.project !== bundle.manifest.project) {
+      throw bundleError(
+        "ERR_BUNDLE_PROJECT",
+        `${bundle.location.replace(/\/+$/, "")}/${bundleManifestName}`,
+        `project: bundle ${bundle.provenance.solution} deploys project "${bundle.manifest.project}", this site's ledger (${ledger.location}) deploys ${env}@${site.settings.name} as project "${current.project}"; refused`,
+      );
+    }
+  }
+}
 
-/** Load the bundle's images into the target's engine (or one host's) unless it has every image the bundle pins. */
+/** Load the archive into the target's engine (or one host's) unless every listed image ID is there; then every one must be. */
 async function loadImages(
   bundle: PlannedBundleUp,
   events: NonNullable<ApplyOptions["events"]>,
   target: TargetSettings,
 ): Promise<void> {
-  if (!bundle.loadImages) return;
-  const ids = imageIds(bundle);
-  const present = await exec(
-    ["docker", ...dockerGlobalArgs(target), "image", "inspect", "--format", "{{.Id}}", ...ids],
-    { quiet: true },
-  );
-  if (ids.length > 0 && present.exitCode === 0) return;
-  events({
-    type: "stage",
-    message: `loading ${ids.length} image${ids.length === 1 ? "" : "s"} from the bundle`,
-  });
-  const load = imageLoadCommand(target, join(bundle.directory, "images.tar"), ids.length);
-  await execOk(load.argv, "docker load", { events });
+  const listed = bundle.manifest.images.flatMap((image, i) => (image.imageId ? [{ image, i }] : []));
+  if (listed.length === 0) return;
+  const ids = [...new Set(listed.map(({ image }) => image.imageId!))];
+  let present = await localImageIds(target, ids);
+  const load = bundle.imagesArchive ? imageLoadCommand(target, bundle.imagesArchive, ids.length) : undefined;
+  if (present.size < ids.length && load) {
+    events({
+      type: "stage",
+      message: `loading ${ids.length} image${ids.length === 1 ? "" : "s"} from the bundle`,
+    });
+    await execOk(load.argv, "docker load", { events });
+    present = await localImageIds(target, ids);
+  }
+  const missing = listed.find(({ image }) => !present.has(image.imageId!));
+  if (missing) {
+    throw bundleError(
+      "ERR_BUNDLE_IMAGES",
+      `${bundle.location.replace(/\/+$/, "")}/${bundleManifestName}: images[${missing.i}].imageId`,
+      `${missing.image.imageId} (${missing.image.environment}.${missing.image.service}) is not on the engine${load ? " after loading images.tar" : " and the bundle carries no images.tar"}; refused, nothing deployed`,
+    );
+  }
 }
 
 export async function deployBundle(options: BundleUpOptions): Promise<UpResult> {
   const bundle = await planBundleUp(options);
+  try {
+    return await deployOpened(bundle, options);
+  } finally {
+    await bundle.close();
+  }
+}
+
+async function deployOpened(bundle: PlannedBundleUp, options: BundleUpOptions): Promise<UpResult> {
   const { manifest, units } = bundle;
   const events = options.events ?? silent;
   checkSecrets(
@@ -132,6 +254,7 @@ export async function deployBundle(options: BundleUpOptions): Promise<UpResult> 
               ledger,
               action: "up",
               source: bundle.source,
+              bundle: bundle.provenance,
               ...(secrets ? { secrets } : {}),
               backendImpl: options.backendImpl,
             }),

@@ -6,9 +6,10 @@
  * broken file elsewhere never blocks a deploy. Normalising what was loaded
  * (normalize.ts) is pure.
  */
-import { basename, dirname, relative, resolve } from "node:path";
+import { realpathSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { didYouMean } from "../base/did-you-mean.js";
-import { errorMessage, type KaupangError } from "../base/errors.js";
+import { errorMessage, KaupangError } from "../base/errors.js";
 import { type EventSink, silent } from "../base/events.js";
 import { type Catalog, loadCatalog } from "./catalog/catalog.js";
 import { fileSource } from "./catalog/file-source.js";
@@ -86,6 +87,8 @@ export class Project {
   private supplied = new Map<string, { written: unknown; file: string }>();
   /** The project a withEnvironment copy was made from; its catalog is shared. */
   private base: Project | undefined;
+  /** Set by confineTo: environment files must resolve inside this real directory. */
+  private confinedTo: string | undefined;
   /** Catalog sources ahead of the configured ones (see withCatalog). */
   private extraSources: readonly CatalogSource[] = [];
 
@@ -206,10 +209,28 @@ export class Project {
     return this.readFile(resolve(this.root, this.environmentFile(name)));
   }
 
+  /**
+   * Read environment files only when their real path is inside `dir`: one
+   * that resolves outside (a symlink out) is refused by name, never read.
+   * The studio keeps to its --cwd this way.
+   */
+  confineTo(dir: string): this {
+    this.confinedTo = realpathSync(dir);
+    return this;
+  }
+
   private readFile(file: string): Promise<ValidEnvironment> {
     let pending = this.fileCache.get(file);
     if (!pending) {
       const display = displayPath(this.root, file);
+      if (this.confinedTo !== undefined && !isInsideReal(this.confinedTo, file)) {
+        return Promise.reject(
+          new KaupangError(
+            "ERR_OUTSIDE_ROOT",
+            `${display}: resolves outside the project directory ${this.confinedTo}; it is not read`,
+          ),
+        );
+      }
       const stem = [...this.files()].find(([, f]) => f === file)?.[0] ?? display;
       pending = loadModuleFile(file, display).then((raw) => this.validateEnvironment(stem, raw, display));
       this.fileCache.set(file, pending);
@@ -291,6 +312,7 @@ export class Project {
         (this.hasEnvironment(name) ? this.environmentFile(name) : `${this.environmentsDisplay}/${name}.ts`),
     });
     copy.base = this.base ?? this;
+    copy.confinedTo = this.confinedTo;
     return copy;
   }
 
@@ -369,6 +391,18 @@ export async function loadModel(project: Project, options: LoadModelOptions): Pr
     pins: options.pins,
   };
   return createModel(closure, catalog, target);
+}
+
+/** Whether `file`'s real path (of its nearest existing ancestor, for a file not there) is inside `dir`. */
+function isInsideReal(dir: string, file: string): boolean {
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch {
+    real = join(realpathSync(dirname(file)), basename(file));
+  }
+  const rel = relative(dir, real);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
 /**

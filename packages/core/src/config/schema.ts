@@ -301,6 +301,13 @@ export const TargetSchema = strict({
   pull: Pull.optional(),
   env: EnvMap.optional(),
   rollbackOnFailure: RollbackOnFailure,
+  requireSignature: strict({
+    key: z.string().describe("Ed25519 public key (PEM), relative to the config root."),
+  })
+    .optional()
+    .describe(
+      "Deploy bundles to this target only when signed by this key (`up --bundle`); rollback stays among them.",
+    ),
 });
 
 const optionalFlag = z.boolean().optional().describe("An unreachable source is skipped instead of failing.");

@@ -12,7 +12,7 @@ import { backendFor } from "../backends/context.js";
 import { errorMessage, isKaupangError, KaupangError } from "../base/errors.js";
 import { interruptedBy, interruptedError } from "../base/interrupt.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { currentRecord, type LedgerRecord } from "../ledger/record.js";
+import { type BundleProvenance, currentRecord, type LedgerRecord } from "../ledger/record.js";
 import type { PlannedImage } from "../plan/types.js";
 import type { DeploymentUnit } from "../plan/unit.js";
 import { writeArtifacts } from "./artifacts.js";
@@ -44,6 +44,8 @@ interface ApplyUnitOptions {
   rollbackOnFailure?: boolean;
   /** The deployment id, when one run records it on several hosts (default: a new one). */
   id?: string | undefined;
+  /** The verified bundle the unit came from, recorded with the deploy. */
+  bundle?: BundleProvenance;
   /** Instead of the built-in Backend of the unit's backend (an in-memory fake in tests). */
   backendImpl?: Backend | undefined;
 }
@@ -77,6 +79,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
     ...(options.rollbackOf ? { rollbackOf: options.rollbackOf } : {}),
     ...(options.trigger ? { trigger: options.trigger } : {}),
     ...(options.source ? { source: options.source } : {}),
+    ...(options.bundle ? { bundle: options.bundle } : {}),
     images: env.images,
     unit: unitDigest,
     ...(options.secrets ? { secrets: options.secrets } : {}),
@@ -186,6 +189,9 @@ async function rollBackAfter(
       action: "rollback",
       rollbackOf: previous.id,
       trigger: failedId,
+      // What it returns to came from a bundle (or not) as recorded then.
+      ...(previous.source ? { source: previous.source } : {}),
+      ...(previous.bundle ? { bundle: previous.bundle } : {}),
       backendImpl: options.backendImpl,
       ...(options.secrets ? { secrets: options.secrets } : {}),
     });
@@ -223,7 +229,7 @@ function withLogsCommand(error: unknown, unit: DeploymentUnit, root: string): un
 /** Record that a deploy found nothing to change (same pinned unit, no drift) and applied nothing. */
 export async function recordUnchanged(
   unit: DeploymentUnit,
-  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source" | "secrets" | "id">,
+  options: Pick<ApplyUnitOptions, "ctx" | "ledger" | "source" | "bundle" | "secrets" | "id">,
 ): Promise<DeploymentSummary> {
   const began = new Date();
   const id = options.id ?? newDeploymentId(began);
@@ -237,6 +243,7 @@ export async function recordUnchanged(
     action: "up",
     status: "unchanged",
     ...(options.source ? { source: options.source } : {}),
+    ...(options.bundle ? { bundle: options.bundle } : {}),
     images: unit.environment.images,
     unit: await options.ledger.storeUnit(unit),
     ...(options.secrets ? { secrets: options.secrets } : {}),

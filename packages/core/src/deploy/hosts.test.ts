@@ -154,8 +154,8 @@ describe("a target with hosts", () => {
     expect(await hostRecords(cwd, "market", h3)).toEqual([]);
   });
 
-  it("with rollbackOnFailure, a host that fails returns the hosts done before it to what they ran", async () => {
-    const cwd = withHosts([h1, h2, h3]);
+  it("with rollbackOnFailure: the failed host rolls itself back, the hosts done before it are restored, and the hint says so", async () => {
+    const cwd = withHosts([h1, h2, h3], { rollbackOnFailure: true });
     const backend = fakeBackend();
     const run = { cwd, environments: ["market"], target: "prod", backendImpl: backend, processEnv: {} };
     await up(run);
@@ -164,58 +164,35 @@ describe("a target with hosts", () => {
       join(cwd, "environments/market.json"),
       json({ dependsOn: "saga", services: { web: `r/web@${digest("c")}` } }),
     );
+    backend.failApply.add(`market on ${h2}`);
     backend.calls.length = 0;
-    backend.failApply.add(`market on ${h3}`);
-    const error = await up({ ...run, rollbackOnFailure: true }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ message: expect.stringContaining(`host ${h3}: market`) });
-    const hint = (error as { hint: string }).hint;
-    expect(hint).toContain(`up stopped at ${h3}; done before it: ${h1}, ${h2}; not started: none`);
-    expect(hint).toMatch(/rolled back: market@10\.0\.0\.1 to \S+ \(as \S+\), market@10\.0\.0\.2:2222 to /);
-    // saga was unchanged everywhere; market went to the new version on h1 and h2, failed on h3
-    // (which restores itself), then h1 and h2 were rolled back, in the order they were deployed.
+    const error = await up(run).catch((e: unknown) => e);
+    expect(error).toMatchObject({ details: { host: h2 } });
+    expect((error as Error).message).toMatch(
+      /^host ssh:\/\/deploy@10\.0\.0\.2:2222: market: service web exited with code 1; rolled back to \S+/,
+    );
+    expect((error as { hint: string }).hint).toContain(
+      `up stopped at ${h2}; done before it: ${h1}; not started: ${h3}; restored the earlier version of market on ${h1}`,
+    );
+    // saga was unchanged everywhere; market: the new version on h1, its failure on h2, then each restored.
     expect(backend.calls).toEqual([
       `apply market on ${h1}`,
       `apply market on ${h2}`,
-      `apply market on ${h3}`,
-      `apply market on ${h3}`,
-      `apply market on ${h1}`,
       `apply market on ${h2}`,
+      `apply market on ${h1}`,
     ]);
-    for (const applied of backend.applied.slice(-3)) expect(applied.images[0]!.digest).toBe(digest("b"));
-    const [first, failed] = await Promise.all([
-      hostRecords(cwd, "market", h1),
-      hostRecords(cwd, "market", h3),
-    ]);
-    expect(first.map((r) => `${r.action} ${r.status}`)).toEqual([
-      "up succeeded",
-      "up succeeded",
-      "rollback succeeded",
-    ]);
-    // Each rollback names the deploy it returns to and the one that failed.
-    expect(first[2]).toMatchObject({ rollbackOf: first[0]!.id, trigger: failed[1]!.id });
-    expect(failed.map((r) => `${r.action} ${r.status}`)).toEqual([
-      "up succeeded",
-      "up failed",
-      "rollback succeeded",
-    ]);
-    expect(first[1]!.id).toBe(failed[1]!.id);
-  });
-
-  it("with rollbackOnFailure, a host deployed for the first time keeps the new version, and says so", async () => {
-    const cwd = withHosts([h1, h2]);
-    const backend = fakeBackend();
-    backend.failApply.add(`saga on ${h2}`);
-    const error = await up({
-      cwd,
-      environments: ["saga"],
-      target: "prod",
-      backendImpl: backend,
-      processEnv: {},
-      rollbackOnFailure: true,
-    }).catch((e: unknown) => e);
-    const hint = (error as { hint: string }).hint;
-    expect(hint).toMatch(/rolled back: none; not rolled back: saga@10\.0\.0\.1 \(nothing before \S+\)/);
-    expect(backend.calls).toEqual([`apply saga on ${h1}`, `apply saga on ${h2}`]);
+    expect(backend.applied.slice(-2).map((e) => e.images[0]!.digest)).toEqual([digest("b"), digest("b")]);
+    const first = (await hostRecords(cwd, "market", h1))[0]!;
+    for (const host of [h1, h2]) {
+      const records = await hostRecords(cwd, "market", host);
+      expect(records.map((r) => `${r.action} ${r.status}`)).toEqual([
+        "up succeeded",
+        host === h1 ? "up succeeded" : "up failed",
+        "rollback succeeded",
+      ]);
+      expect(records[2]).toMatchObject({ rollbackOf: first.id, trigger: records[1]!.id });
+    }
+    expect((await hostRecords(cwd, "market", h3)).map((r) => r.status)).toEqual(["succeeded"]);
   });
 
   it("--hosts limits a run (by URL or host name); an unknown host is an error before anything runs", async () => {

@@ -86,10 +86,10 @@ interface EachHostOptions {
   /** "deploy", "rollback", "down": for the messages. */
   what: string;
   /**
-   * Called when a host fails, before the run stops: `--rollback-on-failure`
-   * restores the hosts already done here (each from its own ledger), and
-   * returns what it did, for the error's hint. Without it, those hosts keep
-   * the new version.
+   * Called when a host fails, before the run stops: where
+   * `--rollback-on-failure` restores the hosts already done (each from its
+   * own ledger); what it returns is added to the error's hint. Without it,
+   * those hosts keep the new version.
    */
   onFailure?: ((failure: HostsFailure) => Promise<string | undefined>) | undefined;
 }

@@ -10,6 +10,7 @@ import type { BackendContext } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
+import { keyIdOf, readPublicKey } from "../base/signing-keys.js";
 import { type Ledger, ledgerAt } from "../ledger/ledger.js";
 import { holderGone, readLock } from "../ledger/lock.js";
 import { deployments as history, type LedgerRecord } from "../ledger/record.js";
@@ -20,7 +21,7 @@ import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
 import { currentFingerprints } from "./secret-fingerprints.js";
 import { checkSecrets } from "./secrets.js";
-import { locateState } from "./state-location.js";
+import { locateState, requiredSignatureKey } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
 
 export interface RollbackOptions extends ApplyOptions {
@@ -43,8 +44,24 @@ export interface RollbackOptions extends ApplyOptions {
 const deployments = (records: readonly LedgerRecord[]) =>
   history(records).filter((r) => r.action !== "down" && r.status !== "unchanged");
 
-/** The record a rollback returns to: always a succeeded one (never failed, interrupted or unfinished). */
-export function chooseRollbackTarget(records: readonly LedgerRecord[], to?: string): LedgerRecord {
+/**
+ * Which records a rollback may return to. On a site that deploys from
+ * bundles (no config, or a target with requireSignature), only deploys a
+ * verified bundle carried in — and with requireSignature, only those signed
+ * by the required key — so rollback stays within what crossed the gap.
+ */
+export interface RollbackBounds {
+  allows(record: LedgerRecord): boolean;
+  /** Why a record is not allowed: "was not carried in by a verified bundle". */
+  refusal: string;
+}
+
+/** The record a rollback returns to: always a succeeded one (never failed, interrupted or unfinished), within the site's bounds. */
+export function chooseRollbackTarget(
+  records: readonly LedgerRecord[],
+  to?: string,
+  bounds?: RollbackBounds,
+): LedgerRecord {
   const merged = deployments(records);
   if (to !== undefined) {
     const found = history(records).find((r) => r.id === to);
@@ -58,18 +75,25 @@ export function chooseRollbackTarget(records: readonly LedgerRecord[], to?: stri
         `deployment ${to} ${found.action === "down" ? "was a down" : found.status === "interrupted" ? "was interrupted" : found.status === "unchanged" ? "changed nothing" : "failed"}; only a succeeded deployment can be rolled back to`,
       );
     }
+    if (bounds && !bounds.allows(found))
+      throw new KaupangError("ERR_ROLLBACK_BOUNDS", `deployment ${to} ${bounds.refusal}; refused`, {
+        hint: "list them with kaupang rollback <env> --list (the BUNDLE column)",
+      });
     return found;
   }
   const latest = merged[merged.length - 1];
   if (!latest)
     throw new KaupangError("ERR_NOTHING_TO_ROLL_BACK", "nothing to roll back: no deployment is recorded");
-  const succeeded = merged.filter((r) => r.status === "succeeded" && r.unit);
-  const target =
-    latest.status === "succeeded" ? succeeded[succeeded.length - 2] : succeeded[succeeded.length - 1];
+  // The current deploy is not a target: the one before it is (or, after a failure, the last good one).
+  const before = latest.status === "succeeded" ? merged.slice(0, -1) : merged;
+  const candidates = before.filter((r) => r.status === "succeeded" && r.unit);
+  const target = candidates.filter((r) => !bounds || bounds.allows(r)).pop();
   if (!target) {
     throw new KaupangError(
       "ERR_NOTHING_TO_ROLL_BACK",
-      "nothing to roll back to: there is no earlier succeeded deployment",
+      candidates.length > 0 && bounds
+        ? `nothing to roll back to: no earlier succeeded deployment is within this site's bounds (every one ${bounds.refusal})`
+        : "nothing to roll back to: there is no earlier succeeded deployment",
     );
   }
   return target;
@@ -85,6 +109,26 @@ export interface RollbackContext {
   target: string;
   /** The target's hosts, when it has some (each has its own ledger). */
   hosts?: string[];
+  /** Set on a site that deploys from bundles. */
+  bounds?: RollbackBounds;
+}
+
+/** The bounds of a site that deploys from bundles (no config, or requireSignature on the target). */
+function siteBounds(state: Awaited<ReturnType<typeof locateState>>): RollbackBounds | undefined {
+  const required = requiredSignatureKey(state);
+  if (required) {
+    const keyId = keyIdOf(readPublicKey(required.key, required.display));
+    return {
+      allows: (r) => r.bundle?.signer === keyId,
+      refusal: `was not carried in by a bundle signed with ${required.display} (${keyId}), which target ${state.target} requires`,
+    };
+  }
+  if (state.project) return undefined;
+  return {
+    allows: (r) => r.bundle !== undefined,
+    refusal:
+      "was not carried in by a verified bundle (this site has no config: it deploys from bundles only)",
+  };
 }
 
 /** Open and verify the ledger of environment@target (a broken chain is an error, never "empty"). */
@@ -113,6 +157,7 @@ export async function openLedger(options: {
     const lock = await readLock(ledger.store);
     if (lock.kind === "held" && !holderGone(lock.holder)) running = last.id;
   }
+  const bounds = siteBounds(site);
   return {
     ledger,
     records: read.records,
@@ -121,6 +166,7 @@ export async function openLedger(options: {
     cacheDir: site.cacheDir,
     target: site.target,
     ...(site.hosts ? { hosts: site.hosts } : {}),
+    ...(bounds ? { bounds } : {}),
   };
 }
 
@@ -161,8 +207,16 @@ export async function planRollback(
       },
     );
   }
-  const record = chooseRollbackTarget(context.records, options.to);
-  return { context, record, unit: await context.ledger.readUnit(record) };
+  const record = chooseRollbackTarget(context.records, options.to, context.bounds);
+  const unit = await context.ledger.readUnit(record);
+  const hooks = Object.values(unit.environment.hooks ?? {}).flat();
+  if (record.bundle && hooks.length > 0) {
+    throw new KaupangError(
+      "ERR_LEDGER_TAMPERED",
+      `${context.ledger.location}: record ${record.id} came from bundle ${record.bundle.solution}, yet its unit has ${hooks.length} hook(s); a bundle carries none; refused`,
+    );
+  }
+  return { context, record, unit };
 }
 
 /**
@@ -210,6 +264,8 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
       ledger: context.ledger,
       action: "rollback",
       rollbackOf: record.id,
+      ...(record.source ? { source: record.source } : {}),
+      ...(record.bundle ? { bundle: record.bundle } : {}),
       ...(secrets ? { secrets } : {}),
       backendImpl: options.backendImpl,
       id: options.deploymentId,

@@ -9,6 +9,7 @@ import { backendContext, backendFor } from "../backends/context.js";
 import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { executeDag } from "../base/execute-dag.js";
+import { interruptedBy } from "../base/interrupt.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
 import { currentRecord, deployments } from "../ledger/record.js";
 import { createPlan } from "../plan/create-plan.js";
@@ -16,12 +17,11 @@ import type { Plan } from "../plan/types.js";
 import type { DeploymentUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary, recordUnchanged } from "./apply-unit.js";
 import { driftOf } from "./drift.js";
-import { eachHost, type Placement, placedContext, placementsOf } from "./hosts.js";
+import { eachHost, type HostsFailure, type Placement, placedContext, placementsOf } from "./hosts.js";
 import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
 import { type PinOptions, type Pins, pinImages } from "./pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "./plan-up.js";
-import { type AppliedOnHost, restoreDoneHosts } from "./restore-hosts.js";
 import {
   currentFingerprints,
   fingerprintMap,
@@ -138,41 +138,42 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
     });
     const rollbackOnFailure = rollbackOnFailureFor(planned, options.rollbackOnFailure);
     const ids = new Map(plan.environmentOrder.map((name) => [name, newDeploymentId()]));
-    // With rollbackOnFailure on a target with hosts: what each host's run changed, so a
-    // later host's failure can return the hosts done before it to what they ran.
-    const applied = new Map<string, AppliedOnHost[]>();
-    const appliedOn = (host: string) => {
-      const list: AppliedOnHost[] = [];
-      applied.set(host, list);
-      return list;
-    };
-    let failedEnvironment: string | undefined;
+    const doneOn = new Map<string, DeploymentSummary[]>();
     const perHost = await eachHost(
       placements,
-      (placement) =>
-        deployEnvironments(pinnedPlan, placement, placed[placements.indexOf(placement)]!, backend, {
-          ...options,
-          cacheDir: model.cacheDir,
-          ids: placement.host ? ids : undefined,
-          rollbackOnFailure,
-          fingerprints,
-          applied: rollbackOnFailure && placement.host ? appliedOn(placement.host) : undefined,
-          onFailed: (name) => {
-            failedEnvironment ??= name;
+      async (placement) => {
+        const summaries = await deployEnvironments(
+          pinnedPlan,
+          placement,
+          placed[placements.indexOf(placement)]!,
+          backend,
+          {
+            ...options,
+            cacheDir: model.cacheDir,
+            ids: placement.host ? ids : undefined,
+            rollbackOnFailure,
+            fingerprints,
           },
-        }),
+        );
+        if (placement.host) doneOn.set(placement.host, summaries);
+        return summaries;
+      },
       {
         events: ctx.events,
         what: "up",
         onFailure: rollbackOnFailure
           ? (failure) =>
-              restoreDoneHosts(failure, {
-                applied,
-                contexts: new Map(placements.map((p, i) => [p.host ?? "", placed[i]!])),
-                order: plan.environmentOrder,
-                trigger: failedEnvironment ? ids.get(failedEnvironment) : undefined,
-                backendImpl: options.backendImpl,
-              })
+              restoreDoneHosts(
+                failure,
+                doneOn,
+                (host) => placed[placements.findIndex((p) => p.host === host)]!,
+                {
+                  plan,
+                  model,
+                  options,
+                  fingerprints,
+                },
+              )
           : undefined,
       },
     );
@@ -180,6 +181,73 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
   } finally {
     for (const lock of locks) await lock.release();
   }
+}
+
+/**
+ * Rollback on failure on a target with hosts: the host that failed rolled
+ * itself back (applyUnit); the hosts done before it run the new version, so
+ * each is restored from its own ledger to what ran there before this run,
+ * dependents first, through the same apply path (recorded as rollbacks with
+ * the run's id as `trigger`). Returns what the error's hint adds.
+ */
+async function restoreDoneHosts(
+  failure: HostsFailure,
+  doneOn: ReadonlyMap<string, readonly DeploymentSummary[]>,
+  contextOf: (host: string) => BackendContext,
+  run: {
+    plan: Plan;
+    model: Planned["model"];
+    options: UpOptions;
+    fingerprints: SecretFingerprints | undefined;
+  },
+): Promise<string | undefined> {
+  const restored: string[] = [];
+  const kept: string[] = [];
+  for (const { host } of [...failure.done].reverse()) {
+    if (!host) continue;
+    const ctx = contextOf(host);
+    for (const summary of [...(doneOn.get(host) ?? [])].reverse()) {
+      const name = summary.environment;
+      const ledger = ledgerFor(run.plan, run.model, name, run.plan.target, run.options.kaupangVersion, host);
+      const { records } = await ledger.read();
+      const at = records.findIndex((r) => r.id === summary.deploymentId);
+      const deploy = deployments(records).find((r) => r.id === summary.deploymentId);
+      // An unchanged environment was not touched by this run: nothing to undo.
+      if (at === -1 || deploy?.status !== "succeeded") continue;
+      const previous = currentRecord(records.slice(0, at));
+      if (!previous) {
+        kept.push(`${name} on ${host} (nothing ran there before)`);
+        continue;
+      }
+      const unit = await ledger.readUnit(previous);
+      ctx.events({
+        type: "warning",
+        scope: name,
+        message: `the run failed on ${failure.failed.host}: restoring ${previous.id} here`,
+      });
+      try {
+        const secrets = only(run.fingerprints, unit.environment.secrets);
+        await applyUnit(unit, {
+          ctx,
+          ledger,
+          action: "rollback",
+          rollbackOf: previous.id,
+          trigger: summary.deploymentId,
+          backendImpl: run.options.backendImpl,
+          ...(secrets ? { secrets } : {}),
+        });
+        restored.push(`${name} on ${host}`);
+      } catch (error) {
+        if (interruptedBy()) throw error;
+        kept.push(`${name} on ${host} (its rollback failed: ${errorMessage(error)})`);
+      }
+    }
+  }
+  const parts = [
+    ...(restored.length > 0 ? [`restored the earlier version of ${restored.join(", ")}`] : []),
+    ...(kept.length > 0 ? [`not restored: ${kept.join(", ")}`] : []),
+  ];
+  return parts.length > 0 ? parts.join("; ") : undefined;
 }
 
 /** The fingerprints of just `names`. */
@@ -212,10 +280,6 @@ async function deployEnvironments(
     ids: Map<string, string> | undefined;
     rollbackOnFailure: boolean;
     fingerprints: SecretFingerprints | undefined;
-    /** Filled with what this placement's run applied, and what was current before (for restoring it). */
-    applied?: AppliedOnHost[] | undefined;
-    /** Told the first environment that failed. */
-    onFailed?: (environment: string) => void;
   },
 ): Promise<DeploymentSummary[]> {
   const byName = new Map(plan.environments.map((e) => [e.environment, e]));
@@ -233,8 +297,7 @@ async function deployEnvironments(
     const secrets = only(options.fingerprints, env.secrets);
     if (!options.force && (await isUnchanged(ledger, unit, ctx, backend, secrets)))
       return recordUnchanged(unit, { ctx, ledger, id, ...(secrets ? { secrets } : {}) });
-    const previous = options.applied ? currentRecord((await ledger.read()).records) : undefined;
-    const summary = await applyUnit(unit, {
+    return applyUnit(unit, {
       ctx,
       ledger,
       action: "up",
@@ -243,14 +306,6 @@ async function deployEnvironments(
       id,
       ...(secrets ? { secrets } : {}),
     });
-    options.applied?.push({
-      environment: name,
-      deploymentId: summary.deploymentId,
-      ledger,
-      previous,
-      ...(secrets ? { secrets } : {}),
-    });
-    return summary;
   };
   const outcomes = await executeDag(
     plan.environments.map((e) => ({
@@ -264,7 +319,6 @@ async function deployEnvironments(
     .filter(([, o]) => o.status === "failed")
     .sort(([, a], [, b]) => (a.endedAt?.getTime() ?? 0) - (b.endedAt?.getTime() ?? 0));
   if (failed.length > 0) {
-    options.onFailed?.(failed[0]![0]);
     const left = [...outcomes.entries()].filter(
       ([, o]) => o.status === "skipped" || o.status === "not started",
     );

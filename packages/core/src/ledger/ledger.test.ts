@@ -104,6 +104,25 @@ describe("ledger", () => {
     expect(lineContentHash('{"a":1}')).toBeUndefined();
   });
 
+  it("records and reads back a bundle's provenance, in the chain's hash", async () => {
+    const dir = cache();
+    const ledger = open(dir);
+    const bundle = {
+      solution: "shop@1.0.0",
+      digest: `sha256:${"d".repeat(64)}`,
+      signer: `sha256:${"5".repeat(64)}`,
+    };
+    const a = await add(ledger, "succeeded", undefined, { source: "bundle shop@1.0.0", bundle });
+    const [read] = (await ledger.read()).records;
+    expect(read!.bundle).toEqual(bundle);
+    expect(await ledger.verify()).toEqual({ records: 1, tornTail: false, anchor: "ok" });
+    writeFileSync(
+      pathOf(dir),
+      readFileSync(pathOf(dir), "utf8").replace('shop@1.0.0","digest', 'shop@9.0.0","digest'),
+    );
+    await expect(ledger.verify()).rejects.toThrow(`record ${a.id}): content does not match its hash`);
+  });
+
   it("stores identical deployment units once", async () => {
     const ledger = open();
     const a = await add(ledger, "succeeded");

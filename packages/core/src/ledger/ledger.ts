@@ -349,6 +349,7 @@ export class Ledger {
       ...(entry.rollbackOf ? { rollbackOf: entry.rollbackOf } : {}),
       ...(entry.trigger ? { trigger: entry.trigger } : {}),
       ...(entry.source ? { source: entry.source } : {}),
+      ...(entry.bundle ? { bundle: entry.bundle } : {}),
       images: entry.images,
       ...(entry.unit ? { unit: entry.unit } : {}),
       ...(entry.secrets ? { secrets: entry.secrets } : {}),

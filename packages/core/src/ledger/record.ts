@@ -46,6 +46,17 @@ const LedgerRecordShape = z.object({
   trigger: z.string().optional(),
   /** Where the deploy came from when not the config: "bundle hedeby@2.3.1". */
   source: z.string().optional(),
+  /** The bundle a deploy was carried in by (up --bundle, or a rollback to such a deploy), as verified then. */
+  bundle: z
+    .object({
+      /** "hedeby@2.3.1" */
+      solution: z.string(),
+      /** sha256 of its bundle.json */
+      digest: z.string(),
+      /** Id of the key whose signature was verified (absent: the bundle was not signature-checked). */
+      signer: z.string().optional(),
+    })
+    .optional(),
   images: z.array(LedgerImageSchema),
   /** Digest of the stored deployment unit (objects/<hex>.json), for replay. */
   unit: z.string().optional(),
@@ -78,6 +89,7 @@ export function ledgerRecordSchema(count: number): typeof LedgerRecordShape {
 }
 
 export type LedgerRecord = z.infer<typeof LedgerRecordShape>;
+export type BundleProvenance = NonNullable<LedgerRecord["bundle"]>;
 
 /** A deployment as history shows it: its outcome record, or its started record when no outcome was written. */
 export type Deployment = LedgerRecord & {

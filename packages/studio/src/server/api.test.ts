@@ -1,4 +1,13 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -439,5 +448,97 @@ describe("studio API", () => {
     // The address printed first answers, token and all.
     const response = await fetch(new URL(`/api/session${new URL(studio.url).search}`, studio.url));
     expect(response.status).toBe(200);
+  });
+
+  it("answers only to its own address in Host, even with the token (DNS rebinding)", async () => {
+    const { studio } = await start(flagship());
+    const get = (host: string, origin?: string) =>
+      new Promise<{ status: number; body: string }>((done, fail) => {
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port: studio.port,
+            path: `/api/session?token=${studio.token}`,
+            headers: { Host: host, ...(origin ? { Origin: origin } : {}) },
+          },
+          (res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => done({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on("error", fail);
+        req.end();
+      });
+    const evil = await get(`evil.example:${studio.port}`);
+    expect(evil.status).toBe(421);
+    expect(evil.body).toContain(`Host \\"evil.example:${studio.port}\\" is not this studio's address`);
+    expect(evil.body).not.toContain("longhall");
+    // The Origin check compares with the served address, so a rebinding page cannot pass it either.
+    const rebound = await get(`evil.example:${studio.port}`, `http://evil.example:${studio.port}`);
+    expect(rebound.status).toBe(421);
+    expect((await get(`127.0.0.1:${studio.port}`)).status).toBe(200);
+    expect((await get(`localhost:${studio.port}`)).status).toBe(200);
+    expect((await get(`127.0.0.1:${studio.port + 1}`)).status).toBe(421);
+    expect((await get(`localhost:${studio.port}`, `http://evil.example:${studio.port}`)).status).toBe(403);
+  });
+
+  it("plans without reading an environment file that resolves outside --cwd", async () => {
+    const outside = testdir({});
+    const canary = join(outside, "canary");
+    writeFileSync(
+      join(outside, "leak.ts"),
+      `import { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(canary)}, "read");\nexport default { services: { leaked: { image: "outside-marker:1" } } };\n`,
+    );
+    const cwd = flagship();
+    symlinkSync(join(outside, "leak.ts"), join(cwd, "environments/leak.ts"));
+    const { call } = await start(cwd);
+    const planned = await call<PlanResponse>("/api/plan", {
+      name: "hall",
+      target: "local",
+      environment: { dependsOn: ["leak"], services: { gate: { image: "nginx:1.27" } } },
+    });
+    expect(planned.body.ok).toBe(false);
+    expect(JSON.stringify(planned.body)).toMatch(
+      /environments\/leak\.ts: resolves outside the project directory [^;"]+; it is not read/,
+    );
+    expect(JSON.stringify(planned.body)).not.toContain("outside-marker");
+    expect(existsSync(canary)).toBe(false);
+  });
+
+  it("saves through a random, exclusively created temp file: a planted symlink is not written through", async () => {
+    const outside = testdir({ "victim.txt": "untouched\n" });
+    const cwd = flagship();
+    const victim = join(outside, "victim.txt");
+    // Every name the old fixed scheme could use, planted as a symlink to a file outside --cwd.
+    for (const name of [`.hall.${process.pid}.studio-tmp`, ".hall.studio-tmp", ".hall.tmp"])
+      symlinkSync(victim, join(cwd, "environments", name));
+    const { call } = await start(cwd);
+    const saved = await call<SaveResponse>("/api/save", { name: "hall", environment: hall, format: "ts" });
+    expect(saved.body).toMatchObject({ ok: true, file: "environments/hall.ts" });
+    expect(readFileSync(victim, "utf8")).toBe("untouched\n");
+    expect(readFileSync(join(cwd, "environments/hall.ts"), "utf8")).toContain('"runes-cache"');
+    // No temp file left behind: only the planted links remain.
+    const temps = readdirSync(join(cwd, "environments")).filter((f) => f.startsWith(".hall."));
+    expect(temps.sort()).toEqual([`.hall.${process.pid}.studio-tmp`, ".hall.studio-tmp", ".hall.tmp"]);
+  });
+
+  it("answers an oversized body with 413, not a reset connection", async () => {
+    const { studio } = await start(flagship());
+    const body = JSON.stringify({
+      name: "x",
+      target: "local",
+      environment: { services: {} },
+      pad: "x".repeat(3 * 1024 * 1024),
+    });
+    const response = await fetch(`http://127.0.0.1:${studio.port}/api/plan?token=${studio.token}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body,
+    });
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: string }).error).toBe(
+      "the request body is over the 2 MiB limit",
+    );
   });
 });

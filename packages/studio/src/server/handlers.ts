@@ -4,6 +4,7 @@
  * the project in memory (Project.withEnvironment) and planned exactly as
  * `kaupang up <name> --dry-run` would plan its file.
  */
+import { randomBytes } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -93,17 +94,20 @@ class Projects {
       if (!project && this.key === this.stamp()) return this.loaded;
     }
     // No config here or above: a scratch project (named after the directory) still plans and exports.
-    this.loaded = loadProject(this.cwd).then(
-      (project) => {
-        this.scratch = false;
-        return project;
-      },
-      (error) => {
-        if (!isKaupangError(error) || error.code !== "ERR_NO_CONFIG") throw error;
-        this.scratch = true;
-        return scratchProject(this.cwd);
-      },
-    );
+    // A config file here that resolves outside --cwd (a symlink out) is never read.
+    this.loaded = confinedConfig(this.cwd)
+      .then(() => loadProject(this.cwd))
+      .then(
+        (project) => {
+          this.scratch = false;
+          return project;
+        },
+        (error) => {
+          if (!isKaupangError(error) || error.code !== "ERR_NO_CONFIG") throw error;
+          this.scratch = true;
+          return scratchProject(this.cwd);
+        },
+      );
     this.loaded.then(
       (p) => {
         this.key = this.stamp(p.environmentsDir);
@@ -119,6 +123,15 @@ class Projects {
   reset(): void {
     this.loaded = undefined;
     this.key = undefined;
+  }
+}
+
+/** A config file that resolves outside --cwd (a symlink out) is refused, never read. */
+async function confinedConfig(cwd: string): Promise<void> {
+  for (const name of configNames) {
+    const path = join(cwd, name);
+    if (existsSync(path) && !isInside(cwd, realpathSync(path)))
+      throw new BadRequest(`${name} resolves outside --cwd; it is not read`, 403);
   }
 }
 
@@ -179,7 +192,8 @@ export function createHandlers(options: HandlerOptions) {
     try {
       const project = await projects.get();
       environmentsDir(project);
-      const drawn = palette.planWith(project).withEnvironment(name, environment);
+      // Environment files that resolve outside --cwd (symlinks out) are refused, never read.
+      const drawn = palette.planWith(project).withEnvironment(name, environment).confineTo(cwd);
       file = drawn.environmentFile(name);
       const model = await loadModel(drawn, { environments: [name], target });
       return { project, file, plan: createPlan(model) };
@@ -313,9 +327,15 @@ export function createHandlers(options: HandlerOptions) {
         return { ok: false, exists: names, message: `${names} exists; confirm to replace it` };
       }
       mkdirSync(dir, { recursive: true });
-      const temporary = join(dir, `.${request.name}.${process.pid}.studio-tmp`);
-      writeFileSync(temporary, exported.content);
-      renameSync(temporary, target);
+      // A random name, created exclusively (O_EXCL, no symlink followed): nothing planted there is written through.
+      const temporary = join(dir, `.${request.name}.${randomBytes(12).toString("hex")}.studio-tmp`);
+      writeFileSync(temporary, exported.content, { flag: "wx", mode: 0o644 });
+      try {
+        renameSync(temporary, target);
+      } catch (error) {
+        rmSync(temporary, { force: true });
+        throw error;
+      }
       const others = existing.filter((path) => path !== target);
       for (const path of others) rmSync(path);
       projects.reset();

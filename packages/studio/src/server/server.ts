@@ -69,26 +69,44 @@ function defaultWebDir(): string {
   return fileURLToPath(new URL("../../dist/web/", import.meta.url));
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...security, "Content-Type": "application/json; charset=utf-8" });
+  res.writeHead(status, { ...security, "Content-Type": "application/json; charset=utf-8", ...headers });
   res.end(text);
 }
+
+/**
+ * A body over the limit is read to its end and dropped, so the client gets
+ * the 413 instead of a reset connection; past `drainLimit` (or a declared
+ * length past it) the connection is cut.
+ */
+const drainLimit = 8 * bodyLimit;
 
 function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolveBody, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const tooLarge = () =>
+      new BadRequest(`the request body is over the ${bodyLimit / 1024 / 1024} MiB limit`, 413);
+    if (Number(req.headers["content-length"]) > drainLimit) {
+      reject(tooLarge());
+      return;
+    }
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > bodyLimit) {
-        reject(new BadRequest("the request body is too large", 413));
+      if (size > drainLimit) {
         req.destroy();
         return;
       }
-      chunks.push(chunk);
+      if (size <= bodyLimit) chunks.push(chunk);
     });
     req.on("end", () => {
+      if (size > bodyLimit) return reject(tooLarge());
       const text = Buffer.concat(chunks).toString("utf8");
       try {
         resolveBody(text === "" ? {} : JSON.parse(text));
@@ -98,6 +116,30 @@ function readBody(req: IncomingMessage): Promise<unknown> {
     });
     req.on("error", reject);
   });
+}
+
+/**
+ * The Host header values this server answers to: the address it serves, its
+ * loopback names when it serves loopback, every local address when it serves
+ * all of them. Anything else — a name that resolves here by DNS rebinding —
+ * is refused, token or not.
+ */
+function servedHosts(host: string, port: number): Set<string> {
+  const hosts = new Set<string>();
+  const add = (name: string) => {
+    const shown = name.includes(":") ? `[${name}]` : name;
+    hosts.add(`${shown}:${port}`.toLowerCase());
+    if (port === 80) hosts.add(shown.toLowerCase());
+  };
+  const loopback = ["127.0.0.1", "::1", "localhost"];
+  add(host);
+  if (loopback.includes(host) || host.startsWith("127.")) for (const name of loopback) add(name);
+  if (host === "0.0.0.0" || host === "::") {
+    for (const name of loopback) add(name);
+    for (const addresses of Object.values(networkInterfaces()))
+      for (const address of addresses ?? []) add(address.address.replace(/%.*$/, ""));
+  }
+  return hosts;
 }
 
 function sameToken(given: string | null, token: string): boolean {
@@ -177,9 +219,17 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     res.end(readFileSync(file));
   };
 
+  let hosts = new Set<string>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://studio.invalid");
     const method = req.method ?? "GET";
+    const hostHeader = String(req.headers.host ?? "").toLowerCase();
+    if (!hosts.has(hostHeader)) {
+      req.resume();
+      return send(res, 421, {
+        error: `Host ${JSON.stringify(req.headers.host ?? "")} is not this studio's address; open the address kaupang studio printed`,
+      });
+    }
     if (!url.pathname.startsWith("/api/")) {
       if (method !== "GET" && method !== "HEAD") return send(res, 405, { error: "method not allowed" });
       try {
@@ -194,7 +244,7 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     }
     // A page of another origin cannot drive the API even if it learned the token.
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host}`) {
+    if (origin !== undefined && origin.toLowerCase() !== `http://${hostHeader}`) {
       return send(res, 403, { error: "cross-origin requests are refused" });
     }
     const route = routes[`${method} ${url.pathname}`];
@@ -207,7 +257,13 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
       .then(
         (answer) => send(res, 200, answer),
         (error) => {
-          if (error instanceof BadRequest) return send(res, error.status, { error: error.message });
+          if (error instanceof BadRequest)
+            return send(
+              res,
+              error.status,
+              { error: error.message },
+              error.status === 413 ? { Connection: "close" } : {},
+            );
           console.error(error);
           send(res, 500, { error: "internal error (see the terminal running kaupang studio)" });
         },
@@ -227,6 +283,7 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     server.listen(options.port ?? 8080, host, () => resolveListen());
   });
   const { port } = server.address() as AddressInfo;
+  hosts = servedHosts(host, port);
   const urls = addressesFor(host).map((address) => `http://${address}:${port}/?token=${token}`);
   return {
     url: urls[0]!,
