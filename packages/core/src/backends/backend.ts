@@ -48,6 +48,12 @@ export interface RunningService {
 export interface Backend {
   /** Start read-only checks a deploy will need, so they run while images resolve (optional). */
   prepare?(ctx: BackendContext): void;
+  /**
+   * Checks that must pass before anything of the plan is deployed, with the
+   * pinned environments (optional): the proxy of routed environments answers
+   * and no other route holds their hosts and paths.
+   */
+  preflight?(ctx: BackendContext, envs: readonly EnvironmentPlan[]): Promise<void>;
   /** Make the environment match its artifact, and wait until it runs. */
   apply(ctx: BackendContext, env: EnvironmentPlan): Promise<void>;
   /** Remove what kaupang created for the environment, and wait until it is gone. */

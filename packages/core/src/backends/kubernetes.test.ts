@@ -239,6 +239,7 @@ describe("kubernetes plan commands", () => {
       "delete -n hall deployment -l app.kubernetes.io/managed-by=kaupang,app.kubernetes.io/instance=hall-app,app.kubernetes.io/name notin (web,worker) --cascade=foreground --wait",
       "delete -n hall job -l app.kubernetes.io/managed-by=kaupang,app.kubernetes.io/instance=hall-app,app.kubernetes.io/name notin (migrate) --cascade=foreground --wait",
       "delete -n hall service -l app.kubernetes.io/managed-by=kaupang,app.kubernetes.io/instance=hall-app,app.kubernetes.io/name notin (web) --cascade=foreground --wait",
+      "delete -n hall ingress -l app.kubernetes.io/managed-by=kaupang,app.kubernetes.io/instance=hall-app --cascade=foreground --wait",
     ]);
     expect(
       p.environments[0]!.commands.every((c) => c.argv.slice(0, 3).join(" ") === "kubectl --context aks-prod"),
@@ -252,11 +253,12 @@ describe("kubernetes plan commands", () => {
       Deployment: ["web"],
       Job: [],
       Service: ["web"],
+      Ingress: [],
     });
     const ctx = { project: p.project, target: p.targetSettings, pull: p.pull, root: p.root };
     expect(kubePruneCommands(ctx, env).map((c) => c.argv.slice(6, 8))).toEqual([
       ["deployment,service", "-l"],
-      ["job", "-l"],
+      ["job,ingress", "-l"],
     ]);
     expect(kubePruneCommands(ctx, env)[1]!.argv[8]).toBe(
       "app.kubernetes.io/managed-by=kaupang,app.kubernetes.io/instance=hall-app",

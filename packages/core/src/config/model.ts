@@ -3,7 +3,7 @@
  * data with every default applied and no functions. Everything downstream
  * (plan, render, apply) is a function of this.
  */
-import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
+import type { BackendName, PullPolicy, StateMode, TargetSettings } from "../base/target.js";
 import type { PortMapping } from "./ports.js";
 
 export type { BackendName, PullPolicy };
@@ -35,6 +35,18 @@ export interface BuildSpec {
   target?: string;
 }
 
+/** One way a service is reached over HTTP through the proxy. */
+export interface Route {
+  host: string;
+  /** Path prefix, "/" for everything; requests keep their path. */
+  path: string;
+  /** The container port requests go to (one the service exposes). */
+  port: number;
+  tls: "auto" | "internal" | "off";
+  /** Kubernetes: the Secret with the certificate (routes with TLS). */
+  tlsSecret?: string;
+}
+
 export interface Service {
   name: string;
   /** The image reference after `dockerRepository` prefixing. */
@@ -55,6 +67,8 @@ export interface Service {
   replicas: number;
   labels: Record<string, string>;
   pull?: PullPolicy;
+  /** HTTP routes through the proxy; absent when the service declares none. */
+  routes?: Route[];
   dependsOn: string[];
   /** Linux capabilities, as written (compose/swarm cap_add/cap_drop; Kubernetes without "CAP_"). */
   capAdd: string[];
@@ -93,6 +107,8 @@ export interface Environment {
 /** The selected target: how to reach it, and its pull policy. */
 export interface Target extends TargetSettings {
   pull: PullPolicy;
+  /** Where the ledger and the deploy lock live (not part of what a unit replays). */
+  state: StateMode;
 }
 
 export interface Model {

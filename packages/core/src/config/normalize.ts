@@ -24,6 +24,7 @@ import type {
   Target,
 } from "./model.js";
 import { parsePorts } from "./ports.js";
+import { normalizeProxy, normalizeRoutes } from "./routes.js";
 import { isValidName, nameRule, type ServiceObjectSchema, type TargetSchema } from "./schema.js";
 import { fieldError } from "./validate.js";
 import type { Config, ValidEnvironment } from "./written.js";
@@ -113,12 +114,14 @@ export function selectTarget(
           },
         }
       : {}),
+    ...(written.proxy ? { proxy: normalizeProxy(written.proxy) } : {}),
     pull: written.pull ?? config.defaultPull ?? "missing",
+    state: written.state ?? "local",
     env: written.env ?? {},
   };
 }
 
-/** A target's `hosts`: compose only, without a dockerContext, each host once. */
+/** A target's `hosts`: compose only, without a dockerContext, each host once, state kept locally. */
 function checkHosts(
   project: { root: string; configFile?: string },
   name: string,
@@ -146,6 +149,12 @@ function checkHosts(
       ["dockerHost"],
       written.dockerHost,
       `${showValue(written.dockerHost)}: a target has either dockerHost or hosts, not both`,
+    );
+  if (written.state === "target")
+    throw at(
+      ["state"],
+      written.state,
+      `"target": a target with hosts keeps its state locally (each host has its own ledger; one lock for all): use state: "local"`,
     );
   const seen = new Set<string>();
   hosts.forEach((host, index) => {
@@ -445,6 +454,9 @@ function normalizeService(input: {
   if (workingDir !== undefined) out.workingDir = workingDir;
   if (s.restart !== undefined) out.restart = s.restart;
   if (s.pull !== undefined) out.pull = s.pull as PullPolicy;
+  if (s.http !== undefined) {
+    out.routes = normalizeRoutes({ http: s.http, ports, runOnce: out.runOnce, file, path });
+  }
   if (s.healthcheck) {
     const h = s.healthcheck;
     let test = typeof h.test === "string" ? ["CMD-SHELL", h.test] : [...h.test];

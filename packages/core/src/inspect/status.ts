@@ -10,9 +10,11 @@ import { type Drift, driftOf } from "../deploy/drift.js";
 import { placementsOf } from "../deploy/hosts.js";
 import { currentFingerprints, secretChanges } from "../deploy/secret-fingerprints.js";
 import { locateState } from "../deploy/state-location.js";
+import { environmentUrls, type ServiceUrl } from "../deploy/urls.js";
 import { ledgerAt } from "../ledger/ledger.js";
 import { holderGone, readLock } from "../ledger/lock.js";
 import { currentRecord, deployments, type LedgerRecord } from "../ledger/record.js";
+import { unitTarget } from "../plan/unit.js";
 
 export type { Drift } from "../deploy/drift.js";
 
@@ -25,6 +27,8 @@ export interface EnvironmentStatus {
   deploymentId?: string;
   state: "ok" | "drifted" | "not deployed";
   drift: Drift[];
+  /** Where the deployed environment answers (routes, published ports); empty when not deployed. */
+  urls: ServiceUrl[];
   /** Secrets whose value changed since that deploy ("secret API_KEY changed"; `up` applies them); never a value. */
   secrets: string[];
   /** The last deploy, when it did not succeed: failed, interrupted, or still running. */
@@ -64,11 +68,12 @@ export async function status(options: {
       await ledger.verify(read);
       const last = await lastAttempt(ledger.store, read.records);
       const record = currentRecord(read.records);
-      if (!record) return { ...at, state: "not deployed", drift: [], secrets: [], ...(last ? { last } : {}) };
+      if (!record)
+        return { ...at, state: "not deployed", drift: [], urls: [], secrets: [], ...(last ? { last } : {}) };
       const unit = await ledger.readUnit(record);
       const ctx: BackendContext = {
         project: unit.project,
-        target: unit.target,
+        target: unitTarget(unit, state.root),
         pull: unit.pull,
         root: state.root,
         events: silent,
@@ -87,6 +92,7 @@ export async function status(options: {
         deploymentId: record.id,
         state: drift.length > 0 || secrets.length > 0 ? "drifted" : "ok",
         drift,
+        urls: environmentUrls(unit),
         secrets,
         ...(last ? { last } : {}),
       };
