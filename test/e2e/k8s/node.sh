@@ -381,14 +381,14 @@ knode_stop() {
 # table, kubelet's KUBE-FIREWALL and KUBE-IPTABLES-HINT. The node is the only
 # Kubernetes on the machine (one per machine), so every KUBE-* chain is its own.
 knode_drop_kube_chains() {
-  local table rule chain
+  local table rules rule chain
   for table in filter nat mangle; do
     # Jumps from the built-in (or Docker's) chains into a KUBE- chain first, then the chains.
-    iptables -t "$table" -S 2>/dev/null | grep -E '^-A [^ ]+ .*-j KUBE-' | grep -vE '^-A KUBE-' |
-      while read -r rule; do
-        # shellcheck disable=SC2086  # the rule's words, as iptables -S printed them
-        iptables -t "$table" ${rule/#-A/-D} 2>/dev/null || true
-      done
+    rules="$(iptables -t "$table" -S 2>/dev/null | awk '$1 == "-A" && $2 !~ /^KUBE-/ && / -j KUBE-/')"
+    while read -r rule; do
+      # shellcheck disable=SC2086  # the rule's words, as iptables -S printed them
+      [ -z "$rule" ] || iptables -t "$table" ${rule/#-A/-D} 2>/dev/null || true
+    done <<<"$rules"
     for chain in $(iptables -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^KUBE-/ { print $2 }'); do
       iptables -t "$table" -F "$chain" 2>/dev/null || true
     done
