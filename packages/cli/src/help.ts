@@ -21,6 +21,7 @@ const targetHelp: Record<string, string> = {
   ps: "target the environment runs on",
   logs: "target the environment runs on",
   "ledger verify": "target whose ledgers to verify",
+  "ledger export": "target whose history to export",
   unlock: "target whose deploy lock to clear",
 };
 
@@ -58,8 +59,16 @@ const examples: Record<string, string[]> = {
     "kaupang rollback api                           # re-apply the previous good deploy",
     "kaupang rollback api --to 20260611T140000Z-bbbb --dry-run",
   ],
-  ledger: ["kaupang ledger verify"],
+  ledger: ["kaupang ledger verify", "kaupang ledger export api --target prod -o api.ledger.json"],
   "ledger verify": ["kaupang ledger verify", "kaupang ledger verify api --target prod"],
+  "ledger export": [
+    "kaupang ledger export api --target prod -o api.ledger.json",
+    "kaupang ledger export api --target prod --state local -o api.ledger.json   # from cacheDir, not the target",
+  ],
+  "ledger import": [
+    "kaupang ledger import api.ledger.json                      # into the target's state, where its config says",
+    "kaupang ledger import api.ledger.json --state target       # onto the target, moving a local history there",
+  ],
   unlock: [
     "kaupang unlock api                             # who held the lock; clears it if that run is gone",
     "kaupang unlock api --target prod --force       # even if its holder still runs on this host",

@@ -47,6 +47,7 @@ export { type BuildOptions, type BuildPlan, build, planBuild } from "./deploy/bu
 export { type DownOptions, type DownPlan, down, planDown } from "./deploy/down.js";
 export { type HostsFailure, hostLabel, placementsOf } from "./deploy/hosts.js";
 export { newDeploymentId } from "./deploy/ids.js";
+export { exportLedger, type ImportResult, importLedger } from "./deploy/ledger-transfer.js";
 export { type UnlockResult, unlock } from "./deploy/locks.js";
 export { recordInterrupted } from "./deploy/outcome.js";
 export { type Planned, type PlanUpOptions, planUp, type TargetOptions } from "./deploy/plan-up.js";
@@ -96,8 +97,9 @@ export { Ledger, type LedgerRead, ledgerAt, ledgerPath } from "./ledger/ledger.j
 export { describeHolder, type LockHolder } from "./ledger/lock.js";
 export type { Deployment, LedgerRecord } from "./ledger/record.js";
 export { currentRecord, deployments } from "./ledger/record.js";
-export type { Scope, StateStore, StoreLocation } from "./ledger/store.js";
-export { type LedgerCheck, verifyLedgers } from "./ledger/verify-all.js";
+export type { StoreLocation } from "./ledger/state-store.js";
+export type { Scope, StateStore } from "./ledger/store.js";
+export { type LedgerCheck, ledgerScopes, verifyLedgers } from "./ledger/verify-all.js";
 export { type PipelinePlan, type PipelineStep, planPipeline, planRun } from "./pipeline/plan-pipeline.js";
 export {
   type PipelineResult,

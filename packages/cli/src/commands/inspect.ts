@@ -6,6 +6,7 @@ import {
   type EnvironmentDiff,
   exec,
   formatCommand,
+  ledgerScopes,
   openLedgers,
   type PassthroughCommand,
   passthroughCommands,
@@ -13,7 +14,6 @@ import {
   recordChanges,
   sinceProblem,
   status,
-  verifyLedgers,
 } from "@kaupang/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { formatHistory } from "../output/history.js";
@@ -105,7 +105,7 @@ export function registerInspect(program: Command, io: Io): void {
   history.action(async (env: string | undefined, options: CommonOptions) => {
     const names = env
       ? [env]
-      : (await verifyLedgers({ cwd: options.cwd, target: options.target })).map((c) => c.environment);
+      : (await ledgerScopes({ cwd: options.cwd, target: options.target })).map((s) => s.scope.environment);
     const rows: { record: Deployment; changes: Change[] | undefined }[] = [];
     for (const name of [...new Set(names)]) {
       const ledgers = await openLedgers({

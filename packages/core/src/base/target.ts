@@ -8,6 +8,8 @@
 
 export type BackendName = "compose" | "swarm" | "kubernetes";
 export type PullPolicy = "always" | "missing" | "never";
+/** Where a target's deploy state (ledger, units, lock) lives: this machine's cacheDir, or the target itself. */
+export type StateMode = "local" | "target";
 
 /** How to reach a target: which backend, which docker or kube context, which namespace. */
 export interface TargetSettings {

@@ -232,6 +232,7 @@ export async function createBundle(options: BundleOptions): Promise<BundleResult
       }),
     ),
     withImages: options.withImages === true,
+    ...(model.target.state === "target" ? { state: "target" as const } : {}),
     files: Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b))),
     sizes: Object.fromEntries(Object.entries(sizes).sort(([a], [b]) => a.localeCompare(b))),
   };

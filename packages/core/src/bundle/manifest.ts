@@ -70,6 +70,11 @@ export const BundleManifestSchema = z.strictObject({
     )
     .max(10_000),
   withImages: z.boolean(),
+  /**
+   * "target" when the target keeps its deploy state on itself (state:
+   * "target"): a site deploying the bundle without a config keeps it there too.
+   */
+  state: z.enum(["local", "target"]).optional(),
   /** Bundle-relative path → sha256 of its content. */
   files: z.record(z.string(), Digest),
   /** Bundle-relative path → size in bytes (bundles made before sizes were recorded have none). */

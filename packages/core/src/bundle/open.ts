@@ -417,7 +417,8 @@ async function readBundle(
       namespace: siteSettings.namespace,
       pins,
     });
-    const { pull: _pull, ...settings }: Target = siteSettings;
+    // Where the state lives is no part of a unit (plan/create-plan.ts drops it too).
+    const { pull: _pull, state: _state, ...settings }: Target = siteSettings;
     const artifact = { path: join(artifactDir, `${name}.${artifactExtension[manifest.backend]}`), content };
     // Wave artifacts, Kubernetes objects and service views come from the verified artifact, never from plan.json.
     const plan: EnvironmentPlan = {

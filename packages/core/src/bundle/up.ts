@@ -16,12 +16,13 @@ import { eachHost, hostEvents, hostLabel, placementsOf } from "../deploy/hosts.j
 import { lockEnvironments } from "../deploy/locks.js";
 import { currentFingerprints } from "../deploy/secret-fingerprints.js";
 import { checkSecrets } from "../deploy/secrets.js";
-import { locateState, requiredSignatureKey } from "../deploy/state-location.js";
+import { locateState, rememberRemoteState, requiredSignatureKey } from "../deploy/state-location.js";
 import type { ApplyOptions, UpResult } from "../deploy/up.js";
 import { execOk } from "../exec/exec.js";
 import { localImageIds } from "../images/local.js";
 import { ledgerAt } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
+import type { RemoteState } from "../ledger/state-store.js";
 import { imageLoadCommand, upCommands } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
 import { bundleError } from "./files.js";
@@ -46,6 +47,14 @@ export interface BundleUpOptions extends ApplyOptions {
 export interface PlannedBundleUp extends OpenBundle {
   root: string;
   cacheDir: string;
+  /**
+   * Set when the target keeps its deploy state on itself: by the site's
+   * config; without one, by the bundle (made for such a target), or as the
+   * site remembers from an earlier bundle.
+   */
+  remote: RemoteState | undefined;
+  /** A site without a config: remember where the state lives, for rollback and history later. */
+  rememberRemote?: boolean;
   /** The image load that runs first, when the bundle carries images (only if the engine lacks one). */
   loadImages?: PlanCommand;
   /** Every command the deploy runs, in order: per host of the target (or once), the image load, then each unit's. */
@@ -53,7 +62,9 @@ export interface PlannedBundleUp extends OpenBundle {
 }
 
 /** The site's side of a bundle deploy: where, with what, and which keys it requires. */
-async function bundleSite(options: BundleUpOptions): Promise<{ site: BundleSite; keys: RequiredKey[] }> {
+async function bundleSite(
+  options: BundleUpOptions,
+): Promise<{ site: BundleSite; keys: RequiredKey[]; remote: RemoteState | undefined }> {
   const state = await locateState({ cwd: options.cwd, target: options.target });
   const keys: RequiredKey[] = (options.verify ?? []).map((path) => ({
     path: resolve(state.root, path),
@@ -89,6 +100,7 @@ async function bundleSite(options: BundleUpOptions): Promise<{ site: BundleSite;
         backendSource: options.backend ? "--backend" : `its backend in ${configFile}`,
       },
       keys,
+      remote: state.remote,
     };
   }
   // No config: the target's name from --target/$KAUPANG_TARGET, the backend from --backend,
@@ -103,11 +115,14 @@ async function bundleSite(options: BundleUpOptions): Promise<{ site: BundleSite;
         // The config rule without a config: the project's name (open.ts fills it in from the manifest).
         namespace: "",
         pull: options.pull ?? "missing",
+        // Without a config the bundle says where its state lives, or the site remembers (planBundleUp).
+        state: state.remote ? "target" : "local",
       },
       targetSource,
       backendSource: options.backend ? "--backend" : "no config and no --backend: compose",
     },
     keys,
+    remote: state.remote,
   };
 }
 
@@ -147,7 +162,7 @@ function bundleCommands(
 }
 
 export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBundleUp> {
-  const { site, keys } = await bundleSite(options);
+  const { site, keys, remote: configured } = await bundleSite(options);
   const bundle = await openBundle(options.bundle, {
     cwd: site.root,
     site,
@@ -155,13 +170,21 @@ export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBun
     expectDigest: options.expectDigest,
   });
   try {
-    if (!site.project) await checkLedgerProject(bundle, site);
+    // Without a config, a bundle made for a target that keeps its state there keeps it on this site's target.
+    const remote =
+      configured ??
+      (!site.project && bundle.manifest.state === "target"
+        ? { project: bundle.manifest.project, target: bundle.units[0]!.target }
+        : undefined);
+    if (!site.project) await checkLedgerProject(bundle, { ...site, remote });
     const load = loadCommand(bundle, site.settings);
     const commands = bundleCommands(bundle, site, options.hosts);
     return {
       ...bundle,
       root: site.root,
       cacheDir: site.cacheDir,
+      remote,
+      ...(!site.project && remote ? { rememberRemote: true } : {}),
       ...(load ? { loadImages: load } : {}),
       commands,
     };
@@ -176,7 +199,10 @@ export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBun
  * site's ledger already deploys under each environment@target, so a bundle
  * cannot take over another project's names.
  */
-async function checkLedgerProject(bundle: OpenBundle, site: BundleSite): Promise<void> {
+async function checkLedgerProject(
+  bundle: OpenBundle,
+  site: BundleSite & { remote: RemoteState | undefined },
+): Promise<void> {
   for (const unit of bundle.units) {
     const env = unit.environment.environment;
     const ledger = ledgerAt(site, { environment: env, target: site.settings.name });
@@ -238,6 +264,7 @@ async function deployOpened(bundle: PlannedBundleUp, options: BundleUpOptions): 
   );
   // A bundle made for a target with hosts goes to each host in turn: its images, then its units.
   const placements = placementsOf(units[0]!.target, options.hosts);
+  if (bundle.rememberRemote && bundle.remote) await rememberRemoteState(bundle.cacheDir, bundle.remote);
   const locks = await lockEnvironments(bundle, manifest.target, manifest.environmentOrder, options);
   try {
     const perHost = await eachHost(

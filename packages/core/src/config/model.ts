@@ -3,7 +3,7 @@
  * data with every default applied and no functions. Everything downstream
  * (plan, render, apply) is a function of this.
  */
-import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
+import type { BackendName, PullPolicy, StateMode, TargetSettings } from "../base/target.js";
 import type { PortMapping } from "./ports.js";
 
 export type { BackendName, PullPolicy };
@@ -93,6 +93,8 @@ export interface Environment {
 /** The selected target: how to reach it, and its pull policy. */
 export interface Target extends TargetSettings {
   pull: PullPolicy;
+  /** Where the ledger and the deploy lock live (not part of what a unit replays). */
+  state: StateMode;
 }
 
 export interface Model {

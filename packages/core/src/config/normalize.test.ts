@@ -42,7 +42,13 @@ describe("normalisation", () => {
     });
     expect(api.services.worker!.dependsOn).toEqual(["web"]);
     expect(api.services.cron!.dependsOn).toEqual(["web", "worker"]);
-    expect(m.target).toEqual({ name: "local", backend: "compose", namespace: "demo", pull: "missing" });
+    expect(m.target).toEqual({
+      name: "local",
+      backend: "compose",
+      namespace: "demo",
+      pull: "missing",
+      state: "local",
+    });
   });
 
   it("prefixes bare image names only", () => {

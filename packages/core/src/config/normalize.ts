@@ -114,11 +114,12 @@ export function selectTarget(
         }
       : {}),
     pull: written.pull ?? config.defaultPull ?? "missing",
+    state: written.state ?? "local",
     env: written.env ?? {},
   };
 }
 
-/** A target's `hosts`: compose only, without a dockerContext, each host once. */
+/** A target's `hosts`: compose only, without a dockerContext, each host once, state kept locally. */
 function checkHosts(
   project: { root: string; configFile?: string },
   name: string,
@@ -146,6 +147,12 @@ function checkHosts(
       ["dockerHost"],
       written.dockerHost,
       `${showValue(written.dockerHost)}: a target has either dockerHost or hosts, not both`,
+    );
+  if (written.state === "target")
+    throw at(
+      ["state"],
+      written.state,
+      `"target": a target with hosts keeps its state locally (each host has its own ledger; one lock for all): use state: "local"`,
     );
   const seen = new Set<string>();
   hosts.forEach((host, index) => {

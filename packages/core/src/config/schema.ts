@@ -301,6 +301,11 @@ export const TargetSchema = strict({
   pull: Pull.optional(),
   env: EnvMap.optional(),
   rollbackOnFailure: RollbackOnFailure,
+  state: oneOf(["local", "target"] as const)
+    .optional()
+    .describe(
+      'Where the ledger, the deployment units and the deploy lock live. "local" (default): cacheDir on the machine that runs kaupang. "target": on the target itself (Kubernetes: a Lease and Secrets in the namespace; swarm: configs; compose: volumes on the engine), so every machine that deploys shares one history and one lock.',
+    ),
   requireSignature: strict({
     key: z.string().describe("Ed25519 public key (PEM), relative to the config root."),
   })

@@ -73,7 +73,7 @@ function setup() {
   const root = mkdtempSync(join(tmpdir(), "kaupang-apply-"));
   dirs.push(root);
   const ledger = ledgerAt(
-    { cacheDir: join(root, ".kaupang"), root },
+    { cacheDir: join(root, ".kaupang"), root, remote: undefined },
     { environment: "api", target: "local" },
   );
   const events: KaupangEvent[] = [];

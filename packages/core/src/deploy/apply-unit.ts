@@ -104,7 +104,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   let step: Step = "hook";
   let applied = false;
   try {
-    await runHooks(env.hooks.beforeUp, "beforeUp", scope, ctx.events, hookEnv);
+    await runHooks(env.hooks.beforeUp, "beforeUp", scope, ctx.events, hookEnv, ctx.root);
     step = "apply";
     await writeArtifacts(ctx.root, env);
     applied = true;
@@ -112,7 +112,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
     step = "verify";
     await verifyRunning(backend, ctx, env);
     step = "hook";
-    await runHooks(env.hooks.afterUp, "afterUp", scope, ctx.events, hookEnv);
+    await runHooks(env.hooks.afterUp, "afterUp", scope, ctx.events, hookEnv, ctx.root);
   } catch (error) {
     const signal = interruptedBy();
     if (signal) {

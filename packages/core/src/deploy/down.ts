@@ -6,6 +6,7 @@ import type { EventSink } from "../base/events.js";
 import { interruptedBy, interruptedError } from "../base/interrupt.js";
 import type { Model } from "../config/model.js";
 import { loadProject, type Project } from "../config/project.js";
+import { planStoreLocation } from "../ledger/state-store.js";
 import { downCommands } from "../plan/commands.js";
 import type { Plan, PlanCommand } from "../plan/types.js";
 import { writeArtifacts } from "./artifacts.js";
@@ -72,12 +73,7 @@ export async function removePlanned(
   const ctx = backendContext(plan, options);
   const backend = backendFor(plan.backend, options.backendImpl);
   const placements = placementsOf(plan.targetSettings, options.hosts);
-  const locks = await lockEnvironments(
-    { cacheDir: model.cacheDir, root: plan.root },
-    plan.target,
-    order,
-    options,
-  );
+  const locks = await lockEnvironments(planStoreLocation(model, plan), plan.target, order, options);
   try {
     await eachHost(
       placements,

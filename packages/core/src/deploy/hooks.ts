@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { KaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import type { Hook } from "../config/model.js";
@@ -17,10 +18,13 @@ export async function runHooks(
   scope: string,
   events: EventSink,
   env: Record<string, string> = {},
+  root = process.cwd(),
 ): Promise<void> {
   for (const hook of hooks) {
     events({ type: "stage", scope, message: `${phase} hook: ${hook.run}` });
-    const result = await runShell(hook.run, { cwd: hook.cwd, env: { ...env, ...hook.env }, events, scope });
+    // A recorded unit names its hooks' directories relative to the checkout (plan/unit.ts, portableUnit).
+    const cwd = resolve(root, hook.cwd);
+    const result = await runShell(hook.run, { cwd, env: { ...env, ...hook.env }, events, scope });
     if (result.signal) {
       throw new KaupangError(
         "ERR_HOOK_FAILED",

@@ -32,8 +32,12 @@ function independent(count: number): string {
 /** One entry per deploy (a started record and its outcome are one). */
 const hostRecords = async (cwd: string, env: string, host: string) =>
   deployments(
-    (await ledgerAt({ cacheDir: join(cwd, ".kaupang") }, { environment: env, target: "prod", host }).read())
-      .records,
+    (
+      await ledgerAt(
+        { cacheDir: join(cwd, ".kaupang"), remote: undefined },
+        { environment: env, target: "prod", host },
+      ).read()
+    ).records,
   );
 
 const withHosts = (hosts: string[], target: Record<string, unknown> = {}) =>
@@ -83,8 +87,12 @@ describe("environments of one wave deploy side by side", () => {
     expect([...backend.calls].sort()).toEqual(["apply e1", "apply e2"]);
     const statuses = async (env: string) =>
       deployments(
-        (await ledgerAt({ cacheDir: join(cwd, ".kaupang") }, { environment: env, target: "local" }).read())
-          .records,
+        (
+          await ledgerAt(
+            { cacheDir: join(cwd, ".kaupang"), remote: undefined },
+            { environment: env, target: "local" },
+          ).read()
+        ).records,
       ).map((r) => r.status);
     expect(await statuses("e1")).toEqual(["failed"]);
     expect(await statuses("e2")).toEqual(["succeeded"]);
@@ -122,7 +130,7 @@ describe("a target with hosts", () => {
     expect(two).toMatchObject({ host: h2, status: "succeeded", id: one!.id });
     // Each host's unit runs against that host alone.
     const unit = await ledgerAt(
-      { cacheDir: join(cwd, ".kaupang") },
+      { cacheDir: join(cwd, ".kaupang"), remote: undefined },
       { environment: "market", target: "prod", host: h2 },
     ).readUnit(two!);
     expect(unit.target).toMatchObject({ name: "prod", dockerHost: h2 });
@@ -275,7 +283,7 @@ describe("a target with hosts", () => {
     expect(logs.map((c) => c.host)).toEqual([h2]);
   });
 
-  it("hosts are for compose, without a dockerContext, each once, as ssh:// URLs", async () => {
+  it("hosts are for compose, without a dockerContext, each once, as ssh:// URLs, with state kept locally", async () => {
     const cases: [Record<string, unknown>, string][] = [
       [
         { hosts: [h1], backend: "swarm" },
@@ -290,6 +298,10 @@ describe("a target with hosts", () => {
         'kaupang.config.json: targets.prod.dockerHost: "ssh://root@10.0.0.9": a target has either dockerHost or hosts, not both',
       ],
       [{ hosts: [h1, h1] }, `kaupang.config.json: targets.prod.hosts[1]: "${h1}": this host is listed twice`],
+      [
+        { hosts: [h1], state: "target" },
+        'kaupang.config.json: targets.prod.state: "target": a target with hosts keeps its state locally',
+      ],
       [{ hosts: ["10.0.0.1"] }, 'targets.prod.hosts[0]: "10.0.0.1": expected "ssh://[user@]host[:port]"'],
     ];
     for (const [target, message] of cases) {

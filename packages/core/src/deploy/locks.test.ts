@@ -39,7 +39,10 @@ describe("kaupang unlock", () => {
       host: hostname(),
       children: [{ pgid: orphan.pid, start: processStart(orphan.pid!), command: "sh -c 'sleep 30'" }],
     });
-    const ledger = ledgerAt({ cacheDir: join(cwd, ".kaupang") }, { environment: "api", target: "local" });
+    const ledger = ledgerAt(
+      { cacheDir: join(cwd, ".kaupang"), remote: undefined },
+      { environment: "api", target: "local" },
+    );
     const started = await ledger.append({
       id: "20260101T000000Z-0001",
       at: "2026-01-01T00:00:00.000Z",

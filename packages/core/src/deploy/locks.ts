@@ -5,7 +5,7 @@
  * says what happened and the next deploy proceeds.
  */
 import { hostname } from "node:os";
-import { KaupangError } from "../base/errors.js";
+import { isKaupangError, KaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { closeOpenDeployments, ledgerAt } from "../ledger/ledger.js";
 import {
@@ -18,12 +18,15 @@ import {
   stopLeftovers,
   unlockCommand,
 } from "../ledger/lock.js";
-import { type Scope, type StoreLocation, stateScopes, stateStore } from "../ledger/store.js";
+import { type StoreLocation, stateScopes, stateStore } from "../ledger/state-store.js";
+import type { Scope } from "../ledger/store.js";
 import { locateState } from "./state-location.js";
 
 /** The ledgers one environment@target lock guards: its own, and one per host of a target with hosts. */
-function guardedScopes(location: StoreLocation, scope: Scope): Scope[] {
-  const hosts = stateScopes(location).filter(
+async function guardedScopes(location: StoreLocation, scope: Scope): Promise<Scope[]> {
+  // State on the target is one ledger per environment@target (a target with hosts keeps it locally).
+  if (location.remote) return [scope];
+  const hosts = (await stateScopes(location)).filter(
     (s) => s.host && s.environment === scope.environment && s.target === scope.target,
   );
   return [scope, ...hosts];
@@ -58,7 +61,7 @@ export async function lockEnvironments(
         ...(options.events ? { events: options.events } : {}),
       });
       locks.push(lock);
-      for (const guarded of guardedScopes(location, scope)) {
+      for (const guarded of await guardedScopes(location, scope)) {
         const ledger = ledgerAt(location, guarded, { kaupangVersion: options.kaupangVersion });
         for (const closed of await closeOpenDeployments(
           ledger,
@@ -75,6 +78,11 @@ export async function lockEnvironments(
     return locks;
   } catch (error) {
     for (const lock of locks) await lock.release();
+    // The target refused its state: say that the run stopped before it changed anything.
+    if (isKaupangError(error) && /^ERR_(STATE_|ENGINE_UNREACHABLE|KUBECONFIG)/.test(error.code))
+      throw new KaupangError(error.code, `${error.message}; nothing was changed`, {
+        ...(error.hint ? { hint: error.hint } : {}),
+      });
     throw error;
   }
 }
@@ -132,7 +140,7 @@ export async function unlock(options: {
     }
     if (result.state === "gone") result.stopped = await stopLeftovers(lock.holder);
   }
-  result.removed = await store.removeLock(lock.text);
+  result.removed = await store.removeLock(lock.version);
   if (result.state === "live") return result;
   // Close the deploy the holder left open, under the lock like any write.
   const ours = await acquireLock(store, {
@@ -142,7 +150,7 @@ export async function unlock(options: {
   });
   try {
     const reason = interruptedReason(result.holder, "kaupang unlock");
-    for (const guarded of guardedScopes(site, scope)) {
+    for (const guarded of await guardedScopes(site, scope)) {
       const ledger = ledgerAt(site, guarded, { kaupangVersion: options.kaupangVersion });
       result.closed.push(...(await closeOpenDeployments(ledger, reason)).map((r) => r.id));
     }

@@ -68,7 +68,10 @@ describe("rollback", () => {
       ...current,
       environment: { ...old, commands: old.commands.filter((c) => !c.argv.includes("update")) },
     };
-    const ledger = ledgerAt({ cacheDir: join(cwd, ".kaupang") }, { environment: "market", target: "local" });
+    const ledger = ledgerAt(
+      { cacheDir: join(cwd, ".kaupang"), remote: undefined },
+      { environment: "market", target: "local" },
+    );
     const record = await ledger.append({
       id: "20250101T000000Z-0001",
       at: "2025-01-01T00:00:00.000Z",

@@ -14,7 +14,8 @@ import { keyIdOf, readPublicKey } from "../base/signing-keys.js";
 import { type Ledger, ledgerAt } from "../ledger/ledger.js";
 import { holderGone, readLock } from "../ledger/lock.js";
 import { deployments as history, type LedgerRecord } from "../ledger/record.js";
-import type { DeploymentUnit } from "../plan/unit.js";
+import type { RemoteState } from "../ledger/state-store.js";
+import { type DeploymentUnit, unitTarget } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
 import { eachHost, hostEvents, placementsOf } from "./hosts.js";
 import { newDeploymentId } from "./ids.js";
@@ -107,6 +108,8 @@ export interface RollbackContext {
   root: string;
   cacheDir: string;
   target: string;
+  /** Set when the target keeps its state on itself (its lock is there too). */
+  remote: RemoteState | undefined;
   /** The target's hosts, when it has some (each has its own ledger). */
   hosts?: string[];
   /** Set on a site that deploys from bundles. */
@@ -165,6 +168,7 @@ export async function openLedger(options: {
     root: site.root,
     cacheDir: site.cacheDir,
     target: site.target,
+    remote: site.remote,
     ...(site.hosts ? { hosts: site.hosts } : {}),
     ...(bounds ? { bounds } : {}),
   };
@@ -247,7 +251,7 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
   try {
     const ctx: BackendContext = {
       project: unit.project,
-      target: unit.target,
+      target: unitTarget(unit, context.root),
       pull: unit.pull,
       root: context.root,
       events,

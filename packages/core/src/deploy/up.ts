@@ -10,11 +10,13 @@ import { errorMessage, isKaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { executeDag } from "../base/execute-dag.js";
 import { interruptedBy } from "../base/interrupt.js";
+import type { Model } from "../config/model.js";
 import { type Ledger, unitDigest } from "../ledger/ledger.js";
 import { currentRecord, deployments } from "../ledger/record.js";
+import { planStoreLocation } from "../ledger/state-store.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { Plan } from "../plan/types.js";
-import type { DeploymentUnit } from "../plan/unit.js";
+import { type DeploymentUnit, portableUnit } from "../plan/unit.js";
 import { applyUnit, type DeploymentSummary, recordUnchanged } from "./apply-unit.js";
 import { driftOf } from "./drift.js";
 import { eachHost, type HostsFailure, type Placement, placedContext, placementsOf } from "./hosts.js";
@@ -94,7 +96,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
   const placements = placementsOf(plan.targetSettings, options.hosts);
   const ctx = backendContext(plan, options);
   const placed = placements.map((p) => placedContext(ctx, p));
-  const location = { cacheDir: model.cacheDir, root: plan.root };
+  const location = planStoreLocation(model, plan);
   const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, options);
   const backend = backendFor(plan.backend, options.backendImpl);
   backend.prepare?.(placed[0]!);
@@ -149,7 +151,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
           backend,
           {
             ...options,
-            cacheDir: model.cacheDir,
+            state: model,
             ids: placement.host ? ids : undefined,
             rollbackOnFailure,
             fingerprints,
@@ -276,7 +278,8 @@ async function deployEnvironments(
   ctx: BackendContext,
   backend: Backend,
   options: UpOptions & {
-    cacheDir: string;
+    /** Where the ledgers live (cacheDir, or the target when it keeps its state). */
+    state: Pick<Model, "cacheDir" | "target">;
     ids: Map<string, string> | undefined;
     rollbackOnFailure: boolean;
     fingerprints: SecretFingerprints | undefined;
@@ -285,14 +288,17 @@ async function deployEnvironments(
   const byName = new Map(plan.environments.map((e) => [e.environment, e]));
   const deployOne = async (name: string): Promise<DeploymentSummary> => {
     const env = byName.get(name)!;
-    const unit: DeploymentUnit = {
-      project: plan.project,
-      target: placement.target,
-      backend: plan.backend,
-      pull: plan.pull,
-      environment: env,
-    };
-    const ledger = ledgerFor(plan, options, name, plan.target, options.kaupangVersion, placement.host);
+    const unit: DeploymentUnit = portableUnit(
+      {
+        project: plan.project,
+        target: placement.target,
+        backend: plan.backend,
+        pull: plan.pull,
+        environment: env,
+      },
+      plan.root,
+    );
+    const ledger = ledgerFor(plan, options.state, name, plan.target, options.kaupangVersion, placement.host);
     const id = options.ids?.get(name);
     const secrets = only(options.fingerprints, env.secrets);
     if (!options.force && (await isUnchanged(ledger, unit, ctx, backend, secrets)))
@@ -359,8 +365,13 @@ async function isUnchanged(
     return false;
   }
   const digest = unitDigest(unit);
-  // A unit an older kaupang recorded has another digest for the same deploy: compare it completed.
-  if (current.unit !== digest && unitDigest(await ledger.readUnit(current)) !== digest) return false;
+  // A unit an older kaupang recorded has another digest for the same deploy (pieces the
+  // planner carries since, the checkout's paths): compare it completed and made portable.
+  if (current.unit !== digest) {
+    const recorded = await ledger.readUnit(current);
+    if (unitDigest(recorded) !== digest && unitDigest(portableUnit(recorded, ctx.root)) !== digest)
+      return false;
+  }
   const lastAttempt = deployments(read.records)
     .filter((r) => r.status !== "unchanged" && r.failedStep !== "resolve")
     .at(-1);

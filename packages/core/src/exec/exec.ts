@@ -47,6 +47,12 @@ interface ExecOptions {
   displayEnv?: Record<string, string>;
   /** Give the child this terminal (ps, logs -f): its output is not captured. */
   inherit?: boolean;
+  /**
+   * kaupang's own bookkeeping (kubectl --raw for state on the target, a
+   * credential plugin), not a step of the deploy: not recorded in the deploy
+   * lock, and it may still start after Ctrl-C (the run records its outcome).
+   */
+  bookkeeping?: boolean;
 }
 
 export interface ExecResult {
@@ -75,6 +81,29 @@ interface ChildGroup {
 }
 const groups = new Map<ChildProcess, ChildGroup>();
 const changeListeners = new Set<() => void>();
+
+/**
+ * Every child carries `KAUPANG_RUN=<pid>.<start>` of the kaupang that started
+ * it (and passes it on to what it starts). A kill can land between a child's
+ * start and the lock recording its group; a later run that takes the lock over
+ * finds such children by this tag (see `processesTagged`).
+ */
+export const runTagVariable = "KAUPANG_RUN";
+
+/** The tag of a kaupang process: its pid and start time; undefined where the start time is unknown. */
+export function runTag(pid: number, start: number | undefined): string | undefined {
+  return start === undefined ? undefined : `${pid}.${start}`;
+}
+let ownTag: string | undefined | null = null;
+function myTag(): string | undefined {
+  if (ownTag === null) ownTag = runTag(process.pid, processStart(process.pid));
+  return ownTag;
+}
+
+const tagEnv = (): Record<string, string> => {
+  const tag = myTag();
+  return tag ? { [runTagVariable]: tag } : {};
+};
 
 /** How many children run now. */
 export function runningChildCount(): number {
@@ -164,7 +193,8 @@ async function start(
   options: ExecOptions,
   shell: boolean,
 ): Promise<ExecResult> {
-  if (stopping || interruptedBy()) throw interruptedError("before it ran a command");
+  if ((stopping || interruptedBy()) && !options.bookkeeping)
+    throw interruptedError("before it ran a command");
   const command = redact(shell ? args[0]! : formatCommand([file, ...args], options.displayEnv));
   // A quiet command (a look-up) is still reported, marked as detail: shown with --verbose.
   const detail = options.quiet ? { detail: true } : {};
@@ -176,7 +206,7 @@ async function start(
   const child = spawn(program, programArgs, {
     cwd: options.cwd,
     // undefined values unset a variable (node leaves them out of the child's environment)
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...options.env, ...tagEnv() },
     stdio: [
       options.inherit ? "inherit" : options.input === undefined ? "ignore" : "pipe",
       options.inherit ? "inherit" : "pipe",
@@ -186,7 +216,7 @@ async function start(
   });
   running.add(child);
   if (detached) grouped.add(child);
-  if (detached && child.pid !== undefined) {
+  if (detached && child.pid !== undefined && !options.bookkeeping) {
     const start = processStart(child.pid);
     groups.set(child, { pgid: child.pid, ...(start !== undefined ? { start } : {}), command });
     for (const listener of changeListeners) listener();
@@ -258,6 +288,52 @@ export function exec(argv: readonly string[], options: ExecOptions = {}): Promis
 /** Run a shell command line (hooks, `run:` steps). */
 export function runShell(commandLine: string, options: ExecOptions = {}): Promise<ExecResult> {
   return start("/bin/sh", [commandLine], options, true);
+}
+
+/** A long-lived child kaupang talks to over its stdin and stdout (an API connection), and what it said on stderr. */
+interface Channel {
+  child: ChildProcess;
+  stderr: () => string;
+  /** Whether the channel keeps kaupang running: yes while a request is in flight, no while it is idle. */
+  hold(held: boolean): void;
+}
+
+const channels = new Set<ChildProcess>();
+
+/**
+ * Start a child that carries a connection (`docker system dial-stdio`): not a
+ * step of the deploy, so it is neither published for the lock nor stopped by
+ * Ctrl-C (the run still records its outcome through it); it ends when kaupang
+ * exits (its stdin closes), and never keeps kaupang running.
+ */
+export function openChannel(
+  argv: readonly string[],
+  options: { env?: Record<string, string> } = {},
+): Channel {
+  const [file, ...args] = argv;
+  if (!file) throw new Error("openChannel: empty argv");
+  const child = spawn(file, args, {
+    env: { ...process.env, ...options.env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  channels.add(child);
+  child.once("close", () => channels.delete(child));
+  if (channels.size === 1)
+    process.once("exit", () => {
+      for (const c of channels) c.kill("SIGTERM");
+    });
+  const stderr = collect(child.stderr);
+  const handles = [child, child.stdin, child.stdout, child.stderr] as unknown as ({
+    ref?: () => void;
+    unref?: () => void;
+  } | null)[];
+  return {
+    child,
+    stderr,
+    hold(held) {
+      for (const handle of handles) (held ? handle?.ref : handle?.unref)?.call(handle);
+    },
+  };
 }
 
 /** A child's output as its non-empty lines, trimmed (IDs, names, one per line). */

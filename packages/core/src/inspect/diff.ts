@@ -18,6 +18,7 @@ import {
 } from "../deploy/secret-fingerprints.js";
 import { type Ledger, ledgerAt } from "../ledger/ledger.js";
 import { currentRecord, type LedgerRecord } from "../ledger/record.js";
+import { planStoreLocation } from "../ledger/state-store.js";
 import { createPlan } from "../plan/create-plan.js";
 import type { EnvironmentPlan, Plan } from "../plan/types.js";
 import type { DeploymentUnit } from "../plan/unit.js";
@@ -61,10 +62,11 @@ export async function diffPlan(
   const checks = plan.environments.flatMap((env) => placements.map(({ host }) => ({ env, host })));
   return Promise.all(
     checks.map(async ({ env, host }): Promise<EnvironmentDiff> => {
-      const ledger = ledgerAt(
-        { cacheDir: planned.model.cacheDir, root: plan.root },
-        { environment: env.environment, target: plan.target, ...(host ? { host } : {}) },
-      );
+      const ledger = ledgerAt(planStoreLocation(planned.model, plan), {
+        environment: env.environment,
+        target: plan.target,
+        ...(host ? { host } : {}),
+      });
       const read = await ledger.read();
       await ledger.verify(read);
       const record = currentRecord(read.records);

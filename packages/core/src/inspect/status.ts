@@ -13,6 +13,7 @@ import { locateState } from "../deploy/state-location.js";
 import { ledgerAt } from "../ledger/ledger.js";
 import { holderGone, readLock } from "../ledger/lock.js";
 import { currentRecord, deployments, type LedgerRecord } from "../ledger/record.js";
+import { unitTarget } from "../plan/unit.js";
 
 export type { Drift } from "../deploy/drift.js";
 
@@ -68,7 +69,7 @@ export async function status(options: {
       const unit = await ledger.readUnit(record);
       const ctx: BackendContext = {
         project: unit.project,
-        target: unit.target,
+        target: unitTarget(unit, state.root),
         pull: unit.pull,
         root: state.root,
         events: silent,

@@ -28,7 +28,11 @@ const cache = () => {
 };
 /** The api@local ledger under a fresh cacheDir (paths in messages relative to `root`). */
 const open = (dir = cache(), options: { root?: string; kaupangVersion?: string } = {}) =>
-  ledgerAt({ cacheDir: dir, root: options.root }, { environment: "api", target: "local" }, options);
+  ledgerAt(
+    { cacheDir: dir, root: options.root, remote: undefined },
+    { environment: "api", target: "local" },
+    options,
+  );
 const fileOf = (ledger: Ledger, dir: string) => join(dir, ledger.location);
 const pathOf = (dir: string) => join(dir, "ledger", "api@local.jsonl");
 const objectsOf = (dir: string) => join(dir, "ledger", "objects");

@@ -1,8 +1,8 @@
 /**
  * The deploy ledger of one environment@target: records, one JSON object per
  * line, append-only and hash-chained (each record carries the hash of the one
- * before it, and its own), kept in a StateStore (store.ts; today the local
- * files under cacheDir). The replayable deployment unit (artifact, waves,
+ * before it, and its own), kept in a StateStore (store.ts: the local files
+ * under cacheDir, or objects on the target). The replayable deployment unit (artifact, waves,
  * commands) is stored content-addressed beside them, so records stay small
  * and identical deploys share one unit.
  *
@@ -10,12 +10,14 @@
  * outcome record with the same id after it, so a killed deploy leaves a trace.
  *
  * Crash safety: units are stored before the record that names them; a record
- * is one appended line, fsynced. A line torn by a crash (no trailing newline)
- * is ignored on read; the next append keeps its bytes aside and says so in the
- * record it writes (`torn`). After every append the head anchor (count, hash
- * and id of the last record) is written apart from the records, so records cut
- * from the end are detected by `verify` and refused by `append`. Appending
- * reads only the tail, so it costs the same at 10 or 10,000 records.
+ * is one appended line, fsynced (or one object written on the target). A line
+ * torn by a crash (no trailing newline) is ignored on read; the next append
+ * keeps its bytes aside and says so in the record it writes (`torn`). Every
+ * append also moves the head anchor (count, hash and id of the last record),
+ * kept apart from the records, so records cut from the end are detected by
+ * `verify` and refused by `append`. Appending reads only the tail, so it
+ * costs the same at 10 or 10,000 records; it is a compare-and-swap on that
+ * tail, so two writers never fork the chain.
  */
 import { hash } from "node:crypto";
 import { hostname, userInfo } from "node:os";
@@ -25,7 +27,8 @@ import { KaupangError } from "../base/errors.js";
 import { redact } from "../base/redact.js";
 import { completeUnit, type DeploymentUnit, type StoredUnit } from "../plan/unit.js";
 import { type LedgerRecord, ledgerRecordSchema, ledgerVersion } from "./record.js";
-import { hostKey, type Scope, type StateStore, type StoreLocation, stateStore } from "./store.js";
+import { type StoreLocation, stateStore } from "./state-store.js";
+import { hostKey, type Scope, type StateStore } from "./store.js";
 
 /** crypto.hash (Node ≥ 20.12) is one call instead of three objects: ~3× faster on 10,000 short records. */
 export const sha256 = (text: string): string => `sha256:${hash("sha256", text, "hex")}`;
@@ -146,7 +149,7 @@ export class Ledger {
   }
 
   /** Parse and validate lines; a malformed line is an error naming file and line. */
-  private parse(lines: readonly string[], firstLine = 1): LedgerRecord[] {
+  parse(lines: readonly string[], firstLine = 1): LedgerRecord[] {
     // One JSON.parse of the whole history is several times faster than one per
     // line; a line that is not JSON is then found line by line, to name it.
     let values: unknown[] | undefined;
@@ -186,7 +189,7 @@ export class Ledger {
 
   /** The last complete record, reading only the tail. */
   async last(): Promise<LedgerRecord | undefined> {
-    const { line } = await this.store.readLastRecord();
+    const { line } = await this.store.readTail();
     return line ? this.parse([line], 0)[0] : undefined;
   }
 
@@ -198,7 +201,10 @@ export class Ledger {
 
   /** The head anchor, if one was written; an unreadable one is an error. */
   async readAnchor(): Promise<Anchor | undefined> {
-    const text = await this.store.readAnchor();
+    return this.parseAnchor(await this.store.readAnchor());
+  }
+
+  private parseAnchor(text: string | undefined): Anchor | undefined {
     if (text === undefined) return undefined;
     let parsed: ReturnType<typeof AnchorSchema.safeParse>;
     try {
@@ -241,12 +247,25 @@ export class Ledger {
     }
   }
 
-  /** Check every link of the chain and the head anchor; throws naming the first broken or missing record. */
-  async verify(read?: LedgerRead): Promise<LedgerCheck> {
+  /**
+   * Check every link of the chain and the head anchor; throws naming the
+   * first broken or missing record. Units are checked as the store can
+   * cheaply (store.hasUnits); `deep` reads every unit and checks its digest.
+   */
+  async verify(read?: LedgerRead, options: { deep?: boolean } = {}): Promise<LedgerCheck> {
     const { records, lines, tornTail } = read ?? (await this.read());
     let prev: string | null = null;
     // Many records share one deployment unit (unchanged deploys): check each once.
-    const checkedUnits = new Map<string, boolean>();
+    const digests = [...new Set(records.flatMap((r) => (r.unit ? [r.unit] : [])))];
+    const present = options.deep
+      ? new Set(
+          (
+            await Promise.all(
+              digests.map(async (d) => ((await this.readUnitText(d)) === undefined ? [] : [d])),
+            )
+          ).flat(),
+        )
+      : await this.store.hasUnits(digests);
     for (const [i, record] of records.entries()) {
       const where = `${this.location} line ${i + 1} (record ${record.id})`;
       const line = lines?.[i];
@@ -268,9 +287,7 @@ export class Ledger {
           `${where}: sequence number ${record.seq}, expected ${i + 1}`,
         );
       }
-      if (record.unit && !checkedUnits.has(record.unit))
-        checkedUnits.set(record.unit, (await this.readUnitText(record.unit)) !== undefined);
-      if (record.unit && !checkedUnits.get(record.unit)) {
+      if (record.unit && !present.has(record.unit)) {
         throw new KaupangError(
           "ERR_LEDGER_TAMPERED",
           `${where}: its deployment object ${record.unit} is missing or modified`,
@@ -321,9 +338,9 @@ export class Ledger {
    * the record (`torn`).
    */
   async append(entry: NewRecord): Promise<LedgerRecord> {
-    const { line, torn } = await this.store.readLastRecord();
+    const { line, torn, anchor: anchorText } = await this.store.readTail();
     const last = line ? this.parse([line], 0)[0] : undefined;
-    const anchor = await this.readAnchor();
+    const anchor = this.parseAnchor(anchorText);
     if (anchor)
       this.checkAnchor(anchor, last?.seq ?? 0, (seq) => (seq === last?.seq ? last.hash : undefined));
     const seq = (last?.seq ?? 0) + 1;
@@ -358,22 +375,50 @@ export class Ledger {
       prev: last?.hash ?? null,
     };
     const record = { ...content, hash: recordHash(content) } as LedgerRecord;
-    await this.store.appendRecord(JSON.stringify(record), torn);
-    const head: Anchor = { v: 1, count: seq, hash: record.hash, id: record.id, at: new Date().toISOString() };
-    await this.store.writeAnchor(`${JSON.stringify(head)}\n`);
+    await this.store.append([{ line: JSON.stringify(record), seq }], anchorAfter(record), torn);
     return record;
+  }
+
+  /**
+   * Append records written elsewhere (`ledger import`), byte for byte, after
+   * this ledger's last record: they must continue its chain. The caller holds
+   * the lock and has verified them.
+   */
+  async appendLines(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return;
+    const { line, torn } = await this.store.readTail();
+    if (torn)
+      throw new KaupangError(
+        "ERR_LEDGER_CORRUPT",
+        `${this.location} ends with a torn record; append one record first (it keeps the torn bytes aside)`,
+      );
+    const records = this.parse(lines);
+    const last = line ? this.parse([line], 0)[0] : undefined;
+    if (records[0]!.prev !== (last?.hash ?? null) || records[0]!.seq !== (last?.seq ?? 0) + 1)
+      throw new KaupangError(
+        "ERR_LEDGER_CHANGED",
+        `${this.location} changed: the records to import no longer continue it; nothing was written`,
+      );
+    await this.store.append(
+      lines.map((l, i) => ({ line: l, seq: records[i]!.seq })),
+      anchorAfter(records.at(-1)!),
+    );
   }
 }
 
 const sha256Bytes = (bytes: Buffer): string => `sha256:${hash("sha256", bytes, "hex")}`;
 
+/** The head anchor after `last`: one line of JSON. */
+const anchorAfter = (last: LedgerRecord): string =>
+  `${JSON.stringify({ v: 1, count: last.seq, hash: last.hash, id: last.id, at: new Date().toISOString() } satisfies Anchor)}\n`;
+
 /** The ledger of environment@target at `location`. */
 export function ledgerAt(
   location: StoreLocation,
   scope: Scope,
-  options: { kaupangVersion?: string | undefined } = {},
+  options: { kaupangVersion?: string | undefined; cache?: boolean } = {},
 ): Ledger {
-  return new Ledger(stateStore(location, scope), options);
+  return new Ledger(stateStore(location, scope, options.cache === false ? { cache: false } : {}), options);
 }
 
 /**

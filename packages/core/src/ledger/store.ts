@@ -1,25 +1,36 @@
 /**
  * Where one environment@target keeps its deploy state: the record log, the
  * deployment units it names, the lock and the head anchor. The ledger's
- * logic (hash chain, sequence, anchor check, lock waits and takeovers) is
- * written once against this interface; a store only keeps bytes.
+ * logic (hash chain, sequence, anchor check, lock waits, leases and
+ * takeovers) is written once against this interface; a store only keeps
+ * bytes.
  *
- * `fileStore` is the local implementation (today's files under cacheDir). A
- * store on the target (a Kubernetes Lease and Secrets, swarm configs, the
- * engine) implements the same methods; every method is async for that reason.
+ * `fileStore` is the local implementation (files under cacheDir). The stores
+ * on the target (state: "target") implement the same methods over a
+ * Kubernetes Lease and Secrets (kube-store.ts), swarm configs and engine
+ * volumes (object-store.ts over engine-space.ts); state-store.ts chooses.
  *
  * Contract for implementations:
- * - records are lines of JSON without their newline, appended in order; the
- *   caller holds the lock while it appends. `readRecords` returns every
- *   complete one, and any bytes after the last complete one (a write torn by
- *   a crash) as `torn`; a store whose writes are atomic never has one.
- * - `appendRecord(line, torn)` first cuts `torn` (what the caller read and set
- *   aside with `saveTorn`), then appends; it fails if the tail is no longer
- *   that (someone wrote meanwhile).
+ * - records are lines of JSON without their newline, appended in order, each
+ *   with its sequence number; the caller holds the lock while it appends.
+ *   `readRecords` returns every complete one, and any bytes after the last
+ *   complete one (a write torn by a crash) as `torn`; a store whose writes
+ *   are atomic never has one.
+ * - `append(records, anchor, torn)` is a compare-and-swap on the tail: it
+ *   first cuts `torn` (what the caller read and set aside with `saveTorn`),
+ *   appends, and sets the head anchor to `anchor` (in one write where the
+ *   store can); it fails with ERR_LEDGER_CHANGED, writing nothing, if the
+ *   tail is no longer what `readTail` returned (someone wrote meanwhile).
  * - units are immutable, addressed by the sha256 of their text.
- * - `createLock` is atomic create-if-absent; `removeLock(text)` removes the
- *   lock only while it still holds `text`.
+ * - the lock: `createLock` is atomic create-if-absent; `readLock` gives its
+ *   text and a version that changes with every write of it (taking, renewing,
+ *   rewriting); `removeLock(version)` removes it only while it is still that
+ *   version. A store shared by machines has a `leaseMs`: its holders renew
+ *   (`replaceLock`) well within it, and a lock whose version has not changed
+ *   for a whole lease may be taken over (lock.ts).
  */
+
+import { hash } from "node:crypto";
 import {
   closeSync,
   existsSync,
@@ -58,6 +69,34 @@ export function hostKey(host: string): string {
   return host.replace(/^[a-z]+:\/\//, "").replace(/[^\w@.:-]/g, "_");
 }
 
+/**
+ * A short key for environment@target of a project, naming its objects on a
+ * target (the exact names are in their labels): the first 12 hex digits of
+ * sha256(project NUL environment NUL target).
+ */
+export function scopeKey(project: string, scope: Scope): string {
+  return hash("sha256", `${project}\0${scope.environment}\0${scope.target}`, "hex").slice(0, 12);
+}
+
+/** A lock as stored: the holder's text, and a version that changes whenever it is written. */
+export interface LockState {
+  text: string;
+  version: string;
+}
+
+/** The end of the record log: the last complete line, bytes torn after it, and the head anchor. */
+export interface Tail {
+  line?: string;
+  torn?: Buffer;
+  anchor?: string;
+}
+
+/** One record line to append, and its sequence number. */
+export interface RecordLine {
+  line: string;
+  seq: number;
+}
+
 export interface StateStore {
   readonly scope: Scope;
   /** Where the records live, as a user reads it in messages. */
@@ -66,33 +105,46 @@ export interface StateStore {
   readonly lockLocation: string;
   /** Where the head anchor lives, as a user reads it in messages. */
   readonly anchorLocation: string;
+  /**
+   * Set when machines share the store: a holder's lease (ms), renewed by
+   * `replaceLock`; a lock unchanged for a whole lease is expired. A local
+   * store has none: its holders are processes of this host, judged by pid.
+   */
+  readonly leaseMs?: number;
 
   /** Every complete record line, oldest first, and bytes after the last one (a torn write). */
   readRecords(): Promise<{ lines: string[]; torn?: Buffer }>;
-  /** The last complete record line (cheaply: only the tail is read) and a torn write after it. */
-  readLastRecord(): Promise<{ line?: string; torn?: Buffer }>;
+  /** The last complete record line (cheaply: only the tail), a torn write after it, and the head anchor. */
+  readTail(): Promise<Tail>;
   /** Keep a torn tail before it is cut; returns where it was kept (as users read it). */
   saveTorn(torn: Buffer, seq: number): Promise<string>;
-  /** Append one record line (no newline), cutting `torn` first when given. */
-  appendRecord(line: string, torn?: Buffer): Promise<void>;
+  /** Append record lines (no newline) and set the head anchor; cuts `torn` first when given. */
+  append(records: readonly RecordLine[], anchor: string, torn?: Buffer): Promise<void>;
+  readAnchor(): Promise<string | undefined>;
 
   putUnit(digest: string, text: string): Promise<void>;
   /** The unit's text, or undefined when it is not stored. (The caller checks the digest.) */
   getUnit(digest: string): Promise<string | undefined>;
+  /**
+   * Which of `digests` are stored. A store that reads units cheaply (files)
+   * also checks each text against its digest; a store on a target answers
+   * from one listing, and the text is checked whenever it is read.
+   */
+  hasUnits(digests: readonly string[]): Promise<Set<string>>;
   /** Where a unit is kept, for messages. */
   unitLocation(digest: string): string;
 
-  readAnchor(): Promise<string | undefined>;
-  writeAnchor(text: string): Promise<void>;
-
-  /** Create the lock holding `text`; false when a lock exists. */
-  createLock(text: string): Promise<boolean>;
-  /** The lock's text; undefined when there is no lock. */
-  readLock(): Promise<string | undefined>;
-  /** Replace the text of a lock this process holds. */
-  replaceLock(text: string): Promise<void>;
-  /** Remove the lock; with `ifText`, only while it still holds exactly that. True when removed. */
-  removeLock(ifText?: string): Promise<boolean>;
+  /** Create the lock holding `text`: its version, or undefined when a lock exists. */
+  createLock(text: string): Promise<string | undefined>;
+  /** The lock's text and version; undefined when there is no lock. */
+  readLock(): Promise<LockState | undefined>;
+  /**
+   * Rewrite (and so renew) the lock this process holds: its new version.
+   * Throws ERR_LOCK_LOST when it is no longer held (taken over after its lease expired).
+   */
+  replaceLock(text: string): Promise<string>;
+  /** Remove the lock; with `ifVersion`, only while it is still that version. True when removed. */
+  removeLock(ifVersion?: string): Promise<boolean>;
 }
 
 /** Locks this process created in files, removed if it exits without releasing them. */
@@ -158,6 +210,15 @@ export function fileStore(cacheDir: string, scope: Scope, options: { root?: stri
   const anchorPath = join(cacheDir, "locks", `${own}.head`);
   const show = (file: string) => (options.root ? relative(options.root, file) : file);
   const unitFile = (digest: string) => join(objects, `${hex(digest)}.json`);
+  const readAnchor = async () => (existsSync(anchorPath) ? readFile(anchorPath, "utf8") : undefined);
+  const readLockText = () => {
+    try {
+      return readFileSync(lockPath, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+  };
 
   return {
     scope,
@@ -174,11 +235,12 @@ export function fileStore(cacheDir: string, scope: Scope, options: { root?: stri
       return { lines, ...(torn.length > 0 ? { torn: Buffer.from(torn) } : {}) };
     },
 
-    async readLastRecord() {
-      if (!existsSync(path)) return {};
+    async readTail() {
+      const anchor = await readAnchor();
+      if (!existsSync(path)) return anchor === undefined ? {} : { anchor };
       const fd = openSync(path, "r");
       try {
-        return readTail(fd);
+        return { ...readTail(fd), ...(anchor === undefined ? {} : { anchor }) };
       } finally {
         closeSync(fd);
       }
@@ -191,7 +253,7 @@ export function fileStore(cacheDir: string, scope: Scope, options: { root?: stri
       return show(file);
     },
 
-    async appendRecord(line, torn) {
+    async append(records, anchor, torn) {
       mkdirSync(dirname(path), { recursive: true });
       const fd = openSync(path, "a+");
       try {
@@ -206,12 +268,20 @@ export function fileStore(cacheDir: string, scope: Scope, options: { root?: stri
           }
           ftruncateSync(fd, fstatSync(fd).size - torn.length);
         }
-        writeSync(fd, `${line}\n`);
+        writeSync(fd, records.map((r) => `${r.line}\n`).join(""));
         fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
+      // The anchor is written apart from the records (and after them): restoring
+      // or cutting the ledger file does not carry it along.
+      mkdirSync(dirname(anchorPath), { recursive: true });
+      const temp = `${anchorPath}.${process.pid}.tmp`;
+      await writeFile(temp, anchor);
+      await rename(temp, anchorPath);
     },
+
+    readAnchor,
 
     async putUnit(digest, text) {
       const file = unitFile(digest);
@@ -223,18 +293,16 @@ export function fileStore(cacheDir: string, scope: Scope, options: { root?: stri
       return existsSync(file) ? readFile(file, "utf8") : undefined;
     },
 
+    async hasUnits(digests) {
+      const present = new Set<string>();
+      for (const digest of digests) {
+        const file = unitFile(digest);
+        if (existsSync(file) && sha256Of(await readFile(file)) === digest) present.add(digest);
+      }
+      return present;
+    },
+
     unitLocation: (digest) => show(unitFile(digest)),
-
-    async readAnchor() {
-      return existsSync(anchorPath) ? readFile(anchorPath, "utf8") : undefined;
-    },
-
-    async writeAnchor(text) {
-      mkdirSync(dirname(anchorPath), { recursive: true });
-      const temp = `${anchorPath}.${process.pid}.tmp`;
-      await writeFile(temp, text);
-      await rename(temp, anchorPath);
-    },
 
     async createLock(text) {
       mkdirSync(dirname(lockPath), { recursive: true });
@@ -245,9 +313,9 @@ export function fileStore(cacheDir: string, scope: Scope, options: { root?: stri
       try {
         linkSync(staging, lockPath);
         holdFile(lockPath, text);
-        return true;
+        return text;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+        if ((error as NodeJS.ErrnoException).code === "EEXIST") return undefined;
         throw error;
       } finally {
         unlinkSync(staging);
@@ -255,12 +323,9 @@ export function fileStore(cacheDir: string, scope: Scope, options: { root?: stri
     },
 
     async readLock() {
-      try {
-        return readFileSync(lockPath, "utf8");
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-        throw error;
-      }
+      // A file lock's version is its text: every write of it changes what it says.
+      const text = readLockText();
+      return text === undefined ? undefined : { text, version: text };
     },
 
     async replaceLock(text) {
@@ -270,22 +335,25 @@ export function fileStore(cacheDir: string, scope: Scope, options: { root?: stri
       writeFileSync(temp, text);
       renameSync(temp, lockPath);
       holdFile(lockPath, text);
+      return text;
     },
 
-    async removeLock(ifText) {
+    async removeLock(ifVersion) {
       try {
-        if (ifText !== undefined && readFileSync(lockPath, "utf8") !== ifText) return false;
+        if (ifVersion !== undefined && readLockText() !== ifVersion) return false;
         unlinkSync(lockPath);
         return true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
         throw error;
       } finally {
-        if (heldFiles.get(lockPath) === ifText || ifText === undefined) heldFiles.delete(lockPath);
+        if (heldFiles.get(lockPath) === ifVersion || ifVersion === undefined) heldFiles.delete(lockPath);
       }
     },
   };
 }
+
+const sha256Of = (bytes: Buffer): string => `sha256:${hash("sha256", bytes, "hex")}`;
 
 /** The host a per-host ledger's first record names (for a host no longer in the config). */
 function hostOfLedger(path: string): string | undefined {
@@ -303,7 +371,11 @@ function hostOfLedger(path: string): string | undefined {
  * `<env>@<target>/` holding one ledger per host (the host named by `hosts`,
  * the target's configured hosts, else by the ledger's first record).
  */
-function fileScopes(cacheDir: string, hosts: (target: string) => readonly string[], root?: string): Scope[] {
+export function fileScopes(
+  cacheDir: string,
+  hosts: (target: string) => readonly string[],
+  root?: string,
+): Scope[] {
   const dir = join(cacheDir, "ledger");
   if (!existsSync(dir)) return [];
   const scopes: Scope[] = [];
@@ -331,29 +403,4 @@ function fileScopes(cacheDir: string, hosts: (target: string) => readonly string
     }
   }
   return scopes;
-}
-
-/** Where a run keeps deploy state today: its cacheDir (root: what paths in messages are relative to). */
-export interface StoreLocation {
-  cacheDir: string;
-  root?: string | undefined;
-}
-
-/**
- * The store of one environment@target. Every reader and writer of deploy
- * state gets its store here, so a store on the target is chosen in one place.
- */
-export function stateStore(location: StoreLocation, scope: Scope): StateStore {
-  return fileStore(location.cacheDir, scope, location.root ? { root: location.root } : {});
-}
-
-/**
- * Every environment@target (and host of a target with hosts) with records at
- * `location`; `hosts` names a target's configured hosts.
- */
-export function stateScopes(
-  location: StoreLocation,
-  hosts: (target: string) => readonly string[] = () => [],
-): Scope[] {
-  return fileScopes(location.cacheDir, hosts, location.root);
 }

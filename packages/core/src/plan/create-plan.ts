@@ -129,7 +129,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
   checkUniqueServiceNames(model, order);
   checkHostPorts(model, order);
   const pull = options.pull ?? model.target.pull;
-  const { name: targetName, backend, pull: _pull, ...settings } = model.target;
+  const { name: targetName, backend, pull: _pull, state: _state, ...settings } = model.target;
   const target: TargetSettings = { name: targetName, backend, ...settings };
   const ctx = { project: model.project, target, pull, root: model.root };
   const artifactDir = relative(model.root, join(model.cacheDir, targetName)) || ".";

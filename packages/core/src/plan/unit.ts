@@ -8,6 +8,7 @@
  * re-run commands): `completeUnit` derives them from the artifact's text, the
  * one place an artifact is ever parsed back.
  */
+import { isAbsolute, relative, resolve } from "node:path";
 import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
 import { waveDocuments } from "../render/render.js";
 import { viewDocuments } from "../render/view.js";
@@ -21,6 +22,50 @@ export interface DeploymentUnit {
   backend: BackendName;
   pull: PullPolicy;
   environment: EnvironmentPlan;
+}
+
+/** `path` relative to `root` when it is inside it; otherwise as it is. */
+function underRoot(path: string, root: string): string {
+  const rel = relative(root, path);
+  return rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? path : rel;
+}
+
+/**
+ * A unit as the ledger keeps it: free of where the checkout that planned it
+ * lives — the root in commands is ".", hook directories and a kubeconfig
+ * inside the checkout are relative to it — so one deploy planned in two
+ * working copies (two CI agents) is one unit with one digest. A run resolves
+ * them against its own root (`unitTarget`, the hooks' runner).
+ */
+export function portableUnit(unit: DeploymentUnit, root: string): DeploymentUnit {
+  const env = unit.environment;
+  const here = (path: string) => underRoot(path, root);
+  const hooks = Object.fromEntries(
+    Object.entries(env.hooks).map(([phase, list]) => [phase, list.map((h) => ({ ...h, cwd: here(h.cwd) }))]),
+  ) as EnvironmentPlan["hooks"];
+  return {
+    ...unit,
+    target: unit.target.kubeconfig
+      ? { ...unit.target, kubeconfig: here(unit.target.kubeconfig) }
+      : unit.target,
+    environment: {
+      ...env,
+      hooks,
+      commands: env.commands.map((c) => ({
+        ...c,
+        argv: c.argv.map((a) => (a === root ? "." : a)),
+        ...(c.env?.KUBECONFIG ? { env: { ...c.env, KUBECONFIG: here(c.env.KUBECONFIG) } } : {}),
+      })),
+    },
+  };
+}
+
+/** The target settings of a unit for a run at `root` (a kubeconfig the unit names relative to its checkout). */
+export function unitTarget(unit: Pick<DeploymentUnit, "target">, root: string): TargetSettings {
+  const { kubeconfig } = unit.target;
+  return kubeconfig && !isAbsolute(kubeconfig)
+    ? { ...unit.target, kubeconfig: resolve(root, kubeconfig) }
+    : unit.target;
 }
 
 /** A unit as stored by any version: the pieces added since may be missing. */

@@ -21,4 +21,7 @@ export function hall(market: Record<string, unknown> = {}, config: Record<string
 
 /** The deploys recorded for environment@target, one entry each (a started record and its outcome are one). */
 export const records = async (cwd: string, environment: string, target = "local"): Promise<Deployment[]> =>
-  deployments((await ledgerAt({ cacheDir: join(cwd, ".kaupang") }, { environment, target }).read()).records);
+  deployments(
+    (await ledgerAt({ cacheDir: join(cwd, ".kaupang"), remote: undefined }, { environment, target }).read())
+      .records,
+  );
