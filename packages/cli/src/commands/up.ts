@@ -13,6 +13,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import type { Io } from "../output/io.js";
 import { formatPlan, planJson, unitsJson } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
+import { formatUrls } from "../output/urls.js";
 import { version } from "../version.js";
 import { formatDiff } from "./inspect.js";
 import { addFlags, type CommonOptions } from "./options.js";
@@ -115,6 +116,7 @@ export function registerUp(program: Command, io: Io): void {
       }
       const result = await deployBundle({ ...apply, ...bundleOptions, command: "kaupang up --bundle" });
       if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else io.stdout.write(formatUrls(result.deployments));
       return;
     }
     const request = {
@@ -151,6 +153,7 @@ export function registerUp(program: Command, io: Io): void {
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else io.stdout.write(formatUrls(result.deployments));
   });
 }
 
