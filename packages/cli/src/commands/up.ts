@@ -79,6 +79,12 @@ export function registerUp(program: Command, io: Io): void {
     }
     const events = createReporter(io, options);
     const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
+    if (options.bundle && options.rollbackOnFailure === true) {
+      // Said rather than ignored: a bundle's deploy does not roll back by itself (yet).
+      command.error(
+        "error: --rollback-on-failure is not available with --bundle; if a bundle's deploy fails, run kaupang rollback <env>",
+      );
+    }
     if (options.bundle) {
       const bundleOptions = {
         bundle: options.bundle,
@@ -178,7 +184,7 @@ function formatBundlePlan(bundle: PlannedBundleUp): string {
     `  manifest: ${bundle.manifestDigest}`,
     `  deploys to this site's target ${t.name} (${t.backend})${reach.length > 0 ? `: ${reach.join(", ")}` : ""}`,
     "",
-    "Commands, in order (nothing else runs):",
+    "Commands, in order (no other command that changes the site runs; kaupang also reads state, e.g. kubectl get):",
   ];
   let scope = "";
   for (const { scope: s, command: c } of bundle.commands) {
