@@ -8,8 +8,13 @@ cd "$(dirname "$0")/.."
 
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 19)) { console.error(`kaupang needs Node.js >= 20.19 (found ${process.versions.node})`); process.exit(1) }'
 
-echo "[demo] installing and building kaupang (npm install)" >&2
-npm install --no-audit --no-fund
+if [ ! -d node_modules ]; then
+  echo "[demo] installing and building kaupang (npm ci: exactly the lock file)" >&2
+  npm ci --no-audit --no-fund
+else
+  echo "[demo] building kaupang" >&2
+  npm run build --silent
+fi
 
 echo "[demo] starting the Docker engine, swarm and a local registry (first run builds the compose plugin: a few minutes)" >&2
 bash test/e2e/harness/docker-up.sh

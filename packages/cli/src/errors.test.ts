@@ -10,6 +10,17 @@ async function dryRun(files: Record<string, string>, ...args: string[]) {
   return cli("up", ...args, "--dry-run", "--cwd", dir);
 }
 
+describe("up --bundle --rollback-on-failure", () => {
+  it("is refused with one line (usage, exit 2), not ignored", async () => {
+    const r = await cli("up", "--bundle", "./nowhere.bundle", "--rollback-on-failure", "--cwd", testdir({}));
+    expect(r.stderr).toMatch(
+      /^error: --rollback-on-failure is not available with --bundle; if a bundle's deploy fails, run kaupang rollback <env>\n/,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+  });
+});
+
 describe("bad input: one clear line, exit 1, nothing printed on stdout", () => {
   it("environment dependency cycle", async () => {
     const r = await dryRun(
@@ -277,6 +288,63 @@ describe("command-line usage errors exit 2", () => {
   it("unknown command", async () => {
     const r = await cli("upp");
     expect(r.code).toBe(2);
+  });
+
+  it("two services claiming the same host and path", async () => {
+    const routed = (http: unknown) => ({ image: "img", ports: ["8080"], http });
+    const r = await dryRun(
+      {
+        "kaupang.config.json": config(),
+        "environments/app.json": json({
+          services: { api: routed("shop.example.com"), web: routed({ host: "shop.example.com", path: "/" }) },
+        }),
+      },
+      "app",
+    );
+    expect(r.stderr).toBe(
+      'error: environments/app.json: services.web.http: "shop.example.com/" is already routed to service api; each host and path goes to one service\n',
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+  });
+
+  it("a route to a port the service does not expose", async () => {
+    const r = await dryRun(
+      {
+        "kaupang.config.json": config(),
+        "environments/app.json": json({
+          services: {
+            web: { image: "img", ports: ["8080"], http: { host: "shop.example.com", port: 3000 } },
+          },
+        }),
+      },
+      "app",
+    );
+    expect(r.stderr).toBe(
+      'error: environments/app.json: services.web.http.port: 3000 is not a port the service exposes (its ports: 8080); add "3000" to ports to expose it\n',
+    );
+    expect(r.code).toBe(1);
+  });
+
+  it("routes on a target with several hosts", async () => {
+    const r = await dryRun(
+      {
+        "kaupang.config.json": config({
+          targets: { edge: { hosts: ["ssh://deploy@10.0.0.5", "ssh://deploy@10.0.0.6"] } },
+        }),
+        "environments/app.json": json({
+          services: { web: { image: "img", ports: ["8080"], http: "shop.example.com" } },
+        }),
+      },
+      "app",
+      "--target",
+      "edge",
+    );
+    expect(r.stderr.split("\n")[0]).toBe(
+      'error: environments/app.json: services.web.http: "shop.example.com": target "edge" deploys to several hosts, and routes go through one proxy admin address (proxy.adminAddress): routes are not available on a target with hosts',
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
   });
 
   it("--help exits 0 and lists commands", async () => {

@@ -72,6 +72,7 @@ export {
   type UpResult,
   up,
 } from "./deploy/up.js";
+export type { ServiceUrl } from "./deploy/urls.js";
 export { exec, runningChildCount, stopAllChildren } from "./exec/exec.js";
 export { formatCommand } from "./exec/format.js";
 export { resolveAll } from "./images/resolve.js";
@@ -92,7 +93,7 @@ export {
   ps,
   sinceProblem,
 } from "./inspect/passthrough.js";
-export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
+export { type Drift, type EnvironmentStatus, type LiveInstance, status } from "./inspect/status.js";
 export { Ledger, type LedgerRead, ledgerAt, ledgerPath } from "./ledger/ledger.js";
 export { describeHolder, type LockHolder } from "./ledger/lock.js";
 export type { Deployment, LedgerRecord } from "./ledger/record.js";

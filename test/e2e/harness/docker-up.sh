@@ -213,6 +213,9 @@ else
   docker push -q "$base_pushed" >/dev/null || die "docker push $base_pushed failed"
 fi
 
+# --- 6b. proxy image (Debian's caddy; the routing tests use it for caddy:2) ---
+proxy_image="$("$KAUPANG_HARNESS_DIR/proxy-image.sh")" || die "the proxy image could not be built"
+
 # --- 7. checks (once per engine/compose/image combination) -------------------
 image_id="$(docker image inspect -f '{{.Id}}' "$base")"
 verify_stamp="$KAUPANG_TOOLS_CACHE/verified.stamp"
@@ -238,6 +241,7 @@ env_file="$KAUPANG_TOOLS_CACHE/harness.env"
   echo "export KAUPANG_TEST_AUTH_PASSWORD=$KAUPANG_TEST_AUTH_PASSWORD"
   echo "export KAUPANG_TEST_BASE_IMAGE=$KAUPANG_TEST_BASE_IMAGE"
   echo "export KAUPANG_TEST_BASE_IMAGE_PUSHED=$base_pushed"
+  echo "export KAUPANG_TEST_PROXY_IMAGE=$proxy_image"
   echo "# docker compose build needs no setting here: compose builds through the engine's"
   echo "# own BuildKit (no buildx plugin); DOCKER_BUILDKIT=0 switches it to the classic builder."
   echo "# Do not export DOCKER_BUILDKIT=1: plain 'docker build' then fails (no buildx)."
@@ -251,5 +255,6 @@ log "compose     $(docker compose version --short)  ($KAUPANG_TOOLS_BIN/docker-c
 log "oras        $(oras version 2>/dev/null | sed -n 's/^Version: *//p')  ($KAUPANG_TOOLS_BIN/oras)"
 log "registries  open http://$KAUPANG_TEST_REGISTRY  auth http://$KAUPANG_TEST_AUTH_REGISTRY ($KAUPANG_TEST_AUTH_USER)"
 log "base image  $base  ->  $base_pushed"
+log "proxy image $proxy_image (Debian caddy)"
 log "env file    $env_file"
 log "done in $(elapsed "$t_start")s"

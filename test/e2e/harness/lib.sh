@@ -26,6 +26,7 @@ KAUPANG_TEST_AUTH_REGISTRY="127.0.0.1:5001"
 KAUPANG_TEST_AUTH_USER="kaupang"
 KAUPANG_TEST_AUTH_PASSWORD="kaupang-secret"
 KAUPANG_TEST_BASE_IMAGE="kaupang-test/busybox:latest"
+KAUPANG_TEST_PROXY_IMAGE="kaupang-test/caddy:2"
 
 # Extra Docker hosts (hosts-up.sh): every machine-wide name (network
 # namespaces, bridge, veths, cgroup parents, docker contexts, run dir) starts

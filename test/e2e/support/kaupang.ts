@@ -46,6 +46,29 @@ export function sh(
   return { code: r.status ?? 1, out: (r.stdout ?? "").trim(), err: (r.stderr ?? "").trim() };
 }
 
+/**
+ * `sh`, without blocking the test worker: for commands that take minutes
+ * (npm ci, a build), during which a blocked worker cannot answer vitest.
+ */
+export function shAsync(
+  argv: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, out: out.trim(), err: err.trim() }));
+  });
+}
+
 /** A project name no other test run uses. */
 export function uniqueProject(prefix = "e2e"): string {
   return `${prefix}-${randomBytes(3).toString("hex")}`;

@@ -13,6 +13,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import type { Io } from "../output/io.js";
 import { formatPlan, planJson, unitsJson } from "../output/plan-text.js";
 import { createReporter } from "../output/reporter.js";
+import { formatUrls } from "../output/urls.js";
 import { version } from "../version.js";
 import { formatDiff } from "./inspect.js";
 import { addFlags, type CommonOptions } from "./options.js";
@@ -78,6 +79,12 @@ export function registerUp(program: Command, io: Io): void {
     }
     const events = createReporter(io, options);
     const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
+    if (options.bundle && options.rollbackOnFailure === true) {
+      // Said rather than ignored: a bundle's deploy does not roll back by itself (yet).
+      command.error(
+        "error: --rollback-on-failure is not available with --bundle; if a bundle's deploy fails, run kaupang rollback <env>",
+      );
+    }
     if (options.bundle) {
       const bundleOptions = {
         bundle: options.bundle,
@@ -115,6 +122,7 @@ export function registerUp(program: Command, io: Io): void {
       }
       const result = await deployBundle({ ...apply, ...bundleOptions, command: "kaupang up --bundle" });
       if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else io.stdout.write(formatUrls(result.deployments));
       return;
     }
     const request = {
@@ -151,6 +159,7 @@ export function registerUp(program: Command, io: Io): void {
       command: `kaupang up ${env ?? `--solution ${options.solution}`}`,
     });
     if (options.output === "json") io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else io.stdout.write(formatUrls(result.deployments));
   });
 }
 
@@ -175,7 +184,7 @@ function formatBundlePlan(bundle: PlannedBundleUp): string {
     `  manifest: ${bundle.manifestDigest}`,
     `  deploys to this site's target ${t.name} (${t.backend})${reach.length > 0 ? `: ${reach.join(", ")}` : ""}`,
     "",
-    "Commands, in order (nothing else runs):",
+    "Commands, in order (no other command that changes the site runs; kaupang also reads state, e.g. kubectl get):",
   ];
   let scope = "";
   for (const { scope: s, command: c } of bundle.commands) {

@@ -31,6 +31,14 @@ export interface RunningService {
     env?: Record<string, string>;
     /** Published ports as "published:target/protocol", where the backend exposes them. */
     ports?: string[];
+    /** Whether its readiness check passes, where the backend reports readiness. */
+    ready?: boolean;
+    /** How often its container restarted, where the backend counts it. */
+    restarts?: number;
+    /** Why its container is not running (CrashLoopBackOff, ImagePullBackOff, …), where known. */
+    waiting?: string;
+    /** The image the node actually runs (`repo@sha256:…`), where the backend reports it. */
+    running?: string;
   }[];
   /**
    * Why replicas do not run, where the backend knows (swarm: per replica slot
@@ -48,6 +56,12 @@ export interface RunningService {
 export interface Backend {
   /** Start read-only checks a deploy will need, so they run while images resolve (optional). */
   prepare?(ctx: BackendContext): void;
+  /**
+   * Checks that must pass before anything of the plan is deployed, with the
+   * pinned environments (optional): the proxy of routed environments answers
+   * and no other route holds their hosts and paths.
+   */
+  preflight?(ctx: BackendContext, envs: readonly EnvironmentPlan[]): Promise<void>;
   /** Make the environment match its artifact, and wait until it runs. */
   apply(ctx: BackendContext, env: EnvironmentPlan): Promise<void>;
   /** Remove what kaupang created for the environment, and wait until it is gone. */

@@ -31,7 +31,7 @@ function parseComposePs(text: string): ComposePsEntry[] {
 }
 
 /** After a failed `up`, name the service that failed and show its last log lines. */
-async function diagnose(
+export async function diagnose(
   ctx: BackendContext,
   env: Parameters<Backend["apply"]>[1],
   fallback: string,

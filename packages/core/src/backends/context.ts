@@ -2,13 +2,13 @@ import { type EventSink, silent } from "../base/events.js";
 import type { BackendName } from "../config/model.js";
 import type { Plan } from "../plan/types.js";
 import type { Backend, BackendContext } from "./backend.js";
-import { composeBackend } from "./compose.js";
+import { composeWithRoutes } from "./blue-green.js";
 import { kubernetesBackend } from "./kubernetes.js";
-import { swarmBackend } from "./swarm.js";
+import { swarmWithRoutes } from "./swarm-routes.js";
 
 const backends: Record<BackendName, Backend> = {
-  compose: composeBackend,
-  swarm: swarmBackend,
+  compose: composeWithRoutes,
+  swarm: swarmWithRoutes,
   kubernetes: kubernetesBackend,
 };
 

@@ -36,7 +36,7 @@ interface SwarmService {
     Mode: { Replicated?: { Replicas: number }; Global?: unknown };
     TaskTemplate?: unknown;
   };
-  UpdateStatus?: { State?: string; Message?: string };
+  UpdateStatus?: { State?: string; Message?: string; StartedAt?: string };
 }
 
 interface SwarmTask {
@@ -260,6 +260,12 @@ interface WaveWait {
   runOnce: string[];
   /** Task IDs that existed before this deploy: a one-shot service must run a new one. */
   oldTasks: Set<string>;
+  /**
+   * When each service's update status began before this deploy: a status that
+   * still began then is an earlier update's (say, swarm's rollback of the
+   * last deploy), not this one's.
+   */
+  earlierUpdates: Map<string, string>;
 }
 
 /** Poll until every service of the wave converged; throw naming the first that failed or did not. */
@@ -302,9 +308,20 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
         status.set(short, task ? `task ${task.Status.State}` : "no task yet");
         continue;
       }
-      const update = service.UpdateStatus?.State ?? "";
+      const earlier =
+        service.UpdateStatus?.StartedAt !== undefined &&
+        wait.earlierUpdates.get(name) === service.UpdateStatus.StartedAt;
+      const update = earlier ? "" : (service.UpdateStatus?.State ?? "");
       if (update.startsWith("rollback") || update === "paused") {
         const why = `${update}${service.UpdateStatus?.Message ? `: ${service.UpdateStatus.Message}` : ""}`;
+        // Swarm is undoing the update itself: let it finish (within the deadline), so what runs has
+        // settled before the failure is reported — and before a rollback on failure deploys again
+        // (a new update during swarm's own rollback races it for the service's tasks and ports).
+        if (update === "rollback_started" && Date.now() <= deadline) {
+          pending++;
+          status.set(short, `swarm is rolling back the update (${why})`);
+          continue;
+        }
         throw new KaupangError(
           "ERR_DEPLOY_FAILED",
           update === "paused"
@@ -364,6 +381,16 @@ async function applyEnvironment(ctx: BackendContext, env: EnvironmentPlan): Prom
     const runOnceNames = runOnce.map((s) => `${stack}_${s}`);
     const before = await inspectServices(ctx, runOnceNames);
     const oldTasks = new Set((await tasksOf(ctx, [...before.keys()])).map((t) => t.ID));
+    const earlierUpdates = new Map(
+      [
+        ...(await inspectServices(
+          ctx,
+          wave.map((s) => `${stack}_${s}`),
+        )),
+      ].flatMap(([name, service]) =>
+        service.UpdateStatus?.StartedAt ? [[name, service.UpdateStatus.StartedAt] as const] : [],
+      ),
+    );
     const deploy = stackDeployCommand(ctx, env, i);
     if (env.waves.length > 1)
       ctx.events({ type: "stage", scope: env.environment, message: deploy.description });
@@ -388,7 +415,7 @@ async function applyEnvironment(ctx: BackendContext, env: EnvironmentPlan): Prom
         });
       }
     }
-    await converge(ctx, { env: env.environment, stack, services: wave, runOnce, oldTasks });
+    await converge(ctx, { env: env.environment, stack, services: wave, runOnce, oldTasks, earlierUpdates });
   }
 }
 

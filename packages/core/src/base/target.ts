@@ -29,4 +29,23 @@ export interface TargetSettings {
   namespace: string;
   /** Swarm networking; set only when the target configures it. */
   swarm?: { portMode: "ingress" | "host"; endpointMode: "vip" | "dnsrr" };
+  /** The HTTP proxy; set only when the target configures it (routes use the defaults otherwise). */
+  proxy?: ProxySettings;
+}
+
+/** How routes reach services: the Caddy proxy (compose, swarm) or the Ingress class (Kubernetes). */
+export interface ProxySettings {
+  /** Container (compose) or service (swarm) name; one proxy per engine. */
+  name: string;
+  image: string;
+  /** Host ports the proxy publishes for HTTP and HTTPS. */
+  httpPort: number;
+  httpsPort: number;
+  /** host:port where kaupang reaches Caddy's admin API. */
+  adminAddress: string;
+  /** How long old containers may finish their requests after a switch. */
+  drainTimeoutMs: number;
+  ingressClassName?: string;
+  /** A raw Caddy server object, installed as server `kaupang.<project>`. */
+  server?: Record<string, unknown>;
 }

@@ -35,6 +35,18 @@ export interface BuildSpec {
   target?: string;
 }
 
+/** One way a service is reached over HTTP through the proxy. */
+export interface Route {
+  host: string;
+  /** Path prefix, "/" for everything; requests keep their path. */
+  path: string;
+  /** The container port requests go to (one the service exposes). */
+  port: number;
+  tls: "auto" | "internal" | "off";
+  /** Kubernetes: the Secret with the certificate (routes with TLS). */
+  tlsSecret?: string;
+}
+
 export interface Service {
   name: string;
   /** The image reference after `dockerRepository` prefixing. */
@@ -55,6 +67,8 @@ export interface Service {
   replicas: number;
   labels: Record<string, string>;
   pull?: PullPolicy;
+  /** HTTP routes through the proxy; absent when the service declares none. */
+  routes?: Route[];
   dependsOn: string[];
   /** Linux capabilities, as written (compose/swarm cap_add/cap_drop; Kubernetes without "CAP_"). */
   capAdd: string[];

@@ -24,6 +24,7 @@ import type {
   Target,
 } from "./model.js";
 import { parsePorts } from "./ports.js";
+import { normalizeProxy, normalizeRoutes } from "./routes.js";
 import { isValidName, nameRule, type ServiceObjectSchema, type TargetSchema } from "./schema.js";
 import { fieldError } from "./validate.js";
 import type { Config, ValidEnvironment } from "./written.js";
@@ -113,6 +114,7 @@ export function selectTarget(
           },
         }
       : {}),
+    ...(written.proxy ? { proxy: normalizeProxy(written.proxy) } : {}),
     pull: written.pull ?? config.defaultPull ?? "missing",
     state: written.state ?? "local",
     env: written.env ?? {},
@@ -452,6 +454,9 @@ function normalizeService(input: {
   if (workingDir !== undefined) out.workingDir = workingDir;
   if (s.restart !== undefined) out.restart = s.restart;
   if (s.pull !== undefined) out.pull = s.pull as PullPolicy;
+  if (s.http !== undefined) {
+    out.routes = normalizeRoutes({ http: s.http, ports, runOnce: out.runOnce, file, path });
+  }
   if (s.healthcheck) {
     const h = s.healthcheck;
     let test = typeof h.test === "string" ? ["CMD-SHELL", h.test] : [...h.test];

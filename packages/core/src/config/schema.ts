@@ -127,6 +127,55 @@ const Memory = z
     error: (issue) => `${showValue(issue.input)} is not a memory size (use bytes or 512m, 1g)`,
   });
 
+/** A DNS name a route answers for; a leading "*." matches one label. */
+const hostPattern = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+const tlsModes = ["auto", "internal", "off"] as const;
+
+const RouteHost = z
+  .string()
+  .refine((h) => hostPattern.test(h) && h.length <= 253, {
+    error: (issue) => `${showValue(issue.input)} is not a host name (e.g. "shop.example.com")`,
+  })
+  .describe('Host name the route answers for, e.g. "shop.example.com" (the Host header of requests).');
+
+const RouteSchema = strict({
+  host: RouteHost,
+  path: z
+    .string()
+    .regex(/^\/[^\s?#*]*$/, {
+      error: (issue) =>
+        `${showValue(issue.input)} is not a path prefix (starts with "/", no "?", "#" or "*")`,
+    })
+    .optional()
+    .describe('Path prefix the route answers for; default "/" (everything). Requests keep their path.'),
+  port: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .optional()
+    .describe("Container port requests go to; one of the service's ports (default: its only one)."),
+  tls: oneOf(tlsModes)
+    .optional()
+    .describe(
+      "off (default): plain HTTP; internal: HTTPS with a certificate from the proxy's local CA; auto: HTTPS with a certificate from a public CA (real host names only).",
+    ),
+  tlsSecret: z
+    .string()
+    .optional()
+    .describe("Kubernetes: the Secret holding the route's certificate (default <service>-tls)."),
+});
+
+const Http = z
+  .union([
+    RouteHost,
+    RouteSchema,
+    z.array(z.union([RouteHost, RouteSchema])).min(1, { error: "give at least one route" }),
+  ])
+  .describe(
+    "How the service is reached over HTTP through the proxy: a host name, a route { host, path, port, tls }, or a list of them.",
+  );
 const cpusMessage = (input: unknown) =>
   `${showValue(input)} is not a number of CPUs (use a positive number: 0.5, 2, "1.5")`;
 
@@ -160,6 +209,7 @@ const serviceShape = {
   replicas: z.number().int().min(0).optional(),
   labels: z.record(z.string(), z.string()).optional(),
   pull: Pull.optional(),
+  http: Http.optional(),
   dependsOn: StringOrList.optional().describe("Services of the same environment that must start first."),
   resources: strict({
     cpus: z
@@ -257,6 +307,46 @@ export const EnvironmentSchema = strict({
   }).optional(),
 });
 
+const HostPort = z.number().int().min(1).max(65535);
+
+const ProxySchema = strict({
+  name: z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, {
+      error: (issue) => `${showValue(issue.input)} is not a container or service name`,
+    })
+    .optional()
+    .describe(
+      'Name of the proxy container (compose) or service (swarm); default "kaupang-proxy". One per engine.',
+    ),
+  image: z.string().min(1).optional().describe('Proxy image: Caddy 2.6 or newer; default "caddy:2".'),
+  httpPort: HostPort.optional().describe("Host port the proxy answers HTTP on (default 80)."),
+  httpsPort: HostPort.optional().describe("Host port the proxy answers HTTPS on (default 443)."),
+  adminAddress: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+      error: (issue) => `${showValue(issue.input)} is not a host:port address`,
+    })
+    .optional()
+    .describe(
+      'Where kaupang reaches Caddy\'s admin API, host:port (default "127.0.0.1:2019"); the proxy publishes its admin port there.',
+    ),
+  drainTimeout: Duration.optional().describe(
+    "How long old containers may finish the requests they have after a switch (default 30s).",
+  ),
+  ingressClassName: z
+    .string()
+    .optional()
+    .describe("Kubernetes: ingressClassName of the Ingresses (default: the cluster's default class)."),
+  server: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe(
+      "A raw Caddy server object (listen, routes, …) kaupang installs as server kaupang.<project> (escape hatch).",
+    ),
+}).describe(
+  "The HTTP proxy routes go through: Caddy on compose and swarm, an Ingress controller on Kubernetes.",
+);
 const RollbackOnFailure = z
   .boolean()
   .optional()
@@ -298,6 +388,7 @@ export const TargetSchema = strict({
   })
     .optional()
     .describe("Swarm networking for hosts without IPVS, or to keep client addresses (host ports + dnsrr)."),
+  proxy: ProxySchema.optional(),
   pull: Pull.optional(),
   env: EnvMap.optional(),
   rollbackOnFailure: RollbackOnFailure,

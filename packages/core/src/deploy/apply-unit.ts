@@ -19,6 +19,7 @@ import { writeArtifacts } from "./artifacts.js";
 import { runHooks } from "./hooks.js";
 import { newDeploymentId } from "./ids.js";
 import { startDeployment } from "./outcome.js";
+import { environmentUrls, type ServiceUrl } from "./urls.js";
 import { verifyRunning } from "./verify.js";
 
 export interface DeploymentSummary {
@@ -28,6 +29,8 @@ export interface DeploymentSummary {
   deploymentId: string;
   ranAt: string;
   images: PlannedImage[];
+  /** Where it answers: route URLs, and published ports of services without a route. */
+  urls: ServiceUrl[];
 }
 
 interface ApplyUnitOptions {
@@ -143,6 +146,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
     deploymentId: id,
     ranAt: began.toISOString(),
     images: env.images,
+    urls: environmentUrls(unit),
   };
 }
 
@@ -260,5 +264,6 @@ export async function recordUnchanged(
     deploymentId: id,
     ranAt: began.toISOString(),
     images: unit.environment.images,
+    urls: environmentUrls(unit),
   };
 }

@@ -138,6 +138,8 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       pinned: pins,
       secrets: fingerprintMap(fingerprints),
     });
+    // The backend's checks of every host before anything is deployed on any (the proxy's, for routes).
+    for (const hostCtx of placed) await backend.preflight?.(hostCtx, pinnedPlan.environments);
     const rollbackOnFailure = rollbackOnFailureFor(planned, options.rollbackOnFailure);
     const ids = new Map(plan.environmentOrder.map((name) => [name, newDeploymentId()]));
     const doneOn = new Map<string, DeploymentSummary[]>();

@@ -82,6 +82,29 @@ interface ChildGroup {
 const groups = new Map<ChildProcess, ChildGroup>();
 const changeListeners = new Set<() => void>();
 
+/**
+ * Every child carries `KAUPANG_RUN=<pid>.<start>` of the kaupang that started
+ * it (and passes it on to what it starts). A kill can land between a child's
+ * start and the lock recording its group; a later run that takes the lock over
+ * finds such children by this tag (see `processesTagged`).
+ */
+export const runTagVariable = "KAUPANG_RUN";
+
+/** The tag of a kaupang process: its pid and start time; undefined where the start time is unknown. */
+export function runTag(pid: number, start: number | undefined): string | undefined {
+  return start === undefined ? undefined : `${pid}.${start}`;
+}
+let ownTag: string | undefined | null = null;
+function myTag(): string | undefined {
+  if (ownTag === null) ownTag = runTag(process.pid, processStart(process.pid));
+  return ownTag;
+}
+
+const tagEnv = (): Record<string, string> => {
+  const tag = myTag();
+  return tag ? { [runTagVariable]: tag } : {};
+};
+
 /** How many children run now. */
 export function runningChildCount(): number {
   return running.size;
@@ -183,7 +206,7 @@ async function start(
   const child = spawn(program, programArgs, {
     cwd: options.cwd,
     // undefined values unset a variable (node leaves them out of the child's environment)
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...options.env, ...tagEnv() },
     stdio: [
       options.inherit ? "inherit" : options.input === undefined ? "ignore" : "pipe",
       options.inherit ? "inherit" : "pipe",

@@ -11,6 +11,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 
+const hasProc = existsSync("/proc/self/stat");
+
 /** Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses). */
 function statFields(pid: number): string[] | undefined {
   try {
@@ -25,6 +27,46 @@ function statFields(pid: number): string[] | undefined {
 export function processStart(pid: number): number | undefined {
   const value = Number(statFields(pid)?.[19]);
   return Number.isFinite(value) ? value : undefined;
+}
+
+/**
+ * Processes whose environment holds `entry` ("NAME=value") exactly, other
+ * than this process and its ancestors, with their process group and command
+ * line (Linux only; empty elsewhere). Processes of other users that cannot
+ * be read are passed over.
+ */
+export function processesTagged(entry: string): { pid: number; pgid: number; command: string }[] {
+  if (!hasProc) return [];
+  const mine = new Set<number>();
+  for (let pid: number | undefined = process.pid; pid && pid > 1 && !mine.has(pid); ) {
+    mine.add(pid);
+    pid = Number(statFields(pid)?.[1]) || undefined;
+  }
+  const wanted = Buffer.from(`${entry}\0`);
+  const found: { pid: number; pgid: number; command: string }[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (name.charCodeAt(0) > 57) continue; // not a pid
+    const pid = Number(name);
+    if (mine.has(pid)) continue;
+    let environ: Buffer;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      continue;
+    }
+    const at = environ.indexOf(wanted);
+    if (at === -1 || (at > 0 && environ[at - 1] !== 0)) continue;
+    const fields = statFields(pid);
+    if (!fields || fields[0] === "Z" || fields[0] === "X") continue;
+    let command = "";
+    try {
+      command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+    } catch {
+      // gone meanwhile
+    }
+    found.push({ pid, pgid: Number(fields[2]), command });
+  }
+  return found;
 }
 
 /** The process group a process belongs to (Linux only), or undefined. */
@@ -50,8 +92,6 @@ export function processAlive(pid: number, start?: number): boolean {
   if (start === undefined || !fields) return true;
   return Number(fields[19]) === start;
 }
-
-const hasProc = existsSync("/proc/self/stat");
 
 /** Members of a process group that have not exited (zombies left unreaped do not count); Linux only. */
 function liveMembers(pgid: number): number {
@@ -103,6 +143,26 @@ export async function stopGroup(
   for (let waited = 0; waited < 5000; waited += 50) {
     await sleep(50);
     if (!groupRuns(pgid)) return "killed";
+  }
+  return "survived";
+}
+
+/** End one process (not its group): SIGTERM, up to `graceMs` for it to go, then SIGKILL. */
+export async function stopProcess(
+  pid: number,
+  options: { start?: number | undefined; graceMs?: number } = {},
+): Promise<"gone" | "stopped" | "killed" | "survived"> {
+  if (!processAlive(pid, options.start)) return "gone";
+  signalOk(pid, "SIGTERM");
+  const graceMs = options.graceMs ?? 10_000;
+  for (let waited = 0; waited < graceMs; waited += 50) {
+    await sleep(50);
+    if (!processAlive(pid, options.start)) return "stopped";
+  }
+  signalOk(pid, "SIGKILL");
+  for (let waited = 0; waited < 5000; waited += 50) {
+    await sleep(50);
+    if (!processAlive(pid, options.start)) return "killed";
   }
   return "survived";
 }

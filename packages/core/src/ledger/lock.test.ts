@@ -112,6 +112,47 @@ describe("lock", () => {
     await lock.release();
   });
 
+  it("also ends what a gone holder started just before it died, found by its run tag: the group a tagged leader leads, else the process alone", async () => {
+    const { dir, store } = storeIn();
+    const dead = deadPid();
+    const tag = `KAUPANG_RUN=${dead}.4242`;
+    const env = { ...process.env, KAUPANG_RUN: `${dead}.4242` };
+    // Started in a group of its own (as kaupang starts every child), not yet in the lock.
+    const leader = spawn("sh", ["-c", "sleep 30"], { detached: true, stdio: "ignore", env });
+    // Started in this test's own group: only the process may be stopped, never the group.
+    const member = spawn("sleep", ["30"], { stdio: "ignore", env });
+    const untagged = spawn("sleep", ["30"], { detached: true, stdio: "ignore" });
+    const ended = (c: typeof leader) => new Promise((resolve) => c.once("exit", resolve));
+    const [leaderExit, memberExit] = [ended(leader), ended(member)];
+    mkdirSync(join(dir, "locks"), { recursive: true });
+    writeFileSync(
+      lockFile(dir),
+      JSON.stringify({
+        v: 2,
+        pid: dead,
+        start: 4242,
+        host: hostname(),
+        since: "2026-01-01T00:00:00.000Z",
+        command: "kaupang up api",
+        children: [],
+      }),
+    );
+    const events: string[] = [];
+    const lock = await acquireLock(store, {
+      ...options,
+      timeoutMs: 5000,
+      events: (e) => events.push("message" in e ? e.message : e.type),
+    });
+    await Promise.all([leaderExit, memberExit]);
+    expect(events[0]).toContain(
+      `first ended what it left running: process group ${leader.pid} (sh -c sleep 30): stopped; process ${member.pid} (sleep 30): stopped`,
+    );
+    expect(tag).toContain(String(dead));
+    expect(groupAlive(untagged.pid!)).toBe(true);
+    untagged.kill();
+    await lock.release();
+  });
+
   it("reads a version 1 lock, and takes it over when its process is gone", async () => {
     const { dir, store } = storeIn();
     mkdirSync(join(dir, "locks"), { recursive: true });

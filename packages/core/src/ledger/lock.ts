@@ -27,8 +27,17 @@ import { isKaupangError, KaupangError } from "../base/errors.js";
 import type { EventSink } from "../base/events.js";
 import { interruptedBy, interruptedError } from "../base/interrupt.js";
 import { sleep } from "../base/poll.js";
-import { childGroups, onChildrenChange } from "../exec/exec.js";
-import { groupAlive, processAlive, processGroup, processStart, stopGroup } from "../exec/processes.js";
+import { redact } from "../base/redact.js";
+import { childGroups, onChildrenChange, runTag, runTagVariable } from "../exec/exec.js";
+import {
+  groupAlive,
+  processAlive,
+  processesTagged,
+  processGroup,
+  processStart,
+  stopGroup,
+  stopProcess,
+} from "../exec/processes.js";
 import { whoami } from "./ledger.js";
 import type { StateStore } from "./store.js";
 
@@ -85,21 +94,44 @@ export function unlockCommand(store: StateStore): string {
 
 /**
  * End what a gone holder left running: the process groups of its children,
- * and its own group when it led one (then every member descends from it).
- * Returns one line per group that was still there, saying how it ended.
+ * and its own group when it led one (then every member descends from it) —
+ * and any process still carrying its run tag (a child it started just before
+ * it was killed, before the lock recorded it): its group when the group's
+ * leader carries the tag too, else that process alone. Returns one line per
+ * group or process that was still there, saying how it ended.
  */
 export async function stopLeftovers(holder: LockHolder, graceMs?: number): Promise<string[]> {
   const groups = [...(holder.children ?? [])];
   if (holder.pgid !== undefined && holder.pgid === holder.pid)
     groups.push({ pgid: holder.pgid, ...(holder.start ? { start: holder.start } : {}), command: "kaupang" });
+  const tag = runTag(holder.pid, holder.start);
+  const tagged = tag && holder.host === hostname() ? processesTagged(`${runTagVariable}=${tag}`) : [];
+  const own = processGroup(process.pid);
+  const singles: typeof tagged = [];
+  for (const found of tagged) {
+    if (groups.some((g) => g.pgid === found.pgid)) continue;
+    // Never this process's own group: only the tagged process itself.
+    if (found.pgid !== own && tagged.some((t) => t.pid === found.pgid))
+      groups.push({ pgid: found.pgid, command: found.command });
+    else singles.push(found);
+  }
   const stopped: string[] = [];
+  const how = (result: string) =>
+    result === "stopped"
+      ? "stopped"
+      : result === "killed"
+        ? "killed after it ignored SIGTERM"
+        : "still running after SIGKILL";
   for (const group of groups) {
     if (!groupAlive(group.pgid, group.start)) continue;
-    const how = await stopGroup(group.pgid, { start: group.start, ...(graceMs ? { graceMs } : {}) });
-    if (how === "gone") continue;
-    stopped.push(
-      `process group ${group.pgid} (${group.command}): ${how === "stopped" ? "stopped" : how === "killed" ? "killed after it ignored SIGTERM" : "still running after SIGKILL"}`,
-    );
+    const result = await stopGroup(group.pgid, { start: group.start, ...(graceMs ? { graceMs } : {}) });
+    if (result === "gone") continue;
+    stopped.push(`process group ${group.pgid} (${redact(group.command)}): ${how(result)}`);
+  }
+  for (const single of singles) {
+    const result = await stopProcess(single.pid, graceMs ? { graceMs } : {});
+    if (result === "gone") continue;
+    stopped.push(`process ${single.pid} (${redact(single.command)}): ${how(result)}`);
   }
   return stopped;
 }

@@ -6,6 +6,7 @@
 import type { TargetSettings } from "../base/target.js";
 import type { PullPolicy } from "../config/model.js";
 import { composeProjectName, projectNetworkName, stackName } from "../render/names.js";
+import { routedComposeCommands, routedDownCommands, routedSwarmCommands } from "./proxy-commands.js";
 import type { EnvironmentPlan, KubeArtifactObject, PlanCommand } from "./types.js";
 
 /** A target's engine for every docker command: `--context`, or `--host` (what DOCKER_HOST sets). */
@@ -226,12 +227,17 @@ export function kubeRerunCommand(ctx: CommandContext, service: string): PlanComm
   };
 }
 
-const kubePrunable = { Deployment: "deployment", Job: "job", Service: "service" } as const;
+const kubePrunable = {
+  Deployment: "deployment",
+  Job: "job",
+  Service: "service",
+  Ingress: "ingress",
+} as const;
 type KubePrunable = keyof typeof kubePrunable;
 
-/** Names (as the prune selector sees them) of the Deployments, Jobs and Services among `objects`. */
+/** Names (as the prune selector sees them) of the Deployments, Jobs, Services and Ingresses among `objects`. */
 export function kubeObjectNames(objects: readonly KubeArtifactObject[]): Record<KubePrunable, string[]> {
-  const names: Record<KubePrunable, string[]> = { Deployment: [], Job: [], Service: [] };
+  const names: Record<KubePrunable, string[]> = { Deployment: [], Job: [], Service: [], Ingress: [] };
   for (const object of objects) {
     if (object.kind in kubePrunable) names[object.kind as KubePrunable].push(object.service ?? object.name);
   }
@@ -239,9 +245,9 @@ export function kubeObjectNames(objects: readonly KubeArtifactObject[]): Record<
 }
 
 /**
- * After the last wave: delete the environment's Deployments, Jobs and Services
- * that its artifact no longer has (a removed service, a service that lost its
- * ports or became runOnce). Only objects carrying kaupang's labels for this
+ * After the last wave: delete the environment's Deployments, Jobs, Services and
+ * Ingresses that its artifact no longer has (a removed service, a service that
+ * lost its ports or its routes, or became runOnce). Only objects carrying kaupang's labels for this
  * environment are candidates; kinds that keep the same names share a command.
  */
 export function kubePruneCommands(
@@ -279,19 +285,29 @@ export function kubePruneCommands(
 /** What `up` runs for one environment, in order. */
 export function upCommands(
   ctx: CommandContext,
-  env: Pick<EnvironmentPlan, "environment" | "artifact" | "waves" | "runOnce" | "objects">,
+  env: Pick<EnvironmentPlan, "environment" | "artifact" | "waves" | "runOnce" | "objects" | "routes">,
 ): PlanCommand[] {
+  const routed = (env.routes?.length ?? 0) > 0;
+  const docker = ["docker", ...dockerGlobalArgs(ctx.target)];
   switch (ctx.target.backend) {
     case "compose":
-      return [networkCommand(ctx), composeUpCommand(ctx, env)];
-    case "swarm":
-      return [
-        networkCommand(ctx),
-        ...env.waves.flatMap((wave, i) => [
-          stackDeployCommand(ctx, env, i),
-          ...wave.filter((s) => env.runOnce.includes(s)).map((s) => swarmRerunCommand(ctx, env, s)),
-        ]),
-      ];
+      return routed
+        ? routedComposeCommands(ctx, env, {
+            docker,
+            compose: composeArgs(ctx, env),
+            network: networkCommand(ctx),
+            up: composeUpCommand(ctx, env),
+          })
+        : [networkCommand(ctx), composeUpCommand(ctx, env)];
+    case "swarm": {
+      const stack = env.waves.flatMap((wave, i) => [
+        stackDeployCommand(ctx, env, i),
+        ...wave.filter((s) => env.runOnce.includes(s)).map((s) => swarmRerunCommand(ctx, env, s)),
+      ]);
+      return routed
+        ? routedSwarmCommands(ctx, env, { docker, network: networkCommand(ctx), stack })
+        : [networkCommand(ctx), ...stack];
+    }
     case "kubernetes":
       return [
         ...env.waves.flatMap((wave, i) => [
@@ -338,7 +354,7 @@ export function kubeDeleteCommand(
       "delete",
       "-n",
       ctx.target.namespace,
-      "deployment,job,service",
+      "deployment,job,service,ingress",
       "-l",
       kubeSelector(ctx.project, env.environment),
       // Foreground: return once the pods and ReplicaSets are gone too.
@@ -354,13 +370,17 @@ export function kubeDeleteCommand(
 /** What `down` runs for one environment, in order. */
 export function downCommands(
   ctx: CommandContext,
-  env: Pick<EnvironmentPlan, "environment" | "artifact">,
+  env: Pick<EnvironmentPlan, "environment" | "artifact" | "routes">,
 ): PlanCommand[] {
+  const routes =
+    (env.routes?.length ?? 0) > 0 && ctx.target.backend !== "kubernetes"
+      ? routedDownCommands(ctx, env, ["docker", ...dockerGlobalArgs(ctx.target)])
+      : { before: [], after: [] };
   switch (ctx.target.backend) {
     case "compose":
-      return [composeDownCommand(ctx, env), networkRemoveCommand(ctx)];
+      return [...routes.before, composeDownCommand(ctx, env), ...routes.after, networkRemoveCommand(ctx)];
     case "swarm":
-      return [stackRemoveCommand(ctx, env), networkRemoveCommand(ctx)];
+      return [...routes.before, stackRemoveCommand(ctx, env), ...routes.after, networkRemoveCommand(ctx)];
     case "kubernetes":
       return [kubeDeleteCommand(ctx, env)];
   }

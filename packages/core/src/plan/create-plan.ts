@@ -6,12 +6,13 @@
 
 import { join, relative } from "node:path";
 import { GraphError, topoWaves } from "../base/dag.js";
-import { KaupangError } from "../base/errors.js";
+import { KaupangError, showValue } from "../base/errors.js";
 import { own } from "../base/merge.js";
 import type { TargetSettings } from "../base/target.js";
 import type { Model, PullPolicy } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
 import { artifactExtension, renderEnvironment } from "../render/render.js";
+import { plannedRoutes } from "../render/routes.js";
 import { upCommands } from "./commands.js";
 import type { EnvironmentPlan, Plan, PlannedImage } from "./types.js";
 import { fromDocuments } from "./unit.js";
@@ -86,6 +87,53 @@ function checkUniqueServiceNames(model: Model, order: readonly string[]): void {
 }
 
 /**
+ * Routes are set through one proxy admin address per target: a target with
+ * several hosts (a proxy on each) cannot have them.
+ */
+function checkRoutesWithHosts(model: Model, order: readonly string[]): void {
+  if (!model.target.hosts) return;
+  for (const name of order) {
+    const env = model.environments[name]!;
+    const service = Object.values(env.services).find((s) => (s.routes?.length ?? 0) > 0);
+    if (service)
+      throw fieldError(
+        {
+          file: env.file,
+          path: ["services", service.name, "http"],
+          value: service.routes![0]!.host,
+          message: `${showValue(service.routes![0]!.host)}: target "${model.target.name}" deploys to several hosts, and routes go through one proxy admin address (proxy.adminAddress): routes are not available on a target with hosts`,
+        },
+        { hint: "deploy routed environments to a target with one engine (dockerHost or dockerContext)" },
+      );
+  }
+}
+
+/** Two services, in any of the environments deployed together, cannot answer for the same host and path. */
+function checkUniqueRoutes(model: Model, order: readonly string[]): void {
+  const owner = new Map<string, { env: string; service: string }>();
+  for (const name of order) {
+    const env = model.environments[name]!;
+    for (const service of Object.values(env.services)) {
+      (service.routes ?? []).forEach((route, index) => {
+        const key = `${route.host}${route.path}`;
+        const other = owner.get(key);
+        if (other) {
+          const where = other.env === name ? "" : ` (${model.environments[other.env]!.file})`;
+          const single = service.routes!.length === 1 && index === 0;
+          throw fieldError({
+            file: env.file,
+            path: ["services", service.name, "http", ...(single ? [] : [index])],
+            value: key,
+            message: `"${key}" is already routed to service ${other.service}${where}; each host and path goes to one service`,
+          });
+        }
+        owner.set(key, { env: name, service: service.name });
+      });
+    }
+  }
+}
+
+/**
  * Compose and swarm publish ports on the host (swarm: on every node): two
  * services deployed together cannot publish the same one. Kubernetes gives
  * each service its own ClusterIP, so its ports never clash.
@@ -127,6 +175,8 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
   const environmentWavesList = environmentWaves(model);
   const order = environmentWavesList.flat();
   checkUniqueServiceNames(model, order);
+  checkUniqueRoutes(model, order);
+  checkRoutesWithHosts(model, order);
   checkHostPorts(model, order);
   const pull = options.pull ?? model.target.pull;
   const { name: targetName, backend, pull: _pull, state: _state, ...settings } = model.target;
@@ -162,6 +212,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       images: pinnedRefs,
       secrets: options.secrets,
     });
+    const routes = plannedRoutes(model, env);
     const artifact = { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content };
     const plan: EnvironmentPlan = {
       environment: name,
@@ -176,6 +227,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       secrets,
       artifact,
       ...fromDocuments(backend, documents, { artifact, waves }, wave),
+      ...(routes.length > 0 ? { routes } : {}),
       hooks: env.hooks,
       ...(env.pull ? { pull: env.pull } : {}),
       commands: [],

@@ -1,5 +1,6 @@
 import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
 import type { Hook } from "../config/model.js";
+import type { PlannedRoute } from "../render/routes.js";
 import type { ServiceView } from "../render/view.js";
 
 /** A command kaupang runs, shown by --dry-run exactly as it will be executed. */
@@ -61,6 +62,8 @@ export interface EnvironmentPlan {
   objects?: KubeArtifactObject[];
   /** What each service of the artifact should run (image, env, ports, replicas, command). */
   views: Record<string, ServiceView>;
+  /** HTTP routes through the proxy (compose, swarm) or Ingresses (Kubernetes); absent when none. */
+  routes?: PlannedRoute[];
   hooks: { beforeUp: Hook[]; afterUp: Hook[]; beforeDown: Hook[]; afterDown: Hook[] };
   /** The environment's own pull policy, when it sets one (swarm deploys its stack with it). */
   pull?: PullPolicy;

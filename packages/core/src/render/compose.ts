@@ -3,6 +3,7 @@
 import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
 import { composeProjectName, labelKeys, projectNetworkName } from "./names.js";
+import { checkRoutedPorts } from "./routes.js";
 import {
   dockerEnvironment,
   dockerHealthcheck,
@@ -29,6 +30,7 @@ export interface RenderOptions {
 }
 
 function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {
+  checkRoutedPorts(model, env, service);
   const out: Record<string, unknown> = { image: escapeDollars(imageOf(service, images)) };
   if (service.build) {
     const b = service.build;
@@ -45,7 +47,9 @@ function composeService(model: Model, env: Environment, service: Service, images
   if (service.command !== undefined) out.command = escapeCommand(service.command);
   if (service.workingDir !== undefined) out.working_dir = escapeDollars(service.workingDir);
   if (Object.keys(service.env).length > 0) out.environment = dockerEnvironment(service);
-  if (service.ports.length > 0) out.ports = service.ports.map(dockerPort);
+  // A routed service is reached through the proxy: its ports are exposed on the network, not published.
+  if (service.routes) out.expose = service.ports.map(dockerPort);
+  else if (service.ports.length > 0) out.ports = service.ports.map(dockerPort);
   if (service.volumes.length > 0) out.volumes = service.volumes.map(escapeDollars);
   // Listing networks replaces compose's default one: keep the project network first.
   if (service.networks.length > 0) out.networks = ["default", ...service.networks];

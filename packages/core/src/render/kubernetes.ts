@@ -11,6 +11,7 @@ import { deepMerge } from "../base/merge.js";
 import type { Environment, Model, Service } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
 import type { RenderOptions } from "./compose.js";
+import { ingressOf, routedStrategy, tcpReadiness } from "./ingress.js";
 import { kubeSecretName } from "./names.js";
 import { type ImageMap, imageOf, namedVolume, renderedArtifact, unsupported } from "./shared.js";
 
@@ -201,6 +202,9 @@ function container(model: Model, env: Environment, service: Service, mounts: unk
       ...(h.retries !== undefined && h.retries > 0 ? { failureThreshold: h.retries } : {}),
       ...(h.startPeriodMs !== undefined ? { initialDelaySeconds: Math.ceil(h.startPeriodMs / 1000) } : {}),
     };
+  } else {
+    const probe = tcpReadiness(service);
+    if (probe) c.readinessProbe = probe;
   }
   const pull = service.pull ?? env.pull;
   if (pull) c.imagePullPolicy = { always: "Always", missing: "IfNotPresent", never: "Never" }[pull];
@@ -255,7 +259,12 @@ function workload(model: Model, env: Environment, service: Service, options: Ren
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata,
-    spec: { replicas: service.replicas, selector: { matchLabels: selector }, template: podSpec("Always") },
+    spec: {
+      replicas: service.replicas,
+      selector: { matchLabels: selector },
+      ...(service.routes ? { strategy: routedStrategy } : {}),
+      template: podSpec("Always"),
+    },
   };
 }
 
@@ -360,6 +369,8 @@ export function kubernetesObjects(
     >;
     docs.push(service.runOnce ? withSpecHash(object) : object);
     if (service.ports.length > 0 && !service.runOnce) docs.push(kubeService(model, env, service));
+    const ingress = ingressOf(model, service, { ...service.labels, ...kubeLabels(model, env, service) });
+    if (ingress) docs.push(ingress);
   }
   return docs;
 }

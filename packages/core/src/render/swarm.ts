@@ -5,6 +5,7 @@ import type { Environment, Model, Service } from "../config/model.js";
 import type { RenderOptions } from "./compose.js";
 import { dockerLimits } from "./compose.js";
 import { labelKeys, projectNetworkName } from "./names.js";
+import { checkRoutedPorts } from "./routes.js";
 import {
   dockerEnvironment,
   dockerHealthcheck,
@@ -45,6 +46,7 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
       "per-service pull is not available (swarm pulls per stack; set pull on the target)",
     );
   }
+  checkRoutedPorts(model, env, service);
   const network = projectNetworkName(model.project);
   const labels = {
     [labelKeys.project]: model.project,
@@ -56,7 +58,8 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
   if (service.command !== undefined) out.command = escapeCommand(service.command);
   if (service.workingDir !== undefined) out.working_dir = escapeDollars(service.workingDir);
   if (Object.keys(service.env).length > 0) out.environment = dockerEnvironment(service);
-  if (service.ports.length > 0) {
+  // A routed service is reached through the proxy on the overlay network: nothing to publish.
+  if (service.ports.length > 0 && !service.routes) {
     out.ports =
       model.target.swarm?.portMode === "host"
         ? service.ports.map((p) => ({
@@ -86,9 +89,13 @@ function swarmService(model: Model, env: Environment, service: Service, images?:
   };
   // A one-shot task exits by design; for swarm's update monitor that is an
   // "early termination", so only long-running services roll back on failure.
+  // A routed service starts its new task beside the old one, which stops only
+  // once the new one is running (healthy, where it has a healthcheck).
+  const order = service.routes ? "start-first" : "stop-first";
   deploy.update_config = service.runOnce
     ? { failure_action: "continue" }
-    : { failure_action: "rollback", monitor: "5s", order: "stop-first" };
+    : { failure_action: "rollback", monitor: "5s", order };
+  if (service.routes) deploy.rollback_config = { order };
   if (service.resources) deploy.resources = { limits: dockerLimits(service) };
   if (model.target.swarm?.endpointMode === "dnsrr") deploy.endpoint_mode = "dnsrr";
   out.deploy = deploy;
