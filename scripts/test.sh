@@ -52,10 +52,10 @@ for tier in "${tiers[@]}"; do
       ( source "$cache/harness.env" && source "$cache/hosts.env" && run_tier e2e-hosts ) || status=1
       ;;
     e2e-k8s)
-      say "tier e2e-k8s: building (cached) and starting the Kubernetes control plane"
+      say "tier e2e-k8s: building (cached) and starting the Kubernetes control plane and its real node"
       # Its tests resolve images in the local registry and push with docker too.
       if ! { bash test/e2e/harness/docker-up.sh && bash test/e2e/k8s/build.sh && bash test/e2e/k8s/up.sh; }; then
-        echo "[test] e2e-k8s: the Kubernetes control plane could not start (see above); failing this tier" >&2
+        echo "[test] e2e-k8s: the Kubernetes cluster could not start (see above); failing this tier" >&2
         echo '{"numPassedTests":0,"numFailedTests":1}' > "$reports/$tier.json"
         status=1
         continue

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # kaupang up of a generated 10-service environment on the local Kubernetes
-# control plane (test/e2e/k8s/up.sh), against raw kubectl doing the same:
-# `kubectl apply -f` of the very manifests kaupang rendered, then
-# `kubectl rollout status` for each Deployment, one after the other.
+# cluster (test/e2e/k8s/up.sh), whose pods run on its real node (kubelet +
+# containerd: each rollout waits for real containers and their readiness),
+# against raw kubectl doing the same: `kubectl apply -f` of the very manifests
+# kaupang rendered, then `kubectl rollout status` for each Deployment, one after
+# the other.
 #
 #   bench/kubernetes/run.sh [--runs N]      (default 10; needs `npm run build` first)
 #
@@ -39,6 +41,9 @@ for tool in hyperfine kubectl oras node; do
 done
 [ -f packages/cli/dist/cli.js ] || { echo "bench: run \`npm run build\` first" >&2; exit 1; }
 kubectl get --raw /readyz >/dev/null || { echo "bench: the cluster does not answer (test/e2e/k8s/up.sh)" >&2; exit 1; }
+node_name="${KAUPANG_K8S_NODE_NAME:-kaupang-node}"
+runtime=$(kubectl get node "$node_name" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}' 2>/dev/null || true)
+[[ "$runtime" == containerd://* ]] || { echo "bench: no real node $node_name (test/e2e/k8s/up.sh)" >&2; exit 1; }
 
 image="${KAUPANG_TEST_BASE_IMAGE_PUSHED:-127.0.0.1:5000/kaupang-test/busybox:latest}"
 digest=$(oras resolve --plain-http "$image")
@@ -62,9 +67,13 @@ make_project() { # dir project image
     const [dir, project, image] = process.argv.slice(1);
     const fs = require("node:fs");
     const services = {};
+    // An HTTP server with an exec readiness check, as a real service has; a shared
+    // process namespace so that busybox stops on SIGTERM (a delete takes 30 s otherwise).
     for (let i = 1; i <= 10; i++)
       services[`svc${String(i).padStart(2, "0")}`] = {
-        image, command: ["sleep", "3600"], ports: ["8080"], env: { ROLL: "r-0" },
+        image, command: ["httpd", "-f", "-p", "8080", "-h", "/www"], ports: ["8080"], env: { ROLL: "r-0" },
+        healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"], interval: "1s" },
+        kubernetes: { spec: { template: { spec: { shareProcessNamespace: true } } } },
       };
     fs.writeFileSync(`${dir}/kaupang.config.json`, JSON.stringify({
       project, environments: "./environments",
@@ -99,7 +108,7 @@ roll() { # file: give ROLL a new value
   echo "sed -i -E \"s/r-[0-9]+/r-\$RANDOM\$RANDOM/\" $1"
 }
 
-echo "bench: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), Kubernetes $(kubectl version -o json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).serverVersion.gitVersion))'), $runs runs each" >&2
+echo "bench: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), node $node_name on $runtime, Kubernetes $(kubectl version -o json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).serverVersion.gitVersion))'), $runs runs each" >&2
 bench() { # scenario, then (--prepare cmd | -) name command … triples
   local scenario=$1
   shift

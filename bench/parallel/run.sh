@@ -5,8 +5,11 @@
 # before), vs one of them alone (the slowest single environment). The
 # healthcheck runs every $INTERVAL (default 500ms); each check is an exec in
 # the container, which the engine pays for (see docs/benchmarks.md).
+#
+#   INTERVAL=500ms RUNS=5 bench/parallel/run.sh      (needs `npm run build` first)
 source "$(dirname "$0")/../lib.sh"
 interval="${INTERVAL:-500ms}"
+runs="${RUNS:-5}"
 dir="$scratch/par"
 mkdir -p "$dir/environments"
 envs=()
@@ -25,7 +28,8 @@ cat > "$dir/kaupang.config.json" <<JSON
   "solutions": { "all": { "version": "1.0.0", "environments": [$(IFS=,; echo "${envs[*]}")] } } }
 JSON
 down_all="for i in 1 2 3 4 5 6 7 8; do $kaupang down e\$i -q --cwd $dir >/dev/null 2>&1; done"
-hyperfine --runs 5 --export-markdown "$results/parallel-$interval.md" --export-json "$results/parallel-$interval.json" \
+echo "bench: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), healthcheck every $interval, $runs runs each" >&2
+hyperfine --runs "$runs" --export-markdown "$results/parallel-$interval.md" --export-json "$results/parallel-$interval.json" \
   --prepare "$down_all" \
   -n "one environment alone (up e1)" "$kaupang up e1 -q --cwd $dir" \
   -n "8 environments, parallel waves (default)" "$kaupang up --solution all -q --cwd $dir" \

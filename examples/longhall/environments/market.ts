@@ -2,7 +2,9 @@ import { defineEnvironment, secret } from "@kaupang/core";
 
 const base = "127.0.0.1:5000/kaupang-test/busybox:latest";
 // busybox as process 1 ignores SIGTERM: an init lets containers stop at once.
-const init = { compose: { init: true } };
+// On Kubernetes, a shared process namespace makes the pod's pause process 1.
+const sharedPid = { kubernetes: { spec: { template: { spec: { shareProcessNamespace: true } } } } };
+const init = { compose: { init: true }, ...sharedPid };
 
 export default defineEnvironment({
   name: "market",
@@ -26,6 +28,7 @@ export default defineEnvironment({
         interval: "2s",
         retries: 15,
       },
+      ...sharedPid,
     },
     worker: {
       image: base,

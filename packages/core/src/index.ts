@@ -93,7 +93,7 @@ export {
   ps,
   sinceProblem,
 } from "./inspect/passthrough.js";
-export { type Drift, type EnvironmentStatus, status } from "./inspect/status.js";
+export { type Drift, type EnvironmentStatus, type LiveInstance, status } from "./inspect/status.js";
 export { Ledger, type LedgerRead, ledgerAt, ledgerPath } from "./ledger/ledger.js";
 export { describeHolder, type LockHolder } from "./ledger/lock.js";
 export type { Deployment, LedgerRecord } from "./ledger/record.js";

@@ -75,7 +75,7 @@ describe("a remote engine over ssh (real sshd and dockerd in another network nam
     const diff = await run("diff", "app", "--target", "remote", "--output", "json");
     expect(diff.code, diff.stderr).toBe(0);
     expect(JSON.parse(diff.stdout)[0].changes).toEqual([
-      { service: "web", kind: "env", detail: 'env MODE: "one" → "two"' },
+      { service: "web", kind: "env", key: "MODE", detail: 'env MODE: "one" → "two"' },
     ]);
     expect((await run("up", "app", "--target", "remote")).code).toBe(0);
     expect(envOf(host, `${name}-app-web-1`, "MODE")).toBe("two");

@@ -29,7 +29,7 @@ interface Status {
 }
 
 describe("several hosts per target (compose over ssh, one host after the other)", () => {
-  it("deploys to each host in turn; a host whose healthcheck fails stops the run, naming it; status, history, --hosts and rollback per host", async () => {
+  it("deploys to each host in turn; a host whose healthcheck fails stops the run, naming it; status, history, --hosts and rollback per host; --rollback-on-failure restores the hosts done", async () => {
     const name = fresh();
     const [first, second] = [hosts[1]!, hosts[2]!];
     const port = hostPort();
@@ -129,6 +129,28 @@ describe("several hosts per target (compose over ssh, one host after the other)"
       expect(back.stderr).not.toContain(first.url);
       expect(await waitLanHttp(`http://${second.address}:${port}/version`)).toBe("one");
       expect(lanGet(`http://${first.address}:${port}/version`).body).toBe("two");
+      expect((await run("status")).code).toBe(0);
+
+      // --rollback-on-failure: the first host back on version one too, then version two again:
+      // the second host fails and restores itself, and the first host is rolled back to one.
+      expect((await run("rollback", "app", "--hosts", first.address)).code).toBe(0);
+      expect(await waitLanHttp(`http://${first.address}:${port}/version`)).toBe("one");
+      const undone = await run("up", "app", "--rollback-on-failure");
+      expect(undone.code).toBe(1);
+      expect(undone.stderr).toContain(`app@${first.address}: deployed as`);
+      expect(undone.stderr).toContain(`error: host ${second.url}: app: service web is unhealthy`);
+      expect(undone.stderr).toContain(`app@${first.address}: the run failed on ${second.url}: restoring`);
+      expect(undone.stderr).toContain(`restored the earlier version of app on ${first.url}`);
+      for (const host of [first, second])
+        expect(lanGet(`http://${host.address}:${port}/version`).body, host.url).toBe("one");
+      const after = await run("history", "app", "--output", "json");
+      const last = (host: TestHost) =>
+        (JSON.parse(after.stdout) as { host: string; action: string; status: string; trigger?: string }[])
+          .filter((r) => r.host === host.url)
+          .slice(-2)
+          .map((r) => `${r.action} ${r.status}${r.trigger ? " (trigger)" : ""}`);
+      expect(last(first)).toEqual(["up succeeded", "rollback succeeded (trigger)"]);
+      expect(last(second)).toEqual(["up failed", "rollback succeeded (trigger)"]);
       expect((await run("status")).code).toBe(0);
 
       const down = await run("down", "app");

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Build a Kubernetes control plane (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl), etcd and kwok from published Go modules into
-# $KAUPANG_TOOLS_CACHE/bin (outside the clone). Idempotent: a binary whose stamp
-# matches the pinned version is not rebuilt.
+# kube-scheduler, kubectl), etcd and kwok, and a node's own parts (kubelet,
+# kube-proxy, CoreDNS, crictl) from published Go modules into
+# $KAUPANG_TOOLS_CACHE/bin (outside the clone); build the node's sandbox (pause)
+# program with gcc -static; pack the pause and CoreDNS images as docker-archive
+# tarballs in $KAUPANG_TOOLS_CACHE/images for `ctr images import`. Idempotent: a
+# binary or image whose stamp matches the pinned version is not rebuilt.
+#
+#   build.sh              everything
+#   build.sh NAME...      only these (e.g. `build.sh coredns crictl pause`)
 #
 # Env:
 #   KAUPANG_TOOLS_CACHE   cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/kaupang-tools)
 #   KAUPANG_KUBE_VERSION  k8s.io/kubernetes release (default in lib.sh)
 #   KAUPANG_KWOK_VERSION  sigs.k8s.io/kwok release (default in lib.sh)
+#   KAUPANG_COREDNS_VERSION, KAUPANG_CRICTL_VERSION  (defaults in lib.sh)
 #   KAUPANG_BUILD_JOBS    go build -p (default 2)
 #   GO                    go binary (default: go on PATH, else /usr/local/go/bin/go)
 set -euo pipefail
@@ -19,6 +26,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 [ -x "$GO" ] || die "no Go toolchain found (set GO=/path/to/go)"
 JOBS="${KAUPANG_BUILD_JOBS:-2}"
+ONLY=" $* "
+ALL_TOOLS="kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok coredns crictl pause"
+for t in "$@"; do
+  case " $ALL_TOOLS " in *" $t "*) ;; *) die "unknown tool $t (one of: $ALL_TOOLS)" ;; esac
+done
+# wanted NAME: build NAME in this run?
+wanted() { [ "$ONLY" = "  " ] || [[ "$ONLY" == *" $1 "* ]]; }
 
 export GOTOOLCHAIN=local   # never download a toolchain
 export CGO_ENABLED=0       # static binaries, as upstream builds them
@@ -126,9 +140,9 @@ is_built() { # name stamp-text
   [ -x "$BIN/$1" ] && [ -f "$BIN/.$1.stamp" ] && [ "$(cat "$BIN/.$1.stamp")" = "$2" ]
 }
 
-# build NAME MODULE_DIR PACKAGE@VERSION STAMP LDFLAGS
+# build NAME MODULE_DIR PACKAGE@VERSION STAMP LDFLAGS [MAIN-PACKAGE]
 build_one() {
-  local name="$1" dir="$2" pkg_at="$3" stamp="$4" ldflags="$5" t0
+  local name="$1" dir="$2" pkg_at="$3" stamp="$4" ldflags="$5" main="${6:-${3%@*}}" t0
   if is_built "$name" "$stamp"; then
     log "$name: up to date ($stamp)"
     return 0
@@ -139,7 +153,7 @@ build_one() {
     tail -n 30 "$dir/get-$name.log" >&2; die "go get $pkg_at failed"; }
   log "$name: building (go build -p $JOBS)"
   (cd "$dir" && "$GO" build -p "$JOBS" -trimpath -ldflags "-s -w $ldflags" \
-      -o "$BIN/.$name.tmp" "${pkg_at%@*}") || die "go build ${pkg_at%@*} failed"
+      -o "$BIN/.$name.tmp" "$main") || die "go build $main failed"
   mv -f "$BIN/.$name.tmp" "$BIN/$name"
   printf '%s\n' "$stamp" >"$BIN/.$name.stamp"
   log "$name: built in $((SECONDS - t0))s"
@@ -155,20 +169,26 @@ for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
   KUBE_LDFLAGS+=" -X $p.gitVersion=$KUBE_V -X $p.gitMajor=$KUBE_MAJOR -X $p.gitMinor=$KUBE_MINOR"
   KUBE_LDFLAGS+=" -X $p.gitTreeState=clean -X $p.buildDate=$KUBE_BUILD_DATE"
 done
+KUBE_CMDS=""
+for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
+  if wanted "$c"; then KUBE_CMDS+=" $c"; fi
+done
 need_kube=0
-for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for c in $KUBE_CMDS; do
   is_built "$c" "$(stamp_of "$c" "$KUBE_V")" || need_kube=1
 done
 if [ "$need_kube" = 1 ]; then
   write_module "$KUBE_DIR" k8s.io/kubernetes "$KUBE_V" "$STAGING_V"
 fi
-for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for c in $KUBE_CMDS; do
   build_one "$c" "$KUBE_DIR" "k8s.io/kubernetes/cmd/$c@$KUBE_V" "$(stamp_of "$c" "$KUBE_V")" "$KUBE_LDFLAGS"
 done
 
 # --- etcd: the server release that k8s.io/kubernetes itself requires ------------
 ETCD_V_FILE="$SRC/etcd-version-for-kubernetes-$KUBE_V"
-if [ -s "$ETCD_V_FILE" ]; then
+if ! wanted etcd; then
+  :
+elif [ -s "$ETCD_V_FILE" ]; then
   ETCD_V="$(cat "$ETCD_V_FILE")"
 else
   KUBE_GOMOD="$(gomod_of "k8s.io/kubernetes@$KUBE_V")"
@@ -176,22 +196,122 @@ else
   [ -n "$ETCD_V" ] || die "cannot find go.etcd.io/etcd/server/v3 in k8s.io/kubernetes@$KUBE_V go.mod"
   printf '%s\n' "$ETCD_V" >"$ETCD_V_FILE"
 fi
-ETCD_DIR="$SRC/etcd-$ETCD_V"
-if ! is_built etcd "$(stamp_of etcd "$ETCD_V")"; then
-  write_module "$ETCD_DIR" go.etcd.io/etcd/server/v3 "$ETCD_V"
+if wanted etcd; then
+  ETCD_DIR="$SRC/etcd-$ETCD_V"
+  if ! is_built etcd "$(stamp_of etcd "$ETCD_V")"; then
+    write_module "$ETCD_DIR" go.etcd.io/etcd/server/v3 "$ETCD_V"
+  fi
+  build_one etcd "$ETCD_DIR" "go.etcd.io/etcd/server/v3@$ETCD_V" "$(stamp_of etcd "$ETCD_V")" \
+    "-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_V"
 fi
-build_one etcd "$ETCD_DIR" "go.etcd.io/etcd/server/v3@$ETCD_V" "$(stamp_of etcd "$ETCD_V")" \
-  "-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_V"
 
 # --- kwok -----------------------------------------------------------------------
-KWOK_DIR="$SRC/kwok-$KWOK_V"
-if ! is_built kwok "$(stamp_of kwok "$KWOK_V")"; then
-  write_module "$KWOK_DIR" sigs.k8s.io/kwok "$KWOK_V"
+if wanted kwok; then
+  KWOK_DIR="$SRC/kwok-$KWOK_V"
+  if ! is_built kwok "$(stamp_of kwok "$KWOK_V")"; then
+    write_module "$KWOK_DIR" sigs.k8s.io/kwok "$KWOK_V"
+  fi
+  build_one kwok "$KWOK_DIR" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_V" "$(stamp_of kwok "$KWOK_V")" \
+    "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_V#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBE_V#v}"
 fi
-build_one kwok "$KWOK_DIR" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_V" "$(stamp_of kwok "$KWOK_V")" \
-  "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_V#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBE_V#v}"
 
-log "all tools ready in $BIN ($((SECONDS - T_ALL))s)"
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok; do
-  log "  $(cat "$BIN/.$b.stamp")"
+# --- CoreDNS (the node's cluster DNS, run as a pod) ----------------------------------
+# Only the plugins the node's Corefile uses (node.sh), plus metrics: upstream's
+# main imports all ~60 (cloud DNS SDKs, etcd, dnstap, …), which triples the build.
+COREDNS_V="$KAUPANG_COREDNS_VERSION"
+COREDNS_PLUGINS="cache errors forward health kubernetes loadbalance log metrics ready reload"
+if wanted coredns; then
+  COREDNS_DIR="$SRC/coredns-$COREDNS_V"
+  COREDNS_STAMP="$(stamp_of coredns "$COREDNS_V") plugins=${COREDNS_PLUGINS// /,}"
+  if ! is_built coredns "$COREDNS_STAMP"; then
+    write_module "$COREDNS_DIR" github.com/coredns/coredns "$COREDNS_V"
+    {
+      echo "// Generated by kaupang test/e2e/k8s/build.sh: CoreDNS $COREDNS_V with the plugins the e2e node uses."
+      echo "package main"
+      echo
+      echo "import ("
+      echo '	"github.com/coredns/coredns/coremain"'
+      for p in $COREDNS_PLUGINS; do echo "	_ \"github.com/coredns/coredns/plugin/$p\""; done
+      echo ")"
+      echo
+      echo "func main() { coremain.Run() }"
+    } >"$COREDNS_DIR/main.go"
+  fi
+  build_one coredns "$COREDNS_DIR" "github.com/coredns/coredns@$COREDNS_V" "$COREDNS_STAMP" \
+    "-X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_V" .
+fi
+
+# --- crictl (the harness talks CRI to the node's containerd with it) -----------------
+CRICTL_V="$KAUPANG_CRICTL_VERSION"
+if wanted crictl; then
+  CRICTL_DIR="$SRC/cri-tools-$CRICTL_V"
+  if ! is_built crictl "$(stamp_of crictl "$CRICTL_V")"; then
+    write_module "$CRICTL_DIR" sigs.k8s.io/cri-tools "$CRICTL_V"
+  fi
+  build_one crictl "$CRICTL_DIR" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_V" "$(stamp_of crictl "$CRICTL_V")" \
+    "-X sigs.k8s.io/cri-tools/pkg/version.Version=${CRICTL_V#v}"
+fi
+
+# --- the sandbox ("pause") program: a tiny static C program ---------------------------
+PAUSE_SRC="$HERE/node/pause.c"
+PAUSE_STAMP="pause sha256=$(sha256sum "$PAUSE_SRC" | cut -c1-16) recipe=$KAUPANG_K8S_RECIPE"
+if ! wanted pause; then
+  :
+elif is_built pause "$PAUSE_STAMP"; then
+  log "pause: up to date ($PAUSE_STAMP)"
+else
+  ensure_packages gcc libc6-dev
+  gcc -static -Os -s -Wall -Werror -o "$BIN/.pause.tmp" "$PAUSE_SRC" || die "gcc -static $PAUSE_SRC failed"
+  mv -f "$BIN/.pause.tmp" "$BIN/pause"
+  printf '%s\n' "$PAUSE_STAMP" >"$BIN/.pause.stamp"
+  log "pause: built ($(stat -c %s "$BIN/pause") bytes, static)"
+fi
+
+# --- node images: one layer each, packed by hand (no engine, nothing pulled) -----------
+IMAGES="$KAUPANG_NODE_IMAGES"
+mkdir -p "$IMAGES"
+
+# docker_archive OUT REF ROOTFS ENTRYPOINT-JSON: a `docker save`-format tarball with
+# one layer holding ROOTFS, tagged REF. Fixed owners and mtimes: the same input
+# always gives the same image ID.
+docker_archive() {
+  local out="$1" ref="$2" rootfs="$3" entrypoint="$4" work diff config_sha
+  work="$(mktemp -d)"
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$rootfs" -cf "$work/layer.tar" .
+  diff="$(sha256sum "$work/layer.tar" | cut -c1-64)"
+  mkdir "$work/$diff"
+  mv "$work/layer.tar" "$work/$diff/layer.tar"
+  printf '{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{"Entrypoint":%s,"Env":["PATH=/"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$entrypoint" "$diff" >"$work/config.json"
+  config_sha="$(sha256sum "$work/config.json" | cut -c1-64)"
+  mv "$work/config.json" "$work/$config_sha.json"
+  printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar"]}]' "$config_sha" "$ref" "$diff" \
+    >"$work/manifest.json"
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$work" \
+    -cf "$out.tmp" manifest.json "$config_sha.json" "$diff"
+  mv -f "$out.tmp" "$out"
+  rm -rf "$work"
+}
+
+# node_image NAME REF BINARY ENTRYPOINT-JSON: $IMAGES/NAME.tar holding BINARY at /NAME.
+node_image() {
+  local name="$1" ref="$2" binary="$3" entrypoint="$4" stamp rootfs
+  stamp="$ref binary=$(sha256sum "$binary" | cut -c1-16) recipe=$KAUPANG_NODE_IMAGE_RECIPE"
+  if [ -f "$IMAGES/$name.tar" ] && [ "$(cat "$IMAGES/.$name.stamp" 2>/dev/null)" = "$stamp" ]; then
+    log "image $ref: up to date"
+    return 0
+  fi
+  rootfs="$(mktemp -d)"
+  install -m 0755 "$binary" "$rootfs/$name"
+  docker_archive "$IMAGES/$name.tar" "$ref" "$rootfs" "$entrypoint"
+  rm -rf "$rootfs"
+  printf '%s\n' "$stamp" >"$IMAGES/.$name.stamp"
+  log "image $ref: packed in $IMAGES/$name.tar"
+}
+if wanted pause; then node_image pause "$KNODE_PAUSE_IMAGE" "$BIN/pause" '["/pause"]'; fi
+if wanted coredns; then node_image coredns "$KNODE_COREDNS_IMAGE" "$BIN/coredns" '["/coredns"]'; fi
+
+log "tools ready in $BIN ($((SECONDS - T_ALL))s)"
+for b in $ALL_TOOLS; do
+  if wanted "$b"; then log "  $(cat "$BIN/.$b.stamp")"; fi
 done

@@ -34,7 +34,15 @@ import {
   type Job,
 } from "../../support/ci-recipes.js";
 import { cleanupProject, kaupang, requireDocker, sh, waitHttp } from "../support/kaupang.js";
-import { digestOf, getJson, kubeconfig, kubectl, registry, requireCluster } from "./support.js";
+import {
+  digestOf,
+  getJson,
+  kubeconfig,
+  kubectl,
+  registry,
+  requireCluster,
+  runningOnNode,
+} from "./support.js";
 
 const bin = fileURLToPath(new URL("../../../packages/cli/bin/kaupang.mjs", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "kaupang-ci-recipes-"));
@@ -157,7 +165,14 @@ async function pageShows(text: string): Promise<void> {
   expect(body).toContain(text);
 }
 
-const prodImage = () => getJson("deployment", "-n", namespace, "web").spec.template.spec.containers[0].image;
+/** The image prod's web Deployment pins, once its pods run that digest on the real node. */
+function prodImage(): string {
+  const image: string = getJson("deployment", "-n", namespace, "web").spec.template.spec.containers[0].image;
+  const pods = runningOnNode(namespace, "hedeby", "api", "web");
+  expect(pods.length).toBeGreaterThan(0);
+  for (const pod of pods) expect(`${image.split("@")[0]}@${pod.pulled}`).toBe(image);
+  return image;
+}
 
 /** The id of the newest prod deployment recorded in this ledger whose web image has `digest`. */
 async function prodDeploymentOf(cacheDir: string, digest: string): Promise<string> {

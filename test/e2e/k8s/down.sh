@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Stop what up.sh started, by pidfile: SIGTERM, a bounded wait, then SIGKILL.
-#   down.sh           stop the processes, keep state (certs, etcd data) for a fast restart
-#   down.sh --clean   also remove the run dir ($KAUPANG_K8S_DIR)
+# The node goes first: kubelet and kube-proxy, then its pods (crictl rmp), then
+# containerd; kube-proxy's iptables rules are removed and the kernel tunables
+# kubelet changed are put back.
+#   down.sh           stop the processes, keep state (certs, etcd data, images) for a fast restart
+#   down.sh --clean   also remove the run dir ($KAUPANG_K8S_DIR) and the node's bridge
 # Env: KAUPANG_K8S_STOP_TIMEOUT seconds to wait for each stop step before SIGKILL (default 15).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+# shellcheck source=node.sh
+. "$HERE/node.sh"
 
 CLEAN=0
 for a in "$@"; do
   case "$a" in
     --clean) CLEAN=1 ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) die "unknown argument: $a (usage: down.sh [--clean])" ;;
   esac
 done
@@ -22,15 +27,7 @@ DIR="$KAUPANG_K8S_DIR"
 PIDS="$DIR/pids"
 STOP_TIMEOUT="${KAUPANG_K8S_STOP_TIMEOUT:-15}"
 
-# pid of a component if its pidfile names a live process of our binary (pids get reused).
-our_pid() {
-  local f="$PIDS/$1.pid" pid
-  [ -f "$f" ] || return 1
-  pid="$(cat "$f")"
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1 | grep -qx "$KAUPANG_TOOLS_BIN/$1" || return 1
-  echo "$pid"
-}
+our_pid() { component_pid "$1"; }
 
 # stop_group NAME...: SIGTERM all, wait (bounded), SIGKILL the stragglers.
 stop_group() {
@@ -63,7 +60,8 @@ stop_group() {
   for name in "$@"; do rm -f "$PIDS/$name.pid"; done
 }
 
-# Reverse start order: clients of the apiserver first, etcd last.
+# Reverse start order: the node and the other clients of the apiserver first, etcd last.
+knode_stop
 stop_group kwok kube-scheduler kube-controller-manager
 stop_group kube-apiserver
 stop_group etcd
@@ -72,9 +70,10 @@ if [ "$CLEAN" = 1 ]; then
   case "$DIR" in
     ""|/|"$HOME") die "refusing to remove run dir '$DIR'" ;;
   esac
+  knode_clean
   if [ -d "$DIR" ]; then
     log "removing $DIR"
-    rm -rf "$DIR"
+    rm -rf --one-file-system "$DIR"
   fi
 fi
 log "stopped"

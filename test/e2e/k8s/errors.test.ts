@@ -13,6 +13,7 @@ import {
   kubectl,
   names,
   requireCluster,
+  withInit,
 } from "./support.js";
 
 beforeAll(requireCluster);
@@ -20,7 +21,7 @@ afterAll(deleteNamespaces);
 
 const app = (env: Record<string, unknown> = {}) => ({
   app: {
-    services: { web: { image: baseImage(), command: ["sleep", "3600"], ports: ["8080"], env } },
+    services: { web: withInit({ image: baseImage(), command: ["sleep", "3600"], ports: ["8080"], env }) },
   },
 });
 const up = (dir: string, env: Record<string, string> = {}) =>

@@ -4,7 +4,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kaupang } from "../support/kaupang.js";
-import { context, getJson, kubeconfig, kubectl, names, requireCluster } from "./support.js";
+import {
+  context,
+  execIn,
+  getJson,
+  kubeconfig,
+  kubectl,
+  names,
+  portForward,
+  requireCluster,
+  runningOnNode,
+} from "./support.js";
 
 // The flagship example, unchanged, from a copy (so .kaupang stays out of the repo).
 const work = mkdtempSync(join(tmpdir(), "kaupang-flagship-k8s-"));
@@ -71,6 +81,30 @@ describe("flagship example: longhall on asgard-k8s (kubernetes)", () => {
     expect(container.env).toContainEqual({ name: "REALM", value: "asgard" });
     expect(web.status.readyReplicas).toBe(1);
     expect(up.stdout + up.stderr).not.toContain(jarlKey);
+
+    // The pods run on the real node; the migration really reached saga's store by name.
+    expect(kubectl("logs", "-n", namespace, "job/migrate").out).toBe("migrated");
+    const [webPod] = runningOnNode(namespace, "longhall", "market", "web");
+    runningOnNode(namespace, "longhall", "market", "worker");
+    const [store] = runningOnNode(namespace, "longhall", "saga", "store");
+    runningOnNode(namespace, "longhall", "runes", "cache");
+    expect(execIn(namespace, webPod!.name, "sh", "-c", 'printf %s "$JARL_KEY"')).toBe(jarlKey);
+    // The market page answers through its Service: from another environment's pod, by name…
+    const page = "The market of the longhall is open.";
+    expect(
+      execIn(namespace, store!.name, "timeout", "10", "wget", "-q", "-O-", "http://web:8080/"),
+    ).toContain(page);
+    // …and from outside the cluster, through the apiserver and the kubelet (port-forward).
+    const forward = await portForward(namespace, "svc/web", 8080);
+    try {
+      const response = await fetch(`http://127.0.0.1:${forward.port}/`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(response.status).toBe(200);
+      expect(await response.text()).toContain(page);
+    } finally {
+      forward.close();
+    }
 
     const down = await kaupang(["down", "market", "--with-deps", "--target", "asgard-k8s", "--cwd", dir], {
       env: env(),

@@ -9,7 +9,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kaupang } from "../support/kaupang.js";
-import { context, getJson, kubeconfig, kubectl, names, requireCluster } from "./support.js";
+import {
+  context,
+  execIn,
+  getJson,
+  kubeconfig,
+  kubectl,
+  names,
+  requireCluster,
+  runningOnNode,
+} from "./support.js";
 
 const work = mkdtempSync(join(tmpdir(), "kaupang-gallery-k8s-"));
 const dir = join(work, "kubernetes");
@@ -75,9 +84,19 @@ describe("examples/kubernetes on the k8s tier", () => {
     });
     expect(container.env).toContainEqual({ name: "APP_ENV", value: "production" });
     expect(getJson("service", "-n", namespace, "web").spec.ports[0].port).toBe(8080);
+    // Both replicas run on the real node; the Job's process really ran; the key reached the process.
+    expect(kubectl("logs", "-n", namespace, "job/migrate").out).toBe("applied migration 0003_ledger");
+    const pods = runningOnNode(namespace, "kube-example", "api", "web");
+    expect(pods).toHaveLength(2);
+    expect(new Set(pods.map((p) => p.ip)).size).toBe(2);
+    expect(execIn(namespace, pods[0]!.name, "sh", "-c", 'printf %s "$API_KEY"')).toBe(apiKey);
 
     const status = await kaupang(["status", "api", "--target", "prod", "--cwd", dir], { env: env() });
     expect(status.code, status.stdout + status.stderr).toBe(0);
+    // One line per pod, as the node reports it: running, ready, the image the kubelet pulled.
+    const digest = container.image.split("@")[1];
+    expect(status.stdout.match(/^ {2}web: \S+: running, ready, image \S+$/gm)).toHaveLength(2);
+    expect(status.stdout).toContain(`image 127.0.0.1:5000/kaupang-test/busybox@${digest}`);
 
     const down = await kaupang(["down", "api", "--target", "prod", "--cwd", dir], { env: env() });
     expect(down.code, down.stderr).toBe(0);

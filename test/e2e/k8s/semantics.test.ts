@@ -1,7 +1,6 @@
 /**
- * A deploy finishes or says so, on the Kubernetes tier (real API server;
- * nodes are simulated by kwok, so pods run no containers and nothing answers
- * HTTP: what is checked is what the cluster is told to run).
+ * A deploy finishes or says so, on the Kubernetes tier (real API server, and
+ * pods on its real node: what is checked is what the node runs).
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +9,7 @@ import {
   baseImage,
   context,
   deleteNamespaces,
+  execIn,
   filesUnder,
   fresh,
   getJson,
@@ -20,6 +20,7 @@ import {
   pushVersion,
   registry,
   requireCluster,
+  runningOnNode,
   writeEnvironment,
 } from "./support.js";
 
@@ -75,6 +76,10 @@ describe("kubernetes: rollback on failure", () => {
     expect(web.spec.template.spec.nodeSelector).toBeUndefined();
     expect(web.status.readyReplicas).toBe(1);
     expect(podImages(name, name, "app", "web")).toEqual([`${repo}@${first}`]);
+    // The node runs the first version again.
+    const [back] = runningOnNode(name, name, "app", "web");
+    expect(back!.pulled).toBe(first);
+    expect(execIn(name, back!.name, "cat", "/www/version")).toBe("one");
     const history = JSON.parse((await run(dir, ["history", "app", "--output", "json"])).stdout);
     expect(history.map((d: Record<string, string>) => [d.action, d.status])).toEqual([
       ["up", "succeeded"],
@@ -138,6 +143,9 @@ describe("kubernetes: a secret's value changed in the cluster rolls the Deployme
     expect(getJson("deployment", "-n", name, "other").metadata.generation).toBe(otherGeneration);
     const rs = getJson("replicasets", "-n", name, "-l", "app.kubernetes.io/name=web").items;
     expect(rs.length).toBe(2);
+    // The new pod's process has the new value.
+    const [web] = runningOnNode(name, name, "app", "web");
+    expect(execIn(name, web!.name, "sh", "-c", 'printf %s "$TOKEN"')).toBe(two);
 
     for (const value of [one, two]) {
       for (const f of filesUnder(join(dir, ".kaupang"))) expect(f.content, f.path).not.toContain(value);

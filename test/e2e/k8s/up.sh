@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Start a local Kubernetes control plane for kaupang's e2e tests: etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake nodes),
-# all on 127.0.0.1, all state under $KAUPANG_K8S_DIR. Needs the binaries from
-# build.sh. If the cluster is already up and healthy this returns at once.
+# Start a local Kubernetes cluster for kaupang's e2e tests: etcd,
+# kube-apiserver, kube-controller-manager and kube-scheduler; one real node
+# (containerd, the CNI bridge, kubelet, kube-proxy, CoreDNS; see node.sh) where
+# the tests' pods run; and kwok, whose tainted fake nodes serve scale tests.
+# All state under $KAUPANG_K8S_DIR. Needs the binaries from build.sh and, for
+# the self-test, the registry of test/e2e/harness/docker-up.sh. If the cluster
+# is already up and healthy this returns at once.
 #
 # Env (all optional):
 #   KAUPANG_TOOLS_CACHE        cache root (binaries in $KAUPANG_TOOLS_CACHE/bin)
@@ -13,7 +16,9 @@
 #   KAUPANG_K8S_KCM_PORT       kube-controller-manager port      (default 10357)
 #   KAUPANG_K8S_SCHED_PORT     kube-scheduler port               (default 10359)
 #   KAUPANG_K8S_KWOK_PORT      kwok server port                  (default 10347)
-#   KAUPANG_K8S_NODES          number of fake nodes              (default 2)
+#   KAUPANG_K8S_NODES          number of fake (kwok) nodes       (default 2)
+#   KAUPANG_K8S_KUBELET_PORT, KAUPANG_K8S_KUBELET_HEALTHZ_PORT, KAUPANG_K8S_PROXY_HEALTHZ_PORT,
+#   KAUPANG_K8S_PROXY_METRICS_PORT, KAUPANG_K8S_POD_CIDR, KAUPANG_K8S_NODE_IP: the node (lib.sh)
 #   KAUPANG_K8S_TIMEOUT        seconds to wait for readiness     (default 120)
 #   KAUPANG_K8S_SKIP_CHECKS=1  skip the self-test after a (re)start
 set -euo pipefail
@@ -21,6 +26,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+# shellcheck source=node.sh
+. "$HERE/node.sh"
 
 BIN="$KAUPANG_TOOLS_BIN"
 DIR="$KAUPANG_K8S_DIR"
@@ -32,31 +39,46 @@ SCHED_PORT="${KAUPANG_K8S_SCHED_PORT:-10359}"
 KWOK_PORT="${KAUPANG_K8S_KWOK_PORT:-10347}"
 NODES="${KAUPANG_K8S_NODES:-2}"
 TIMEOUT="${KAUPANG_K8S_TIMEOUT:-120}"
-SERVICE_CIDR="10.96.0.0/16"
-SERVICE_IP="10.96.0.1"
+SERVICE_CIDR="$KNODE_SERVICE_CIDR"
+SERVICE_IP="$KNODE_API_SERVICE_IP"
 
 PKI="$DIR/pki"
 LOGS="$DIR/logs"
 PIDS="$DIR/pids"
 KUBECONFIG_FILE="$DIR/kubeconfig"
 ENV_FILE="$DIR/k8s.env"
-COMPONENTS="etcd kube-apiserver kube-controller-manager kube-scheduler kwok"
+COMPONENTS="containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kwok"
 
-for b in $COMPONENTS kubectl; do
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kwok kubectl crictl; do
   [ -x "$BIN/$b" ] || die "$BIN/$b missing: run test/e2e/k8s/build.sh first"
 done
-for t in openssl curl base64 setsid flock; do command -v "$t" >/dev/null || die "$t is required"; done
+for i in pause coredns; do
+  [ -f "$KAUPANG_NODE_IMAGES/$i.tar" ] || die "$KAUPANG_NODE_IMAGES/$i.tar missing: run test/e2e/k8s/build.sh first"
+done
+# The node's runtime and network come from Debian.
+ensure_packages containerd runc containernetworking-plugins iptables ipset openssl curl
+for t in openssl curl base64 setsid flock ip iptables sysctl containerd containerd-shim-runc-v2 runc ctr; do
+  command -v "$t" >/dev/null ||
+    die "$t is required (apt-get install containerd runc containernetworking-plugins iptables ipset)"
+done
+for p in bridge host-local portmap firewall loopback; do
+  [ -x "/usr/lib/cni/$p" ] || die "/usr/lib/cni/$p missing (apt-get install containernetworking-plugins)"
+done
+[ "$(id -u)" = 0 ] || die "the node (containerd, kubelet, kube-proxy) needs root"
 
 kc() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
-# pid of a component if its pidfile names a live process of our binary.
-live_pid() {
-  local f="$PIDS/$1.pid" pid
-  [ -f "$f" ] || return 1
-  pid="$(cat "$f")"
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1 | grep -qx "$BIN/$1" || return 1
-  echo "$pid"
+live_pid() { component_pid "$1"; }
+
+node_ready() {
+  [ "$(kc get node "$KNODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+# CoreDNS Ready, in a container started at or after $1 (an RFC 3339 time): a
+# status left from before a restart does not count.
+coredns_ready() {
+  local since="${1:-}" line
+  line="$(kc -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status} {.status.containerStatuses[0].state.running.startedAt}{"\n"}{end}' 2>/dev/null)"
+  printf '%s\n' "$line" | awk -v since="$since" '$1 == "True" && $2 >= since { ok = 1 } END { exit !ok }'
 }
 
 healthy() {
@@ -64,8 +86,9 @@ healthy() {
   for c in $COMPONENTS; do live_pid "$c" >/dev/null || return 1; done
   [ -f "$KUBECONFIG_FILE" ] || return 1
   [ "$(kc get --raw /readyz 2>/dev/null)" = "ok" ] || return 1
-  # at least one fake node Ready
-  kc get nodes -l type=kwok \
+  node_ready && coredns_ready || return 1
+  # the fake nodes Ready too, when there are any
+  [ "$NODES" = 0 ] || kc get nodes -l type=kwok \
     -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null |
     grep -qx True
 }
@@ -74,6 +97,9 @@ write_env() {
   cat >"$ENV_FILE" <<EOF
 export KUBECONFIG=$KUBECONFIG_FILE
 export PATH=$BIN:\$PATH
+export KAUPANG_K8S_NODE_NAME=$KNODE_NAME
+export CONTAINER_RUNTIME_ENDPOINT=unix://$KNODE_SOCK
+export IMAGE_SERVICE_ENDPOINT=unix://$KNODE_SOCK
 EOF
 }
 
@@ -105,9 +131,16 @@ if ls "$PIDS"/*.pid >/dev/null 2>&1; then
 fi
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT"; do
+for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT" \
+  "$KNODE_KUBELET_HEALTHZ_PORT" "$KNODE_PROXY_HEALTHZ_PORT" "$KNODE_PROXY_METRICS_PORT"; do
   port_busy "$p" && die "port 127.0.0.1:$p is already in use by another process (override with KAUPANG_K8S_*_PORT)"
 done
+# One real node per machine: its bridge, socket and iptables rules are machine-wide.
+if owner="$(knode_foreign_owner)"; then
+  die "another kaupang e2e node (run dir $owner) runs on this machine; stop it first: KAUPANG_K8S_DIR=$owner $HERE/down.sh"
+fi
+(exec 3<>"/dev/tcp/$KNODE_IP/$KNODE_KUBELET_PORT") 2>/dev/null &&
+  die "$KNODE_IP:$KNODE_KUBELET_PORT (kubelet) is already in use by another process"
 
 # --- PKI (generated once, kept across restarts) ---------------------------------
 gen_key() { [ -f "$1" ] || openssl genrsa -out "$1" 2048 2>/dev/null; chmod 600 "$1"; }
@@ -140,14 +173,29 @@ make_ca front-proxy-ca kaupang-e2e-front-proxy-ca
 CLIENT_EXT="basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
-sign_cert apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
+SERVER_EXT="basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:$SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+extendedKeyUsage=serverAuth"
+# Pods reach the apiserver at the node's address (through the kubernetes
+# Service): a certificate from before the node existed lacks it, so make a new one.
+if [ -f "$PKI/apiserver.crt" ] &&
+  ! openssl x509 -in "$PKI/apiserver.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "IP Address:$KNODE_IP\b"; then
+  rm -f "$PKI/apiserver.crt"
+fi
+sign_cert apiserver "/CN=kube-apiserver" "$SERVER_EXT
+subjectAltName=IP:127.0.0.1,IP:$KNODE_IP,IP:$SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 sign_cert admin "/O=system:masters/CN=kaupang-admin" "$CLIENT_EXT"
 sign_cert kube-controller-manager "/CN=system:kube-controller-manager" "$CLIENT_EXT"
 sign_cert kube-scheduler "/CN=system:kube-scheduler" "$CLIENT_EXT"
 sign_cert kwok "/O=system:masters/CN=kwok" "$CLIENT_EXT"
+# The node: kubelet's client (the Node authorizer's system:node:<name>) and
+# serving certificates, kube-proxy's client, and the apiserver's client for
+# kubelet's API (logs, exec, port-forward).
+sign_cert kubelet "/O=system:nodes/CN=system:node:$KNODE_NAME" "$CLIENT_EXT"
+sign_cert kubelet-serving "/CN=system:node:$KNODE_NAME" "$SERVER_EXT
+subjectAltName=IP:$KNODE_IP,DNS:$KNODE_NAME"
+sign_cert kube-proxy "/CN=system:kube-proxy" "$CLIENT_EXT"
+sign_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$CLIENT_EXT"
 sign_cert front-proxy-client "/CN=front-proxy-client" "$CLIENT_EXT" front-proxy-ca
 gen_key "$PKI/sa.key"
 [ -f "$PKI/sa.pub" ] || openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -186,6 +234,8 @@ write_kubeconfig "$KUBECONFIG_FILE" admin kaupang-a kaupang-b
 write_kubeconfig "$DIR/kube-controller-manager.kubeconfig" kube-controller-manager default
 write_kubeconfig "$DIR/kube-scheduler.kubeconfig" kube-scheduler default
 write_kubeconfig "$DIR/kwok.kubeconfig" kwok default
+write_kubeconfig "$DIR/kubelet.kubeconfig" kubelet default
+write_kubeconfig "$DIR/kube-proxy.kubeconfig" kube-proxy default
 
 # --- processes -------------------------------------------------------------------
 # start NAME ARGS...: runs $BIN/NAME detached (own session), pidfile + log.
@@ -196,7 +246,7 @@ start() {
   [ -f "$LOGS/$name.log" ] && mv -f "$LOGS/$name.log" "$LOGS/$name.log.prev"
   log "starting $name (log $LOGS/$name.log)"
   # shellcheck disable=SC2016  # $$ and $@ are for the inner shell
-  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDS/$name.pid" "$BIN/$name" "$@" \
+  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDS/$name.pid" "$(component_bin "$name")" "$@" \
     >"$LOGS/$name.log" 2>&1 </dev/null 8>&- &
   local i
   for i in $(seq 50); do [ -s "$PIDS/$name.pid" ] && break; sleep 0.1; done
@@ -224,6 +274,18 @@ wait_for() {
   done
 }
 
+# --- the node's runtime first: it starts while the control plane does -----------------
+knode_network
+knode_write_config "$PKI"
+knode_save_sysctls
+mkdir -p "$KNODE_RUN"
+start containerd --config "$KNODE_DIR/containerd/config.toml"
+wait_for containerd "containerd on $KNODE_SOCK" knode_containerd_ok
+echo "$DIR" >"$KNODE_RUN/owner"
+knode_import pause "$KNODE_PAUSE_IMAGE" "$KAUPANG_NODE_IMAGES/pause.tar"
+knode_import coredns "$KNODE_COREDNS_IMAGE" "$KAUPANG_NODE_IMAGES/coredns.tar"
+knode_import_base
+
 etcd_ok() { "$BIN/etcd" --version >/dev/null && curl -fsS "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
 https_insecure_ok() { curl -fsSk "$1" 2>/dev/null | grep -qx ok; }
 
@@ -237,8 +299,11 @@ wait_for etcd "etcd health on 127.0.0.1:$ETCD_PORT" etcd_ok
 
 start kube-apiserver \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
-  --endpoint-reconciler-type=none \
+  --bind-address=0.0.0.0 --advertise-address="$KNODE_IP" --secure-port="$API_PORT" \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority="$PKI/ca.crt" \
+  --kubelet-preferred-address-types=InternalIP \
   --cert-dir="$PKI" \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
   --client-ca-file="$PKI/ca.crt" \
@@ -280,6 +345,18 @@ start kube-scheduler \
   --leader-elect=false \
   --v=1
 
+# The node's kubelet and kube-proxy.
+T_NODE="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+start kubelet \
+  --config="$KNODE_DIR/kubelet.yaml" \
+  --kubeconfig="$DIR/kubelet.kubeconfig" \
+  --hostname-override="$KNODE_NAME" \
+  --node-ip="$KNODE_IP" \
+  --node-labels="kaupang.dev/node=real" \
+  --root-dir="$KNODE_DIR/kubelet" \
+  --v=1
+start kube-proxy --config="$KNODE_DIR/kube-proxy.yaml" --v=1
+
 # Node leases of fake nodes are held under a per-process random identity: a
 # restarted kwok would leave the nodes (and their pods) alone until the old
 # leases expire (40s). Drop them so the new kwok takes the nodes over at once.
@@ -302,6 +379,12 @@ HOME="$DIR/kwok-home" start kwok \
 wait_for kube-controller-manager "kube-controller-manager /healthz" https_insecure_ok "https://127.0.0.1:$KCM_PORT/healthz"
 wait_for kube-scheduler "kube-scheduler /healthz" https_insecure_ok "https://127.0.0.1:$SCHED_PORT/healthz"
 wait_for kwok "kwok /healthz" curl -fsS "http://127.0.0.1:$KWOK_PORT/healthz"
+wait_for kube-proxy "kube-proxy /healthz" curl -fsS "http://127.0.0.1:$KNODE_PROXY_HEALTHZ_PORT/healthz"
+wait_for kubelet "node $KNODE_NAME Ready" node_ready
+
+# --- CoreDNS, as a pod on the node ---------------------------------------------------
+knode_coredns_manifest | kc apply -f - >/dev/null || fail kubelet "applying CoreDNS failed"
+wait_for kubelet "CoreDNS Ready on $KNODE_NAME" coredns_ready "$T_NODE"
 
 # --- fake nodes ----------------------------------------------------------------
 nodes_yaml() {
@@ -323,20 +406,31 @@ metadata:
     kubernetes.io/arch: amd64
     kubernetes.io/role: agent
     node-role.kubernetes.io/agent: ""
+spec:
+  taints:
+  - {key: $KWOK_TAINT_KEY, value: fake, effect: NoSchedule}
 status:
   capacity: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 1Ti}
   allocatable: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 1Ti}
 EOF
   done
 }
-log "registering $NODES kwok fake node(s)"
-nodes_yaml | kc apply -f - >/dev/null
-# Ready, untainted, and with a node lease renewed by this kwok.
+# Fake nodes beyond the wanted count (a scale test's, left by an interrupted run) go.
+extra="$(kc get nodes -l type=kwok -o name | awk -F/ -v n="$NODES" '
+  { i = $2; sub(/^kwok-node-/, "", i) }
+  !($2 ~ /^kwok-node-[0-9]+$/ && i + 0 < n) { print "node/" $2 }')"
+# shellcheck disable=SC2086  # one name per word
+[ -z "$extra" ] || kc delete $extra --wait=false >/dev/null
+if [ "$NODES" -gt 0 ]; then
+  log "registering $NODES kwok fake node(s), tainted $KWOK_TAINT_KEY=fake:NoSchedule"
+  nodes_yaml | kc apply -f - >/dev/null
+fi
+# Ready, tainted (only pods that ask for fake nodes land there), and with a node lease renewed by this kwok.
 nodes_ok() {
   local i
   for i in $(seq 0 $((NODES - 1))); do
     kc -n kube-node-lease get lease "kwok-node-$i" >/dev/null 2>&1 || return 1
-    [ "$(kc get node "kwok-node-$i" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}/{.spec.taints}')" = "True/" ] ||
+    [ "$(kc get node "kwok-node-$i" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}/{.spec.taints[*].key}')" = "True/$KWOK_TAINT_KEY" ] ||
       return 1
   done
 }

@@ -6,6 +6,7 @@ import {
   type EnvironmentDiff,
   exec,
   formatCommand,
+  type LiveInstance,
   ledgerScopes,
   openLedgers,
   type PassthroughCommand,
@@ -44,6 +45,18 @@ export function formatDiff(diffs: readonly EnvironmentDiff[]): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** One line per pod (Kubernetes): what runs, whether it is ready, its restarts and the image the node runs. */
+function formatInstances(instances: readonly LiveInstance[]): string {
+  return instances
+    .map((i) => {
+      const state = i.waiting ? `${i.state} (${i.waiting})` : i.state;
+      const ready = i.ready === undefined ? "" : i.ready ? ", ready" : ", not ready";
+      const restarts = i.restarts ? `, ${i.restarts} restart${i.restarts === 1 ? "" : "s"}` : "";
+      return `  ${i.service}: ${i.name}: ${state}${ready}${restarts}, image ${i.image}\n`;
+    })
+    .join("");
+}
+
 export function registerInspect(program: Command, io: Io): void {
   const statusCommand = program
     .command("status")
@@ -68,7 +81,9 @@ export function registerInspect(program: Command, io: Io): void {
           sanitize(
             `${head}\n${last}${r.drift.map((d) => `  ${d.service}: ${d.kind}: ${d.detail}\n`).join("")}${r.secrets
               .map((s) => `  ${s} since that deploy (up applies it)\n`)
-              .join("")}${r.urls.map((u) => `  ${u.service} → ${u.url}\n`).join("")}`,
+              .join(
+                "",
+              )}${r.urls.map((u) => `  ${u.service} → ${u.url}\n`).join("")}${formatInstances(r.instances ?? [])}`,
           ),
         );
       }

@@ -178,7 +178,7 @@ function formatBundlePlan(bundle: PlannedBundleUp): string {
     `  manifest: ${bundle.manifestDigest}`,
     `  deploys to this site's target ${t.name} (${t.backend})${reach.length > 0 ? `: ${reach.join(", ")}` : ""}`,
     "",
-    "Commands, in order (nothing else runs):",
+    "Commands, in order (no other command that changes the site runs; kaupang also reads state, e.g. kubectl get):",
   ];
   let scope = "";
   for (const { scope: s, command: c } of bundle.commands) {

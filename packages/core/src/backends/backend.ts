@@ -31,6 +31,14 @@ export interface RunningService {
     env?: Record<string, string>;
     /** Published ports as "published:target/protocol", where the backend exposes them. */
     ports?: string[];
+    /** Whether its readiness check passes, where the backend reports readiness. */
+    ready?: boolean;
+    /** How often its container restarted, where the backend counts it. */
+    restarts?: number;
+    /** Why its container is not running (CrashLoopBackOff, ImagePullBackOff, …), where known. */
+    waiting?: string;
+    /** The image the node actually runs (`repo@sha256:…`), where the backend reports it. */
+    running?: string;
   }[];
   /**
    * Why replicas do not run, where the backend knows (swarm: per replica slot

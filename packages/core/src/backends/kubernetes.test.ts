@@ -15,6 +15,7 @@ import {
   describePods,
   type KubeJob,
   type KubePod,
+  probeFailure,
   runningFromPods,
   secretFixCommand,
   staleJobs,
@@ -137,6 +138,47 @@ describe("reading back pods", () => {
     expect(describePods([pod("web-3", {}, pulling)])).toBe(
       "0/1 pods ready; pod web-3 is Pending (ImagePullBackOff: not found)",
     );
+    const looping = {
+      phase: "Running",
+      containerStatuses: [
+        { restartCount: 3, state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 40s" } } },
+      ],
+    };
+    expect(describePods([pod("web-4", {}, looping)])).toBe(
+      "0/1 pods ready; pod web-4 is Running (CrashLoopBackOff after 3 restarts: back-off 40s)",
+    );
+    // Running, but its readiness probe fails: the kubelet's last failure says why.
+    const unready = { phase: "Running", containerStatuses: [{ ready: false, state: { running: {} } }] };
+    expect(describePods([pod("web-5", {}, unready)])).toBe(
+      "0/1 pods ready; pod web-5 is Running (not ready)",
+    );
+    expect(describePods([pod("web-5", {}, unready)], "HTTP probe failed with statuscode: 404")).toBe(
+      "0/1 pods ready; pod web-5 is Running (readiness probe failed: HTTP probe failed with statuscode: 404)",
+    );
+  });
+
+  it("takes the newest readiness-probe failure from a pod's events", () => {
+    expect(probeFailure([])).toBeUndefined();
+    expect(
+      probeFailure([
+        { reason: "Pulled", message: "Successfully pulled" },
+        {
+          reason: "Unhealthy",
+          message: "Readiness probe failed: old",
+          lastTimestamp: "2026-01-01T00:00:01Z",
+        },
+        {
+          reason: "Unhealthy",
+          message: "Liveness probe failed: other",
+          lastTimestamp: "2026-01-01T00:00:09Z",
+        },
+        {
+          reason: "Unhealthy",
+          message: "Readiness probe failed: wget: 404",
+          lastTimestamp: "2026-01-01T00:00:05Z",
+        },
+      ]),
+    ).toBe("wget: 404");
   });
 
   it("reports a Deployment's live pods and a Job's newest pod, in the states status compares", () => {
@@ -153,14 +195,58 @@ describe("reading back pods", () => {
     ];
     const ref = `reg/app@${digest}`;
     expect(runningFromPods(pods, ["migrate"])).toEqual([
-      { service: "web", instances: [{ digests: [digest], ref, name: "web-1", state: "running", env: {} }] },
+      {
+        service: "web",
+        instances: [{ name: "web-1", digests: [digest], ref, state: "running", env: {}, ready: true }],
+      },
       {
         service: "migrate",
-        instances: [{ digests: [digest], ref, name: "migrate-new", state: "complete", exitCode: 0, env: {} }],
+        instances: [
+          {
+            name: "migrate-new",
+            digests: [digest],
+            ref,
+            state: "complete",
+            exitCode: 0,
+            env: {},
+            restarts: 0,
+          },
+        ],
       },
       {
         service: "tagged",
-        instances: [{ digests: [], ref: "reg/app:1", name: "tagged-1", state: "pending", env: {} }],
+        instances: [{ name: "tagged-1", digests: [], ref: "reg/app:1", state: "pending", env: {} }],
+      },
+    ]);
+  });
+
+  it("takes the digest the kubelet pulled and runs, its readiness, restarts and why it waits", () => {
+    const pulled = `sha256:${"b".repeat(64)}`;
+    const looping = {
+      phase: "Running",
+      conditions: [{ type: "Ready", status: "False" }],
+      containerStatuses: [
+        {
+          name: "web",
+          restartCount: 4,
+          imageID: `reg/app@${pulled}`,
+          containerID: "containerd://abc",
+          state: { waiting: { reason: "CrashLoopBackOff" } },
+        },
+      ],
+    };
+    expect(runningFromPods([pod("web-1", {}, looping)], [])[0]!.instances).toEqual([
+      {
+        name: "web-1",
+        // What the node runs, not what the spec pins.
+        digests: [pulled],
+        ref: `reg/app@${digest}`,
+        state: "running",
+        env: {},
+        ready: false,
+        restarts: 4,
+        waiting: "CrashLoopBackOff",
+        running: `reg/app@${pulled}`,
       },
     ]);
   });

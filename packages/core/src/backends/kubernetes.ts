@@ -9,6 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { KaupangError } from "../base/errors.js";
+import { pinnedRef } from "../base/image-reference.js";
 import { sleep } from "../base/poll.js";
 import type { TargetSettings } from "../base/target.js";
 import { type ExecResult, exec, tail } from "../exec/exec.js";
@@ -49,10 +50,33 @@ export interface KubePod {
   status?: {
     phase?: string;
     conditions?: Condition[];
-    containerStatuses?: {
-      state?: { waiting?: { reason?: string; message?: string }; terminated?: { exitCode?: number } };
-    }[];
+    containerStatuses?: KubeContainerStatus[];
   };
+}
+
+interface KubeContainerStatus {
+  name?: string;
+  ready?: boolean;
+  restartCount?: number;
+  /** What the kubelet pulled and runs: `repo@sha256:…` (or an image ID). */
+  imageID?: string;
+  containerID?: string;
+  state?: {
+    waiting?: { reason?: string; message?: string };
+    running?: { startedAt?: string };
+    terminated?: { exitCode?: number; reason?: string };
+  };
+  lastState?: { terminated?: { exitCode?: number; reason?: string } };
+}
+
+/** A pod's event, as `kubectl get events -o json` lists it. */
+interface KubeEvent {
+  reason?: string;
+  message?: string;
+  count?: number;
+  lastTimestamp?: string;
+  eventTime?: string;
+  involvedObject?: { name?: string };
 }
 
 export interface KubeJob {
@@ -241,25 +265,85 @@ async function clusterSecretValues(
   return values;
 }
 
-/** Why a service's pods are not ready: the first stuck pod's reason, or that none exists. */
-export function describePods(pods: readonly KubePod[]): string {
+const isReady = (p: KubePod) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+
+/** The first live pod that is not ready, if any. */
+function stuckPod(pods: readonly KubePod[]): KubePod | undefined {
+  return pods.find((p) => !p.metadata.deletionTimestamp && !isReady(p));
+}
+
+/** The newest message of the pod's readiness-probe failures (kubelet's Unhealthy events), if any. */
+export function probeFailure(events: readonly KubeEvent[]): string | undefined {
+  const when = (e: KubeEvent) => e.lastTimestamp ?? e.eventTime ?? "";
+  const [last] = events
+    .filter((e) => e.reason === "Unhealthy" && /^Readiness probe/.test(e.message ?? ""))
+    .sort((a, b) => when(b).localeCompare(when(a)));
+  return last?.message?.replace(/^Readiness probe failed: ?/, "").trim() || undefined;
+}
+
+/**
+ * Why a service's pods are not ready: the first stuck pod's reason (a waiting
+ * container's, with its restarts; the scheduler's; its readiness probe's last
+ * failure, from `probe`), or that none exists.
+ */
+export function describePods(pods: readonly KubePod[], probe?: string): string {
   const live = pods.filter((p) => !p.metadata.deletionTimestamp);
   if (live.length === 0) return "no pod was created";
-  const isReady = (p: KubePod) =>
-    p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
   const ready = live.filter(isReady).length;
-  const stuck = live.find((p) => !isReady(p));
+  const stuck = stuckPod(live);
   if (!stuck) return `${ready}/${live.length} pods ready`;
-  const waiting = stuck.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
+  const status = stuck.status?.containerStatuses?.find((c) => c.state?.waiting);
+  const waiting = status?.state?.waiting;
+  const restarts = status?.restartCount
+    ? ` after ${status.restartCount} restart${status.restartCount === 1 ? "" : "s"}`
+    : "";
   const unscheduled = stuck.status?.conditions?.find(
     (c) => c.type === "PodScheduled" && c.status === "False",
   );
   const detail = waiting
-    ? `${waiting.reason ?? "waiting"}${waiting.message ? `: ${waiting.message}` : ""}`
+    ? `${waiting.reason ?? "waiting"}${restarts}${waiting.message ? `: ${waiting.message}` : ""}`
     : unscheduled
       ? `${unscheduled.reason ?? "Unschedulable"}: ${unscheduled.message ?? ""}`.trim()
-      : "not ready";
+      : probe
+        ? `readiness probe failed: ${probe}`
+        : "not ready";
   return `${ready}/${live.length} pods ready; pod ${stuck.metadata.name} is ${stuck.status?.phase ?? "Pending"} (${detail})`;
+}
+
+/** The events of one pod (read-only; none when they cannot be read). */
+async function podEvents(ctx: BackendContext, pod: string): Promise<KubeEvent[]> {
+  const result = await kubectl(ctx, "", [
+    "get",
+    "events",
+    "-n",
+    ctx.target.namespace,
+    "--field-selector",
+    `involvedObject.kind=Pod,involvedObject.name=${pod}`,
+    "-o",
+    "json",
+  ]);
+  if (result.exitCode !== 0) return [];
+  return (JSON.parse(result.stdout) as { items: KubeEvent[] }).items;
+}
+
+/**
+ * A stuck pod's last log lines: its running container's, or the previous
+ * (crashed) one's when the container waits to restart. Empty when it never
+ * started or its log cannot be read.
+ */
+async function lastLogLines(ctx: BackendContext, pod: KubePod): Promise<string> {
+  const status = pod.status?.containerStatuses?.[0];
+  if (!status?.containerID && !status?.lastState?.terminated) return "";
+  const previous = status.state?.waiting && status.lastState?.terminated ? ["--previous"] : [];
+  const result = await kubectl(ctx, "", [
+    "logs",
+    "-n",
+    ctx.target.namespace,
+    pod.metadata.name,
+    "--tail=5",
+    ...previous,
+  ]);
+  return result.exitCode === 0 ? tail(result.stdout, 3) : "";
 }
 
 async function podsOf(ctx: BackendContext, env: string, service?: string): Promise<KubePod[]> {
@@ -346,18 +430,32 @@ async function waitService(ctx: BackendContext, env: EnvironmentPlan, service: s
   if (result.exitCode !== 0) {
     const known = result.timedOut ? undefined : classifyKubectlError(ctx.target, result.stderr);
     if (known) throw known;
-    const why = describePods(await podsOf(ctx, scope, service));
+    const pods = await podsOf(ctx, scope, service);
+    const stuck = stuckPod(pods);
+    const [events, logs] = stuck
+      ? await Promise.all([podEvents(ctx, stuck.metadata.name), lastLogLines(ctx, stuck)])
+      : [[], ""];
+    const why = describePods(pods, probeFailure(events));
     if (!result.timedOut)
       throw new KaupangError(
         "ERR_DEPLOY_FAILED",
         `${scope}: service ${service} did not roll out: ${tail(result.stderr)} (${why})`,
         { details: { environment: scope, service } },
       );
+    const describe = kubectlLine(
+      ctx.target,
+      "describe",
+      "-n",
+      ctx.target.namespace,
+      `${job ? "job" : "deployment"}/${service}`,
+    );
     throw new KaupangError(
       "ERR_DEPLOY_TIMEOUT",
       `${scope}: ${job ? `job ${service} did not complete` : `service ${service} did not become ready`} within ${seconds(ctx.timeoutMs)} (${why})`,
       {
-        hint: `see ${kubectlLine(ctx.target, "describe", "-n", ctx.target.namespace, `${job ? "job" : "deployment"}/${service}`)}`,
+        hint: logs
+          ? `last log lines of pod ${stuck!.metadata.name}: ${logs} (see ${describe})`
+          : `see ${describe}`,
         details: { environment: scope, service },
       },
     );
@@ -381,11 +479,17 @@ const podState: Record<string, string> = {
   Pending: "pending",
 };
 
+const digestIn = (ref: string | undefined) => (ref ? /@(sha256:[0-9a-f]{64})$/.exec(ref)?.[1] : undefined);
+
 /**
- * What runs per service: a Deployment's live pods, a Job's newest pod. Digests
- * come from the pinned image refs; env from the pod spec, a secretKeyRef as
- * `secret(KEY)` (the value is never read). No ports: nothing is published on
- * a host, so there is nothing to compare.
+ * What runs per service: a Deployment's live pods, a Job's newest pod. The
+ * digest is the one the kubelet pulled and runs (the container status'
+ * imageID); only a pod whose container has not started yet falls back to the
+ * digest its spec pins. Env comes from the pod spec, a secretKeyRef as
+ * `secret(KEY)` (the value is never read). Readiness, restarts and why a
+ * container waits (CrashLoopBackOff, ImagePullBackOff, …) come from the pod
+ * status. No ports: nothing is published on a host, so there is nothing to
+ * compare.
  */
 export function runningFromPods(pods: readonly KubePod[], runOnce: readonly string[]): RunningService[] {
   const byService = new Map<string, KubePod[]>();
@@ -402,14 +506,21 @@ export function runningFromPods(pods: readonly KubePod[], runOnce: readonly stri
       service,
       instances: current.map((pod) => {
         const container = pod.spec.containers.find((c) => c.name === service) ?? pod.spec.containers[0];
+        const status =
+          pod.status?.containerStatuses?.find((c) => c.name === container?.name) ??
+          pod.status?.containerStatuses?.[0];
         const ref = container?.image ?? "";
-        const digest = /@(sha256:[0-9a-f]{64})$/.exec(ref)?.[1];
+        const digest = digestIn(status?.imageID) ?? digestIn(ref);
         const exitCode = exitCodeOf(pod);
         const env = (container?.env ?? []).map((e) => {
           const secret = e.valueFrom?.secretKeyRef?.key;
           return [e.name, secret ? `secret(${secret})` : (e.value ?? "")];
         });
         const phase = pod.status?.phase ?? "Unknown";
+        // A Deployment's container that just exited (it restarts next) counts as waiting too.
+        const waiting =
+          status?.state?.waiting ??
+          (phase === "Running" && !runOnce.includes(service) ? status?.state?.terminated : undefined);
         return {
           digests: digest ? [digest] : [],
           ref,
@@ -417,6 +528,11 @@ export function runningFromPods(pods: readonly KubePod[], runOnce: readonly stri
           state: podState[phase] ?? phase.toLowerCase(),
           ...(exitCode !== undefined ? { exitCode } : {}),
           env: Object.fromEntries(env),
+          ...(phase === "Running" ? { ready: Boolean(isReady(pod)) } : {}),
+          ...(status ? { restarts: status.restartCount ?? 0 } : {}),
+          ...(waiting?.reason ? { waiting: waiting.reason } : {}),
+          // containerd names pulled content by the first repository it came from: keep the spec's name.
+          ...(digestIn(status?.imageID) ? { running: pinnedRef(ref, digestIn(status?.imageID)!) } : {}),
         };
       }),
     };

@@ -12,7 +12,7 @@ import { silent } from "../base/events.js";
 import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
 import { selectTarget } from "../config/normalize.js";
 import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
-import { eachHost, hostEvents, placementsOf } from "../deploy/hosts.js";
+import { eachHost, hostEvents, hostLabel, placementsOf } from "../deploy/hosts.js";
 import { lockEnvironments } from "../deploy/locks.js";
 import { currentFingerprints } from "../deploy/secret-fingerprints.js";
 import { checkSecrets } from "../deploy/secrets.js";
@@ -23,7 +23,7 @@ import { localImageIds } from "../images/local.js";
 import { ledgerAt } from "../ledger/ledger.js";
 import { currentRecord } from "../ledger/record.js";
 import type { RemoteState } from "../ledger/state-store.js";
-import { imageLoadCommand } from "../plan/commands.js";
+import { imageLoadCommand, upCommands } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
 import { bundleError } from "./files.js";
 import { bundleManifestName } from "./manifest.js";
@@ -57,7 +57,7 @@ export interface PlannedBundleUp extends OpenBundle {
   rememberRemote?: boolean;
   /** The image load that runs first, when the bundle carries images (only if the engine lacks one). */
   loadImages?: PlanCommand;
-  /** Every command the deploy runs, in order: the image load, then each unit's. */
+  /** Every command the deploy runs, in order: per host of the target (or once), the image load, then each unit's. */
   commands: { scope: string; command: PlanCommand }[];
 }
 
@@ -126,11 +126,39 @@ async function bundleSite(
   };
 }
 
-/** `docker load` of the bundle's archive, for the site's engine. */
-function loadCommand(bundle: OpenBundle, site: BundleSite): PlanCommand | undefined {
+/** `docker load` of the bundle's archive, for one engine (the site's, or one of its hosts). */
+function loadCommand(bundle: OpenBundle, target: TargetSettings): PlanCommand | undefined {
   if (!bundle.imagesArchive) return undefined;
   const ids = new Set(bundle.manifest.images.flatMap((i) => (i.imageId ? [i.imageId] : [])));
-  return imageLoadCommand(site.settings, bundle.imagesArchive, ids.size);
+  return imageLoadCommand(target, bundle.imagesArchive, ids.size);
+}
+
+/**
+ * Every command the deploy runs, in order: per host of the site's target (or
+ * once, without hosts) the image load, then each unit's commands, built for
+ * that host's engine exactly as the apply path builds them.
+ */
+function bundleCommands(
+  bundle: OpenBundle,
+  site: BundleSite,
+  hosts: readonly string[] | undefined,
+): { scope: string; command: PlanCommand }[] {
+  return placementsOf(bundle.units[0]!.target, hosts).flatMap((placement) => {
+    const on = placement.host ? `${hostLabel(placement.host)} ` : "";
+    const load = loadCommand(bundle, placement.target);
+    return [
+      ...(load ? [{ scope: `${on}images`, command: load }] : []),
+      ...bundle.units.flatMap((unit) => {
+        const commands = placement.host
+          ? upCommands(
+              { project: unit.project, target: placement.target, pull: unit.pull, root: site.root },
+              unit.environment,
+            )
+          : unit.environment.commands;
+        return commands.map((command) => ({ scope: `${on}${unit.environment.environment}`, command }));
+      }),
+    ];
+  });
 }
 
 export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBundleUp> {
@@ -149,13 +177,8 @@ export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBun
         ? { project: bundle.manifest.project, target: bundle.units[0]!.target }
         : undefined);
     if (!site.project) await checkLedgerProject(bundle, { ...site, remote });
-    const load = loadCommand(bundle, site);
-    const commands = [
-      ...(load ? [{ scope: "images", command: load }] : []),
-      ...bundle.units.flatMap((unit) =>
-        unit.environment.commands.map((command) => ({ scope: unit.environment.environment, command })),
-      ),
-    ];
+    const load = loadCommand(bundle, site.settings);
+    const commands = bundleCommands(bundle, site, options.hosts);
     return {
       ...bundle,
       root: site.root,

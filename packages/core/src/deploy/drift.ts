@@ -11,9 +11,30 @@ import type { ServiceView } from "../render/view.js";
 
 export interface Drift {
   service: string;
-  kind: "missing" | "stopped" | "image" | "replicas" | "env" | "ports" | "orphan" | "failed" | "node";
+  kind:
+    | "missing"
+    | "stopped"
+    | "image"
+    | "replicas"
+    | "env"
+    | "ports"
+    | "orphan"
+    | "failed"
+    | "node"
+    | "crashing"
+    | "unready";
   detail: string;
 }
+
+type Instance = RunningService["instances"][number];
+
+/** A container that keeps failing: it waits to restart (CrashLoopBackOff) or waits after restarts. */
+const crashing = (i: Instance) =>
+  i.waiting === "CrashLoopBackOff" || (i.waiting !== undefined && (i.restarts ?? 0) > 0);
+/** Runs and serves: running, not waiting to restart, and not reported unready. */
+const serving = (i: Instance) => i.state === "running" && i.waiting === undefined && i.ready !== false;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const named = (list: readonly Instance[]) => list.map((i) => i.name ?? "an instance").join(", ");
 
 function compareService(
   name: string,
@@ -53,9 +74,20 @@ function compareService(
         detail: `one-shot task exited with code ${failed.exitCode}`,
       });
   } else {
-    const up = instances.filter((i) => i.state === "running");
-    if (up.length === 0)
-      drift.push({ service: name, kind: "stopped", detail: `${instances[0]!.state}, not running${why}` });
+    const looping = instances.filter(crashing);
+    for (const i of looping)
+      drift.push({
+        service: name,
+        kind: "crashing",
+        detail: `${i.name ?? "an instance"} is crash-looping (${i.waiting}, ${plural(i.restarts ?? 0, "restart")})`,
+      });
+    const unready = instances.filter((i) => i.state === "running" && !crashing(i) && i.ready === false);
+    if (unready.length > 0)
+      drift.push({ service: name, kind: "unready", detail: `${named(unready)} running but not ready` });
+    const up = instances.filter(serving);
+    const state = (i: Instance) => `${i.state}${i.waiting ? ` (${i.waiting})` : ""}`;
+    if (up.length === 0 && looping.length + unready.length === 0)
+      drift.push({ service: name, kind: "stopped", detail: `${state(instances[0]!)}, not running${why}` });
     else if (up.length < expected.replicas)
       drift.push({
         service: name,
@@ -95,9 +127,19 @@ function compareService(
 
 /** Compare what runs for one recorded deployment unit with the unit. */
 export async function driftOf(backend: Backend, ctx: BackendContext, unit: DeploymentUnit): Promise<Drift[]> {
+  return (await compareRunning(backend, ctx, unit)).drift;
+}
+
+/** What runs for one recorded deployment unit, and how it differs from the unit. */
+export async function compareRunning(
+  backend: Backend,
+  ctx: BackendContext,
+  unit: DeploymentUnit,
+): Promise<{ drift: Drift[]; running: RunningService[] }> {
   const env = unit.environment;
   const expected = env.views;
-  const live = new Map((await backend.running(ctx, env)).map((r) => [r.service, r]));
+  const running = await backend.running(ctx, env);
+  const live = new Map(running.map((r) => [r.service, r]));
   const drift: Drift[] = [];
   for (const [name, view] of Object.entries(expected)) {
     const image = env.images.find((i) => i.service === name);
@@ -116,5 +158,5 @@ export async function driftOf(backend: Backend, ctx: BackendContext, unit: Deplo
     if (!own(expected, name) && running.instances.length > 0)
       drift.push({ service: name, kind: "orphan", detail: "runs, but no deploy of this environment has it" });
   }
-  return drift;
+  return { drift, running };
 }

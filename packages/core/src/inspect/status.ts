@@ -3,10 +3,10 @@
  * the ledger — read-only, on demand, no agent. Also the "quick live check"
  * behind the no-change deploy.
  */
-import type { Backend, BackendContext } from "../backends/backend.js";
+import type { Backend, BackendContext, RunningService } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
-import { type Drift, driftOf } from "../deploy/drift.js";
+import { compareRunning, type Drift } from "../deploy/drift.js";
 import { placementsOf } from "../deploy/hosts.js";
 import { currentFingerprints, secretChanges } from "../deploy/secret-fingerprints.js";
 import { locateState } from "../deploy/state-location.js";
@@ -38,6 +38,39 @@ export interface EnvironmentStatus {
     status: "failed" | "interrupted" | "running";
     error?: string;
   };
+  /**
+   * Each pod of a deployed environment, where the backend names its instances
+   * (Kubernetes): its state, readiness, restarts and the image the node runs.
+   */
+  instances?: LiveInstance[];
+}
+
+export interface LiveInstance {
+  service: string;
+  name: string;
+  state: string;
+  ready?: boolean;
+  restarts?: number;
+  /** Why its container is not running (CrashLoopBackOff, …). */
+  waiting?: string;
+  /** The image the node runs (`repo@sha256:…`), else the reference it was started with. */
+  image: string;
+}
+
+function liveInstances(running: readonly RunningService[]): LiveInstance[] {
+  return running.flatMap((r) =>
+    r.instances
+      .filter((i) => i.name !== undefined)
+      .map((i) => ({
+        service: r.service,
+        name: i.name!,
+        state: i.state,
+        ...(i.ready !== undefined ? { ready: i.ready } : {}),
+        ...(i.restarts !== undefined ? { restarts: i.restarts } : {}),
+        ...(i.waiting !== undefined ? { waiting: i.waiting } : {}),
+        image: i.running ?? i.ref,
+      })),
+  );
 }
 
 export async function status(options: {
@@ -80,7 +113,8 @@ export async function status(options: {
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
       };
       const backend = backendFor(unit.backend, options.backendImpl);
-      const drift = await driftOf(backend, ctx, unit);
+      const { drift, running } = await compareRunning(backend, ctx, unit);
+      const instances = liveInstances(running);
       // Only secrets whose value can be read now (kaupang's env, or the cluster Secret) are compared.
       const now = await currentFingerprints(backend, ctx, unit.environment.secrets);
       const known = now && { key: now.key, values: now.values };
@@ -95,6 +129,7 @@ export async function status(options: {
         urls: environmentUrls(unit),
         secrets,
         ...(last ? { last } : {}),
+        ...(instances.length > 0 ? { instances } : {}),
       };
     }),
   );

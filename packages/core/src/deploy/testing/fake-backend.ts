@@ -15,6 +15,8 @@ interface FakeBackend extends Backend {
   failApply: Set<string>;
   /** Make this environment run other images than it was given (verification fails). */
   runWrongImage: Set<string>;
+  /** What "runs" per environment (a test may change it, as a node would). */
+  live: Map<string, RunningService[]>;
   /** How long an apply takes (ms); 0 by default. */
   applyMs: number;
   /** The most applies that ran at the same time. */
@@ -29,6 +31,7 @@ export function fakeBackend(): FakeBackend {
     applied: [],
     failApply: new Set(),
     runWrongImage: new Set(),
+    live: running,
     applyMs: 0,
     maxConcurrent: 0,
     async apply(ctx, env) {
