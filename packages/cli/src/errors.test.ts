@@ -10,6 +10,17 @@ async function dryRun(files: Record<string, string>, ...args: string[]) {
   return cli("up", ...args, "--dry-run", "--cwd", dir);
 }
 
+describe("up --bundle --rollback-on-failure", () => {
+  it("is refused with one line (usage, exit 2), not ignored", async () => {
+    const r = await cli("up", "--bundle", "./nowhere.bundle", "--rollback-on-failure", "--cwd", testdir({}));
+    expect(r.stderr).toMatch(
+      /^error: --rollback-on-failure is not available with --bundle; if a bundle's deploy fails, run kaupang rollback <env>\n/,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+  });
+});
+
 describe("bad input: one clear line, exit 1, nothing printed on stdout", () => {
   it("environment dependency cycle", async () => {
     const r = await dryRun(

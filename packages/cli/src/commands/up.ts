@@ -79,6 +79,12 @@ export function registerUp(program: Command, io: Io): void {
     }
     const events = createReporter(io, options);
     const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
+    if (options.bundle && options.rollbackOnFailure === true) {
+      // Said rather than ignored: a bundle's deploy does not roll back by itself (yet).
+      command.error(
+        "error: --rollback-on-failure is not available with --bundle; if a bundle's deploy fails, run kaupang rollback <env>",
+      );
+    }
     if (options.bundle) {
       const bundleOptions = {
         bundle: options.bundle,
