@@ -37,7 +37,9 @@ echo "machine: $(nproc) cores, node $(node --version), $(hyperfine --version)" |
 scenario() {
   local slug=$1 name=$2 dir=$3 url=$4
   shift 4
-  npx jiti "$root/bench/routes/load.ts" "$url" "$host" 900 >"$scratch/load.json" 2>"$scratch/load.err" &
+  rm -f "$scratch/load.err"
+  # jiti itself, not npx, so the TERM below reaches the loop.
+  "$root/node_modules/.bin/jiti" "$root/bench/routes/load.ts" "$url" "$host" 900 >"$scratch/load.json" 2>"$scratch/load.err" &
   local load=$!
   until grep -q running "$scratch/load.err" 2>/dev/null; do sleep 0.1; done
   hyperfine --runs "$runs" --prepare "$push" --export-json "$results/routes-$slug.json" \
