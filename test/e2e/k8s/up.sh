@@ -245,9 +245,13 @@ start() {
   rm -f "$PIDS/$name.pid"
   [ -f "$LOGS/$name.log" ] && mv -f "$LOGS/$name.log" "$LOGS/$name.log.prev"
   log "starting $name (log $LOGS/$name.log)"
-  # shellcheck disable=SC2016  # $$ and $@ are for the inner shell
-  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDS/$name.pid" "$(component_bin "$name")" "$@" \
-    >"$LOGS/$name.log" 2>&1 </dev/null 8>&- &
+  # Every descriptor above 2 is closed first: under `flock /tmp/kaupang-e2e.lock …`
+  # the daemon would otherwise inherit the lock's descriptor and hold the lock for as
+  # long as it runs (as harness/lib.sh's close_inherited_fds does for dockerd).
+  # shellcheck disable=SC2016  # $$, $fd and $@ are for the inner shell
+  setsid bash -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null
+    echo $$ >"$1"; shift; exec "$@"' _ "$PIDS/$name.pid" "$(component_bin "$name")" "$@" \
+    >"$LOGS/$name.log" 2>&1 </dev/null &
   local i
   for i in $(seq 50); do [ -s "$PIDS/$name.pid" ] && break; sleep 0.1; done
 }
