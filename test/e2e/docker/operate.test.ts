@@ -20,7 +20,17 @@ describe("operate without a control loop (real engine)", () => {
     });
     expect((await kaupang(["up", "app", "--cwd", dir])).code).toBe(0);
     const ok = await kaupang(["status", "--cwd", dir]);
-    expect(ok.stdout).toMatch(/^app@local: ok \(deployment \d{8}T\d{6}Z-[0-9a-f]{4}\)\n$/);
+    const [head, url, ...running] = ok.stdout.trimEnd().split("\n");
+    expect(head).toMatch(/^app@local: ok \(deployment \d{8}T\d{6}Z-[0-9a-f]{4}\)$/);
+    expect(url).toBe(`  web → http://localhost:${port}/`);
+    expect(running.sort()).toEqual([
+      expect.stringMatching(
+        new RegExp(`^  web: ${name}-app-web-1: running, image \\S+@sha256:[0-9a-f]{64}$`),
+      ),
+      expect.stringMatching(
+        new RegExp(`^  worker: ${name}-app-worker-1: running, image \\S+@sha256:[0-9a-f]{64}$`),
+      ),
+    ]);
     expect(ok.code).toBe(0);
 
     sh(["docker", "stop", "-t", "1", `${name}-app-worker-1`]);
@@ -122,7 +132,7 @@ describe("operate without a control loop (real engine)", () => {
     const [only] = JSON.parse(d.stdout);
     expect(only.changes).toEqual([
       { service: "tool", kind: "image", detail: `image ${baseImage()} → ${tagged}` },
-      { service: "web", kind: "env", detail: 'env LEVEL: "info" → "debug"' },
+      { service: "web", kind: "env", key: "LEVEL", detail: 'env LEVEL: "info" → "debug"' },
     ]);
     const text = await kaupang(["diff", "app", "--cwd", dir]);
     expect(text.stdout).toMatch(
