@@ -122,7 +122,8 @@ describe("kubernetes routes: Ingress and rollout (real API server)", () => {
     const again = await kaupang(["up", "app", "--target", "k8s", "--cwd", dir]);
     expect(again.code, again.stderr).toBe(0);
     expect(names("ingress", name)).toEqual([]);
-    expect(names("deployment", name)).toEqual(["deployment.apps/db", "deployment.apps/web"]);
+    // db left the config with that rewrite, so it is pruned too; web stays.
+    expect(names("deployment", name)).toEqual(["deployment.apps/web"]);
 
     const down = await kaupang(["down", "app", "--target", "k8s", "--cwd", dir]);
     expect(down.code, down.stderr).toBe(0);
