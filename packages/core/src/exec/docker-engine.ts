@@ -20,9 +20,11 @@
  * process (the docker CLI connecting as it always does: contexts, SSH, TLS,
  * DOCKER_HOST) carrying every request of the run over one connection.
  */
+
 import type { Agent, AgentOptions } from "node:http";
 import { Duplex } from "node:stream";
 import { isKaupangError, KaupangError } from "../base/errors.js";
+import { readResponse } from "../base/http-body.js";
 import type { TargetSettings } from "../base/target.js";
 import { readDockerConfig } from "./docker-config.js";
 import { openChannel } from "./exec.js";
@@ -106,21 +108,7 @@ async function engineRequest<T>(
         },
         signal: AbortSignal.timeout(30_000),
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("error", reject);
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            // not JSON (a plain-text error): keep the text
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed as T });
-        });
-      },
+      (res) => readResponse<T>(res, resolve, reject),
     );
     req.on("error", (error: NodeJS.ErrnoException) => reject(onUnreachable(error)));
     req.end(payload);

@@ -13,11 +13,13 @@
  * KAUPANG_KUBE_CLIENT=kubectl — sends the same requests through `kubectl
  * --raw`, so kubectl's own authentication applies.
  */
+
 import { existsSync, readFileSync } from "node:fs";
 import type { Agent } from "node:https";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { KaupangError } from "../base/errors.js";
+import { readResponse } from "../base/http-body.js";
 import type { TargetSettings } from "../base/target.js";
 import { exec } from "../exec/exec.js";
 import { parseArtifact } from "../render/yaml.js";
@@ -251,21 +253,7 @@ function createKubeApi(target: TargetSettings, env: NodeJS.ProcessEnv): KubeApi 
             },
             signal: AbortSignal.timeout(30_000),
           },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (chunk: Buffer) => chunks.push(chunk));
-            res.on("error", reject);
-            res.on("end", () => {
-              const text = Buffer.concat(chunks).toString("utf8");
-              let parsed: unknown = text;
-              try {
-                parsed = text ? JSON.parse(text) : undefined;
-              } catch {
-                // not JSON
-              }
-              resolve({ status: res.statusCode ?? 0, body: parsed as T });
-            });
-          },
+          (res) => readResponse<T>(res, resolve, reject),
         );
         req.on("error", (error: NodeJS.ErrnoException) =>
           reject(
