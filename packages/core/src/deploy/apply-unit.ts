@@ -218,6 +218,8 @@ async function rollBackAfter(
  */
 function withLogsCommand(error: unknown, unit: DeploymentUnit, root: string): unknown {
   if (!isKaupangError(error) || error.details.service === undefined) return error;
+  // An image that could not be pulled never started: there are no logs to see.
+  if (error.code === "ERR_IMAGE_PULL") return error;
   const target = unit.target.name === "local" ? "" : ` --target ${unit.target.name}`;
   const here = relative(root, process.cwd());
   const cwd = here === "" || !(here.startsWith("..") || isAbsolute(here)) ? "" : ` --cwd ${root}`;

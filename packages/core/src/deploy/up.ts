@@ -24,6 +24,7 @@ import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
 import { type PinOptions, type Pins, pinImages } from "./pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "./plan-up.js";
+import { registryLogins } from "./registry-logins.js";
 import {
   currentFingerprints,
   fingerprintMap,
@@ -137,6 +138,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       pull: plan.pull,
       pinned: pins,
       secrets: fingerprintMap(fingerprints),
+      registryLogins: await registryLogins(plan),
     });
     // The backend's checks of every host before anything is deployed on any (the proxy's, for routes).
     for (const hostCtx of placed) await backend.preflight?.(hostCtx, pinnedPlan.environments);
