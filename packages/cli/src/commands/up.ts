@@ -57,7 +57,7 @@ export function registerUp(program: Command, io: Io): void {
     .option("--expect-digest <sha256>", "with --bundle: refuse any other manifest digest", digestFlag)
     .option(
       "--rollback-on-failure",
-      "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (and still exit 1)",
+      "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (with --bundle: within the site's rollback bounds) and still exit 1",
     )
     .option("--no-rollback-on-failure", "do not, even when the target or config sets rollbackOnFailure");
   addFlags(command, [
@@ -80,12 +80,6 @@ export function registerUp(program: Command, io: Io): void {
     }
     const events = createReporter(io, options);
     const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
-    if (options.bundle && options.rollbackOnFailure === true) {
-      // Said rather than ignored: a bundle's deploy does not roll back by itself (yet).
-      command.error(
-        "error: --rollback-on-failure is not available with --bundle; if a bundle's deploy fails, run kaupang rollback <env>",
-      );
-    }
     if (options.bundle) {
       const bundleOptions = {
         bundle: options.bundle,
@@ -96,6 +90,7 @@ export function registerUp(program: Command, io: Io): void {
         verify: options.verify,
         expectDigest: options.expectDigest,
         hosts: options.hosts,
+        rollbackOnFailure: options.rollbackOnFailure,
       };
       if (options.dryRun) {
         const bundle = await planBundleUp(bundleOptions);

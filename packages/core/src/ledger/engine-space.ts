@@ -64,14 +64,20 @@ function refused(
   reply: { status: number; body: unknown },
 ) {
   const message = engineMessage(reply);
-  if (
-    kind === "configs" &&
-    (reply.status === 503 || /not a swarm manager|not part of a swarm/i.test(message))
-  ) {
+  if (kind === "configs" && /not part of a swarm/i.test(message)) {
     return new KaupangError(
       "ERR_STATE_UNAVAILABLE",
-      `target ${target}: kaupang keeps its state in swarm configs, but ${engine.via} is not a swarm manager (${message}); nothing was deployed`,
-      { hint: 'point the target at a manager node (dockerContext or DOCKER_HOST), or use state: "local"' },
+      `target ${target}: kaupang keeps its state in swarm configs, but ${engine.via} is not part of a swarm (${message})`,
+      { hint: 'point the target at a swarm manager (dockerContext or DOCKER_HOST), or use state: "local"' },
+    );
+  }
+  if (kind === "configs" && (reply.status === 503 || /not a swarm manager/i.test(message))) {
+    return new KaupangError(
+      "ERR_STATE_UNAVAILABLE",
+      `target ${target}: kaupang keeps its state in swarm configs, but ${engine.via} is not a swarm manager (${message})`,
+      {
+        hint: 'point the target at a manager node (dockerContext or DOCKER_HOST), promote this one (`docker node promote` on a manager), or use state: "local"',
+      },
     );
   }
   return new KaupangError(
