@@ -378,6 +378,22 @@ export const TargetSchema = strict({
   kubeContext: z.string().optional().describe("kubectl --context for this target."),
   kubeconfig: z.string().optional().describe("KUBECONFIG for this target's kubectl runs."),
   namespace: z.string().optional().describe("Kubernetes namespace (default: the project name)."),
+  imagePullSecrets: z
+    .array(
+      z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, {
+        error: (i) => `${showValue(i.input)} is not a Secret name (lowercase letters, digits, '-', '.')`,
+      }),
+    )
+    .optional()
+    .describe(
+      "Kubernetes: existing Secrets of type kubernetes.io/dockerconfigjson in the namespace that every pod pulls its image with (imagePullSecrets). kaupang references them, never reads them.",
+    ),
+  registryAuth: z
+    .boolean()
+    .optional()
+    .describe(
+      "Kubernetes: pass the deployer's docker login for the registries of an environment's images to the cluster, like swarm's --with-registry-auth (default true). kaupang writes it to Secret <project>-<environment>-registry-auth (kubernetes.io/dockerconfigjson, through kubectl's stdin, never to a file, the dry run or the ledger) and the environment's pods pull with it. false: only imagePullSecrets.",
+    ),
   swarm: strict({
     portMode: oneOf(["ingress", "host"] as const)
       .optional()
