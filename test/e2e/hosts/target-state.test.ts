@@ -134,8 +134,14 @@ describe('state: "target" on a target with hosts (each host keeps its own)', () 
       [first.url]: ["up succeeded", "up succeeded", "up unchanged", "rollback succeeded"],
       [second.url]: ["up succeeded", "up succeeded", "up unchanged", "rollback succeeded"],
     });
+    // Each host's chain, read from that host: up, up (started + outcome each), unchanged, rollback.
     const verify = await kaupang(["ledger", "verify", "--target", "fleet", "--cwd", a]);
     expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toBe(
+      [first, second]
+        .map((h) => `app@fleet on ${h.url}: 7 records, chain intact, head anchor matches\n`)
+        .join(""),
+    );
 
     const down = await run(a, "down", "app");
     expect(down.code, down.stderr).toBe(0);
