@@ -307,6 +307,7 @@ async function deployOpened(bundle: PlannedBundleUp, options: BundleUpOptions): 
               bundle: bundle.provenance,
               ...(secrets ? { secrets } : {}),
               backendImpl: options.backendImpl,
+              host: placement.host,
             }),
           );
         }

@@ -311,6 +311,7 @@ async function deployEnvironments(
       action: "up",
       rollbackOnFailure: options.rollbackOnFailure,
       backendImpl: options.backendImpl,
+      host: placement.host,
       id,
       ...(secrets ? { secrets } : {}),
     });
