@@ -11,12 +11,12 @@ async function dryRun(files: Record<string, string>, ...args: string[]) {
 }
 
 describe("up --bundle --rollback-on-failure", () => {
-  it("is refused with one line (usage, exit 2), not ignored", async () => {
+  it("is taken (the deploy restores within the site's rollback bounds): a missing bundle is the error", async () => {
     const r = await cli("up", "--bundle", "./nowhere.bundle", "--rollback-on-failure", "--cwd", testdir({}));
-    expect(r.stderr).toMatch(
-      /^error: --rollback-on-failure is not available with --bundle; if a bundle's deploy fails, run kaupang rollback <env>\n/,
-    );
-    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain("--rollback-on-failure");
+    expect(r.stderr).toMatch(/nowhere\.bundle/);
+    expect(r.stderr.trim().split("\n")[0]).toMatch(/^error: /);
+    expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
   });
 });

@@ -805,4 +805,109 @@ describe("signed bundles, digests and rollback bounds (real engine, auth registr
     expect(rows[2]).toMatch(/shop@1\.0\.0 [0-9a-f]{12} signed [0-9a-f]{12}/);
     expect(rows[3]).toMatch(/shop@2\.0\.0 [0-9a-f]{12} signed [0-9a-f]{12}/);
   });
+
+  it("a failed bundle deploy with --rollback-on-failure returns to the last signed bundle, not to a later deploy from source", async () => {
+    const name = fresh();
+    const { dir, port, registry } = await solutionProject(name, "1.0.0", {
+      targets: { local: {}, site: { requireSignature: { key: "./keys/site.pub" } } },
+    });
+    const web = `${registry}/${name}/web:latest`;
+    pushVersion(`${registry}/${name}/store:1`, "store");
+    pushVersion(web, "one");
+    expect((await kaupang(["keygen", "keys/site", "--cwd", dir])).code).toBe(0);
+    const signedBundle = async (out: string) => {
+      const made = await kaupang([
+        "bundle",
+        "shop",
+        "--target",
+        "site",
+        "--with-images",
+        "--sign",
+        "keys/site.key",
+        "-o",
+        out,
+        "--cwd",
+        dir,
+      ]);
+      expect(made.code, made.stderr).toBe(0);
+    };
+    await signedBundle("b1");
+    const first = await kaupang([
+      "up",
+      "--bundle",
+      "b1",
+      "--target",
+      "site",
+      "--output",
+      "json",
+      "--cwd",
+      dir,
+    ]);
+    expect(first.code, first.stderr).toBe(0);
+    const carriedIn = JSON.parse(first.stdout).deployments.find(
+      (d: { environment: string }) => d.environment === "app",
+    ).deploymentId as string;
+    expect(await waitHttp(`http://127.0.0.1:${port}/version`)).toBe("one\n");
+    // Then a deploy from source on the same target: it runs, but no signed bundle carried it in.
+    pushVersion(web, "source");
+    const fromSource = await kaupang(["up", "app", "--target", "site", "--output", "json", "--cwd", dir]);
+    expect(fromSource.code, fromSource.stderr).toBe(0);
+    const sourceId = JSON.parse(fromSource.stdout).deployments.find(
+      (d: { environment: string }) => d.environment === "app",
+    ).deploymentId as string;
+    expect(await waitHttp(`http://127.0.0.1:${port}/version`)).toBe("source\n");
+    // A signed 2.0.0 whose web never becomes healthy.
+    pushVersion(web, "two");
+    writeFileSync(
+      join(dir, "environments/app.json"),
+      `${JSON.stringify({
+        dependsOn: "db",
+        services: {
+          web: {
+            ...httpService(port, { healthcheck: { test: ["CMD", "false"], interval: "1s", retries: 1 } }),
+            image: web,
+          },
+        },
+      })}\n`,
+    );
+    writeFileSync(
+      join(dir, "kaupang.config.json"),
+      readFileSync(join(dir, "kaupang.config.json"), "utf8").replace('"1.0.0"', '"2.0.0"'),
+    );
+    await signedBundle("b2");
+    const bad = await kaupang([
+      "up",
+      "--bundle",
+      "b2",
+      "--target",
+      "site",
+      "--rollback-on-failure",
+      "--timeout",
+      "60s",
+      "--cwd",
+      dir,
+    ]);
+    expect(bad.code, bad.stderr).toBe(1);
+    expect(bad.stderr).toMatch(
+      new RegExp(
+        `! app: deploy \\S+ failed: rolling back to ${carriedIn} \\(web .*, not to ${sourceId}, which was not carried in by a bundle signed with \\./keys/site\\.pub`,
+      ),
+    );
+    expect(bad.stderr).toMatch(
+      new RegExp(`^error: .*; rolled back to ${carriedIn} \\(recorded as \\S+\\)$`, "m"),
+    );
+    // What runs is the signed 1.0.0 again, not the source deploy that ran before the failure.
+    expect(await waitHttp(`http://127.0.0.1:${port}/version`)).toBe("one\n");
+    const history = await kaupang(["history", "app", "--target", "site", "--output", "json", "--cwd", dir]);
+    const deploys = JSON.parse(history.stdout) as Json[];
+    expect(deploys.map((d) => `${d.action} ${d.status} ${d.bundle?.solution ?? "-"}`)).toEqual([
+      "up succeeded shop@1.0.0",
+      "up succeeded -",
+      "up failed shop@2.0.0",
+      "rollback succeeded shop@1.0.0",
+    ]);
+    expect(deploys[3]).toMatchObject({ rollbackOf: carriedIn, trigger: deploys[2]!.id });
+    sh(["docker", "compose", "-p", `${name}-app`, "down"]);
+    sh(["docker", "compose", "-p", `${name}-db`, "down"]);
+  });
 });

@@ -134,4 +134,64 @@ describe("a multi-node swarm (a manager and workers, each its own engine and net
     expect(down.code, down.stderr).toBe(0);
     expect(onHost(manager, ["service", "ls", "-q", "--filter", `name=${service}`]).out).toBe("");
   });
+
+  it('state: "target" on a worker node: one line naming the target and that the engine is no swarm manager; nothing deployed', async () => {
+    const name = fresh();
+    const worker = hosts.find((h) => h !== manager)!;
+    const dir = project(
+      name,
+      {
+        app: {
+          services: {
+            web: { ...httpService(hostPort()), image: `${process.env.KAUPANG_TEST_REGISTRY}/none:1` },
+          },
+        },
+      },
+      {
+        targets: {
+          cluster: { backend: "swarm", dockerContext: worker.context, state: "target" },
+        },
+      },
+    );
+    // The worker is in the swarm, but refuses what only a manager may do.
+    expect(
+      onHost(worker, ["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"]).out,
+    ).toBe("active false");
+    const configs = () =>
+      onHost(manager, [
+        "config",
+        "ls",
+        "--filter",
+        `label=kaupang.dev/project=${name}`,
+        "--format",
+        "{{.Name}}",
+      ]);
+    const services = () =>
+      onHost(manager, ["service", "ls", "--filter", `name=${name}-`, "--format", "{{.Name}}"]);
+    for (const args of [
+      ["up", "app"],
+      ["history", "app"],
+    ]) {
+      const r = await kaupang([...args, "--target", "cluster", "--cwd", dir]);
+      expect(r.code, r.stderr).toBe(1);
+      const lines = r.stderr.trim().split("\n");
+      expect(lines, r.stderr).toHaveLength(2);
+      expect(lines[0]).toMatch(
+        new RegExp(
+          `^error: target cluster: kaupang keeps its state in swarm configs, but docker context ${worker.context} is not a swarm manager \\(.*not a swarm manager.*\\)${args[0] === "up" ? "; nothing was changed" : ""}$`,
+        ),
+      );
+      expect(lines[1]).toBe(
+        'hint: point the target at a manager node (dockerContext or DOCKER_HOST), promote this one (`docker node promote` on a manager), or use state: "local"',
+      );
+    }
+    // Nothing was deployed and no state object written: the manager sees neither.
+    expect(configs().code).toBe(0);
+    expect(configs().out).toBe("");
+    expect(services().code).toBe(0);
+    expect(services().out).toBe("");
+    expect(
+      onHost(worker, ["ps", "-aq", "--filter", `label=com.docker.stack.namespace=${name}-app`]).out,
+    ).toBe("");
+  });
 });

@@ -8,6 +8,7 @@ import {
   planUp,
   shortKeyId,
   unsetSecretsWarning,
+  withRegistryLogins,
 } from "@kaupang/core";
 import { type Command, InvalidArgumentError } from "commander";
 import type { Io } from "../output/io.js";
@@ -56,7 +57,7 @@ export function registerUp(program: Command, io: Io): void {
     .option("--expect-digest <sha256>", "with --bundle: refuse any other manifest digest", digestFlag)
     .option(
       "--rollback-on-failure",
-      "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (and still exit 1)",
+      "if apply, verify or an afterUp hook fails, re-apply the last succeeded deploy (with --bundle: within the site's rollback bounds) and still exit 1",
     )
     .option("--no-rollback-on-failure", "do not, even when the target or config sets rollbackOnFailure");
   addFlags(command, [
@@ -79,12 +80,6 @@ export function registerUp(program: Command, io: Io): void {
     }
     const events = createReporter(io, options);
     const apply = { events, timeoutMs: options.timeout, kaupangVersion: version };
-    if (options.bundle && options.rollbackOnFailure === true) {
-      // Said rather than ignored: a bundle's deploy does not roll back by itself (yet).
-      command.error(
-        "error: --rollback-on-failure is not available with --bundle; if a bundle's deploy fails, run kaupang rollback <env>",
-      );
-    }
     if (options.bundle) {
       const bundleOptions = {
         bundle: options.bundle,
@@ -95,6 +90,7 @@ export function registerUp(program: Command, io: Io): void {
         verify: options.verify,
         expectDigest: options.expectDigest,
         hosts: options.hosts,
+        rollbackOnFailure: options.rollbackOnFailure,
       };
       if (options.dryRun) {
         const bundle = await planBundleUp(bundleOptions);
@@ -135,15 +131,17 @@ export function registerUp(program: Command, io: Io): void {
     };
     const planned = await planUp(request);
     if (options.dryRun) {
+      // No image is resolved, but the pull Secret your docker login makes is shown (never its content).
+      const shown = await withRegistryLogins(planned);
       const unset = unsetSecretsWarning(planned.plan);
       if (unset) events({ type: "warning", message: unset });
       // What would change against the last deploy: configured references only (hermetic).
       const changes = await diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
-        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(planned.plan), changes }, null, 2)}\n`);
+        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(shown.plan), changes }, null, 2)}\n`);
       } else {
         const summary = formatDiff(changes).replace(/^/gm, "  ").trimEnd();
-        io.stdout.write(`Changes against the last deploy:\n${summary}\n\n${formatPlan(planned.plan)}`);
+        io.stdout.write(`Changes against the last deploy:\n${summary}\n\n${formatPlan(shown.plan)}`);
       }
       return;
     }

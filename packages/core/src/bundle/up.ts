@@ -7,6 +7,7 @@
  * provenance, so rollback stays among the versions carried in.
  */
 import { relative, resolve } from "node:path";
+import type { BackendContext } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { silent } from "../base/events.js";
 import type { BackendName, PullPolicy, TargetSettings } from "../base/target.js";
@@ -14,10 +15,11 @@ import { selectTarget } from "../config/normalize.js";
 import { applyUnit, type DeploymentSummary } from "../deploy/apply-unit.js";
 import { eachHost, hostEvents, hostLabel, placementsOf } from "../deploy/hosts.js";
 import { lockEnvironments } from "../deploy/locks.js";
+import { type RollbackBounds, requiredSignatureKey, siteBounds } from "../deploy/rollback-bounds.js";
 import { currentFingerprints } from "../deploy/secret-fingerprints.js";
 import { checkSecrets } from "../deploy/secrets.js";
-import { locateState, rememberRemoteState, requiredSignatureKey } from "../deploy/state-location.js";
-import type { ApplyOptions, UpResult } from "../deploy/up.js";
+import { locateState, rememberRemoteState } from "../deploy/state-location.js";
+import { type ApplyOptions, restoreDoneHosts, rollbackOnFailureFor, type UpResult } from "../deploy/up.js";
 import { execOk } from "../exec/exec.js";
 import { localImageIds } from "../images/local.js";
 import { ledgerAt } from "../ledger/ledger.js";
@@ -25,6 +27,7 @@ import { currentRecord } from "../ledger/record.js";
 import type { RemoteState } from "../ledger/state-store.js";
 import { imageLoadCommand, upCommands } from "../plan/commands.js";
 import type { PlanCommand } from "../plan/types.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 import { bundleError } from "./files.js";
 import { bundleManifestName } from "./manifest.js";
 import { type BundleSite, type OpenBundle, openBundle, type RequiredKey } from "./open.js";
@@ -42,6 +45,13 @@ export interface BundleUpOptions extends ApplyOptions {
   expectDigest?: string | undefined;
   /** Only these of the target's hosts (`--hosts`), for a bundle made for a target with hosts. */
   hosts?: readonly string[] | undefined;
+  /**
+   * When apply or verify fails, re-apply the environment's last succeeded
+   * deploy within the site's rollback bounds, and still fail. Default: the
+   * site's config (its target's or its own `rollbackOnFailure`), else false;
+   * never the bundle's.
+   */
+  rollbackOnFailure?: boolean | undefined;
 }
 
 export interface PlannedBundleUp extends OpenBundle {
@@ -59,13 +69,26 @@ export interface PlannedBundleUp extends OpenBundle {
   loadImages?: PlanCommand;
   /** Every command the deploy runs, in order: per host of the target (or once), the image load, then each unit's. */
   commands: { scope: string; command: PlanCommand }[];
+  /** Whether a failure re-applies the last succeeded deploy (the site's choice), and within which bounds. */
+  rollbackOnFailure: { bounds: RollbackBounds | undefined } | undefined;
 }
 
 /** The site's side of a bundle deploy: where, with what, and which keys it requires. */
-async function bundleSite(
-  options: BundleUpOptions,
-): Promise<{ site: BundleSite; keys: RequiredKey[]; remote: RemoteState | undefined }> {
+async function bundleSite(options: BundleUpOptions): Promise<{
+  site: BundleSite;
+  keys: RequiredKey[];
+  remote: RemoteState | undefined;
+  rollbackOnFailure: PlannedBundleUp["rollbackOnFailure"];
+}> {
   const state = await locateState({ cwd: options.cwd, target: options.target });
+  // The site's choice (the flag, else its config), bounded as `kaupang rollback` is here.
+  const rollbackOnFailure = rollbackOnFailureFor(
+    state.project?.config,
+    state.target,
+    options.rollbackOnFailure,
+  )
+    ? { bounds: siteBounds(state) }
+    : undefined;
   const keys: RequiredKey[] = (options.verify ?? []).map((path) => ({
     path: resolve(state.root, path),
     display: path,
@@ -101,6 +124,7 @@ async function bundleSite(
       },
       keys,
       remote: state.remote,
+      rollbackOnFailure,
     };
   }
   // No config: the target's name from --target/$KAUPANG_TARGET, the backend from --backend,
@@ -123,6 +147,7 @@ async function bundleSite(
     },
     keys,
     remote: state.remote,
+    rollbackOnFailure,
   };
 }
 
@@ -162,7 +187,7 @@ function bundleCommands(
 }
 
 export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBundleUp> {
-  const { site, keys, remote: configured } = await bundleSite(options);
+  const { site, keys, remote: configured, rollbackOnFailure } = await bundleSite(options);
   const bundle = await openBundle(options.bundle, {
     cwd: site.root,
     site,
@@ -187,6 +212,7 @@ export async function planBundleUp(options: BundleUpOptions): Promise<PlannedBun
       ...(!site.project && remote ? { rememberRemote: true } : {}),
       ...(load ? { loadImages: load } : {}),
       commands,
+      rollbackOnFailure,
     };
   } catch (error) {
     await bundle.close();
@@ -203,16 +229,24 @@ async function checkLedgerProject(
   bundle: OpenBundle,
   site: BundleSite & { remote: RemoteState | undefined },
 ): Promise<void> {
+  const hosts = bundle.units[0]?.target.hosts ?? [];
   for (const unit of bundle.units) {
     const env = unit.environment.environment;
-    const ledger = ledgerAt(site, { environment: env, target: site.settings.name });
-    const current = currentRecord((await ledger.read()).records);
-    if (current && current.project !== bundle.manifest.project) {
-      throw bundleError(
-        "ERR_BUNDLE_PROJECT",
-        `${bundle.location.replace(/\/+$/, "")}/${bundleManifestName}`,
-        `project: bundle ${bundle.provenance.solution} deploys project "${bundle.manifest.project}", this site's ledger (${ledger.location}) deploys ${env}@${site.settings.name} as project "${current.project}"; refused`,
-      );
+    // Each of the target's hosts has its own ledger.
+    for (const host of hosts.length > 0 ? hosts : [undefined]) {
+      const ledger = ledgerAt(site, {
+        environment: env,
+        target: site.settings.name,
+        ...(host ? { host } : {}),
+      });
+      const current = currentRecord((await ledger.read()).records);
+      if (current && current.project !== bundle.manifest.project) {
+        throw bundleError(
+          "ERR_BUNDLE_PROJECT",
+          `${bundle.location.replace(/\/+$/, "")}/${bundleManifestName}`,
+          `project: bundle ${bundle.provenance.solution} deploys project "${bundle.manifest.project}", this site's ledger (${ledger.location}) deploys ${env}@${site.settings.name} as project "${current.project}"; refused`,
+        );
+      }
     }
   }
 }
@@ -265,7 +299,21 @@ async function deployOpened(bundle: PlannedBundleUp, options: BundleUpOptions): 
   // A bundle made for a target with hosts goes to each host in turn: its images, then its units.
   const placements = placementsOf(units[0]!.target, options.hosts);
   if (bundle.rememberRemote && bundle.remote) await rememberRemoteState(bundle.cacheDir, bundle.remote);
-  const locks = await lockEnvironments(bundle, manifest.target, manifest.environmentOrder, options);
+  const locks = await lockEnvironments(bundle, manifest.target, manifest.environmentOrder, {
+    ...options,
+    hosts: placements.map((p) => p.host),
+  });
+  const ledgerOf = (environment: string, host: string | undefined) =>
+    ledgerAt(
+      bundle,
+      { environment, target: manifest.target, ...(host ? { host } : {}) },
+      { kaupangVersion: options.kaupangVersion },
+    );
+  const secretsOf = (unit: DeploymentUnit, ctx: BackendContext) =>
+    currentFingerprints(backendFor(unit.backend), ctx, unit.environment.secrets, options.processEnv);
+  const contexts = new Map<string, BackendContext>();
+  const doneOn = new Map<string, DeploymentSummary[]>();
+  const rollback = bundle.rollbackOnFailure;
   try {
     const perHost = await eachHost(
       placements,
@@ -275,16 +323,8 @@ async function deployOpened(bundle: PlannedBundleUp, options: BundleUpOptions): 
         const deployments: DeploymentSummary[] = [];
         for (const recorded of units) {
           const unit = placement.host ? { ...recorded, target: placement.target } : recorded;
-          const ledger = ledgerAt(
-            bundle,
-            {
-              environment: unit.environment.environment,
-              target: manifest.target,
-              ...(placement.host ? { host: placement.host } : {}),
-            },
-            { kaupangVersion: options.kaupangVersion },
-          );
-          const ctx = {
+          const ledger = ledgerOf(unit.environment.environment, placement.host);
+          const ctx: BackendContext = {
             project: unit.project,
             target: unit.target,
             pull: unit.pull,
@@ -292,12 +332,8 @@ async function deployOpened(bundle: PlannedBundleUp, options: BundleUpOptions): 
             events: placed,
             timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
           };
-          const secrets = await currentFingerprints(
-            backendFor(unit.backend),
-            ctx,
-            unit.environment.secrets,
-            options.processEnv,
-          );
+          if (placement.host) contexts.set(placement.host, ctx);
+          const secrets = await secretsOf(unit, ctx);
           deployments.push(
             await applyUnit(unit, {
               ctx,
@@ -308,12 +344,27 @@ async function deployOpened(bundle: PlannedBundleUp, options: BundleUpOptions): 
               ...(secrets ? { secrets } : {}),
               backendImpl: options.backendImpl,
               host: placement.host,
+              ...(rollback ? { rollbackOnFailure: true, bounds: rollback.bounds } : {}),
             }),
           );
         }
+        if (placement.host) doneOn.set(placement.host, deployments);
         return deployments;
       },
-      { events, what: "up --bundle" },
+      {
+        events,
+        what: "up --bundle",
+        // The host that failed rolled itself back; those done before it return to what ran there.
+        onFailure: rollback
+          ? (failure) =>
+              restoreDoneHosts(failure, doneOn, (host) => contexts.get(host)!, {
+                ledgerOf,
+                secretsOf,
+                backendImpl: options.backendImpl,
+                bounds: rollback.bounds,
+              })
+          : undefined,
+      },
     );
     return {
       project: manifest.project,

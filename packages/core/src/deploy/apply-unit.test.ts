@@ -239,6 +239,71 @@ describe("applyUnit", () => {
       ]);
     });
 
+    it("on a site with rollback bounds restores the latest allowed deploy, not what ran last", async () => {
+      const { ledger, ctx, events } = setup();
+      const backend = fakeBackend({ failing: ["c"] });
+      const carried = { solution: "shop@1.0.0", digest: digest("d"), signer: "k" };
+      const bounds = {
+        allows: (r: { bundle?: { signer?: string } }) => r.bundle?.signer === "k",
+        refusal: "was not signed by k",
+      };
+      const first = await applyUnit(unit("a"), { ctx, ledger, backendImpl, action: "up", bundle: carried });
+      const loose = await applyUnit(unit("b"), { ctx, ledger, backendImpl, action: "up" });
+      await expect(
+        applyUnit(unit("c"), {
+          ctx,
+          ledger,
+          backendImpl,
+          action: "up",
+          bundle: carried,
+          rollbackOnFailure: true,
+          bounds,
+        }),
+      ).rejects.toThrow(
+        new RegExp(
+          `^web did not become healthy \\(c\\); rolled back to ${first.deploymentId} \\(recorded as \\S+\\)$`,
+        ),
+      );
+      expect(backend.applied).toEqual(["a", "b", "c", "a"]);
+      expect(backend.runs()).toBe("a");
+      const restored = deployments((await ledger.read()).records).at(-1)!;
+      // The rollback carries the provenance of what it returned to, so it stays within the bounds.
+      expect(restored).toMatchObject({
+        action: "rollback",
+        status: "succeeded",
+        rollbackOf: first.deploymentId,
+        bundle: carried,
+      });
+      expect(
+        events.some(
+          (e) =>
+            e.type === "warning" &&
+            "message" in e &&
+            e.message.includes(`not to ${loose.deploymentId}, which was not signed by k`),
+        ),
+      ).toBe(true);
+    });
+
+    it("on a site with rollback bounds restores nothing when no deploy is allowed, and says why", async () => {
+      const { ledger, ctx } = setup();
+      const backend = fakeBackend({ failing: ["c"] });
+      const bounds = {
+        allows: (r: { bundle?: unknown }) => r.bundle !== undefined,
+        refusal: "was not carried in by a verified bundle",
+      };
+      const loose = await applyUnit(unit("b"), { ctx, ledger, backendImpl, action: "up" });
+      await expect(
+        applyUnit(unit("c"), { ctx, ledger, backendImpl, action: "up", rollbackOnFailure: true, bounds }),
+      ).rejects.toThrow(
+        `web did not become healthy (c); nothing was rolled back: no earlier succeeded deploy is within this site's rollback bounds (${loose.deploymentId} was not carried in by a verified bundle)`,
+      );
+      expect(backend.applied).toEqual(["b", "c"]);
+      expect(deployments((await ledger.read()).records).map((r) => `${r.action}:${r.status}`)).toEqual([
+        "up:succeeded",
+        "up:failed",
+      ]);
+    });
+
     it("reports a rollback that fails too", async () => {
       const { ledger, ctx } = setup();
       fakeBackend({ failing: ["b"] });

@@ -4,7 +4,8 @@
  * artifact, apply, verify what runs, hooks — then the outcome record:
  * succeeded, failed with the step that failed, or interrupted (Ctrl-C,
  * SIGTERM). With `rollbackOnFailure`, a failure after something was applied
- * re-applies the environment's last succeeded unit through this same path.
+ * re-applies the environment's last succeeded unit through this same path —
+ * on a site with rollback bounds, the last one within them.
  */
 import { isAbsolute, relative } from "node:path";
 import type { Backend, BackendContext } from "../backends/backend.js";
@@ -12,7 +13,7 @@ import { backendFor } from "../backends/context.js";
 import { errorMessage, isKaupangError, KaupangError } from "../base/errors.js";
 import { interruptedBy, interruptedError } from "../base/interrupt.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { type BundleProvenance, currentRecord, type LedgerRecord } from "../ledger/record.js";
+import type { BundleProvenance, LedgerRecord } from "../ledger/record.js";
 import type { PlannedImage } from "../plan/types.js";
 import type { DeploymentUnit } from "../plan/unit.js";
 import { writeArtifacts } from "./artifacts.js";
@@ -20,6 +21,7 @@ import { runHooks } from "./hooks.js";
 import { hostLabel } from "./hosts.js";
 import { newDeploymentId } from "./ids.js";
 import { startDeployment } from "./outcome.js";
+import { type RollbackBounds, restorePoint } from "./rollback-bounds.js";
 import { environmentUrls, type ServiceUrl } from "./urls.js";
 import { verifyRunning } from "./verify.js";
 
@@ -46,6 +48,8 @@ interface ApplyUnitOptions {
   secrets?: LedgerRecord["secrets"];
   /** When apply, verify or an afterUp hook fails: re-apply the last succeeded unit, then fail. */
   rollbackOnFailure?: boolean;
+  /** A site that deploys from bundles: what rollbackOnFailure may restore. */
+  bounds?: RollbackBounds | undefined;
   /** The deployment id, when one run records it on several hosts (default: a new one). */
   id?: string | undefined;
   /** The verified bundle the unit came from, recorded with the deploy. */
@@ -72,7 +76,9 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
   const id = options.id ?? newDeploymentId(began);
   const backend = backendFor(unit.backend, options.backendImpl);
   // What a failure would restore, read before this deploy adds its records.
-  const previous = options.rollbackOnFailure ? currentRecord((await ledger.read()).records) : undefined;
+  const previous = options.rollbackOnFailure
+    ? restorePoint((await ledger.read()).records, options.bounds)
+    : undefined;
   const unitDigest = await ledger.storeUnit(unit);
   const deployment = await startDeployment(ledger, {
     id,
@@ -165,10 +171,12 @@ async function rollBackAfter(
     options: ApplyUnitOptions;
     failedId: string;
     applied: boolean;
-    previous: LedgerRecord | undefined;
+    previous: ReturnType<typeof restorePoint> | undefined;
   },
 ): Promise<unknown> {
-  const { options, previous, failedId } = failure;
+  const { options, failedId } = failure;
+  const previous = failure.previous?.record;
+  const refused = failure.previous?.refused;
   const scope = failure.unit.environment.environment;
   const say = (what: string) => {
     const message = `${errorMessage(error)}; ${what}`;
@@ -182,12 +190,21 @@ async function rollBackAfter(
       : new KaupangError("ERR_DEPLOY_FAILED", message, { cause: error });
   };
   if (!failure.applied) return say("nothing was applied, so nothing was rolled back");
+  if (!previous && refused && options.bounds)
+    return say(
+      `nothing was rolled back: no earlier succeeded deploy is within this site's rollback bounds (${refused.id} ${options.bounds.refusal})`,
+    );
   if (!previous) return say("no earlier succeeded deploy to roll back to");
   const unit = await options.ledger.readUnit(previous);
+  const hooks = Object.values(unit.environment.hooks ?? {}).flat();
+  if (previous.bundle && hooks.length > 0)
+    return say(
+      `nothing was rolled back: record ${previous.id} came from bundle ${previous.bundle.solution}, yet its unit in ${options.ledger.location} has ${hooks.length} hook(s); a bundle carries none`,
+    );
   options.ctx.events({
     type: "warning",
     scope,
-    message: `deploy ${failedId} failed: rolling back to ${previous.id} (${imageList(unit.environment.images).join(", ")})`,
+    message: `deploy ${failedId} failed: rolling back to ${previous.id} (${imageList(unit.environment.images).join(", ")})${refused && options.bounds ? `, not to ${refused.id}, which ${options.bounds.refusal}` : ""}`,
   });
   try {
     const restored = await applyUnit(unit, {
@@ -200,6 +217,7 @@ async function rollBackAfter(
       ...(previous.source ? { source: previous.source } : {}),
       ...(previous.bundle ? { bundle: previous.bundle } : {}),
       backendImpl: options.backendImpl,
+      host: options.host,
       ...(options.secrets ? { secrets: options.secrets } : {}),
     });
     options.ctx.events({
@@ -226,6 +244,8 @@ function withLogsCommand(
   host: string | undefined,
 ): unknown {
   if (!isKaupangError(error) || error.details.service === undefined) return error;
+  // An image that could not be pulled never started: there are no logs to see.
+  if (error.code === "ERR_IMAGE_PULL") return error;
   const target = `${unit.target.name === "local" ? "" : ` --target ${unit.target.name}`}${host ? ` --hosts ${hostLabel(host)}` : ""}`;
   const here = relative(root, process.cwd());
   const cwd = here === "" || !(here.startsWith("..") || isAbsolute(here)) ? "" : ` --cwd ${root}`;

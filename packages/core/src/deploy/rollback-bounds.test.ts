@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { LedgerRecord } from "../ledger/record.js";
-import { chooseRollbackTarget, type RollbackBounds } from "./rollback.js";
+import { chooseRollbackTarget } from "./rollback.js";
+import { type RollbackBounds, restorePoint } from "./rollback-bounds.js";
 
 let seq = 0;
 function record(id: string, extra: Partial<LedgerRecord> = {}): LedgerRecord {
@@ -72,5 +73,35 @@ describe("rollback bounds", () => {
     expect(() => chooseRollbackTarget([record("s1"), record("s2")], undefined, bundlesOnly)).toThrow(
       "nothing to roll back to: no earlier succeeded deployment is within this site's bounds (every one was not carried in)",
     );
+  });
+});
+
+describe("what a rollback on failure restores", () => {
+  it("without bounds: what ran before the deploy (succeeded or unchanged), nothing after a down", () => {
+    expect(restorePoint([record("a"), record("b", { status: "unchanged" })]).record?.id).toBe("b");
+    expect(restorePoint([record("a"), record("b", { status: "failed" })]).record?.id).toBe("a");
+    expect(restorePoint([record("a"), record("d", { action: "down" })])).toEqual({});
+  });
+
+  it("on a bundle site: the latest carried-in deploy, naming the one passed over", () => {
+    const got = restorePoint(
+      [record("b1", carried("shop@1.0.0")), record("src1"), record("x", { status: "failed" })],
+      bundlesOnly,
+    );
+    expect(got.record?.id).toBe("b1");
+    expect(got.refused?.id).toBe("src1");
+  });
+
+  it("with a required key: only what that key signed; none is an answer with the refused one", () => {
+    const records = [record("b1", carried("shop@1.0.0", "k")), record("b2", carried("shop@2.0.0", "other"))];
+    expect(restorePoint(records, signedBy("k"))).toMatchObject({
+      record: { id: "b1" },
+      refused: { id: "b2" },
+    });
+    expect(restorePoint(records.slice(1), signedBy("k"))).toEqual({ refused: records[1] });
+    // A down ends what ran: nothing before it is restored.
+    expect(restorePoint([records[0]!, record("d", { action: "down" }), record("s")], bundlesOnly)).toEqual({
+      refused: expect.objectContaining({ id: "s" }),
+    });
   });
 });

@@ -10,7 +10,6 @@ import type { BackendContext } from "../backends/backend.js";
 import { backendFor, defaultTimeoutMs } from "../backends/context.js";
 import { KaupangError } from "../base/errors.js";
 import { silent } from "../base/events.js";
-import { keyIdOf, readPublicKey } from "../base/signing-keys.js";
 import { type Ledger, ledgerAt } from "../ledger/ledger.js";
 import { holderGone, readLock } from "../ledger/lock.js";
 import { deployments as history, type LedgerRecord } from "../ledger/record.js";
@@ -20,9 +19,10 @@ import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
 import { eachHost, hostEvents, placementsOf } from "./hosts.js";
 import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
+import { type RollbackBounds, siteBounds } from "./rollback-bounds.js";
 import { currentFingerprints } from "./secret-fingerprints.js";
 import { checkSecrets } from "./secrets.js";
-import { locateState, requiredSignatureKey } from "./state-location.js";
+import { locateState } from "./state-location.js";
 import type { ApplyOptions } from "./up.js";
 
 export interface RollbackOptions extends ApplyOptions {
@@ -44,18 +44,6 @@ export interface RollbackOptions extends ApplyOptions {
  */
 const deployments = (records: readonly LedgerRecord[]) =>
   history(records).filter((r) => r.action !== "down" && r.status !== "unchanged");
-
-/**
- * Which records a rollback may return to. On a site that deploys from
- * bundles (no config, or a target with requireSignature), only deploys a
- * verified bundle carried in — and with requireSignature, only those signed
- * by the required key — so rollback stays within what crossed the gap.
- */
-export interface RollbackBounds {
-  allows(record: LedgerRecord): boolean;
-  /** Why a record is not allowed: "was not carried in by a verified bundle". */
-  refusal: string;
-}
 
 /** The record a rollback returns to: always a succeeded one (never failed, interrupted or unfinished), within the site's bounds. */
 export function chooseRollbackTarget(
@@ -114,24 +102,6 @@ export interface RollbackContext {
   hosts?: string[];
   /** Set on a site that deploys from bundles. */
   bounds?: RollbackBounds;
-}
-
-/** The bounds of a site that deploys from bundles (no config, or requireSignature on the target). */
-function siteBounds(state: Awaited<ReturnType<typeof locateState>>): RollbackBounds | undefined {
-  const required = requiredSignatureKey(state);
-  if (required) {
-    const keyId = keyIdOf(readPublicKey(required.key, required.display));
-    return {
-      allows: (r) => r.bundle?.signer === keyId,
-      refusal: `was not carried in by a bundle signed with ${required.display} (${keyId}), which target ${state.target} requires`,
-    };
-  }
-  if (state.project) return undefined;
-  return {
-    allows: (r) => r.bundle !== undefined,
-    refusal:
-      "was not carried in by a verified bundle (this site has no config: it deploys from bundles only)",
-  };
 }
 
 /** Open and verify the ledger of environment@target (a broken chain is an error, never "empty"). */
@@ -247,7 +217,10 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
   const { context, record, unit } = await planRollback(options);
   if (unit.backend !== "kubernetes") checkSecrets([unit.environment], options.processEnv);
   const events = options.events ?? silent;
-  const locks = await lockEnvironments(context, context.target, [options.environment], options);
+  const locks = await lockEnvironments(context, context.target, [options.environment], {
+    ...options,
+    hosts: [options.host],
+  });
   try {
     const ctx: BackendContext = {
       project: unit.project,

@@ -88,15 +88,6 @@ export async function locateState(options: {
   return { root: cwd, cacheDir, target, remote };
 }
 
-/**
- * The key a config's target requires bundles to be signed with
- * (`requireSignature`): its absolute path, and the path as written.
- */
-export function requiredSignatureKey(state: StateLocation): { key: string; display: string } | undefined {
-  const written = state.project?.config.targets?.[state.target]?.requireSignature;
-  return written ? { key: resolve(state.root, written.key), display: written.key } : undefined;
-}
-
 /** The ledger of one environment@target of a plan (of one of the target's hosts, when given). */
 export function ledgerFor(
   plan: Pick<Plan, "root" | "project" | "targetSettings">,

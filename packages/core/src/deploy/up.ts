@@ -24,6 +24,8 @@ import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
 import { type PinOptions, type Pins, pinImages } from "./pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "./plan-up.js";
+import { registryLogins } from "./registry-logins.js";
+import { type RollbackBounds, restorePoint, siteBounds } from "./rollback-bounds.js";
 import {
   currentFingerprints,
   fingerprintMap,
@@ -82,10 +84,13 @@ export interface UpResult {
  * Whether a failed apply re-applies the last succeeded unit: the run's flag,
  * else the target's `rollbackOnFailure`, else the config's.
  */
-function rollbackOnFailureFor(planned: Planned, flag: boolean | undefined): boolean {
+export function rollbackOnFailureFor(
+  config: Planned["project"]["config"] | undefined,
+  target: string,
+  flag: boolean | undefined,
+): boolean {
   if (flag !== undefined) return flag;
-  const config = planned.project.config;
-  return config.targets?.[planned.plan.target]?.rollbackOnFailure ?? config.rollbackOnFailure ?? false;
+  return config?.targets?.[target]?.rollbackOnFailure ?? config?.rollbackOnFailure ?? false;
 }
 
 /** Deploy a planned config (see `up`); to each of the target's hosts in turn when it has some. */
@@ -97,7 +102,10 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
   const ctx = backendContext(plan, options);
   const placed = placements.map((p) => placedContext(ctx, p));
   const location = planStoreLocation(model, plan);
-  const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, options);
+  const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, {
+    ...options,
+    hosts: placements.map((p) => p.host),
+  });
   const backend = backendFor(plan.backend, options.backendImpl);
   backend.prepare?.(placed[0]!);
   try {
@@ -137,10 +145,19 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       pull: plan.pull,
       pinned: pins,
       secrets: fingerprintMap(fingerprints),
+      registryLogins: await registryLogins(plan),
     });
     // The backend's checks of every host before anything is deployed on any (the proxy's, for routes).
     for (const hostCtx of placed) await backend.preflight?.(hostCtx, pinnedPlan.environments);
-    const rollbackOnFailure = rollbackOnFailureFor(planned, options.rollbackOnFailure);
+    const rollbackOnFailure = rollbackOnFailureFor(
+      planned.project.config,
+      plan.target,
+      options.rollbackOnFailure,
+    );
+    // A target that requires signed bundles restores only what such a bundle carried in.
+    const bounds = rollbackOnFailure
+      ? siteBounds({ root: planned.project.root, target: plan.target, project: planned.project })
+      : undefined;
     const ids = new Map(plan.environmentOrder.map((name) => [name, newDeploymentId()]));
     const doneOn = new Map<string, DeploymentSummary[]>();
     const perHost = await eachHost(
@@ -156,6 +173,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
             state: model,
             ids: placement.host ? ids : undefined,
             rollbackOnFailure,
+            bounds,
             fingerprints,
           },
         );
@@ -172,10 +190,11 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
                 doneOn,
                 (host) => placed[placements.findIndex((p) => p.host === host)]!,
                 {
-                  plan,
-                  model,
-                  options,
-                  fingerprints,
+                  ledgerOf: (name, host) =>
+                    ledgerFor(plan, model, name, plan.target, options.kaupangVersion, host),
+                  secretsOf: async (unit) => only(fingerprints, unit.environment.secrets),
+                  backendImpl: options.backendImpl,
+                  bounds,
                 },
               )
           : undefined,
@@ -194,15 +213,18 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
  * dependents first, through the same apply path (recorded as rollbacks with
  * the run's id as `trigger`). Returns what the error's hint adds.
  */
-async function restoreDoneHosts(
+export async function restoreDoneHosts(
   failure: HostsFailure,
   doneOn: ReadonlyMap<string, readonly DeploymentSummary[]>,
   contextOf: (host: string) => BackendContext,
   run: {
-    plan: Plan;
-    model: Planned["model"];
-    options: UpOptions;
-    fingerprints: SecretFingerprints | undefined;
+    /** The ledger of an environment on one host. */
+    ledgerOf: (environment: string, host: string) => Ledger;
+    /** The fingerprints to record with a restored unit. */
+    secretsOf: (unit: DeploymentUnit, ctx: BackendContext) => Promise<SecretFingerprints | undefined>;
+    backendImpl: Backend | undefined;
+    /** A site that deploys from bundles: restore only within its rollback bounds. */
+    bounds?: RollbackBounds | undefined;
   },
 ): Promise<string | undefined> {
   const restored: string[] = [];
@@ -212,15 +234,19 @@ async function restoreDoneHosts(
     const ctx = contextOf(host);
     for (const summary of [...(doneOn.get(host) ?? [])].reverse()) {
       const name = summary.environment;
-      const ledger = ledgerFor(run.plan, run.model, name, run.plan.target, run.options.kaupangVersion, host);
+      const ledger = run.ledgerOf(name, host);
       const { records } = await ledger.read();
       const at = records.findIndex((r) => r.id === summary.deploymentId);
       const deploy = deployments(records).find((r) => r.id === summary.deploymentId);
       // An unchanged environment was not touched by this run: nothing to undo.
       if (at === -1 || deploy?.status !== "succeeded") continue;
-      const previous = currentRecord(records.slice(0, at));
+      const { record: previous, refused } = restorePoint(records.slice(0, at), run.bounds);
       if (!previous) {
-        kept.push(`${name} on ${host} (nothing ran there before)`);
+        kept.push(
+          refused && run.bounds
+            ? `${name} on ${host} (nothing within this site's rollback bounds ran there before: ${refused.id} ${run.bounds.refusal})`
+            : `${name} on ${host} (nothing ran there before)`,
+        );
         continue;
       }
       const unit = await ledger.readUnit(previous);
@@ -230,14 +256,16 @@ async function restoreDoneHosts(
         message: `the run failed on ${failure.failed.host}: restoring ${previous.id} here`,
       });
       try {
-        const secrets = only(run.fingerprints, unit.environment.secrets);
+        const secrets = await run.secretsOf(unit, ctx);
         await applyUnit(unit, {
           ctx,
           ledger,
           action: "rollback",
           rollbackOf: previous.id,
           trigger: summary.deploymentId,
-          backendImpl: run.options.backendImpl,
+          ...(previous.source ? { source: previous.source } : {}),
+          ...(previous.bundle ? { bundle: previous.bundle } : {}),
+          backendImpl: run.backendImpl,
           ...(secrets ? { secrets } : {}),
         });
         restored.push(`${name} on ${host}`);
@@ -284,6 +312,7 @@ async function deployEnvironments(
     state: Pick<Model, "cacheDir" | "target">;
     ids: Map<string, string> | undefined;
     rollbackOnFailure: boolean;
+    bounds: RollbackBounds | undefined;
     fingerprints: SecretFingerprints | undefined;
   },
 ): Promise<DeploymentSummary[]> {
@@ -310,6 +339,7 @@ async function deployEnvironments(
       ledger,
       action: "up",
       rollbackOnFailure: options.rollbackOnFailure,
+      bounds: options.bounds,
       backendImpl: options.backendImpl,
       host: placement.host,
       id,
