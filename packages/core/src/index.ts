@@ -51,6 +51,7 @@ export { exportLedger, type ImportResult, importLedger } from "./deploy/ledger-t
 export { type UnlockResult, unlock } from "./deploy/locks.js";
 export { recordInterrupted } from "./deploy/outcome.js";
 export { type Planned, type PlanUpOptions, planUp, type TargetOptions } from "./deploy/plan-up.js";
+export { withRegistryLogins } from "./deploy/registry-logins.js";
 export {
   chooseRollbackTarget,
   hostsOf,

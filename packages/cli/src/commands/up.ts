@@ -8,6 +8,7 @@ import {
   planUp,
   shortKeyId,
   unsetSecretsWarning,
+  withRegistryLogins,
 } from "@kaupang/core";
 import { type Command, InvalidArgumentError } from "commander";
 import type { Io } from "../output/io.js";
@@ -130,15 +131,17 @@ export function registerUp(program: Command, io: Io): void {
     };
     const planned = await planUp(request);
     if (options.dryRun) {
+      // No image is resolved, but the pull Secret your docker login makes is shown (never its content).
+      const shown = await withRegistryLogins(planned);
       const unset = unsetSecretsWarning(planned.plan);
       if (unset) events({ type: "warning", message: unset });
       // What would change against the last deploy: configured references only (hermetic).
       const changes = await diffPlan(planned, planned.plan, true);
       if (options.output === "json") {
-        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(planned.plan), changes }, null, 2)}\n`);
+        io.stdout.write(`${JSON.stringify({ dryRun: true, ...planJson(shown.plan), changes }, null, 2)}\n`);
       } else {
         const summary = formatDiff(changes).replace(/^/gm, "  ").trimEnd();
-        io.stdout.write(`Changes against the last deploy:\n${summary}\n\n${formatPlan(planned.plan)}`);
+        io.stdout.write(`Changes against the last deploy:\n${summary}\n\n${formatPlan(shown.plan)}`);
       }
       return;
     }

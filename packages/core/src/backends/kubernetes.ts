@@ -9,11 +9,12 @@
  */
 import { existsSync } from "node:fs";
 import { KaupangError } from "../base/errors.js";
-import { pinnedRef } from "../base/image-reference.js";
+import { parseImageRef, pinnedRef } from "../base/image-reference.js";
 import { sleep } from "../base/poll.js";
 import type { TargetSettings } from "../base/target.js";
 import { type ExecResult, exec, tail } from "../exec/exec.js";
 import { formatCommand } from "../exec/format.js";
+import { credentialsFor } from "../images/credentials.js";
 import {
   kubeApplyCommand,
   kubectlEnv,
@@ -25,7 +26,7 @@ import {
   kubeWaitCommand,
 } from "../plan/commands.js";
 import type { EnvironmentPlan, PlanCommand } from "../plan/types.js";
-import { specHashAnnotation } from "../render/kubernetes.js";
+import { registryAuthSecret, specHashAnnotation } from "../render/kubernetes.js";
 import { kubeSecretName } from "../render/names.js";
 import type { Backend, BackendContext, RunningService } from "./backend.js";
 
@@ -159,7 +160,13 @@ function requireKubeconfig(target: TargetSettings): void {
  * given as kubectl's arguments (quiet). Relative artifact paths resolve
  * against the config root.
  */
-function kubectl(ctx: BackendContext, scope: string, command: PlanCommand | string[], timeoutMs?: number) {
+function kubectl(
+  ctx: BackendContext,
+  scope: string,
+  command: PlanCommand | string[],
+  timeoutMs?: number,
+  more: { input?: string; signal?: AbortSignal } = {},
+) {
   const read = Array.isArray(command);
   const { argv, env } = read
     ? { argv: ["kubectl", ...kubectlGlobalArgs(ctx.target), ...command], ...kubectlEnv(ctx.target) }
@@ -169,6 +176,7 @@ function kubectl(ctx: BackendContext, scope: string, command: PlanCommand | stri
     cwd: ctx.root,
     ...(read ? { quiet: true } : { events: ctx.events, scope }),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...more,
   });
 }
 
@@ -179,8 +187,9 @@ async function kubectlOk(
   command: PlanCommand | string[],
   what: string,
   timeoutMs?: number,
+  input?: string,
 ): Promise<string> {
-  const result = await kubectl(ctx, scope, command, timeoutMs);
+  const result = await kubectl(ctx, scope, command, timeoutMs, input === undefined ? {} : { input });
   if (result.exitCode !== 0) throw await failure(ctx, `${scope}: ${what}`, result);
   return result.stdout;
 }
@@ -422,11 +431,19 @@ async function jobSucceeded(ctx: BackendContext, env: string, service: string): 
 }
 
 /** Wait for one service of a wave (the plan's wait command), bounded by the environment's deadline. */
-async function waitService(ctx: BackendContext, env: EnvironmentPlan, service: string, deadline: number) {
+async function waitService(
+  ctx: BackendContext,
+  env: EnvironmentPlan,
+  service: string,
+  deadline: number,
+  signal: AbortSignal,
+) {
   const job = env.runOnce.includes(service);
   const scope = env.environment;
   const left = Math.max(1000, deadline - Date.now());
-  const result = await kubectl(ctx, scope, kubeWaitCommand(ctx, env, service), left);
+  const result = await kubectl(ctx, scope, kubeWaitCommand(ctx, env, service), left, { signal });
+  // Stopped because the wave already failed (a pull that cannot succeed): that failure is the one reported.
+  if (signal.aborted) return;
   if (result.exitCode !== 0) {
     const known = result.timedOut ? undefined : classifyKubectlError(ctx.target, result.stderr);
     if (known) throw known;
@@ -461,7 +478,7 @@ async function waitService(ctx: BackendContext, env: EnvironmentPlan, service: s
     );
   }
   // A Job's wait ends on any terminal condition: which was it? (Complete follows SuccessCriteriaMet.)
-  while (job && !(await jobSucceeded(ctx, scope, service))) {
+  while (job && !signal.aborted && !(await jobSucceeded(ctx, scope, service))) {
     if (Date.now() > deadline)
       throw new KaupangError(
         "ERR_DEPLOY_TIMEOUT",
@@ -469,6 +486,146 @@ async function waitService(ctx: BackendContext, env: EnvironmentPlan, service: s
       );
     await sleep(pollMs / 5);
   }
+}
+
+/** Pull failures that retrying will not fix: a refused or missing login, an image that is not there. */
+const hopelessPull =
+  /\b(401|403|404)\b|unauthori[sz]ed|authentication required|authorization failed|no basic auth credentials|denied|forbidden|not found|manifest unknown|invalid reference/i;
+
+/** A pod's container that waits because its image cannot be pulled: why, and the kubelet's message. */
+export function pullWaiting(pod: KubePod): { reason: string; message: string } | undefined {
+  for (const status of pod.status?.containerStatuses ?? []) {
+    const waiting = status.state?.waiting;
+    if (waiting?.reason && /^(ErrImagePull|ImagePullBackOff|InvalidImageName)$/.test(waiting.reason))
+      return { reason: waiting.reason, message: waiting.message ?? "" };
+  }
+  return undefined;
+}
+
+/** The newest "Failed to pull image …" message among a pod's events (ImagePullBackOff's own message only says it backs off). */
+export function pullEventMessage(events: readonly KubeEvent[]): string | undefined {
+  const when = (e: KubeEvent) => e.lastTimestamp ?? e.eventTime ?? "";
+  const [last] = events
+    .filter((e) => e.reason === "Failed" && /^Failed to pull image/.test(e.message ?? ""))
+    .sort((a, b) => when(b).localeCompare(when(a)));
+  return last?.message;
+}
+
+const pullPollMs = 2000;
+
+/**
+ * While a wave rolls out: watch its pods for an image pull that cannot
+ * succeed (the registry refused the login, the image is not there) and name
+ * it at once, instead of waiting for the timeout. Returns that failure, or
+ * undefined once `signal` aborts (the wave finished).
+ */
+async function watchPulls(
+  ctx: BackendContext,
+  env: EnvironmentPlan,
+  wave: readonly string[],
+  signal: AbortSignal,
+): Promise<KaupangError | undefined> {
+  const scope = env.environment;
+  const selector = kubeSelector(ctx.project, scope);
+  for (;;) {
+    try {
+      await sleep(pullPollMs, signal);
+    } catch {
+      return undefined;
+    }
+    const args = ["get", "pods", "-n", ctx.target.namespace, "-l", selector, "-o", "json"];
+    const result = await kubectl(ctx, "", args, undefined, { signal });
+    if (signal.aborted) return undefined;
+    if (result.exitCode !== 0) continue;
+    for (const pod of (JSON.parse(result.stdout) as { items: KubePod[] }).items) {
+      const service = pod.metadata.labels?.["app.kubernetes.io/name"];
+      const pull = pullWaiting(pod);
+      if (!service || !wave.includes(service) || pod.metadata.deletionTimestamp || !pull) continue;
+      const message = hopelessPull.test(pull.message)
+        ? pull.message
+        : (pullEventMessage(await podEvents(ctx, pod.metadata.name)) ?? pull.message);
+      if (!hopelessPull.test(message)) continue;
+      const image =
+        pod.spec.containers.find((c) => c.name === service)?.image ?? pod.spec.containers[0]?.image ?? "";
+      const registry = parseImageRef(image).registry;
+      const withLogin = env.registryAuth?.registries.includes(registry);
+      return new KaupangError(
+        "ERR_IMAGE_PULL",
+        `${scope}: service ${service} cannot pull its image ${image} on the cluster (${pull.reason}: ${message.replace(/\s+/g, " ").trim()})`,
+        {
+          hint: withLogin
+            ? `the cluster pulled with your docker login for ${registry} (Secret ${env.registryAuth!.secret}): check it (docker login ${registry}) and that the image exists`
+            : `no docker login for ${registry} was passed to the cluster: docker login ${registry} before kaupang up (kaupang hands it to the pods as a pull Secret), or name an existing pull Secret in the target's imagePullSecrets`,
+          details: { environment: scope, service },
+        },
+      );
+    }
+  }
+}
+
+/**
+ * Wait for every service of a wave, side by side (the plan lists the waits
+ * one by one; they only read), while watching for image pulls that cannot
+ * succeed: one of those fails the wave at once, naming the service.
+ */
+async function waitWave(
+  ctx: BackendContext,
+  env: EnvironmentPlan,
+  wave: readonly string[],
+  deadline: number,
+) {
+  const stop = new AbortController();
+  let pullError: KaupangError | undefined;
+  const watching = watchPulls(ctx, env, wave, stop.signal).then((error) => {
+    if (error) {
+      pullError = error;
+      stop.abort();
+    }
+  });
+  try {
+    await allOrFirstError(wave.map((service) => waitService(ctx, env, service, deadline, stop.signal)));
+  } finally {
+    stop.abort();
+    await watching;
+  }
+  if (pullError) throw pullError;
+}
+
+/**
+ * The registry-login Secret's data for `registries`: the deployer's docker
+ * login for each (as the image resolution used it). A registry with no login
+ * here, or only an OAuth token the kubelet cannot use, is left out with a warning.
+ */
+async function registryAuths(ctx: BackendContext, env: EnvironmentPlan): Promise<Record<string, string>> {
+  const auths: Record<string, string> = {};
+  for (const registry of env.registryAuth?.registries ?? []) {
+    const login = await credentialsFor(registry);
+    if (login?.username !== undefined && login.password !== undefined) {
+      const key = registry === "docker.io" ? "https://index.docker.io/v1/" : registry;
+      auths[key] = Buffer.from(`${login.username}:${login.password}`).toString("base64");
+    } else {
+      ctx.events({
+        type: "warning",
+        scope: env.environment,
+        message: `no docker login${login ? " with a password" : ""} for ${registry} here: Secret ${env.registryAuth!.secret} keeps what an earlier deploy wrote`,
+      });
+    }
+  }
+  return auths;
+}
+
+/**
+ * Wave 1's apply, with the registry-login Secret on kubectl's stdin when the
+ * environment pulls with one (the plan's command: `-f -`).
+ */
+async function applyFirstWave(ctx: BackendContext, env: EnvironmentPlan, timeoutMs: number) {
+  const auths = env.registryAuth ? await registryAuths(ctx, env) : {};
+  const auth = env.registryAuth && Object.keys(auths).length > 0 ? env.registryAuth : undefined;
+  const command = kubeApplyCommand(ctx, { ...env, ...(auth ? {} : { registryAuth: undefined }) }, 0);
+  const secret = auth
+    ? JSON.stringify(registryAuthSecret(ctx.target, ctx.project, env.environment, auth.secret, auths))
+    : undefined;
+  await kubectlOk(ctx, env.environment, command, "apply wave 1", timeoutMs, secret);
 }
 
 /** Pod phases in the words `status` and the no-change check use for every backend. */
@@ -571,9 +728,9 @@ export const kubernetesBackend: Backend = {
       const apply = kubeApplyCommand(ctx, env, i);
       if (env.waves.length > 1) ctx.events({ type: "stage", scope, message: apply.description });
       await rerunJobs(ctx, env, wave);
-      await kubectlOk(ctx, scope, apply, `apply wave ${i + 1}`, left());
-      // The plan lists the waits one by one; they only read, so they run side by side.
-      await allOrFirstError(wave.map((service) => waitService(ctx, env, service, deadline)));
+      if (i === 0) await applyFirstWave(ctx, env, left());
+      else await kubectlOk(ctx, scope, apply, `apply wave ${i + 1}`, left());
+      await waitWave(ctx, env, wave, deadline);
     }
     // Pruned last, like swarm's --prune: a removed service stops once the new ones run.
     await allOrFirstError(kubePruneCommands(ctx, env).map((c) => kubectlOk(ctx, scope, c, "prune", left())));

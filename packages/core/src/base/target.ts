@@ -27,6 +27,13 @@ export interface TargetSettings {
   /** Absolute path. */
   kubeconfig?: string;
   namespace: string;
+  /** Kubernetes: existing Secrets (kubernetes.io/dockerconfigjson) in the namespace every pod pulls its image with. */
+  imagePullSecrets?: string[];
+  /**
+   * Kubernetes: false when the deployer's docker login must not be passed to the
+   * cluster as the environment's pull Secret (set only when the target says so).
+   */
+  registryAuth?: false;
   /** Swarm networking; set only when the target configures it. */
   swarm?: { portMode: "ingress" | "host"; endpointMode: "vip" | "dnsrr" };
   /** The HTTP proxy; set only when the target configures it (routes use the defaults otherwise). */

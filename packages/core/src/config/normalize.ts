@@ -89,6 +89,14 @@ export function selectTarget(
   }
   const backend = options.backend ?? written.backend ?? config.defaultBackend ?? "compose";
   if (written.hosts) checkHosts(project, name, backend, written);
+  if (written.imagePullSecrets && backend !== "kubernetes") {
+    throw fieldError({
+      file: displayPath(project.root, project.configFile ?? "kaupang.config"),
+      path: ["targets", name, "imagePullSecrets"],
+      value: written.imagePullSecrets,
+      message: `imagePullSecrets are for the kubernetes backend; target "${name}" deploys with ${backend}, which pulls with the deployer's docker login`,
+    });
+  }
   if (written.dockerHost && written.dockerContext) {
     throw fieldError({
       file: displayPath(project.root, project.configFile ?? "kaupang.config"),
@@ -106,6 +114,8 @@ export function selectTarget(
     ...(written.kubeContext ? { kubeContext: written.kubeContext } : {}),
     ...(written.kubeconfig ? { kubeconfig: resolve(project.root, written.kubeconfig) } : {}),
     namespace: written.namespace ?? config.project,
+    ...(written.imagePullSecrets?.length ? { imagePullSecrets: written.imagePullSecrets } : {}),
+    ...(written.registryAuth === false ? { registryAuth: false as const } : {}),
     ...(written.swarm
       ? {
           swarm: {
@@ -149,12 +159,6 @@ function checkHosts(
       ["dockerHost"],
       written.dockerHost,
       `${showValue(written.dockerHost)}: a target has either dockerHost or hosts, not both`,
-    );
-  if (written.state === "target")
-    throw at(
-      ["state"],
-      written.state,
-      `"target": a target with hosts keeps its state locally (each host has its own ledger; one lock for all): use state: "local"`,
     );
   const seen = new Set<string>();
   hosts.forEach((host, index) => {

@@ -373,11 +373,27 @@ export const TargetSchema = strict({
     .min(1)
     .optional()
     .describe(
-      "compose: Docker hosts to deploy to over ssh, one after the other, each health-gated (ssh://[user@]host[:port]).",
+      "compose: Docker hosts to deploy to over ssh, one after the other, each health-gated (ssh://[user@]host[:port]). Each host has its own ledger; with state: \"target\" it and the host's lock are kept on that host's engine.",
     ),
   kubeContext: z.string().optional().describe("kubectl --context for this target."),
   kubeconfig: z.string().optional().describe("KUBECONFIG for this target's kubectl runs."),
   namespace: z.string().optional().describe("Kubernetes namespace (default: the project name)."),
+  imagePullSecrets: z
+    .array(
+      z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, {
+        error: (i) => `${showValue(i.input)} is not a Secret name (lowercase letters, digits, '-', '.')`,
+      }),
+    )
+    .optional()
+    .describe(
+      "Kubernetes: existing Secrets of type kubernetes.io/dockerconfigjson in the namespace that every pod pulls its image with (imagePullSecrets). kaupang references them, never reads them.",
+    ),
+  registryAuth: z
+    .boolean()
+    .optional()
+    .describe(
+      "Kubernetes: pass the deployer's docker login for the registries of an environment's images to the cluster, like swarm's --with-registry-auth (default true). kaupang writes it to Secret <project>-<environment>-registry-auth (kubernetes.io/dockerconfigjson, through kubectl's stdin, never to a file, the dry run or the ledger) and the environment's pods pull with it. false: only imagePullSecrets.",
+    ),
   swarm: strict({
     portMode: oneOf(["ingress", "host"] as const)
       .optional()
@@ -395,7 +411,7 @@ export const TargetSchema = strict({
   state: oneOf(["local", "target"] as const)
     .optional()
     .describe(
-      'Where the ledger, the deployment units and the deploy lock live. "local" (default): cacheDir on the machine that runs kaupang. "target": on the target itself (Kubernetes: a Lease and Secrets in the namespace; swarm: configs; compose: volumes on the engine), so every machine that deploys shares one history and one lock.',
+      'Where the ledger, the deployment units and the deploy lock live. "local" (default): cacheDir on the machine that runs kaupang. "target": on the target itself (Kubernetes: a Lease and Secrets in the namespace; swarm: configs; compose: volumes on the engine, on each host\'s engine for a target with hosts), so every machine that deploys shares one history and one lock.',
     ),
   requireSignature: strict({
     key: z.string().describe("Ed25519 public key (PEM), relative to the config root."),

@@ -24,6 +24,7 @@ import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
 import { type PinOptions, type Pins, pinImages } from "./pin.js";
 import { type Planned, type PlanUpOptions, planUp } from "./plan-up.js";
+import { registryLogins } from "./registry-logins.js";
 import { type RollbackBounds, restorePoint, siteBounds } from "./rollback-bounds.js";
 import {
   currentFingerprints,
@@ -101,7 +102,10 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
   const ctx = backendContext(plan, options);
   const placed = placements.map((p) => placedContext(ctx, p));
   const location = planStoreLocation(model, plan);
-  const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, options);
+  const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, {
+    ...options,
+    hosts: placements.map((p) => p.host),
+  });
   const backend = backendFor(plan.backend, options.backendImpl);
   backend.prepare?.(placed[0]!);
   try {
@@ -141,6 +145,7 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
       pull: plan.pull,
       pinned: pins,
       secrets: fingerprintMap(fingerprints),
+      registryLogins: await registryLogins(plan),
     });
     // The backend's checks of every host before anything is deployed on any (the proxy's, for routes).
     for (const hostCtx of placed) await backend.preflight?.(hostCtx, pinnedPlan.environments);
@@ -336,6 +341,7 @@ async function deployEnvironments(
       rollbackOnFailure: options.rollbackOnFailure,
       bounds: options.bounds,
       backendImpl: options.backendImpl,
+      host: placement.host,
       id,
       ...(secrets ? { secrets } : {}),
     });

@@ -53,6 +53,8 @@ interface ExecOptions {
    * lock, and it may still start after Ctrl-C (the run records its outcome).
    */
   bookkeeping?: boolean;
+  /** Stop the child (SIGTERM) when this aborts; it then ends like a stopped command. */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -247,6 +249,9 @@ async function start(
           forceKill.unref();
         }, options.timeoutMs)
       : undefined;
+  const stop = () => signalChild(child, "SIGTERM", detached);
+  options.signal?.addEventListener("abort", stop, { once: true });
+  if (options.signal?.aborted) stop();
   try {
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
       (resolve, reject) => {
@@ -271,6 +276,7 @@ async function start(
     }
     throw new KaupangError("ERR_COMMAND_FAILED", `${command}: ${redact((error as Error).message)}`);
   } finally {
+    options.signal?.removeEventListener("abort", stop);
     if (timer) clearTimeout(timer);
     if (forceKill) clearTimeout(forceKill);
     running.delete(child);

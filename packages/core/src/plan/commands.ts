@@ -145,13 +145,18 @@ export function stackDeployCommand(
   };
 }
 
-/** `kubectl apply` of wave `index` (0-based). */
+/**
+ * `kubectl apply` of wave `index` (0-based). The first wave also applies the
+ * environment's registry-login Secret, which kaupang writes to kubectl's stdin
+ * (`-f -`): the credentials are never in a file, an argument or the plan.
+ */
 export function kubeApplyCommand(
   ctx: CommandContext,
-  env: Pick<EnvironmentPlan, "artifact" | "waves">,
+  env: Pick<EnvironmentPlan, "artifact" | "waves" | "registryAuth">,
   index: number,
 ): PlanCommand {
   const file = env.waves.length > 1 ? waveArtifactPath(env.artifact.path, index + 1) : env.artifact.path;
+  const auth = index === 0 ? env.registryAuth : undefined;
   return {
     argv: [
       "kubectl",
@@ -162,9 +167,10 @@ export function kubeApplyCommand(
       "--force-conflicts",
       "-f",
       file,
+      ...(auth ? ["-f", "-"] : []),
     ],
     ...kubectlEnv(ctx.target),
-    description: `wave ${index + 1}: ${env.waves[index]!.join(", ")}`,
+    description: `wave ${index + 1}: ${env.waves[index]!.join(", ")}${auth ? `; Secret ${auth.secret} (on stdin) with your docker login for ${auth.registries.join(", ")}` : ""}`,
   };
 }
 
@@ -285,7 +291,10 @@ export function kubePruneCommands(
 /** What `up` runs for one environment, in order. */
 export function upCommands(
   ctx: CommandContext,
-  env: Pick<EnvironmentPlan, "environment" | "artifact" | "waves" | "runOnce" | "objects" | "routes">,
+  env: Pick<
+    EnvironmentPlan,
+    "environment" | "artifact" | "waves" | "runOnce" | "objects" | "routes" | "registryAuth"
+  >,
 ): PlanCommand[] {
   const routed = (env.routes?.length ?? 0) > 0;
   const docker = ["docker", ...dockerGlobalArgs(ctx.target)];
@@ -354,7 +363,7 @@ export function kubeDeleteCommand(
       "delete",
       "-n",
       ctx.target.namespace,
-      "deployment,job,service,ingress",
+      "deployment,job,service,ingress,secret",
       "-l",
       kubeSelector(ctx.project, env.environment),
       // Foreground: return once the pods and ReplicaSets are gone too.

@@ -7,10 +7,12 @@
 import { join, relative } from "node:path";
 import { GraphError, topoWaves } from "../base/dag.js";
 import { KaupangError, showValue } from "../base/errors.js";
+import { parseImageRef } from "../base/image-reference.js";
 import { own } from "../base/merge.js";
 import type { TargetSettings } from "../base/target.js";
 import type { Model, PullPolicy } from "../config/model.js";
 import { fieldError } from "../config/validate.js";
+import { registryAuthSecretName } from "../render/names.js";
 import { artifactExtension, renderEnvironment } from "../render/render.js";
 import { plannedRoutes } from "../render/routes.js";
 import { upCommands } from "./commands.js";
@@ -24,6 +26,13 @@ interface PlanOptions {
   pinned?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** secret() name → keyed fingerprint of its value now (Kubernetes rolls pods whose secrets changed). */
   secrets?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Registries (host[:port] as image references name them; docker.io) the
+   * deployer has a docker login for. On Kubernetes, an environment whose images
+   * come from one of them pulls with a Secret holding that login (unless the
+   * target sets registryAuth: false).
+   */
+  registryLogins?: readonly string[] | undefined;
 }
 
 export const isDigestRef = (ref: string): boolean => /@sha256:[0-9a-f]{64}$/.test(ref);
@@ -171,6 +180,25 @@ function checkHostPorts(model: Model, order: readonly string[]): void {
   }
 }
 
+/**
+ * Kubernetes: the registries of the environment's images the deployer has a
+ * login for, and the Secret that carries it to the cluster; undefined when
+ * there are none (or the target opts out with registryAuth: false).
+ */
+function registryAuthOf(
+  model: Model,
+  env: Model["environments"][string],
+  logins: readonly string[] | undefined,
+): EnvironmentPlan["registryAuth"] {
+  if (model.target.backend !== "kubernetes" || model.target.registryAuth === false || !logins?.length)
+    return undefined;
+  const used = new Set(Object.values(env.services).map((s) => parseImageRef(s.image).registry));
+  const registries = logins.filter((r) => used.has(r)).sort();
+  return registries.length > 0
+    ? { secret: registryAuthSecretName(model.project, env.name), registries }
+    : undefined;
+}
+
 export function createPlan(model: Model, options: PlanOptions = {}): Plan {
   const environmentWavesList = environmentWaves(model);
   const order = environmentWavesList.flat();
@@ -208,9 +236,11 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
         ),
       ),
     ].sort();
+    const registryAuth = registryAuthOf(model, env, options.registryLogins);
     const { documents, content, wave } = renderEnvironment(model, env, {
       images: pinnedRefs,
       secrets: options.secrets,
+      ...(registryAuth ? { pullSecrets: [registryAuth.secret] } : {}),
     });
     const routes = plannedRoutes(model, env);
     const artifact = { path: join(artifactDir, `${name}.${artifactExtension[backend]}`), content };
@@ -226,6 +256,7 @@ export function createPlan(model: Model, options: PlanOptions = {}): Plan {
       images,
       secrets,
       artifact,
+      ...(registryAuth ? { registryAuth } : {}),
       ...fromDocuments(backend, documents, { artifact, waves }, wave),
       ...(routes.length > 0 ? { routes } : {}),
       hooks: env.hooks,

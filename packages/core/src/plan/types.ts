@@ -58,6 +58,12 @@ export interface EnvironmentPlan {
    * each wave, rendered with the whole one (`…waveN.yaml`).
    */
   waveArtifacts?: Artifact[];
+  /**
+   * Kubernetes: the Secret the environment's pods pull with, holding the
+   * deployer's docker login for `registries` (names only: the credentials are
+   * read when it is applied, sent on kubectl's stdin and never written).
+   */
+  registryAuth?: { secret: string; registries: string[] };
   /** Kubernetes: the objects of the artifact (kind, name, service), recorded when it was rendered. */
   objects?: KubeArtifactObject[];
   /** What each service of the artifact should run (image, env, ports, replicas, command). */

@@ -27,6 +27,8 @@ export interface RenderOptions {
    * template, so a changed value in the cluster Secret rolls the Deployment.
    */
   secrets?: Readonly<Record<string, string>> | undefined;
+  /** Kubernetes: Secrets the pods pull their images with, besides the target's imagePullSecrets. */
+  pullSecrets?: readonly string[] | undefined;
 }
 
 function composeService(model: Model, env: Environment, service: Service, images?: ImageMap) {

@@ -230,12 +230,14 @@ function workload(model: Model, env: Environment, service: Service, options: Ren
   };
   const metadata = { name: service.name, namespace: model.target.namespace, labels };
   const { volumes, mounts } = podVolumes(model, env, service);
+  const pullSecrets = [...(model.target.imagePullSecrets ?? []), ...(options.pullSecrets ?? [])];
   const podSpec = (restartPolicy: string) => ({
     metadata: { labels, ...(checksum ? { annotations: { [secretChecksumAnnotation]: checksum } } : {}) },
     spec: {
       restartPolicy,
       containers: [container(model, env, service, mounts, images)],
       ...(volumes.length > 0 ? { volumes } : {}),
+      ...(pullSecrets.length > 0 ? { imagePullSecrets: pullSecrets.map((name) => ({ name })) } : {}),
     },
   });
   if (service.runOnce) {
@@ -296,6 +298,38 @@ function kubeService(model: Model, env: Environment, service: Service) {
       },
       ports,
     },
+  };
+}
+
+/**
+ * The Secret an environment's pods pull with: `.dockerconfigjson` holding
+ * `auths` (registry → base64 "user:password"). Never rendered into an
+ * artifact: the backend builds it at apply time and hands it to kubectl on
+ * stdin. It carries the environment's labels, so `down` deletes it.
+ */
+export function registryAuthSecret(
+  target: { namespace: string },
+  project: string,
+  environment: string,
+  name: string,
+  auths: Readonly<Record<string, string>>,
+): Record<string, unknown> {
+  const config = { auths: Object.fromEntries(Object.entries(auths).map(([r, auth]) => [r, { auth }])) };
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "kubernetes.io/dockerconfigjson",
+    metadata: {
+      name,
+      namespace: target.namespace,
+      labels: {
+        "app.kubernetes.io/instance": `${project}-${environment}`,
+        [projectLabel]: project,
+        "app.kubernetes.io/managed-by": managedBy,
+        [environmentLabel]: environment,
+      },
+    },
+    data: { ".dockerconfigjson": Buffer.from(JSON.stringify(config)).toString("base64") },
   };
 }
 

@@ -4,6 +4,9 @@ export const composeProjectName = (project: string, environment: string) => `${p
 export const stackName = (project: string, environment: string) => composeProjectName(project, environment);
 export const projectNetworkName = (project: string) => project;
 export const kubeSecretName = (project: string) => `${project}-secrets`;
+/** The Secret an environment's pods pull with: the deployer's registry logins (kubernetes.io/dockerconfigjson). */
+export const registryAuthSecretName = (project: string, environment: string) =>
+  `${composeProjectName(project, environment)}-registry-auth`;
 
 /** Labels kaupang puts on every container/service/object it creates. */
 export const labelKeys = {
