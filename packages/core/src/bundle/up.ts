@@ -343,6 +343,7 @@ async function deployOpened(bundle: PlannedBundleUp, options: BundleUpOptions): 
               bundle: bundle.provenance,
               ...(secrets ? { secrets } : {}),
               backendImpl: options.backendImpl,
+              host: placement.host,
               ...(rollback ? { rollbackOnFailure: true, bounds: rollback.bounds } : {}),
             }),
           );

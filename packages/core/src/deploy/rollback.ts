@@ -245,6 +245,7 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
       ...(record.bundle ? { bundle: record.bundle } : {}),
       ...(secrets ? { secrets } : {}),
       backendImpl: options.backendImpl,
+      host: options.host,
       id: options.deploymentId,
     });
   } finally {

@@ -341,6 +341,7 @@ async function deployEnvironments(
       rollbackOnFailure: options.rollbackOnFailure,
       bounds: options.bounds,
       backendImpl: options.backendImpl,
+      host: placement.host,
       id,
       ...(secrets ? { secrets } : {}),
     });
