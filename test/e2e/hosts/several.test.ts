@@ -93,6 +93,10 @@ describe("several hosts per target (compose over ssh, one host after the other)"
       expect(failed.stderr).toContain(
         `up stopped at ${second.url}; done before it: ${first.url}; not started: none`,
       );
+      // The logs command the failure ends with names the host it failed on, and works as printed.
+      expect(failed.stderr).toContain(`kaupang logs app web --target fleet --hosts ${second.address}`);
+      const logs = await run("logs", "app", "web", "--hosts", second.address);
+      expect(logs.code, logs.stderr).toBe(0);
       expect(await waitLanHttp(`http://${first.address}:${port}/version`)).toBe("two");
 
       const status = await run("status", "--output", "json");

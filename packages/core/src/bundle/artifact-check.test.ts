@@ -65,7 +65,7 @@ describe("bundle artifact checks", () => {
     );
   });
 
-  it("Kubernetes: only kaupang's kinds, all in the site's namespace", () => {
+  it("Kubernetes: only kaupang's kinds, all in one namespace, which becomes the site's", () => {
     const deployment = (namespace: string, image = id) => ({
       apiVersion: "apps/v1",
       kind: "Deployment",
@@ -75,9 +75,21 @@ describe("bundle artifact checks", () => {
     const k8s = (docs: unknown[]) => toYamlStream(docs);
     const namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } };
     const kube = ctx({ backend: "kubernetes", where: "b/artifacts/app.k8s.yaml" });
-    expect(() => checkArtifact(k8s([namespace, deployment("shop")]), kube)).not.toThrow();
+    const same = k8s([namespace, deployment("shop")]);
+    expect(checkArtifact(same, kube)).toBe(same);
+    // Made for namespace prod: every object moves into the site's (header kept, nothing else changed).
+    const prod = { ...namespace, metadata: { name: "prod" } };
+    const made = `# kaupang: shop/app for target k8s (kubernetes). Generated; edits are overwritten.\n${k8s([prod, deployment("prod")])}`;
+    const moved = checkArtifact(made, kube);
+    expect(moved).toBe(
+      `# kaupang: shop/app for target k8s (kubernetes). Generated; edits are overwritten.\n${k8s([namespace, deployment("shop")])}`,
+    );
+    expect(moved).not.toContain("prod");
     expect(() => checkArtifact(k8s([namespace, deployment("prod")]), kube)).toThrow(
-      'document 2 (Deployment web): metadata.namespace: the bundle deploys into namespace "prod", this site\'s target uses "shop"; refused',
+      'document 2 (Deployment web): metadata.namespace: "prod", while the objects before it are in "shop"; kaupang renders one namespace per target; refused',
+    );
+    expect(() => checkArtifact(k8s([deployment("")]), kube)).toThrow(
+      "document 1 (Deployment web): metadata.namespace: is not set; refused",
     );
     expect(() =>
       checkArtifact(

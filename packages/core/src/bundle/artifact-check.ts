@@ -4,7 +4,9 @@
  * compose project name and network of the bundle's project, no compose key
  * that makes the tool read or run something on the deploying host (build,
  * env_file, extends, include, file-backed secrets and configs), and for
- * Kubernetes only the kinds kaupang renders, all in the site's namespace.
+ * Kubernetes only the kinds kaupang renders, all in one namespace — which the
+ * site then replaces with its own: a bundle deploys into the site's
+ * namespace, never the one it was made for.
  *
  * What the containers themselves do (their command, their volumes) is the
  * cargo, not a way out of it: a site that deploys only bundles its owner
@@ -12,7 +14,7 @@
  */
 import type { BackendName } from "../base/target.js";
 import { composeProjectName, projectNetworkName } from "../render/names.js";
-import { parseArtifact } from "../render/yaml.js";
+import { artifactText, parseArtifact, toYamlStream } from "../render/yaml.js";
 import { bundleError } from "./files.js";
 
 type Doc = Record<string, unknown>;
@@ -30,7 +32,7 @@ export interface ArtifactContext {
   backend: BackendName;
   project: string;
   environment: string;
-  /** The site's namespace (Kubernetes). */
+  /** The site's namespace (Kubernetes): where the objects go, whatever namespace the bundle names. */
   namespace: string;
   /** Image IDs and digests the manifest lists for this environment. */
   pins: ReadonlySet<string>;
@@ -132,7 +134,12 @@ function containersOf(object: Doc): unknown[] {
   ];
 }
 
+/** The namespace an object is in ("Namespace": the one it names). */
+const namespaceOf = (doc: Doc & { metadata: Doc }) =>
+  doc.kind === "Namespace" ? doc.metadata.name : doc.metadata.namespace;
+
 function checkKubernetes(docs: unknown[], ctx: ArtifactContext): void {
+  let bundleNamespace: unknown;
   docs.forEach((doc, i) => {
     if (doc === null) return;
     if (!isObject(doc) || !isObject(doc.metadata))
@@ -149,12 +156,16 @@ function checkKubernetes(docs: unknown[], ctx: ArtifactContext): void {
         ctx.where,
         `${field}: kind: kaupang renders only ${[...kubeKinds].join(", ")}, not ${JSON.stringify(kind)}; refused`,
       );
-    const namespace = kind === "Namespace" ? doc.metadata.name : doc.metadata.namespace;
-    if (namespace !== ctx.namespace)
+    const namespace = namespaceOf(doc as Doc & { metadata: Doc });
+    const at = `metadata.${kind === "Namespace" ? "name" : "namespace"}`;
+    if (typeof namespace !== "string" || namespace === "")
+      throw bundleError("ERR_BUNDLE_INVALID", ctx.where, `${field}: ${at}: is not set; refused`);
+    bundleNamespace ??= namespace;
+    if (namespace !== bundleNamespace)
       throw bundleError(
         "ERR_BUNDLE_INVALID",
         ctx.where,
-        `${field}: metadata.${kind === "Namespace" ? "name" : "namespace"}: the bundle deploys into namespace ${JSON.stringify(namespace)}, this site's target uses ${JSON.stringify(ctx.namespace)}; refused`,
+        `${field}: ${at}: ${JSON.stringify(namespace)}, while the objects before it are in ${JSON.stringify(bundleNamespace)}; kaupang renders one namespace per target; refused`,
       );
     containersOf(doc).forEach((container, c) => {
       checkImage((container as Doc | null)?.image, `${field}: containers[${c}].image`, ctx);
@@ -162,8 +173,30 @@ function checkKubernetes(docs: unknown[], ctx: ArtifactContext): void {
   });
 }
 
-export function checkArtifact(content: string, ctx: ArtifactContext): void {
+/**
+ * The checked Kubernetes artifact moved into the site's namespace: every
+ * object's metadata.namespace (and the Namespace object's name) becomes the
+ * site's. Unchanged text when the bundle was made for that namespace.
+ */
+function inSiteNamespace(content: string, docs: unknown[], namespace: string): string {
+  const objects = docs.filter((d): d is Doc & { metadata: Doc } => isObject(d) && isObject(d.metadata));
+  if (objects.every((d) => namespaceOf(d) === namespace)) return content;
+  const moved = objects.map((d) =>
+    d.kind === "Namespace"
+      ? { ...d, metadata: { ...d.metadata, name: namespace } }
+      : { ...d, metadata: { ...d.metadata, namespace } },
+  );
+  const header = /^# (.*)\n/.exec(content)?.[1];
+  return header !== undefined ? artifactText(header, moved) : toYamlStream(moved);
+}
+
+/** Check an artifact; returns the text to deploy (a Kubernetes one in the site's namespace). */
+export function checkArtifact(content: string, ctx: ArtifactContext): string {
   const docs = parse(content, ctx.where);
-  if (ctx.backend === "kubernetes") checkKubernetes(docs, ctx);
-  else checkCompose(docs, ctx);
+  if (ctx.backend !== "kubernetes") {
+    checkCompose(docs, ctx);
+    return content;
+  }
+  checkKubernetes(docs, ctx);
+  return inSiteNamespace(content, docs, ctx.namespace);
 }

@@ -409,7 +409,8 @@ async function readBundle(
         .filter((image) => image.environment === name)
         .flatMap((image) => [image.imageId, image.digest].filter((v): v is string => v !== undefined)),
     );
-    checkArtifact(content, {
+    // Checked, then in the site's namespace (Kubernetes): a bundle never picks where it deploys.
+    const deployed = checkArtifact(content, {
       where: at(expectedPath),
       backend: manifest.backend,
       project: manifest.project,
@@ -419,7 +420,10 @@ async function readBundle(
     });
     // Where the state lives is no part of a unit (plan/create-plan.ts drops it too).
     const { pull: _pull, state: _state, ...settings }: Target = siteSettings;
-    const artifact = { path: join(artifactDir, `${name}.${artifactExtension[manifest.backend]}`), content };
+    const artifact = {
+      path: join(artifactDir, `${name}.${artifactExtension[manifest.backend]}`),
+      content: deployed,
+    };
     // Wave artifacts, Kubernetes objects and service views come from the verified artifact, never from plan.json.
     const plan: EnvironmentPlan = {
       environment: name,
@@ -431,7 +435,7 @@ async function readBundle(
       images: env.images,
       secrets: env.secrets,
       artifact,
-      ...fromDocuments(manifest.backend, parseArtifact(content), { artifact, waves: env.waves }),
+      ...fromDocuments(manifest.backend, parseArtifact(deployed), { artifact, waves: env.waves }),
       hooks: { beforeUp: [], afterUp: [], beforeDown: [], afterDown: [] },
       commands: [],
     };

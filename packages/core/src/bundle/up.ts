@@ -229,16 +229,24 @@ async function checkLedgerProject(
   bundle: OpenBundle,
   site: BundleSite & { remote: RemoteState | undefined },
 ): Promise<void> {
+  const hosts = bundle.units[0]?.target.hosts ?? [];
   for (const unit of bundle.units) {
     const env = unit.environment.environment;
-    const ledger = ledgerAt(site, { environment: env, target: site.settings.name });
-    const current = currentRecord((await ledger.read()).records);
-    if (current && current.project !== bundle.manifest.project) {
-      throw bundleError(
-        "ERR_BUNDLE_PROJECT",
-        `${bundle.location.replace(/\/+$/, "")}/${bundleManifestName}`,
-        `project: bundle ${bundle.provenance.solution} deploys project "${bundle.manifest.project}", this site's ledger (${ledger.location}) deploys ${env}@${site.settings.name} as project "${current.project}"; refused`,
-      );
+    // Each of the target's hosts has its own ledger.
+    for (const host of hosts.length > 0 ? hosts : [undefined]) {
+      const ledger = ledgerAt(site, {
+        environment: env,
+        target: site.settings.name,
+        ...(host ? { host } : {}),
+      });
+      const current = currentRecord((await ledger.read()).records);
+      if (current && current.project !== bundle.manifest.project) {
+        throw bundleError(
+          "ERR_BUNDLE_PROJECT",
+          `${bundle.location.replace(/\/+$/, "")}/${bundleManifestName}`,
+          `project: bundle ${bundle.provenance.solution} deploys project "${bundle.manifest.project}", this site's ledger (${ledger.location}) deploys ${env}@${site.settings.name} as project "${current.project}"; refused`,
+        );
+      }
     }
   }
 }
@@ -291,7 +299,10 @@ async function deployOpened(bundle: PlannedBundleUp, options: BundleUpOptions): 
   // A bundle made for a target with hosts goes to each host in turn: its images, then its units.
   const placements = placementsOf(units[0]!.target, options.hosts);
   if (bundle.rememberRemote && bundle.remote) await rememberRemoteState(bundle.cacheDir, bundle.remote);
-  const locks = await lockEnvironments(bundle, manifest.target, manifest.environmentOrder, options);
+  const locks = await lockEnvironments(bundle, manifest.target, manifest.environmentOrder, {
+    ...options,
+    hosts: placements.map((p) => p.host),
+  });
   const ledgerOf = (environment: string, host: string | undefined) =>
     ledgerAt(
       bundle,
@@ -332,6 +343,7 @@ async function deployOpened(bundle: PlannedBundleUp, options: BundleUpOptions): 
               bundle: bundle.provenance,
               ...(secrets ? { secrets } : {}),
               backendImpl: options.backendImpl,
+              host: placement.host,
               ...(rollback ? { rollbackOnFailure: true, bounds: rollback.bounds } : {}),
             }),
           );

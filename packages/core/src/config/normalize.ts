@@ -160,12 +160,6 @@ function checkHosts(
       written.dockerHost,
       `${showValue(written.dockerHost)}: a target has either dockerHost or hosts, not both`,
     );
-  if (written.state === "target")
-    throw at(
-      ["state"],
-      written.state,
-      `"target": a target with hosts keeps its state locally (each host has its own ledger; one lock for all): use state: "local"`,
-    );
   const seen = new Set<string>();
   hosts.forEach((host, index) => {
     if (seen.has(host)) throw at(["hosts", index], host, `${showValue(host)}: this host is listed twice`);

@@ -373,7 +373,7 @@ export const TargetSchema = strict({
     .min(1)
     .optional()
     .describe(
-      "compose: Docker hosts to deploy to over ssh, one after the other, each health-gated (ssh://[user@]host[:port]).",
+      "compose: Docker hosts to deploy to over ssh, one after the other, each health-gated (ssh://[user@]host[:port]). Each host has its own ledger; with state: \"target\" it and the host's lock are kept on that host's engine.",
     ),
   kubeContext: z.string().optional().describe("kubectl --context for this target."),
   kubeconfig: z.string().optional().describe("KUBECONFIG for this target's kubectl runs."),
@@ -411,7 +411,7 @@ export const TargetSchema = strict({
   state: oneOf(["local", "target"] as const)
     .optional()
     .describe(
-      'Where the ledger, the deployment units and the deploy lock live. "local" (default): cacheDir on the machine that runs kaupang. "target": on the target itself (Kubernetes: a Lease and Secrets in the namespace; swarm: configs; compose: volumes on the engine), so every machine that deploys shares one history and one lock.',
+      'Where the ledger, the deployment units and the deploy lock live. "local" (default): cacheDir on the machine that runs kaupang. "target": on the target itself (Kubernetes: a Lease and Secrets in the namespace; swarm: configs; compose: volumes on the engine, on each host\'s engine for a target with hosts), so every machine that deploys shares one history and one lock.',
     ),
   requireSignature: strict({
     key: z.string().describe("Ed25519 public key (PEM), relative to the config root."),

@@ -18,6 +18,7 @@ import type { PlannedImage } from "../plan/types.js";
 import type { DeploymentUnit } from "../plan/unit.js";
 import { writeArtifacts } from "./artifacts.js";
 import { runHooks } from "./hooks.js";
+import { hostLabel } from "./hosts.js";
 import { newDeploymentId } from "./ids.js";
 import { startDeployment } from "./outcome.js";
 import { type RollbackBounds, restorePoint } from "./rollback-bounds.js";
@@ -53,6 +54,8 @@ interface ApplyUnitOptions {
   id?: string | undefined;
   /** The verified bundle the unit came from, recorded with the deploy. */
   bundle?: BundleProvenance;
+  /** The host of the target's `hosts` this unit deploys to (a failure's logs command names it). */
+  host?: string | undefined;
   /** Instead of the built-in Backend of the unit's backend (an in-memory fake in tests). */
   backendImpl?: Backend | undefined;
 }
@@ -132,7 +135,7 @@ export async function applyUnit(unit: DeploymentUnit, options: ApplyUnitOptions)
       throw interruptedError(`while deploying ${scope} (${id}, recorded as interrupted)`);
     }
     await deployment.finish("failed", { failedStep: step, error: errorMessage(error) });
-    const failure = withLogsCommand(error, unit, ctx.root);
+    const failure = withLogsCommand(error, unit, ctx.root, options.host);
     if (!options.rollbackOnFailure) throw failure;
     throw await rollBackAfter(failure, { unit, options, failedId: id, applied, previous });
   }
@@ -214,6 +217,7 @@ async function rollBackAfter(
       ...(previous.source ? { source: previous.source } : {}),
       ...(previous.bundle ? { bundle: previous.bundle } : {}),
       backendImpl: options.backendImpl,
+      host: options.host,
       ...(options.secrets ? { secrets: options.secrets } : {}),
     });
     options.ctx.events({
@@ -233,11 +237,16 @@ async function rollBackAfter(
  * as the user would type it (the target when it is not the default, the
  * project directory when it is not where they are).
  */
-function withLogsCommand(error: unknown, unit: DeploymentUnit, root: string): unknown {
+function withLogsCommand(
+  error: unknown,
+  unit: DeploymentUnit,
+  root: string,
+  host: string | undefined,
+): unknown {
   if (!isKaupangError(error) || error.details.service === undefined) return error;
   // An image that could not be pulled never started: there are no logs to see.
   if (error.code === "ERR_IMAGE_PULL") return error;
-  const target = unit.target.name === "local" ? "" : ` --target ${unit.target.name}`;
+  const target = `${unit.target.name === "local" ? "" : ` --target ${unit.target.name}`}${host ? ` --hosts ${hostLabel(host)}` : ""}`;
   const here = relative(root, process.cwd());
   const cwd = here === "" || !(here.startsWith("..") || isAbsolute(here)) ? "" : ` --cwd ${root}`;
   const command = `kaupang logs ${unit.environment.environment} ${error.details.service}${target}${cwd}`;

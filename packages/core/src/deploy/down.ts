@@ -73,7 +73,10 @@ export async function removePlanned(
   const ctx = backendContext(plan, options);
   const backend = backendFor(plan.backend, options.backendImpl);
   const placements = placementsOf(plan.targetSettings, options.hosts);
-  const locks = await lockEnvironments(planStoreLocation(model, plan), plan.target, order, options);
+  const locks = await lockEnvironments(planStoreLocation(model, plan), plan.target, order, {
+    ...options,
+    hosts: placements.map((p) => p.host),
+  });
   try {
     await eachHost(
       placements,

@@ -283,7 +283,7 @@ describe("a target with hosts", () => {
     expect(logs.map((c) => c.host)).toEqual([h2]);
   });
 
-  it("hosts are for compose, without a dockerContext, each once, as ssh:// URLs, with state kept locally", async () => {
+  it("hosts are for compose, without a dockerContext, each once, as ssh:// URLs", async () => {
     const cases: [Record<string, unknown>, string][] = [
       [
         { hosts: [h1], backend: "swarm" },
@@ -298,10 +298,6 @@ describe("a target with hosts", () => {
         'kaupang.config.json: targets.prod.dockerHost: "ssh://root@10.0.0.9": a target has either dockerHost or hosts, not both',
       ],
       [{ hosts: [h1, h1] }, `kaupang.config.json: targets.prod.hosts[1]: "${h1}": this host is listed twice`],
-      [
-        { hosts: [h1], state: "target" },
-        'kaupang.config.json: targets.prod.state: "target": a target with hosts keeps its state locally',
-      ],
       [{ hosts: ["10.0.0.1"] }, 'targets.prod.hosts[0]: "10.0.0.1": expected "ssh://[user@]host[:port]"'],
     ];
     for (const [target, message] of cases) {

@@ -163,4 +163,21 @@ describe("ledger export / import", () => {
       "ERR_NOTHING_TO_EXPORT: no records of market@local in local files (.kaupang/ledger/market@local.jsonl)",
     );
   });
+
+  it("refuses a target with hosts by name: it has a history per host", async () => {
+    const a = hall({}, { targets: { fleet: { hosts: ["ssh://deploy@10.0.0.1", "ssh://deploy@10.0.0.2"] } } });
+    const message =
+      "target fleet has hosts (ssh://deploy@10.0.0.1, ssh://deploy@10.0.0.2), each with a history of its own";
+    expect(
+      await codeOf(exportLedger({ cwd: a, environment: "market", target: "fleet", out: join(a, "x.json") })),
+    ).toBe(
+      `ERR_LEDGER_HOSTS: ledger export: ${message}; ledger export moves the history of a target without hosts`,
+    );
+    // A valid export of the target without hosts, imported into the one with hosts.
+    await up({ cwd: a, environments: ["market"], backendImpl: fakeBackend() });
+    await exportLedger({ cwd: a, environment: "market", out: join(a, "x.json") });
+    expect(await codeOf(importLedger({ cwd: a, target: "fleet", file: join(a, "x.json") }))).toBe(
+      `ERR_LEDGER_HOSTS: ledger import: ${message}; ledger import moves the history of a target without hosts`,
+    );
+  });
 });

@@ -49,11 +49,27 @@ interface TransferOptions {
 const describe = (location: StoreLocation, ledger: Ledger) =>
   location.remote ? `target ${ledger.scope.target} (${ledger.location})` : `local files (${ledger.location})`;
 
+/** A target with hosts has a history per host: an export moves one history, so it is refused by name. */
+function refuseHosts(
+  what: "export" | "import",
+  site: { target: string; hosts?: string[] | undefined },
+): void {
+  if (!site.hosts || site.hosts.length === 0) return;
+  throw new KaupangError(
+    "ERR_LEDGER_HOSTS",
+    `ledger ${what}: target ${site.target} has hosts (${site.hosts.join(", ")}), each with a history of its own; ledger ${what} moves the history of a target without hosts`,
+    {
+      hint: "each host's history stays where the target keeps it; `kaupang history <env> --target <t>` reads them all",
+    },
+  );
+}
+
 /** Read and verify a history, with its units, into one export. */
 export async function exportLedger(
   options: TransferOptions & { environment: string; out: string },
 ): Promise<{ export: LedgerExport; from: string }> {
   const site = await locateState(options);
+  refuseHosts("export", site);
   const scope = { environment: options.environment, target: site.target };
   const ledger = ledgerAt(site, scope, { cache: false });
   const read = await ledger.read();
@@ -139,6 +155,7 @@ export async function importLedger(options: TransferOptions & { file: string }):
   }
   await checkExport(options.file, exported);
   const site = await locateState({ ...options, target: options.target ?? exported.target });
+  refuseHosts("import", site);
   const scope = { environment: exported.environment, target: site.target };
   const ledger = ledgerAt(site, scope, { kaupangVersion: options.kaupangVersion });
   // The lock as any writer takes it (an open deploy is left as it is: the import compares records exactly).

@@ -25,7 +25,7 @@ const holder = { since: "2026-01-01T00:00:00.000Z", command: "kaupang up api", u
 describe("kaupang unlock", () => {
   it("says when there is no lock", async () => {
     const { cwd } = site();
-    expect(await unlock({ cwd, environment: "api" })).toMatchObject({ state: "none", removed: false });
+    expect((await unlock({ cwd, environment: "api" }))[0]).toMatchObject({ state: "none", removed: false });
   });
 
   it("clears a gone holder's lock after ending what it left running and closing its open deploy", async () => {
@@ -54,7 +54,7 @@ describe("kaupang unlock", () => {
       status: "started",
       images: [],
     });
-    const result = await unlock({ cwd, environment: "api" });
+    const [result] = await unlock({ cwd, environment: "api" });
     await exited;
     expect(groupAlive(orphan.pid!)).toBe(false);
     expect(result).toMatchObject({
@@ -91,7 +91,7 @@ describe("kaupang unlock", () => {
       hint: "wait for it or stop it; to remove its lock anyway (it keeps running): kaupang unlock api --target local --force",
     });
     expect(existsSync(file)).toBe(true);
-    expect(await unlock({ cwd, environment: "api", force: true })).toMatchObject({
+    expect((await unlock({ cwd, environment: "api", force: true }))[0]).toMatchObject({
       state: "live",
       removed: true,
     });
@@ -100,13 +100,13 @@ describe("kaupang unlock", () => {
 
   it("clears a lock of another host, and an unreadable one, saying which it was", async () => {
     const other = site({ ...holder, pid: 1, host: "elsewhere" });
-    expect(await unlock({ cwd: other.cwd, environment: "api" })).toMatchObject({
+    expect((await unlock({ cwd: other.cwd, environment: "api" }))[0]).toMatchObject({
       state: "other-host",
       holder: { host: "elsewhere" },
       removed: true,
     });
     const garbled = site("");
-    expect(await unlock({ cwd: garbled.cwd, environment: "api" })).toMatchObject({
+    expect((await unlock({ cwd: garbled.cwd, environment: "api" }))[0]).toMatchObject({
       state: "unreadable",
       text: "",
       removed: true,

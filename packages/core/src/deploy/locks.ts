@@ -22,9 +22,12 @@ import { type StoreLocation, stateScopes, stateStore } from "../ledger/state-sto
 import type { Scope } from "../ledger/store.js";
 import { locateState } from "./state-location.js";
 
-/** The ledgers one environment@target lock guards: its own, and one per host of a target with hosts. */
+/**
+ * The ledgers one lock guards: locally, the environment@target's own and one
+ * per host of a target with hosts (one lock for all); on the target, the
+ * ledger beside the lock (a host's own, for a target with hosts).
+ */
 async function guardedScopes(location: StoreLocation, scope: Scope): Promise<Scope[]> {
-  // State on the target is one ledger per environment@target (a target with hosts keeps it locally).
   if (location.remote) return [scope];
   const hosts = (await stateScopes(location)).filter(
     (s) => s.host && s.environment === scope.environment && s.target === scope.target,
@@ -37,7 +40,22 @@ const interruptedReason = (holder: LockHolder | undefined, by: string) =>
     ? `no outcome was recorded: ${describeHolder(holder)} ended without one (killed, or its machine stopped); closed by ${by}`
     : `no outcome was recorded: the process that started it ended without one (killed, or its machine stopped); closed by ${by}`;
 
-/** Take the locks of `environments` (sorted, so two runs never deadlock). */
+/**
+ * The scopes whose locks a run of environment@target takes: the one lock of
+ * environment@target, or with state on the target of a target with hosts,
+ * the lock on each host the run acts on (in the target's order).
+ */
+function lockScopes(location: StoreLocation, scope: Scope, hosts: readonly (string | undefined)[]): Scope[] {
+  const on = hosts.filter((h): h is string => !!h);
+  if (!location.remote || on.length === 0) return [scope];
+  return on.map((host) => ({ ...scope, host }));
+}
+
+/**
+ * Take the locks of `environments` (sorted, and each one's hosts in the
+ * target's order, so two runs never deadlock). `hosts`: those the run acts
+ * on, for a target with hosts.
+ */
 export async function lockEnvironments(
   location: StoreLocation,
   target: string,
@@ -47,15 +65,18 @@ export async function lockEnvironments(
     timeoutMs?: number | undefined;
     command?: string | undefined;
     kaupangVersion?: string | undefined;
+    hosts?: readonly (string | undefined)[] | undefined;
   },
 ): Promise<Lock[]> {
   const locks: Lock[] = [];
   const command = options.command ?? "kaupang";
   try {
-    for (const name of [...environments].sort()) {
-      const scope = { environment: name, target };
+    for (const scope of [...environments]
+      .sort()
+      .flatMap((name) => lockScopes(location, { environment: name, target }, options.hosts ?? []))) {
+      const name = scope.environment;
       const lock = await acquireLock(stateStore(location, scope), {
-        what: `${name}@${target}`,
+        what: `${name}@${target}${scope.host ? ` on ${scope.host}` : ""}`,
         timeoutMs: options.timeoutMs ?? 5 * 60_000,
         command,
         ...(options.events ? { events: options.events } : {}),
@@ -90,6 +111,8 @@ export async function lockEnvironments(
 export interface UnlockResult {
   environment: string;
   target: string;
+  /** The host whose lock this is (state on the target of a target with hosts: one lock per host). */
+  host?: string;
   /** none: there was no lock. */
   state: "none" | "gone" | "other-host" | "unreadable" | "live";
   holder?: LockHolder;
@@ -115,10 +138,25 @@ export async function unlock(options: {
   target?: string | undefined;
   force?: boolean | undefined;
   kaupangVersion?: string | undefined;
-}): Promise<UnlockResult> {
+}): Promise<UnlockResult[]> {
   const site = await locateState(options);
-  const scope = { environment: options.environment, target: site.target };
+  const results: UnlockResult[] = [];
+  // State on the target of a target with hosts: each host's engine has its own lock.
+  for (const host of site.remote && site.hosts ? site.hosts : [undefined])
+    results.push(
+      await unlockScope(site, { environment: options.environment, target: site.target, host }, options),
+    );
+  return results;
+}
+
+async function unlockScope(
+  site: StoreLocation,
+  at: Scope,
+  options: { force?: boolean | undefined; kaupangVersion?: string | undefined },
+): Promise<UnlockResult> {
+  const scope = { environment: at.environment, target: at.target, ...(at.host ? { host: at.host } : {}) };
   const store = stateStore(site, scope);
+  const what = `${scope.environment}@${scope.target}${scope.host ? ` on ${scope.host}` : ""}`;
   const lock = await readLock(store);
   const result: UnlockResult = { ...scope, state: "none", stopped: [], removed: false, closed: [] };
   if (lock.kind === "none") return result;
@@ -132,7 +170,7 @@ export async function unlock(options: {
     if (result.state === "live" && !options.force) {
       throw new KaupangError(
         "ERR_LOCK_HELD",
-        `${scope.environment}@${scope.target} is locked by ${describeHolder(lock.holder)}, which is still running; nothing was changed`,
+        `${what} is locked by ${describeHolder(lock.holder)}, which is still running; nothing was changed`,
         {
           hint: `wait for it or stop it; to remove its lock anyway (it keeps running): ${unlockCommand(store)} --force`,
         },
@@ -144,7 +182,7 @@ export async function unlock(options: {
   if (result.state === "live") return result;
   // Close the deploy the holder left open, under the lock like any write.
   const ours = await acquireLock(store, {
-    what: `${scope.environment}@${scope.target}`,
+    what,
     timeoutMs: 0,
     command: "kaupang unlock",
   });

@@ -217,7 +217,10 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
   const { context, record, unit } = await planRollback(options);
   if (unit.backend !== "kubernetes") checkSecrets([unit.environment], options.processEnv);
   const events = options.events ?? silent;
-  const locks = await lockEnvironments(context, context.target, [options.environment], options);
+  const locks = await lockEnvironments(context, context.target, [options.environment], {
+    ...options,
+    hosts: [options.host],
+  });
   try {
     const ctx: BackendContext = {
       project: unit.project,
@@ -242,6 +245,7 @@ export async function rollback(options: RollbackOptions): Promise<DeploymentSumm
       ...(record.bundle ? { bundle: record.bundle } : {}),
       ...(secrets ? { secrets } : {}),
       backendImpl: options.backendImpl,
+      host: options.host,
       id: options.deploymentId,
     });
   } finally {

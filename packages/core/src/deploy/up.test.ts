@@ -161,4 +161,29 @@ describe("a failure that names a service", () => {
       );
     }
   });
+
+  it("names the host it failed on, for a target with hosts", async () => {
+    const cwd = hall(
+      {},
+      { targets: { fleet: { hosts: ["ssh://deploy@10.0.0.5", "ssh://deploy@10.0.0.6:2222"] } } },
+    );
+    const base = fakeBackend();
+    const sick: typeof base = {
+      ...base,
+      async apply(ctx, env) {
+        if (ctx.target.dockerHost !== "ssh://deploy@10.0.0.6:2222" || env.environment !== "market")
+          return base.apply(ctx, env);
+        throw new KaupangError("ERR_DEPLOY_FAILED", "market: service web is unhealthy", {
+          details: { environment: "market", service: "web" },
+        });
+      },
+    };
+    const error = await up({ cwd, environments: ["market"], target: "fleet", backendImpl: sick }).catch(
+      (e) => e,
+    );
+    expect(error.message).toBe("host ssh://deploy@10.0.0.6:2222: market: service web is unhealthy");
+    expect(error.hint).toContain(
+      `see its logs: kaupang logs market web --target fleet --hosts 10.0.0.6:2222 --cwd ${cwd}`,
+    );
+  });
 });

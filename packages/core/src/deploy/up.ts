@@ -102,7 +102,10 @@ export async function deployPlanned(planned: Planned, options: UpOptions): Promi
   const ctx = backendContext(plan, options);
   const placed = placements.map((p) => placedContext(ctx, p));
   const location = planStoreLocation(model, plan);
-  const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, options);
+  const locks = await lockEnvironments(location, plan.target, plan.environmentOrder, {
+    ...options,
+    hosts: placements.map((p) => p.host),
+  });
   const backend = backendFor(plan.backend, options.backendImpl);
   backend.prepare?.(placed[0]!);
   try {
@@ -338,6 +341,7 @@ async function deployEnvironments(
       rollbackOnFailure: options.rollbackOnFailure,
       bounds: options.bounds,
       backendImpl: options.backendImpl,
+      host: placement.host,
       id,
       ...(secrets ? { secrets } : {}),
     });

@@ -157,6 +157,7 @@ export async function withEngine<T>(
 /** How the docker CLI reaches the engine of `target`, as a user reads it. */
 function engineVia(target: TargetSettings, env: NodeJS.ProcessEnv): string {
   if (target.dockerContext) return `docker context ${target.dockerContext}`;
+  if (target.dockerHost) return `host ${target.dockerHost}`;
   if (env.DOCKER_HOST) return `DOCKER_HOST=${env.DOCKER_HOST}`;
   const context = env.DOCKER_CONTEXT ?? readDockerConfig(env).currentContext;
   return context && context !== "default" ? `docker context ${context}` : "the local Docker engine";
@@ -222,6 +223,7 @@ export function engineFor(target: TargetSettings, env: NodeJS.ProcessEnv = proce
   const argv = [
     "docker",
     ...(target.dockerContext ? ["--context", target.dockerContext] : []),
+    ...(!target.dockerContext && target.dockerHost ? ["--host", target.dockerHost] : []),
     "system",
     "dial-stdio",
   ];

@@ -15,7 +15,7 @@ import { placementsOf } from "../deploy/hosts.js";
 import { planProject } from "../deploy/plan-up.js";
 import { locateState } from "../deploy/state-location.js";
 import { ledgerAt } from "../ledger/ledger.js";
-import { currentRecord } from "../ledger/record.js";
+import { currentRecord, type LedgerRecord } from "../ledger/record.js";
 import { dockerGlobalArgs, kubectlEnv, kubectlGlobalArgs } from "../plan/commands.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import { composeProjectName, stackName } from "../render/names.js";
@@ -63,8 +63,18 @@ async function locate(options: PassthroughOptions): Promise<Located> {
       environment: env,
     };
   }
-  const ledger = ledgerAt(state, { environment: options.environment, target: state.target });
-  const record = currentRecord((await ledger.read()).records);
+  // State on a target with hosts: each host's engine keeps its ledger; the first with a deploy says.
+  let ledger = ledgerAt(state, { environment: options.environment, target: state.target });
+  let record: LedgerRecord | undefined;
+  for (const host of state.remote?.target.hosts ?? [undefined]) {
+    ledger = ledgerAt(state, {
+      environment: options.environment,
+      target: state.target,
+      ...(host ? { host } : {}),
+    });
+    record = currentRecord((await ledger.read()).records);
+    if (record) break;
+  }
   if (!record)
     throw new KaupangError(
       "ERR_NOT_DEPLOYED",

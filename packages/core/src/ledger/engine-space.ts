@@ -15,7 +15,8 @@
  *   no image and no container.
  *
  * Every object is labelled kaupang.dev/state (the scope's key),
- * kaupang.dev/kind, and the exact project, environment and target, and named
+ * kaupang.dev/kind, and the exact project, environment and target (and host,
+ * for one of a target's hosts: each host's engine keeps its own), and named
  * kaupang.<key>.<name> (swarm limits config names to 64 characters).
  */
 import { randomUUID } from "node:crypto";
@@ -31,6 +32,7 @@ const label = {
   project: "kaupang.dev/project",
   environment: "kaupang.dev/environment",
   target: "kaupang.dev/target",
+  host: "kaupang.dev/host",
   data: "kaupang.dev/data",
   nonce: "kaupang.dev/nonce",
 } as const;
@@ -127,6 +129,7 @@ export function engineSpace(options: EngineSpaceOptions): ObjectSpace {
     [label.project]: project,
     [label.environment]: scope.environment,
     [label.target]: scope.target,
+    ...(scope.host ? { [label.host]: scope.host } : {}),
     ...extra,
   });
   const fromVolume = (v: Volume): SpaceObject => ({
@@ -198,14 +201,22 @@ export function engineSpace(options: EngineSpaceOptions): ObjectSpace {
   };
 }
 
-/** The environments of `project` with state on the engine for `target` (from their head anchors). */
-export async function engineScopes(options: Omit<EngineSpaceOptions, "scope">): Promise<Scope[]> {
+/**
+ * The environments of `project` with state on the engine for `target` (from
+ * their head anchors); for one of a target's hosts (`host`), those of that
+ * host, which is then the engine asked.
+ */
+export async function engineScopes(
+  options: Omit<EngineSpaceOptions, "scope"> & { host?: string | undefined },
+): Promise<Scope[]> {
+  const { host } = options;
   const engine = targetEngine(options.target.name, options.engine ?? engineFor(options.target));
   const filters = engineFilters({
     label: [
       `${label.project}=${options.project}`,
       `${label.target}=${options.target.name}`,
       `${label.kind}=head`,
+      ...(host ? [`${label.host}=${host}`] : []),
     ],
   });
   const reply = await engine.request<Config[] | { Volumes: Volume[] | null }>(
@@ -216,6 +227,14 @@ export async function engineScopes(options: Omit<EngineSpaceOptions, "scope">): 
   const labelsOf = Array.isArray(reply.body)
     ? reply.body.map((c) => c.Spec.Labels ?? {})
     : (reply.body.Volumes ?? []).map((v) => v.Labels ?? {});
-  const environments = new Set(labelsOf.map((l) => l[label.environment]).filter((e): e is string => !!e));
-  return [...environments].sort().map((environment) => ({ environment, target: options.target.name }));
+  const environments = new Set(
+    labelsOf
+      // Without a host: the target's own state, not that of a host of a same-named target on this engine.
+      .filter((l) => (host ? true : l[label.host] === undefined))
+      .map((l) => l[label.environment])
+      .filter((e): e is string => !!e),
+  );
+  return [...environments]
+    .sort()
+    .map((environment) => ({ environment, target: options.target.name, ...(host ? { host } : {}) }));
 }

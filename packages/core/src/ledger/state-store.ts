@@ -103,9 +103,24 @@ function cachingUnits(store: StateStore, dir: string): StateStore {
 }
 
 /**
- * The store of one environment@target. Every reader and writer of deploy
- * state gets its store here. `cache: false` reads units from the target
- * every time (`ledger verify`).
+ * The target as one of its hosts' engines reaches it: a target with hosts
+ * keeps each host's state on that host (`dockerHost` set, no `hosts`).
+ */
+function onHost(target: TargetSettings, scope: Scope): TargetSettings {
+  if (!target.hosts || target.hosts.length === 0) return target;
+  if (!scope.host)
+    throw new KaupangError(
+      "ERR_STATE_NEEDS_HOST",
+      `target ${target.name} keeps its state on each of its hosts (state: "target"), and this reads ${scope.environment}@${scope.target} without naming one; refused`,
+    );
+  const { hosts: _hosts, ...rest } = target;
+  return { ...rest, dockerHost: scope.host };
+}
+
+/**
+ * The store of one environment@target (of one of its hosts, for a target
+ * with hosts). Every reader and writer of deploy state gets its store here.
+ * `cache: false` reads units from the target every time (`ledger verify`).
  */
 export function stateStore(
   location: StoreLocation,
@@ -114,15 +129,16 @@ export function stateStore(
 ): StateStore {
   if (!location.remote)
     return fileStore(location.cacheDir, scope, location.root ? { root: location.root } : {});
-  const { project, target } = location.remote;
+  const { project } = location.remote;
   const lease = leaseMs();
   let store: StateStore;
-  if (target.backend === "kubernetes") store = kubeStore({ project, target, scope, leaseMs: lease });
+  if (location.remote.target.backend === "kubernetes")
+    store = kubeStore({ project, target: location.remote.target, scope, leaseMs: lease });
   else {
     const space = engineSpace({
-      kind: target.backend === "swarm" ? "configs" : "volumes",
+      kind: location.remote.target.backend === "swarm" ? "configs" : "volumes",
       project,
-      target,
+      target: onHost(location.remote.target, scope),
       scope,
     });
     store = objectStore(space, scope, {
@@ -137,8 +153,8 @@ export function stateStore(
 
 /**
  * Every environment@target with records at `location` (on the target: of
- * that target; locally, every host of a target with hosts too, `hosts`
- * naming a target's configured hosts).
+ * that target, on each of its hosts for a target with hosts; locally, every
+ * host of a target with hosts too, `hosts` naming a target's configured hosts).
  */
 export async function stateScopes(
   location: StoreLocation,
@@ -147,5 +163,17 @@ export async function stateScopes(
   if (!location.remote) return fileScopes(location.cacheDir, hosts, location.root);
   const { project, target } = location.remote;
   if (target.backend === "kubernetes") return kubeScopes({ project, target });
-  return engineScopes({ kind: target.backend === "swarm" ? "configs" : "volumes", project, target });
+  const kind = target.backend === "swarm" ? "configs" : "volumes";
+  if (!target.hosts || target.hosts.length === 0) return engineScopes({ kind, project, target });
+  const perHost = await Promise.all(
+    target.hosts.map((host) =>
+      engineScopes({
+        kind,
+        project,
+        target: onHost(target, { environment: "", target: target.name, host }),
+        host,
+      }),
+    ),
+  );
+  return perHost.flat();
 }

@@ -58,8 +58,9 @@ export interface Scope {
   target: string;
   /**
    * One of the target's hosts (its URL), for a target with hosts: each host
-   * has its own records and head anchor; the lock stays one per
-   * environment@target, shared by its hosts.
+   * has its own records and head anchor. Kept locally, the lock stays one per
+   * environment@target, shared by its hosts; kept on the target, each host's
+   * engine has its own lock, and a run takes the lock of every host it acts on.
    */
   host?: string | undefined;
 }
@@ -72,10 +73,12 @@ export function hostKey(host: string): string {
 /**
  * A short key for environment@target of a project, naming its objects on a
  * target (the exact names are in their labels): the first 12 hex digits of
- * sha256(project NUL environment NUL target).
+ * sha256(project NUL environment NUL target), with NUL host after it for one
+ * of a target's hosts (so two hosts that are one engine keep apart).
  */
 export function scopeKey(project: string, scope: Scope): string {
-  return hash("sha256", `${project}\0${scope.environment}\0${scope.target}`, "hex").slice(0, 12);
+  const host = scope.host ? `\0${scope.host}` : "";
+  return hash("sha256", `${project}\0${scope.environment}\0${scope.target}${host}`, "hex").slice(0, 12);
 }
 
 /** A lock as stored: the holder's text, and a version that changes whenever it is written. */
