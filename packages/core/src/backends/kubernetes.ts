@@ -7,6 +7,7 @@
  * something are the plan's (plan/commands.ts), so `--dry-run` shows exactly
  * what runs; only the reads in between are not shown.
  */
+import { setMaxListeners } from "node:events";
 import { existsSync } from "node:fs";
 import { KaupangError } from "../base/errors.js";
 import { parseImageRef, pinnedRef } from "../base/image-reference.js";
@@ -582,6 +583,8 @@ async function waitWave(
   since: number,
 ) {
   const stop = new AbortController();
+  // One listener per running kubectl (each wait, the watch's read): more than Node's default 10 is no leak.
+  setMaxListeners(wave.length + 4, stop.signal);
   let pullError: KaupangError | undefined;
   const watching = watchPulls(ctx, env, wave, since, stop.signal).then((error) => {
     if (error) {
