@@ -138,11 +138,12 @@ bench unchanged \
 
 node -e '
   const fs = require("node:fs");
-  console.log("\n| scenario | command | mean ± σ (s) | vs raw kubectl |\n|---|---|---|---|");
+  console.log("\n| scenario | command | median (s) | mean ± σ (s) | median vs raw kubectl |\n|---|---|---|---|---|");
   for (const scenario of ["fresh", "rolling", "unchanged"]) {
     const { results } = JSON.parse(fs.readFileSync(`${process.argv[1]}/${scenario}.json`, "utf8"));
-    const raw = results[0].mean;
+    const raw = results[0].median;
     for (const r of results)
-      console.log(`| ${scenario} | ${r.command} | ${r.mean.toFixed(3)} ± ${r.stddev.toFixed(3)} | ${(r.mean / raw).toFixed(2)}× |`);
+      console.log(`| ${scenario} | ${r.command} | ${r.median.toFixed(3)} | ${r.mean.toFixed(3)} ± ${r.stddev.toFixed(3)} | ${(r.median / raw).toFixed(2)}× |`);
   }
 ' "$work"
+echo "bench: done $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -1,8 +1,16 @@
-// Fill app@local's ledger up to N records, then time one more append and a full verify.
-import { Ledger } from "../../packages/core/dist/index.js";
+// Fill app@local's ledger (local files under <cacheDir>) up to N records, then time
+// one more append and a full verify.
+//
+//   node bench/resolve/fill-ledger.mjs <cacheDir> <N>
+import { ledgerAt } from "../../packages/core/dist/index.js";
 
 const [cacheDir, target = "10000"] = process.argv.slice(2);
-const ledger = new Ledger(cacheDir, "app", "local");
+if (!cacheDir) throw new Error("usage: fill-ledger.mjs <cacheDir> <N>");
+const ledger = ledgerAt(
+  { cacheDir, remote: undefined },
+  { environment: "app", target: "local" },
+  { kaupangVersion: "bench" },
+);
 const unit = {
   project: "benchledger",
   target: { name: "local", backend: "compose", namespace: "benchledger" },
@@ -18,6 +26,7 @@ const unit = {
     images: [],
     secrets: [],
     artifact: { path: "a", content: "services: {}\n" },
+    views: {},
     hooks: { beforeUp: [], afterUp: [], beforeDown: [], afterDown: [] },
     commands: [],
   },
@@ -34,12 +43,12 @@ const entry = async (i) => ({
   images: [{ service: "web", ref: "x:1", digest: `sha256:${"a".repeat(64)}`, pinned: true }],
   unit: await ledger.storeUnit(unit),
 });
-let count = ledger.read().records.length;
-while (count < Number(target) - 1) ledger.append(await entry(count++));
+let count = (await ledger.read()).records.length;
+while (count < Number(target) - 1) await ledger.append(await entry(count++));
 const began = process.hrtime.bigint();
-ledger.append(await entry(count++));
+await ledger.append(await entry(count++));
 const appendMs = Number(process.hrtime.bigint() - began) / 1e6;
 const v0 = process.hrtime.bigint();
-ledger.verify();
+await ledger.verify();
 const verifyMs = Number(process.hrtime.bigint() - v0) / 1e6;
 console.log(`records=${count} append_ms=${appendMs.toFixed(2)} verify_ms=${verifyMs.toFixed(1)}`);

@@ -137,7 +137,7 @@ describe("images from the htpasswd registry on the real node", () => {
     expect(kubectl("get", "secret", "-n", name, "-o", "name").out.split("\n")).toEqual(["secret/corp-pull"]);
   });
 
-  it("without a login, up stops at once naming the service and the refused pull, not at the timeout", async () => {
+  it("without a login, up stops at once naming the service and the refused pull, not at the timeout; logged in, it rolls out", async () => {
     const name = fresh();
     const { ref, digest } = pushPrivate(name, "no-login");
     // Pinned by digest: nothing to resolve, so only the node's pull needs the login.
@@ -159,5 +159,12 @@ describe("images from the htpasswd registry on the real node", () => {
       `hint: no docker login for ${authRegistry()} was passed to the cluster: docker login ${authRegistry()} before kaupang up (kaupang hands it to the pods as a pull Secret), or name an existing pull Secret in the target's imagePullSecrets`,
     );
     expect(took).toBeLessThan(60_000);
+
+    // Logged in, the next up rolls out; the failed pod it replaces does not fail it.
+    const again = await kaupang(["up", "app", "--target", "k8s", "--timeout", "180s", "--cwd", dir], {
+      env: { DOCKER_CONFIG: dockerConfig(true) },
+    });
+    expect(again.code, again.stderr).toBe(0);
+    expect(runningOnNode(name, name, "app", "web").map((p) => p.pulled)).toEqual([digest]);
   });
 });

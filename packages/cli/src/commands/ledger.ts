@@ -32,7 +32,7 @@ export function registerLedger(program: Command, io: Io): void {
         : "";
       const anchor = c.anchor === "ok" ? ", head anchor matches" : ", no head anchor yet";
       io.stdout.write(
-        `${c.environment}@${c.target}: ${c.records} record${c.records === 1 ? "" : "s"}, chain intact${anchor}${torn}\n`,
+        `${c.environment}@${c.target}${c.host ? ` on ${c.host}` : ""}: ${c.records} record${c.records === 1 ? "" : "s"}, chain intact${anchor}${torn}\n`,
       );
     }
   });

@@ -514,15 +514,18 @@ export function pullEventMessage(events: readonly KubeEvent[]): string | undefin
 const pullPollMs = 2000;
 
 /**
- * While a wave rolls out: watch its pods for an image pull that cannot
- * succeed (the registry refused the login, the image is not there) and name
- * it at once, instead of waiting for the timeout. Returns that failure, or
- * undefined once `signal` aborts (the wave finished).
+ * While a wave rolls out: watch the pods this apply created (since `since`,
+ * with the image it deploys) for an image pull that cannot succeed (the
+ * registry refused the login, the image is not there) and name it at once,
+ * instead of waiting for the timeout. Returns that failure, or undefined once
+ * `signal` aborts (the wave finished). A cluster whose clock runs behind this
+ * machine's only makes it miss the failure, which the timeout then reports.
  */
 async function watchPulls(
   ctx: BackendContext,
   env: EnvironmentPlan,
   wave: readonly string[],
+  since: number,
   signal: AbortSignal,
 ): Promise<KaupangError | undefined> {
   const scope = env.environment;
@@ -541,12 +544,15 @@ async function watchPulls(
       const service = pod.metadata.labels?.["app.kubernetes.io/name"];
       const pull = pullWaiting(pod);
       if (!service || !wave.includes(service) || pod.metadata.deletionTimestamp || !pull) continue;
+      const image =
+        pod.spec.containers.find((c) => c.name === service)?.image ?? pod.spec.containers[0]?.image ?? "";
+      // A pod of an earlier deploy (created before this apply, or with another image) does not fail this one.
+      const created = Date.parse(pod.metadata.creationTimestamp ?? "");
+      if (!(created >= since) || (env.views[service] && image !== env.views[service]!.image)) continue;
       const message = hopelessPull.test(pull.message)
         ? pull.message
         : (pullEventMessage(await podEvents(ctx, pod.metadata.name)) ?? pull.message);
       if (!hopelessPull.test(message)) continue;
-      const image =
-        pod.spec.containers.find((c) => c.name === service)?.image ?? pod.spec.containers[0]?.image ?? "";
       const registry = parseImageRef(image).registry;
       const withLogin = env.registryAuth?.registries.includes(registry);
       return new KaupangError(
@@ -573,10 +579,11 @@ async function waitWave(
   env: EnvironmentPlan,
   wave: readonly string[],
   deadline: number,
+  since: number,
 ) {
   const stop = new AbortController();
   let pullError: KaupangError | undefined;
-  const watching = watchPulls(ctx, env, wave, stop.signal).then((error) => {
+  const watching = watchPulls(ctx, env, wave, since, stop.signal).then((error) => {
     if (error) {
       pullError = error;
       stop.abort();
@@ -728,9 +735,11 @@ export const kubernetesBackend: Backend = {
       const apply = kubeApplyCommand(ctx, env, i);
       if (env.waves.length > 1) ctx.events({ type: "stage", scope, message: apply.description });
       await rerunJobs(ctx, env, wave);
+      // creationTimestamp has whole seconds: a pod of this apply is at most 1 s "older" than its start.
+      const since = Date.now() - 1000;
       if (i === 0) await applyFirstWave(ctx, env, left());
       else await kubectlOk(ctx, scope, apply, `apply wave ${i + 1}`, left());
-      await waitWave(ctx, env, wave, deadline);
+      await waitWave(ctx, env, wave, deadline, since);
     }
     // Pruned last, like swarm's --prune: a removed service stops once the new ones run.
     await allOrFirstError(kubePruneCommands(ctx, env).map((c) => kubectlOk(ctx, scope, c, "prune", left())));
