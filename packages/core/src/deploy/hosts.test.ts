@@ -2,6 +2,8 @@
  * Environments side by side, and a target's hosts one after the other,
  * through the one apply path against an in-memory Backend.
  */
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
@@ -44,6 +46,17 @@ const hostRecords = async (cwd: string, env: string, host: string) =>
 
 const withHosts = (hosts: string[], target: Record<string, unknown> = {}) =>
   hall({}, { targets: { prod: { hosts, ...target } } });
+
+/** Hosts h1 and h2, rollbackOnFailure, and a target that requires bundles signed with a new key (its id: signer). */
+function signedSite(): { cwd: string; signer: string } {
+  const cwd = withHosts([h1, h2], { rollbackOnFailure: true, requireSignature: { key: "./keys/site.pub" } });
+  mkdirSync(join(cwd, "keys"));
+  writeFileSync(
+    join(cwd, "keys/site.pub"),
+    generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }),
+  );
+  return { cwd, signer: keyIdOf(readPublicKey(join(cwd, "keys/site.pub"), "./keys/site.pub")) };
+}
 
 describe("environments of one wave deploy side by side", () => {
   it("at most --concurrency at once; 1 keeps today's order", async () => {
@@ -169,7 +182,6 @@ describe("a target with hosts", () => {
     const backend = fakeBackend();
     const run = { cwd, environments: ["market"], target: "prod", backendImpl: backend, processEnv: {} };
     await up(run);
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(
       join(cwd, "environments/market.json"),
       json({ dependsOn: "saga", services: { web: `r/web@${digest("c")}` } }),
@@ -206,16 +218,7 @@ describe("a target with hosts", () => {
   });
 
   it("with rollbackOnFailure on a target that requires signed bundles: every host returns to the last signed deploy, past later ones from source", async () => {
-    const { generateKeyPairSync } = await import("node:crypto");
-    const { mkdirSync, writeFileSync } = await import("node:fs");
-    const cwd = withHosts([h1, h2], {
-      rollbackOnFailure: true,
-      requireSignature: { key: "./keys/site.pub" },
-    });
-    mkdirSync(join(cwd, "keys"));
-    const pem = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }).toString();
-    writeFileSync(join(cwd, "keys/site.pub"), pem);
-    const signer = keyIdOf(readPublicKey(join(cwd, "keys/site.pub"), "./keys/site.pub"));
+    const { cwd, signer } = signedSite();
     const backend = fakeBackend();
     const run = { cwd, environments: ["market"], target: "prod", backendImpl: backend, processEnv: {} };
     await up(run);
@@ -280,17 +283,7 @@ describe("a target with hosts", () => {
   });
 
   it("with rollbackOnFailure on a target that requires signed bundles: nothing signed ran, nothing is restored, and it says why", async () => {
-    const { generateKeyPairSync } = await import("node:crypto");
-    const { mkdirSync, writeFileSync } = await import("node:fs");
-    const cwd = withHosts([h1, h2], {
-      rollbackOnFailure: true,
-      requireSignature: { key: "./keys/site.pub" },
-    });
-    mkdirSync(join(cwd, "keys"));
-    writeFileSync(
-      join(cwd, "keys/site.pub"),
-      generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }).toString(),
-    );
+    const { cwd } = signedSite();
     const backend = fakeBackend();
     const run = { cwd, environments: ["market"], target: "prod", backendImpl: backend, processEnv: {} };
     await up(run);
@@ -336,7 +329,6 @@ describe("a target with hosts", () => {
     const backend = fakeBackend();
     const run = { cwd, environments: ["saga"], target: "prod", backendImpl: backend, processEnv: {} };
     await up(run);
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(
       join(cwd, "environments/saga.json"),
       json({ services: { store: `r/store@${digest("c")}` } }),
