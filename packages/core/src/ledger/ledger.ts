@@ -28,7 +28,7 @@ import { redact } from "../base/redact.js";
 import { completeUnit, type DeploymentUnit, type StoredUnit } from "../plan/unit.js";
 import { type LedgerRecord, ledgerRecordSchema, ledgerVersion } from "./record.js";
 import { type StoreLocation, stateStore } from "./state-store.js";
-import { hostKey, type Scope, type StateStore } from "./store.js";
+import { hostKey, type RecordLine, type Scope, type StateStore } from "./store.js";
 
 /** crypto.hash (Node ≥ 20.12) is one call instead of three objects: ~3× faster on 10,000 short records. */
 export const sha256 = (text: string): string => `sha256:${hash("sha256", text, "hex")}`;
