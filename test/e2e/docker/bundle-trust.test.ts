@@ -62,6 +62,24 @@ async function solutionProject(name: string, version: string, config: Record<str
   return { dir, port, registry };
 }
 
+/** `kaupang bundle shop --target site --with-images --sign keys/site.key -o out` in dir; must succeed. */
+async function signedBundle(dir: string, out: string): Promise<void> {
+  const made = await kaupang([
+    "bundle",
+    "shop",
+    "--target",
+    "site",
+    "--with-images",
+    "--sign",
+    "keys/site.key",
+    "-o",
+    out,
+    "--cwd",
+    dir,
+  ]);
+  expect(made.code, made.stderr).toBe(0);
+}
+
 let base: { name: string; dir: string; port: number; plain: string; signed: string; keyId: string };
 
 beforeAll(async () => {
@@ -740,42 +758,13 @@ describe("signed bundles, digests and rollback bounds (real engine, auth registr
       (d: { environment: string }) => d.environment === "app",
     ).deploymentId;
     pushVersion(`${registry}/${name}/web:latest`, "one");
-    const b1 = await kaupang([
-      "bundle",
-      "shop",
-      "--target",
-      "site",
-      "--with-images",
-      "--sign",
-      "keys/site.key",
-      "-o",
-      "b1",
-      "--cwd",
-      dir,
-    ]);
-    expect(b1.code, b1.stderr).toBe(0);
+    await signedBundle(dir, "b1");
     pushVersion(`${registry}/${name}/web:latest`, "two");
     writeFileSync(
       join(dir, "kaupang.config.json"),
       readFileSync(join(dir, "kaupang.config.json"), "utf8").replace('"1.0.0"', '"2.0.0"'),
     );
-    expect(
-      (
-        await kaupang([
-          "bundle",
-          "shop",
-          "--target",
-          "site",
-          "--with-images",
-          "--sign",
-          "keys/site.key",
-          "-o",
-          "b2",
-          "--cwd",
-          dir,
-        ])
-      ).code,
-    ).toBe(0);
+    await signedBundle(dir, "b2");
     for (const b of ["b1", "b2"]) {
       const up = await kaupang(["up", "--bundle", b, "--target", "site", "--cwd", dir]);
       expect(up.code, up.stderr).toBe(0);
@@ -815,23 +804,7 @@ describe("signed bundles, digests and rollback bounds (real engine, auth registr
     pushVersion(`${registry}/${name}/store:1`, "store");
     pushVersion(web, "one");
     expect((await kaupang(["keygen", "keys/site", "--cwd", dir])).code).toBe(0);
-    const signedBundle = async (out: string) => {
-      const made = await kaupang([
-        "bundle",
-        "shop",
-        "--target",
-        "site",
-        "--with-images",
-        "--sign",
-        "keys/site.key",
-        "-o",
-        out,
-        "--cwd",
-        dir,
-      ]);
-      expect(made.code, made.stderr).toBe(0);
-    };
-    await signedBundle("b1");
+    await signedBundle(dir, "b1");
     const first = await kaupang([
       "up",
       "--bundle",
@@ -874,7 +847,7 @@ describe("signed bundles, digests and rollback bounds (real engine, auth registr
       join(dir, "kaupang.config.json"),
       readFileSync(join(dir, "kaupang.config.json"), "utf8").replace('"1.0.0"', '"2.0.0"'),
     );
-    await signedBundle("b2");
+    await signedBundle(dir, "b2");
     const bad = await kaupang([
       "up",
       "--bundle",

@@ -4,11 +4,11 @@
  * with a fresh cacheDir sees every host's history, gets `unchanged`, and rolls
  * every host back; nothing of it is kept on the machine that deploys.
  */
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { json } from "../../support/testdir.js";
-import { history, ok, secondAgent } from "../support/agents.js";
+import { history, ok, overlapHooks, overlapLog, secondAgent } from "../support/agents.js";
 import { httpService, project, pushVersion } from "../support/fixture.js";
 import {
   hostPort,
@@ -146,6 +146,48 @@ describe('state: "target" on a target with hosts (each host keeps its own)', () 
     const down = await run(a, "down", "app");
     expect(down.code, down.stderr).toBe(0);
     for (const host of [first, second]) expect(leftOn(host.context, name)).toEqual([]);
+  });
+
+  it("A and B run up at the same moment: one waits for the other's host locks, the runs never overlap, each host's chain has both", async () => {
+    const name = fresh();
+    made.push(name);
+    const [first, second] = [hosts[1]!, hosts[2]!];
+    const log = overlapLog();
+    const a = project(
+      name,
+      { app: { services: { web: httpService(hostPort()) }, hooks: overlapHooks(log, 1) } },
+      { targets: { fleet: { hosts: [first.url, second.url], state: "target" } } },
+    );
+    const b = secondAgent(a);
+    const [ra, rb] = await Promise.all(
+      [a, b].map((dir, i) =>
+        kaupang(["up", "app", "--force", "--target", "fleet", "--cwd", dir], {
+          env: { KAUPANG_AGENT: i === 0 ? "A" : "B" },
+        }),
+      ),
+    );
+    expect([ra!.code, rb!.code], ra!.stderr + rb!.stderr).toEqual([0, 0]);
+    expect(ra!.stderr + rb!.stderr).toMatch(
+      new RegExp(`waiting for app@fleet on ${first.url}: locked by process \\d+ on `),
+    );
+    // The hooks run around each host's apply, inside the locks: one agent's two hosts, then the other's.
+    const events = readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "));
+    const run = (x: string, y: string) =>
+      [x, x, x, x, y, y, y, y].map((g, k) => `${g} ${k % 2 ? "end" : "start"}`);
+    expect([run("A", "B"), run("B", "A")]).toContainEqual(events.map(([agent, what]) => `${agent} ${what}`));
+    const times = events.map(([, , ns]) => BigInt(ns!));
+    for (let i = 1; i < times.length; i++) expect(times[i]! > times[i - 1]!).toBe(true);
+    const verify = await kaupang(["ledger", "verify", "--target", "fleet", "--cwd", b]);
+    expect(verify.stdout).toBe(
+      [first, second]
+        .map((h) => `app@fleet on ${h.url}: 4 records, chain intact, head anchor matches\n`)
+        .join(""),
+    );
+    const down = await kaupang(["down", "app", "--target", "fleet", "--cwd", a]);
+    expect(down.code, down.stderr).toBe(0);
   });
 
   it("a host that cannot be reached: one line naming the target and the host; nothing deployed on any host", async () => {

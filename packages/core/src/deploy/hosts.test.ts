@@ -2,13 +2,17 @@
  * Environments side by side, and a target's hosts one after the other,
  * through the one apply path against an in-memory Backend.
  */
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { json, testdir } from "../../../../test/support/testdir.js";
+import { keyIdOf, readPublicKey } from "../base/signing-keys.js";
 import { diff } from "../inspect/diff.js";
 import { passthroughCommands } from "../inspect/passthrough.js";
 import { ledgerAt } from "../ledger/ledger.js";
 import { deployments } from "../ledger/record.js";
+import { applyUnit } from "./apply-unit.js";
 import { down } from "./down.js";
 import { rollbackHosts } from "./rollback.js";
 import { fakeBackend } from "./testing/fake-backend.js";
@@ -42,6 +46,17 @@ const hostRecords = async (cwd: string, env: string, host: string) =>
 
 const withHosts = (hosts: string[], target: Record<string, unknown> = {}) =>
   hall({}, { targets: { prod: { hosts, ...target } } });
+
+/** Hosts h1 and h2, rollbackOnFailure, and a target that requires bundles signed with a new key (its id: signer). */
+function signedSite(): { cwd: string; signer: string } {
+  const cwd = withHosts([h1, h2], { rollbackOnFailure: true, requireSignature: { key: "./keys/site.pub" } });
+  mkdirSync(join(cwd, "keys"));
+  writeFileSync(
+    join(cwd, "keys/site.pub"),
+    generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }),
+  );
+  return { cwd, signer: keyIdOf(readPublicKey(join(cwd, "keys/site.pub"), "./keys/site.pub")) };
+}
 
 describe("environments of one wave deploy side by side", () => {
   it("at most --concurrency at once; 1 keeps today's order", async () => {
@@ -167,7 +182,6 @@ describe("a target with hosts", () => {
     const backend = fakeBackend();
     const run = { cwd, environments: ["market"], target: "prod", backendImpl: backend, processEnv: {} };
     await up(run);
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(
       join(cwd, "environments/market.json"),
       json({ dependsOn: "saga", services: { web: `r/web@${digest("c")}` } }),
@@ -203,6 +217,93 @@ describe("a target with hosts", () => {
     expect((await hostRecords(cwd, "market", h3)).map((r) => r.status)).toEqual(["succeeded"]);
   });
 
+  it("with rollbackOnFailure on a target that requires signed bundles: every host returns to the last signed deploy, past later ones from source", async () => {
+    const { cwd, signer } = signedSite();
+    const backend = fakeBackend();
+    const run = { cwd, environments: ["market"], target: "prod", backendImpl: backend, processEnv: {} };
+    await up(run);
+    // What a signed bundle of the same version carried in, on each host.
+    const signed = new Map<string, string>();
+    for (const host of [h1, h2]) {
+      const ledger = ledgerAt(
+        { cacheDir: join(cwd, ".kaupang"), remote: undefined },
+        { environment: "market", target: "prod", host },
+      );
+      const unit = await ledger.readUnit((await hostRecords(cwd, "market", host))[0]!);
+      const ctx = {
+        project: "hall",
+        target: unit.target,
+        pull: unit.pull,
+        root: cwd,
+        events: () => {},
+        timeoutMs: 5000,
+      };
+      const bundle = { solution: "hall@1.0.0", digest: digest("e"), signer };
+      signed.set(
+        host,
+        (await applyUnit(unit, { ctx, ledger, action: "up", bundle, backendImpl: backend })).deploymentId,
+      );
+    }
+    const market = (c: string) =>
+      writeFileSync(
+        join(cwd, "environments/market.json"),
+        json({ dependsOn: "saga", services: { web: `r/web@${digest(c)}` } }),
+      );
+    market("c");
+    await up(run); // from source: runs on both hosts, but no signed bundle carried it in
+    market("d");
+    backend.failApply.add(`market on ${h2}`);
+    backend.calls.length = 0;
+    backend.applied.length = 0;
+    const error = await up(run).catch((e: unknown) => e);
+    expect((error as Error).message).toContain(`rolled back to ${signed.get(h2)}`);
+    expect((error as { hint: string }).hint).toContain(`restored the earlier version of market on ${h1}`);
+    expect(backend.calls).toEqual([
+      `apply market on ${h1}`,
+      `apply market on ${h2}`,
+      `apply market on ${h2}`,
+      `apply market on ${h1}`,
+    ]);
+    // Both hosts run the signed b again, not c, which ran before the failed run.
+    expect(backend.applied.map((e) => e.images[0]!.digest)).toEqual([
+      digest("d"),
+      digest("d"),
+      digest("b"),
+      digest("b"),
+    ]);
+    for (const host of [h1, h2]) {
+      const last = (await hostRecords(cwd, "market", host)).at(-1)!;
+      expect(last).toMatchObject({
+        action: "rollback",
+        status: "succeeded",
+        rollbackOf: signed.get(host),
+        bundle: { signer },
+      });
+    }
+  });
+
+  it("with rollbackOnFailure on a target that requires signed bundles: nothing signed ran, nothing is restored, and it says why", async () => {
+    const { cwd } = signedSite();
+    const backend = fakeBackend();
+    const run = { cwd, environments: ["market"], target: "prod", backendImpl: backend, processEnv: {} };
+    await up(run);
+    const before = (await hostRecords(cwd, "market", h1))[0]!.id;
+    writeFileSync(
+      join(cwd, "environments/market.json"),
+      json({ dependsOn: "saga", services: { web: `r/web@${digest("c")}` } }),
+    );
+    backend.failApply.add(`market on ${h2}`);
+    backend.calls.length = 0;
+    const error = (await up(run).catch((e: unknown) => e)) as Error & { hint: string };
+    expect(error.message).toMatch(
+      /; nothing was rolled back: no earlier succeeded deploy is within this site's rollback bounds \(\S+ was not carried in by a bundle signed with \.\/keys\/site\.pub \(sha256:[0-9a-f]{64}\), which target prod requires\)$/,
+    );
+    expect(error.hint).toContain(
+      `not restored: market on ${h1} (nothing within this site's rollback bounds ran there before: ${before} was not carried in by a bundle signed with ./keys/site.pub`,
+    );
+    expect(backend.calls).toEqual([`apply market on ${h1}`, `apply market on ${h2}`]);
+  });
+
   it("--hosts limits a run (by URL or host name); an unknown host is an error before anything runs", async () => {
     const cwd = withHosts([h1, h2, h3]);
     const backend = fakeBackend();
@@ -228,7 +329,6 @@ describe("a target with hosts", () => {
     const backend = fakeBackend();
     const run = { cwd, environments: ["saga"], target: "prod", backendImpl: backend, processEnv: {} };
     await up(run);
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(
       join(cwd, "environments/saga.json"),
       json({ services: { store: `r/store@${digest("c")}` } }),

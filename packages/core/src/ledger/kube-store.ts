@@ -324,7 +324,17 @@ export function kubeStore(options: KubeStoreOptions): StateStore {
         const reply = await create(secrets, logSecret(sealed, text, first), "write the records of");
         if (reply.status === 409) {
           const existing = await getSecret(sealed, "read");
-          if (decode(existing?.data?.records) !== text) throw changed();
+          const was = decode(existing?.data?.records);
+          if (!existing || !text.startsWith(was)) throw changed();
+          if (was !== text) {
+            // An earlier seal stopped before the head was rewritten, and the head kept growing:
+            // its records are a prefix of the head's, so the segment takes the head's as they are now.
+            const update = logSecret(sealed, text, first);
+            update.metadata.resourceVersion = existing.metadata.resourceVersion!;
+            const put = await api.request("PUT", `${secrets}/${sealed}`, update);
+            if (put.status === 409 || put.status === 404) throw changed();
+            if (!ok(put)) throw refused("write the records of", put);
+          }
         }
         text = "";
         first = records[0]!.seq;

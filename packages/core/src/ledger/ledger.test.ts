@@ -6,8 +6,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { chooseRollbackTarget } from "../deploy/rollback.js";
 import type { DeploymentUnit } from "../plan/unit.js";
 import {
+  appendBatchBytes,
   closeOpenDeployments,
-  type Ledger,
+  Ledger,
   ledgerAt,
   lineContentHash,
   type NewRecord,
@@ -95,6 +96,38 @@ describe("ledger", () => {
     expect(await ledger.verify()).toEqual({ records: 2, tornTail: false, anchor: "ok" });
     expect((await ledger.readUnit(a)).environment.images[0]!.digest).toBe(`sha256:${"a".repeat(64)}`);
     expect(fileOf(ledger, dir)).toBe(pathOf(dir));
+  });
+
+  it("appends imported lines in batches of bounded size, each with its own anchor (a head object has a size limit)", async () => {
+    const fromDir = cache();
+    const from = open(fromDir);
+    const long = "x".repeat(20_000);
+    for (let i = 0; i < 40; i++) await add(from, "failed", undefined, { error: long });
+    const { lines } = await from.store.readRecords();
+    const dir = cache();
+    cpSync(objectsOf(fromDir), objectsOf(dir), { recursive: true });
+    const local = open(dir);
+    const appended: { records: number; bytes: number; anchor: string }[] = [];
+    const counting = new Ledger({
+      ...local.store,
+      async append(records, anchor, torn) {
+        appended.push({
+          records: records.length,
+          bytes: records.reduce((n, r) => n + Buffer.byteLength(r.line) + 1, 0),
+          anchor: JSON.parse(anchor).count,
+        });
+        return local.store.append(records, anchor, torn);
+      },
+    });
+    await counting.appendLines(lines);
+    expect(appended.length).toBeGreaterThanOrEqual(4);
+    expect(appended.reduce((n, a) => n + a.records, 0)).toBe(40);
+    for (const a of appended) expect(a.bytes).toBeLessThanOrEqual(appendBatchBytes);
+    // Each batch's anchor names the last record it wrote.
+    expect(appended.map((a) => a.anchor)).toEqual(
+      appended.map((_, i) => appended.slice(0, i + 1).reduce((n, a) => n + a.records, 0)),
+    );
+    expect(await local.verify()).toEqual({ records: 40, tornTail: false, anchor: "ok" });
   });
 
   it("hashes the written bytes of a line exactly as it hashed the record it appended", async () => {

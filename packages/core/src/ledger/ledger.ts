@@ -28,7 +28,7 @@ import { redact } from "../base/redact.js";
 import { completeUnit, type DeploymentUnit, type StoredUnit } from "../plan/unit.js";
 import { type LedgerRecord, ledgerRecordSchema, ledgerVersion } from "./record.js";
 import { type StoreLocation, stateStore } from "./state-store.js";
-import { hostKey, type Scope, type StateStore } from "./store.js";
+import { hostKey, type RecordLine, type Scope, type StateStore } from "./store.js";
 
 /** crypto.hash (Node ≥ 20.12) is one call instead of three objects: ~3× faster on 10,000 short records. */
 export const sha256 = (text: string): string => `sha256:${hash("sha256", text, "hex")}`;
@@ -399,12 +399,27 @@ export class Ledger {
         "ERR_LEDGER_CHANGED",
         `${this.location} changed: the records to import no longer continue it; nothing was written`,
       );
-    await this.store.append(
-      lines.map((l, i) => ({ line: l, seq: records[i]!.seq })),
-      anchorAfter(records.at(-1)!),
-    );
+    // In batches of at most appendBatchBytes, each with its own anchor: a store that keeps the
+    // newest records in one object (Kubernetes: the head Secret, at most 1 MiB) seals between
+    // batches, and an import cut short leaves a verifiable prefix that importing again completes.
+    let batch: RecordLine[] = [];
+    let bytes = 0;
+    for (const [i, l] of lines.entries()) {
+      const size = Buffer.byteLength(l) + 1;
+      if (batch.length > 0 && bytes + size > appendBatchBytes) {
+        await this.store.append(batch, anchorAfter(records[i - 1]!));
+        batch = [];
+        bytes = 0;
+      }
+      batch.push({ line: l, seq: records[i]!.seq });
+      bytes += size;
+    }
+    await this.store.append(batch, anchorAfter(records.at(-1)!));
   }
 }
+
+/** The most record bytes `appendLines` hands a store in one append. */
+export const appendBatchBytes = 256 * 1024;
 
 const sha256Bytes = (bytes: Buffer): string => `sha256:${hash("sha256", bytes, "hex")}`;
 
