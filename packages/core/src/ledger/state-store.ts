@@ -129,16 +129,15 @@ export function stateStore(
 ): StateStore {
   if (!location.remote)
     return fileStore(location.cacheDir, scope, location.root ? { root: location.root } : {});
-  const { project } = location.remote;
+  const { project, target } = location.remote;
   const lease = leaseMs();
   let store: StateStore;
-  if (location.remote.target.backend === "kubernetes")
-    store = kubeStore({ project, target: location.remote.target, scope, leaseMs: lease });
+  if (target.backend === "kubernetes") store = kubeStore({ project, target, scope, leaseMs: lease });
   else {
     const space = engineSpace({
-      kind: location.remote.target.backend === "swarm" ? "configs" : "volumes",
+      kind: target.backend === "swarm" ? "configs" : "volumes",
       project,
-      target: onHost(location.remote.target, scope),
+      target: onHost(target, scope),
       scope,
     });
     store = objectStore(space, scope, {
