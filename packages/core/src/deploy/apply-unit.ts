@@ -21,7 +21,7 @@ import { runHooks } from "./hooks.js";
 import { hostLabel } from "./hosts.js";
 import { newDeploymentId } from "./ids.js";
 import { startDeployment } from "./outcome.js";
-import { type RollbackBounds, restorePoint } from "./rollback-bounds.js";
+import { type RollbackBounds, restorePoint, tamperedBundleUnit } from "./rollback-bounds.js";
 import { environmentUrls, type ServiceUrl } from "./urls.js";
 import { verifyRunning } from "./verify.js";
 
@@ -196,11 +196,8 @@ async function rollBackAfter(
     );
   if (!previous) return say("no earlier succeeded deploy to roll back to");
   const unit = await options.ledger.readUnit(previous);
-  const hooks = Object.values(unit.environment.hooks ?? {}).flat();
-  if (previous.bundle && hooks.length > 0)
-    return say(
-      `nothing was rolled back: record ${previous.id} came from bundle ${previous.bundle.solution}, yet its unit in ${options.ledger.location} has ${hooks.length} hook(s); a bundle carries none`,
-    );
+  const tampered = tamperedBundleUnit(previous, unit);
+  if (tampered) return say(`nothing was rolled back: ${options.ledger.location}: ${tampered}`);
   options.ctx.events({
     type: "warning",
     scope,

@@ -8,7 +8,8 @@
 import { resolve } from "node:path";
 import { keyIdOf, readPublicKey } from "../base/signing-keys.js";
 import type { Project } from "../config/project.js";
-import { deployments, type LedgerRecord } from "../ledger/record.js";
+import { type LedgerRecord, ranRecords } from "../ledger/record.js";
+import type { DeploymentUnit } from "../plan/unit.js";
 
 export interface RollbackBounds {
   allows(record: LedgerRecord): boolean;
@@ -60,14 +61,21 @@ export function restorePoint(
   records: readonly LedgerRecord[],
   bounds?: RollbackBounds,
 ): { record?: LedgerRecord; refused?: LedgerRecord } {
-  const merged = deployments(records);
   let refused: LedgerRecord | undefined;
-  for (let i = merged.length - 1; i >= 0; i--) {
-    const r = merged[i]!;
-    if (r.action === "down" && r.status === "succeeded") break;
-    if (r.action === "down" || (r.status !== "succeeded" && r.status !== "unchanged") || !r.unit) continue;
+  for (const r of ranRecords(records)) {
     if (!bounds || bounds.allows(r)) return { record: r, ...(refused ? { refused } : {}) };
     refused ??= r;
   }
   return refused ? { refused } : {};
+}
+
+/**
+ * Why a recorded unit may not be re-applied: it came from a bundle, yet has
+ * hooks (a bundle carries none, so the stored unit was changed since).
+ */
+export function tamperedBundleUnit(record: LedgerRecord, unit: DeploymentUnit): string | undefined {
+  const hooks = Object.values(unit.environment.hooks ?? {}).flat();
+  return record.bundle && hooks.length > 0
+    ? `record ${record.id} came from bundle ${record.bundle.solution}, yet its unit has ${hooks.length} hook(s); a bundle carries none`
+    : undefined;
 }

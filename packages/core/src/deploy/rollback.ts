@@ -19,7 +19,7 @@ import { applyUnit, type DeploymentSummary } from "./apply-unit.js";
 import { eachHost, hostEvents, placementsOf } from "./hosts.js";
 import { newDeploymentId } from "./ids.js";
 import { lockEnvironments } from "./locks.js";
-import { type RollbackBounds, siteBounds } from "./rollback-bounds.js";
+import { type RollbackBounds, siteBounds, tamperedBundleUnit } from "./rollback-bounds.js";
 import { currentFingerprints } from "./secret-fingerprints.js";
 import { checkSecrets } from "./secrets.js";
 import { locateState } from "./state-location.js";
@@ -183,13 +183,9 @@ export async function planRollback(
   }
   const record = chooseRollbackTarget(context.records, options.to, context.bounds);
   const unit = await context.ledger.readUnit(record);
-  const hooks = Object.values(unit.environment.hooks ?? {}).flat();
-  if (record.bundle && hooks.length > 0) {
-    throw new KaupangError(
-      "ERR_LEDGER_TAMPERED",
-      `${context.ledger.location}: record ${record.id} came from bundle ${record.bundle.solution}, yet its unit has ${hooks.length} hook(s); a bundle carries none; refused`,
-    );
-  }
+  const tampered = tamperedBundleUnit(record, unit);
+  if (tampered)
+    throw new KaupangError("ERR_LEDGER_TAMPERED", `${context.ledger.location}: ${tampered}; refused`);
   return { context, record, unit };
 }
 

@@ -129,11 +129,19 @@ export function deployments(records: readonly LedgerRecord[], running?: string):
  * the no-change check compare against.
  */
 export function currentRecord(records: readonly LedgerRecord[]): LedgerRecord | undefined {
+  return ranRecords(records).next().value;
+}
+
+/**
+ * What ran, newest first: the succeeded (or unchanged) deploys with a unit,
+ * back to the last succeeded down. Lazy: `currentRecord` reads only the first.
+ */
+export function* ranRecords(records: readonly LedgerRecord[]): Generator<LedgerRecord, undefined> {
   const merged = deployments(records);
   for (let i = merged.length - 1; i >= 0; i--) {
     const r = merged[i]!;
     if (r.action === "down" && r.status === "succeeded") return undefined;
-    if (r.action !== "down" && (r.status === "succeeded" || r.status === "unchanged") && r.unit) return r;
+    if (r.action !== "down" && (r.status === "succeeded" || r.status === "unchanged") && r.unit) yield r;
   }
   return undefined;
 }
