@@ -89,6 +89,21 @@ node -e '
     skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
     console.log(`${f.replace(/\.json$/, "")}: ${r.numPassedTests ?? 0} passed, ${r.numFailedTests ?? 0} failed`);
   }
+  // Name every failed test with the first line of its error, last, so the
+  // tail of a CI log says what broke.
+  for (const f of fs.readdirSync(process.argv[1])) {
+    const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + f, "utf8"));
+    for (const file of r.testResults ?? []) {
+      for (const t of file.assertionResults ?? []) {
+        if (t.status !== "failed") continue;
+        const why = String((t.failureMessages ?? [])[0] ?? "").split("\n")[0].slice(0, 300);
+        console.log(`FAILED ${f.replace(/\.json$/, "")} ${file.name.replace(process.cwd() + "/", "")} > ${t.fullName}: ${why}`);
+      }
+      if ((file.assertionResults ?? []).length === 0 && file.status === "failed") {
+        console.log(`FAILED ${f.replace(/\.json$/, "")} ${file.name.replace(process.cwd() + "/", "")}: ${String(file.message ?? "").split("\n")[0].slice(0, 300)}`);
+      }
+    }
+  }
   console.log(`total: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
   if (passed === 0 && failed === 0) { console.log("no test ran"); process.exit(1); }
 ' "$reports" || status=1
