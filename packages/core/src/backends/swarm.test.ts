@@ -1,6 +1,9 @@
-/** Why a swarm service's replicas do not run, read from the task history of every node. */
+/**
+ * Why a swarm service's replicas do not run, read from the task history of
+ * every node; and when swarm's own rollback of a service is wedged.
+ */
 import { describe, expect, it } from "vitest";
-import { gapsOf } from "./swarm.js";
+import { gapsOf, rollbackWedged } from "./swarm.js";
 
 const nodes = new Map([
   ["n1", { name: "kmh-n1", availability: "active", state: "ready" }],
@@ -63,5 +66,29 @@ describe("swarm gaps", () => {
     expect(gapsOf([task(1, undefined, "running", "pending", "no suitable node")], nodes)).toEqual([
       { cause: "pending", detail: "no suitable node" },
     ]);
+  });
+});
+
+describe("a wedged swarm rollback", () => {
+  // Task states as `docker service ps` showed them on the real engine, single node, a host-mode port.
+  const rolling = { ID: "s", UpdateStatus: { State: "rollback_started" } };
+  const t = (DesiredState: string, State: string) => ({ ServiceID: "s", DesiredState, Status: { State } });
+
+  it("is a restart of the failed task never placed (pending) that swarm wants shut down", () => {
+    const tasks = [t("ready", "ready"), t("shutdown", "pending"), t("shutdown", "failed")];
+    expect(rollbackWedged(rolling, tasks)).toBe(true);
+  });
+
+  it("is not a rollback on its way: the old task pending for the port, the failed one being stopped", () => {
+    const tasks = [t("ready", "pending"), t("shutdown", "accepted"), t("shutdown", "failed")];
+    expect(rollbackWedged(rolling, tasks)).toBe(false);
+  });
+
+  it("is not an update, nor another service's task", () => {
+    const wedgedTasks = [t("ready", "ready"), t("shutdown", "pending")];
+    expect(rollbackWedged({ ID: "s", UpdateStatus: { State: "updating" } }, wedgedTasks)).toBe(false);
+    expect(rollbackWedged({ ID: "other", UpdateStatus: { State: "rollback_started" } }, wedgedTasks)).toBe(
+      false,
+    );
   });
 });

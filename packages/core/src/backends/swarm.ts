@@ -273,6 +273,9 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
   const names = wait.services.map((s) => `${wait.stack}_${s}`);
   const deadline = Date.now() + ctx.timeoutMs;
   const status = new Map<string, string>();
+  const wedges: Wedges = { since: new Map(), forced: new Set() };
+  /** Services whose wedged rollback was forced on, with why swarm rolled them back. */
+  const forced = new Map<string, string>();
   for (;;) {
     const services = await inspectServices(ctx, names);
     const tasks = await tasksOf(ctx, [...services.keys()]);
@@ -312,21 +315,36 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
         service.UpdateStatus?.StartedAt !== undefined &&
         wait.earlierUpdates.get(name) === service.UpdateStatus.StartedAt;
       const update = earlier ? "" : (service.UpdateStatus?.State ?? "");
+      const rolledBack = (why: string) =>
+        new KaupangError("ERR_DEPLOY_FAILED", `${wait.env}: swarm rolled back service ${short} (${why})`, {
+          hint: `see \`docker service ps --no-trunc ${name}\``,
+          details: { environment: wait.env, service: short },
+        });
+      const forcedAfter = forced.get(short);
+      if (forcedAfter !== undefined && update !== "rollback_started") {
+        // Swarm's wedged rollback was forced on: report the rollback once that update is done.
+        if (update === "updating" && Date.now() <= deadline) {
+          pending++;
+          status.set(short, `swarm is finishing its rollback (${forcedAfter}), forced`);
+          continue;
+        }
+        throw rolledBack(forcedAfter);
+      }
       if (update.startsWith("rollback") || update === "paused") {
         const why = `${update}${service.UpdateStatus?.Message ? `: ${service.UpdateStatus.Message}` : ""}`;
         // Swarm is undoing the update itself: let it finish (within the deadline), so what runs has
         // settled before the failure is reported — and before a rollback on failure deploys again
         // (a new update during swarm's own rollback races it for the service's tasks and ports).
         if (update === "rollback_started" && Date.now() <= deadline) {
+          if (await unwedgeRollback(ctx, wait.env, short, service, own, wedges)) forced.set(short, why);
           pending++;
           status.set(short, `swarm is rolling back the update (${why})`);
           continue;
         }
+        if (update !== "paused") throw rolledBack(why);
         throw new KaupangError(
           "ERR_DEPLOY_FAILED",
-          update === "paused"
-            ? `${wait.env}: swarm paused the update of service ${short} (${why})`
-            : `${wait.env}: swarm rolled back service ${short} (${why})`,
+          `${wait.env}: swarm paused the update of service ${short} (${why})`,
           {
             hint: `see \`docker service ps --no-trunc ${name}\``,
             details: { environment: wait.env, service: short },
@@ -373,6 +391,120 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
   }
 }
 
+/**
+ * The wave's services, once swarm has finished rolling any of them back on its
+ * own (a failed update of the last deploy): a new update started during that
+ * rollback races it for the service's tasks and host ports. Waits up to the
+ * deploy timeout, then refuses with one line rather than deploy over it.
+ *
+ * Swarm can wedge such a rollback for good: a restart of the failed task, made
+ * while the rollback's task held a host port, stays pending though swarm wants
+ * it shut down, and the rollback's task waits (stop-first) for it forever. A
+ * forced update of the service (its spec is already the rolled-back one)
+ * replaces both; it is done once a wedge has lasted a few seconds.
+ */
+async function settledServices(
+  ctx: BackendContext,
+  env: string,
+  stack: string,
+  wave: readonly string[],
+): Promise<Map<string, SwarmService>> {
+  const names = wave.map((s) => `${stack}_${s}`);
+  const deadline = Date.now() + ctx.timeoutMs;
+  const wedges: Wedges = { since: new Map(), forced: new Set() };
+  let said = false;
+  for (;;) {
+    const services = await inspectServices(ctx, names);
+    const busy = [...services].filter(([, s]) => s.UpdateStatus?.State === "rollback_started");
+    if (busy.length === 0) return services;
+    const tasks = await tasksOf(
+      ctx,
+      busy.map(([name]) => name),
+    );
+    for (const [name, service] of busy)
+      await unwedgeRollback(ctx, env, name.slice(stack.length + 1), service, tasks, wedges);
+    const short = busy[0]![0].slice(stack.length + 1);
+    if (Date.now() > deadline) {
+      throw new KaupangError(
+        "ERR_DEPLOY_TIMEOUT",
+        `${env}: swarm was still rolling back service ${short} after ${Math.round(ctx.timeoutMs / 1000)}s; nothing was deployed over it`,
+        {
+          hint: `see \`docker service ps --no-trunc ${busy[0]![0]}\``,
+          details: { environment: env, service: short },
+        },
+      );
+    }
+    if (!said) {
+      ctx.events({
+        type: "stage",
+        scope: env,
+        message: `waiting for swarm to finish rolling back service ${short}`,
+      });
+      said = true;
+    }
+    await sleep(pollInterval(ctx));
+  }
+}
+
+/** How long a rollback may look wedged (a pending task swarm wants shut down) before it is forced on. */
+const WEDGE_GRACE_MS = 3000;
+
+/**
+ * A rollback swarm cannot finish on its own: a task of the service that was
+ * never placed on a node (pending) though swarm wants it shut down.
+ */
+export function rollbackWedged(
+  service: Pick<SwarmService, "ID" | "UpdateStatus">,
+  tasks: readonly Pick<SwarmTask, "ServiceID" | "DesiredState" | "Status">[],
+): boolean {
+  return (
+    service.UpdateStatus?.State === "rollback_started" &&
+    tasks.some(
+      (t) => t.ServiceID === service.ID && t.DesiredState === "shutdown" && t.Status.State === "pending",
+    )
+  );
+}
+
+/** Services whose rollback looked wedged, since when, and those already forced on. */
+interface Wedges {
+  since: Map<string, number>;
+  forced: Set<string>;
+}
+
+/**
+ * One look at a service that swarm is rolling back: when a task of it has
+ * stayed pending though swarm wants it shut down for WEDGE_GRACE_MS, force an
+ * update of the service once (see settledServices). True when it forced one now.
+ */
+async function unwedgeRollback(
+  ctx: BackendContext,
+  env: string,
+  short: string,
+  service: SwarmService,
+  tasks: readonly SwarmTask[],
+  wedges: Wedges,
+): Promise<boolean> {
+  const name = service.Spec.Name;
+  if (!rollbackWedged(service, tasks)) {
+    wedges.since.delete(name);
+    return false;
+  }
+  const since = wedges.since.get(name) ?? Date.now();
+  wedges.since.set(name, since);
+  if (wedges.forced.has(name) || Date.now() - since < WEDGE_GRACE_MS) return false;
+  wedges.forced.add(name);
+  ctx.events({
+    type: "stage",
+    scope: env,
+    message: `swarm's rollback of service ${short} is stuck behind a task it never placed: forcing an update of ${short}`,
+  });
+  await execOk(swarmRerunCommand(ctx, { environment: env }, short).argv, `${env}: force ${name}`, {
+    events: ctx.events,
+    scope: env,
+  });
+  return true;
+}
+
 async function applyEnvironment(ctx: BackendContext, env: EnvironmentPlan): Promise<void> {
   const stack = stackName(ctx.project, env.environment);
   for (let i = 0; i < env.waves.length; i++) {
@@ -381,13 +513,9 @@ async function applyEnvironment(ctx: BackendContext, env: EnvironmentPlan): Prom
     const runOnceNames = runOnce.map((s) => `${stack}_${s}`);
     const before = await inspectServices(ctx, runOnceNames);
     const oldTasks = new Set((await tasksOf(ctx, [...before.keys()])).map((t) => t.ID));
+    const current = await settledServices(ctx, env.environment, stack, wave);
     const earlierUpdates = new Map(
-      [
-        ...(await inspectServices(
-          ctx,
-          wave.map((s) => `${stack}_${s}`),
-        )),
-      ].flatMap(([name, service]) =>
+      [...current].flatMap(([name, service]) =>
         service.UpdateStatus?.StartedAt ? [[name, service.UpdateStatus.StartedAt] as const] : [],
       ),
     );
