@@ -109,6 +109,11 @@ describe("routes on compose (real engine, real Caddy)", () => {
     expect(
       sh(["docker", "inspect", "-f", '{{index .Config.Labels "dev.kaupang.proxy"}}', proxy.name]).out,
     ).toBe(proxy.name);
+    // This kernel (6.x) hands connections queued on a reloading Caddy's old listener to the new one.
+    expect(
+      sh(["docker", "inspect", "-f", '{{index .HostConfig.Sysctls "net.ipv4.tcp_migrate_req"}}', proxy.name])
+        .out,
+    ).toBe("1");
 
     const status = await kaupang(["status", "app", "--cwd", dir]);
     expect(status.code, status.stdout).toBe(0);

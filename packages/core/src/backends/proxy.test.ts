@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { testdir } from "../../../../test/support/testdir.js";
 import type { EnvironmentPlan } from "../plan/types.js";
 import type { Backend, BackendContext } from "./backend.js";
-import { tarOf, withRoutes } from "./proxy.js";
+import { kernelAtLeast, tarOf, withRoutes } from "./proxy.js";
 
 describe("the proxy's bootstrap tar", () => {
   it("is a tar that tar lists and extracts, with the file's directories", () => {
@@ -19,6 +19,20 @@ describe("the proxy's bootstrap tar", () => {
     expect(list.stdout).toMatch(/^-rw-r--r-- root\/root\s+\d+ .* etc\/kaupang\/caddy\.json$/m);
     const out = spawnSync("tar", ["-xOf", file, "etc/kaupang/caddy.json"], { encoding: "utf8" });
     expect(out.stdout).toBe(content);
+  });
+});
+
+describe("the engine's kernel, for the proxy's listener setting (Linux 5.14+)", () => {
+  it("compares major and minor, whatever follows", () => {
+    expect(kernelAtLeast("6.18.44-fc-v669", 5, 14)).toBe(true);
+    expect(kernelAtLeast("5.14.0-362.el9.x86_64", 5, 14)).toBe(true);
+    expect(kernelAtLeast("5.10.0-28-amd64", 5, 14)).toBe(false);
+    expect(kernelAtLeast("4.19.0", 5, 14)).toBe(false);
+  });
+
+  it("is not met by a version it cannot read", () => {
+    expect(kernelAtLeast("", 5, 14)).toBe(false);
+    expect(kernelAtLeast("linuxkit", 5, 14)).toBe(false);
   });
 });
 

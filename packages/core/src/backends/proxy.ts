@@ -185,9 +185,36 @@ export function tarOf(path: string, content: string): string {
   return [...entries, header(path, content.length, "0", "644"), content, padding, "\0".repeat(1024)].join("");
 }
 
+/** Does the engine's kernel hand a closing listener's queue to its successor (Linux 5.14+)? */
+async function kernelMigratesAcceptQueue(ctx: BackendContext): Promise<boolean> {
+  const version = await withEngine(
+    ctx.target,
+    async (engine) => {
+      const reply = await engine.request<{ KernelVersion?: string }>("GET", "/info");
+      return reply.status === 200 ? (reply.body.KernelVersion ?? "") : "";
+    },
+    async () =>
+      (await exec([...docker(ctx), "info", "--format", "{{.KernelVersion}}"], { quiet: true })).stdout,
+  );
+  return kernelAtLeast(version, 5, 14);
+}
+
+/** "6.18.44-fc" ≥ 5.14? An unreadable version is not. */
+export function kernelAtLeast(version: string, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version.trim());
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
+}
+
 async function createContainerProxy(ctx: BackendContext, proxy: ProxySettings, scope: string): Promise<void> {
   const run = { events: ctx.events, scope };
-  await execOk(proxyContainerCreateCommand(ctx, docker(ctx)).argv, `proxy ${proxy.name}: create`, run);
+  const migrate = await kernelMigratesAcceptQueue(ctx);
+  await execOk(
+    proxyContainerCreateCommand(ctx, docker(ctx), migrate).argv,
+    `proxy ${proxy.name}: create`,
+    run,
+  );
   await execOk(proxyConfigCopyCommand(ctx, docker(ctx)).argv, `proxy ${proxy.name}: bootstrap config`, {
     ...run,
     input: tarOf(bootstrapConfigPath.slice(1), bootstrapConfigText()),

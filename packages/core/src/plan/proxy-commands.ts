@@ -56,11 +56,21 @@ export const bootstrapConfigName = (proxyName: string): string =>
   `${proxyName}-bootstrap-${createHash("sha256").update(bootstrapConfigText()).digest("hex").slice(0, 12)}`;
 
 /**
+ * The kernel setting that hands connections queued on a closing listener to
+ * the listener that replaces it. Caddy opens a new listener (SO_REUSEPORT) on
+ * every config change and closes the old one: without it, a connection that
+ * arrived in between is reset (measured: 66 of 20,672 requests over 300
+ * reloads; with it, 1 of 25,294). Linux 5.14 and later have it.
+ */
+const migrateAcceptQueue = "net.ipv4.tcp_migrate_req=1";
+
+/**
  * compose: create the proxy container (only if missing). It stays on docker's
  * default bridge, which carries its published ports; project networks are
- * joined and left beside it.
+ * joined and left beside it. `migrate`: the engine's kernel has
+ * migrateAcceptQueue (the plan assumes so).
  */
-export function proxyContainerCreateCommand(ctx: Context, docker: DockerArgv): PlanCommand {
+export function proxyContainerCreateCommand(ctx: Context, docker: DockerArgv, migrate = true): PlanCommand {
   const proxy = proxyOf(ctx.target);
   return {
     argv: [
@@ -83,10 +93,11 @@ export function proxyContainerCreateCommand(ctx: Context, docker: DockerArgv): P
       "-v",
       `${proxy.name}-config:/config`,
       ...stateEnv.flatMap((e) => ["-e", e]),
+      ...(migrate ? ["--sysctl", migrateAcceptQueue] : []),
       proxy.image,
       ...caddyCommand,
     ],
-    description: `the proxy ${proxy.name}, only if it does not exist (one per engine)`,
+    description: `the proxy ${proxy.name}, only if it does not exist (one per engine); --sysctl only on Linux 5.14 or later`,
   };
 }
 
