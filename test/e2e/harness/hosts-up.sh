@@ -221,6 +221,9 @@ ListenAddress $addr:22
 HostKey $hs/ssh_host_ed25519_key
 PidFile $hr/sshd.pid
 AuthorizedKeysFile $S/authorized_keys
+# The cache may sit under a world-writable directory (KAUPANG_TOOLS_CACHE=/tmp/...),
+# whose modes StrictModes refuses for the key file: "Permission denied (publickey)".
+StrictModes no
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
 PasswordAuthentication no
