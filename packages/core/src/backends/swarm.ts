@@ -273,9 +273,7 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
   const names = wait.services.map((s) => `${wait.stack}_${s}`);
   const deadline = Date.now() + ctx.timeoutMs;
   const status = new Map<string, string>();
-  const wedges: Wedges = { since: new Map(), forced: new Set() };
-  /** Services whose wedged rollback was forced on, with why swarm rolled them back. */
-  const forced = new Map<string, string>();
+  const wedges: Wedges = { since: new Map(), forced: new Map() };
   for (;;) {
     const services = await inspectServices(ctx, names);
     const tasks = await tasksOf(ctx, [...services.keys()]);
@@ -320,7 +318,7 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
           hint: `see \`docker service ps --no-trunc ${name}\``,
           details: { environment: wait.env, service: short },
         });
-      const forcedAfter = forced.get(short);
+      const forcedAfter = wedges.forced.get(name);
       if (forcedAfter !== undefined && update !== "rollback_started") {
         // Swarm's wedged rollback was forced on: report the rollback once that update is done.
         if (update === "updating" && Date.now() <= deadline) {
@@ -336,7 +334,7 @@ async function converge(ctx: BackendContext, wait: WaveWait): Promise<void> {
         // settled before the failure is reported — and before a rollback on failure deploys again
         // (a new update during swarm's own rollback races it for the service's tasks and ports).
         if (update === "rollback_started" && Date.now() <= deadline) {
-          if (await unwedgeRollback(ctx, wait.env, short, service, own, wedges)) forced.set(short, why);
+          await unwedgeRollback(ctx, wait.env, short, service, own, wedges);
           pending++;
           status.set(short, `swarm is rolling back the update (${why})`);
           continue;
@@ -411,7 +409,7 @@ async function settledServices(
 ): Promise<Map<string, SwarmService>> {
   const names = wave.map((s) => `${stack}_${s}`);
   const deadline = Date.now() + ctx.timeoutMs;
-  const wedges: Wedges = { since: new Map(), forced: new Set() };
+  const wedges: Wedges = { since: new Map(), forced: new Map() };
   let said = false;
   for (;;) {
     const services = await inspectServices(ctx, names);
@@ -465,16 +463,16 @@ export function rollbackWedged(
   );
 }
 
-/** Services whose rollback looked wedged, since when, and those already forced on. */
+/** Services whose rollback looked wedged, since when; those already forced on, with why swarm rolled them back. */
 interface Wedges {
   since: Map<string, number>;
-  forced: Set<string>;
+  forced: Map<string, string>;
 }
 
 /**
  * One look at a service that swarm is rolling back: when a task of it has
  * stayed pending though swarm wants it shut down for WEDGE_GRACE_MS, force an
- * update of the service once (see settledServices). True when it forced one now.
+ * update of the service once (see settledServices).
  */
 async function unwedgeRollback(
   ctx: BackendContext,
@@ -483,16 +481,17 @@ async function unwedgeRollback(
   service: SwarmService,
   tasks: readonly SwarmTask[],
   wedges: Wedges,
-): Promise<boolean> {
+): Promise<void> {
   const name = service.Spec.Name;
   if (!rollbackWedged(service, tasks)) {
     wedges.since.delete(name);
-    return false;
+    return;
   }
   const since = wedges.since.get(name) ?? Date.now();
   wedges.since.set(name, since);
-  if (wedges.forced.has(name) || Date.now() - since < WEDGE_GRACE_MS) return false;
-  wedges.forced.add(name);
+  if (wedges.forced.has(name) || Date.now() - since < WEDGE_GRACE_MS) return;
+  const message = service.UpdateStatus?.Message;
+  wedges.forced.set(name, `rollback_started${message ? `: ${message}` : ""}`);
   ctx.events({
     type: "stage",
     scope: env,
@@ -502,7 +501,6 @@ async function unwedgeRollback(
     events: ctx.events,
     scope: env,
   });
-  return true;
 }
 
 async function applyEnvironment(ctx: BackendContext, env: EnvironmentPlan): Promise<void> {
