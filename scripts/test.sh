@@ -106,27 +106,25 @@ done
 node -e '
   const fs = require("node:fs");
   let passed = 0, failed = 0, skipped = 0;
+  // Every failed test with the first line of its error, printed last, so the
+  // tail of a CI log says what broke.
+  const failures = [];
+  const firstLine = (text) => String(text ?? "").split("\n")[0].slice(0, 300);
   for (const f of fs.readdirSync(process.argv[1])) {
     const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + f, "utf8"));
+    const tier = f.replace(/\.json$/, "");
     passed += r.numPassedTests ?? 0; failed += r.numFailedTests ?? 0;
     skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-    console.log(`${f.replace(/\.json$/, "")}: ${r.numPassedTests ?? 0} passed, ${r.numFailedTests ?? 0} failed`);
-  }
-  // Name every failed test with the first line of its error, last, so the
-  // tail of a CI log says what broke.
-  for (const f of fs.readdirSync(process.argv[1])) {
-    const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + f, "utf8"));
+    console.log(`${tier}: ${r.numPassedTests ?? 0} passed, ${r.numFailedTests ?? 0} failed`);
     for (const file of r.testResults ?? []) {
-      for (const t of file.assertionResults ?? []) {
-        if (t.status !== "failed") continue;
-        const why = String((t.failureMessages ?? [])[0] ?? "").split("\n")[0].slice(0, 300);
-        console.log(`FAILED ${f.replace(/\.json$/, "")} ${file.name.replace(process.cwd() + "/", "")} > ${t.fullName}: ${why}`);
-      }
-      if ((file.assertionResults ?? []).length === 0 && file.status === "failed") {
-        console.log(`FAILED ${f.replace(/\.json$/, "")} ${file.name.replace(process.cwd() + "/", "")}: ${String(file.message ?? "").split("\n")[0].slice(0, 300)}`);
-      }
+      const where = `FAILED ${tier} ${file.name.replace(process.cwd() + "/", "")}`;
+      const tests = file.assertionResults ?? [];
+      for (const t of tests)
+        if (t.status === "failed") failures.push(`${where} > ${t.fullName}: ${firstLine((t.failureMessages ?? [])[0])}`);
+      if (tests.length === 0 && file.status === "failed") failures.push(`${where}: ${firstLine(file.message)}`);
     }
   }
+  for (const line of failures) console.log(line);
   console.log(`total: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
   if (passed === 0 && failed === 0) { console.log("no test ran"); process.exit(1); }
 ' "$reports" || status=1
